@@ -1,0 +1,151 @@
+"""An Engine is any Docker daemon mobylab talks to: the user's, a private one, or the dev one.
+
+Every later stage (labs, seeding, the probe) takes an Engine and uses its SDK
+client or runs the docker CLI with `cli_env()`, so a lab runs the same way on
+each kind of daemon.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from . import process
+from .errors import EngineError
+
+DEFAULT_SOCKET = "/var/run/docker.sock"
+_CONNECT_ERRORS = (
+    docker.errors.DockerException,
+    requests.exceptions.RequestException,
+    OSError,
+)
+
+
+@dataclass(frozen=True)
+class Engine:
+    url: str
+    # "host" (the user's), "private" (started by mobylab) or "dev" (inside docker-dev).
+    kind: str = "host"
+    name: str = "host"
+
+    @property
+    def socket_path(self) -> Path | None:
+        parsed = urlparse(self.url)
+        return Path(parsed.path) if parsed.scheme in ("unix", "") else None
+
+    def client(self, timeout: int = 600) -> docker.DockerClient:
+        """A docker SDK client; raises EngineError when the daemon does not answer."""
+        try:
+            return docker.DockerClient(base_url=self.url, version="auto", timeout=timeout)
+        except _CONNECT_ERRORS as exc:
+            raise EngineError(
+                f"the {self.name} engine at {self.url} does not answer ({_short(exc)})",
+                "Start it with `invoke engine.up` or check DOCKER_HOST.",
+            ) from None
+
+    def api(self, timeout: int = 600) -> docker.APIClient:
+        return self.client(timeout).api
+
+    def ping(self, timeout: float = 2.0) -> bool:
+        socket = self.socket_path
+        if socket is not None and not socket.exists():
+            return False
+        try:
+            client = docker.APIClient(base_url=self.url, version="1.24", timeout=timeout)
+            try:
+                return bool(client.ping())
+            finally:
+                client.close()
+        except _CONNECT_ERRORS:
+            return False
+
+    def wait_ready(
+        self, timeout: float, *, alive: Any = None, log: Path | None = None, what: str = ""
+    ) -> float:
+        """Poll until the daemon answers; returns the seconds waited.
+
+        `alive` is a callable that says whether the daemon process still runs, so
+        a daemon that died at start fails at once instead of at the timeout.
+        """
+        started = time.monotonic()
+        delay = 0.02
+        label = what or f"the {self.name} engine at {self.url}"
+        while True:
+            if self.ping(timeout=2.0):
+                return time.monotonic() - started
+            if alive is not None and not alive():
+                raise EngineError(
+                    f"{label} exited while starting",
+                    f"Its log is {log}." if log else "",
+                    detail=log_tail(log),
+                )
+            if time.monotonic() - started > timeout:
+                raise EngineError(
+                    f"{label} did not answer within {timeout:.0f}s",
+                    f"Its log is {log}." if log else "",
+                    detail=log_tail(log),
+                )
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.25)
+
+    def cli_env(self) -> dict[str, str]:
+        """Environment for the docker CLI so that it talks to this engine."""
+        return {"DOCKER_HOST": self.url, "DOCKER_CONTEXT": ""}
+
+    def version(self) -> dict[str, Any]:
+        client = self.client(timeout=30)
+        try:
+            return dict(client.version())
+        finally:
+            client.close()
+
+
+def log_tail(log: Path | None, lines: int = 20) -> str:
+    if log is None or not log.exists():
+        return ""
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    message = text[-1] if text else type(exc).__name__
+    return message[:160]
+
+
+def url_from_host(value: str) -> str:
+    """Normalise DOCKER_HOST-style values and bare socket paths to a URL."""
+    if value.startswith("/"):
+        return f"unix://{value}"
+    return value
+
+
+def context_host() -> str | None:
+    """The endpoint of the docker CLI's current context, when it is not the default."""
+    if os.environ.get("DOCKER_CONTEXT") in (None, "", "default"):
+        config = Path(os.environ.get("DOCKER_CONFIG", "~/.docker")).expanduser() / "config.json"
+        try:
+            current = json.loads(config.read_text()).get("currentContext")
+        except (OSError, ValueError):
+            current = None
+        if current in (None, "", "default"):
+            return None
+    try:
+        result = process.capture(
+            ["docker", "context", "inspect", "--format", "{{.Endpoints.docker.Host}}"], timeout=10
+        )
+    except Exception:
+        return None
+    host = result.stdout.strip()
+    return host if result.returncode == 0 and host else None

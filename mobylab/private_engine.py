@@ -1,0 +1,166 @@
+"""A private Docker engine owned by mobylab, for machines where no engine runs.
+
+Its socket, data-root, exec-root, pidfile and log are its own, so it never
+disturbs an engine the user runs, and `engine.down` stops only this one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from . import process
+from .engine import Engine
+from .errors import EngineError
+from .workspace import Workspace
+
+STATE_NAME = "private-engine"
+
+
+@dataclass(frozen=True)
+class PrivateEngineLayout:
+    """Where the private engine of one workspace keeps its files."""
+
+    socket: Path
+    exec_root: Path
+    data_root: Path
+    pidfile: Path
+    log: Path
+
+    @classmethod
+    def for_workspace(cls, workspace: Workspace) -> PrivateEngineLayout:
+        # Unix socket paths are limited to 108 bytes: the runtime folders live in a
+        # short path named after the workspace, not inside it.
+        key = hashlib.sha256(str(workspace.root).encode()).hexdigest()[:10]
+        run = Path("/run/mobylab") / key
+        return cls(
+            socket=run / "docker.sock",
+            exec_root=run / "exec",
+            data_root=workspace.root / "engine" / "data",
+            pidfile=run / "dockerd.pid",
+            log=workspace.root / "logs" / "private-engine.log",
+        )
+
+
+def dockerd_argv(layout: PrivateEngineLayout, dockerd: str, share_host: bool) -> list[str]:
+    """Pure: the dockerd command line of a private engine.
+
+    When another daemon already owns the default bridge (`share_host`), the private
+    one runs with no bridge and no iptables rules of its own, so the two never fight
+    over docker0 or the NAT table; its containers use host or no networking.
+    """
+    argv = [
+        dockerd,
+        "--host", f"unix://{layout.socket}",
+        "--data-root", str(layout.data_root),
+        "--exec-root", str(layout.exec_root),
+        "--pidfile", str(layout.pidfile),
+    ]  # fmt: skip
+    if share_host:
+        argv += ["--bridge", "none", "--iptables=false", "--ip-masq=false"]
+    return argv
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class PrivateEngine:
+    """Start, find and stop the private engine of a workspace."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self.layout = PrivateEngineLayout.for_workspace(workspace)
+
+    @property
+    def engine(self) -> Engine:
+        return Engine(f"unix://{self.layout.socket}", kind="private", name="private")
+
+    def pid(self) -> int | None:
+        state = self.workspace.load_state(STATE_NAME) or {}
+        pid = state.get("pid")
+        return pid if isinstance(pid, int) and _pid_alive(pid) else None
+
+    def running(self) -> bool:
+        return self.pid() is not None and self.engine.ping()
+
+    def start(self, timeout: float) -> Engine:
+        """Start the private engine (or reuse the running one) and wait until it answers."""
+        if self.running():
+            return self.engine
+        if os.geteuid() != 0:
+            raise EngineError(
+                "starting a private Docker engine needs root",
+                "Run mobylab as root, or start Docker yourself and set DOCKER_HOST.",
+            )
+        dockerd = process.require("dockerd")
+        layout = self.layout
+        for folder in (layout.exec_root, layout.data_root, layout.log.parent):
+            folder.mkdir(parents=True, exist_ok=True)
+        layout.socket.unlink(missing_ok=True)
+        share_host = Path("/sys/class/net/docker0").exists()
+        argv = dockerd_argv(layout, dockerd, share_host)
+        with layout.log.open("ab") as log:
+            log.write(f"\n--- mobylab starting: {' '.join(argv)}\n".encode())
+            log.flush()
+            # A session of its own: Ctrl-C in the terminal must not reach the daemon.
+            proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+            )
+        self.workspace.save_state(
+            STATE_NAME,
+            {"pid": proc.pid, "url": self.engine.url, "started": time.time(), **_paths(layout)},
+        )
+        try:
+            self.engine.wait_ready(
+                timeout,
+                alive=lambda: proc.poll() is None,
+                log=layout.log,
+                what="the private engine",
+            )
+        except BaseException:
+            self.stop()
+            raise
+        return self.engine
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop the private engine; returns False when none was running."""
+        state = self.workspace.load_state(STATE_NAME) or {}
+        pid = state.get("pid")
+        stopped = False
+        if isinstance(pid, int) and _pid_alive(pid):
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while _pid_alive(pid) and time.monotonic() < deadline:
+                _reap(pid)
+                time.sleep(0.1)
+            if _pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+            _reap(pid)
+            stopped = True
+        self.workspace.drop_state(STATE_NAME)
+        self.layout.socket.unlink(missing_ok=True)
+        return stopped
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status when the daemon is our own child (tests start it in-process)."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def _paths(layout: PrivateEngineLayout) -> dict[str, str]:
+    return {key: str(value) for key, value in asdict(layout).items()}

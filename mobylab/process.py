@@ -1,0 +1,178 @@
+"""All child processes start here: argument lists only, live lines, logs, Ctrl-C.
+
+Commands are never shell strings built from user input. Each child runs in its
+own process group so that Ctrl-C stops the whole tree it started.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from .errors import Interrupted, MobylabError
+
+LineHandler = Callable[[str], None]
+
+#: Packages that provide the programs mobylab runs, for the "not installed" hint.
+PROVIDERS = {
+    "docker": "docker.io (apt-get install docker.io)",
+    "dockerd": "docker.io (apt-get install docker.io)",
+    "git": "git (apt-get install git)",
+    "make": "make (apt-get install make)",
+    "debootstrap": "debootstrap (apt-get install debootstrap)",
+    "sshd": "openssh-server (apt-get install openssh-server)",
+}
+
+
+@dataclass
+class Completed:
+    argv: list[str]
+    returncode: int
+    tail: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    log: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.tail)
+
+
+def require(program: str) -> str:
+    """The full path of `program`, or an error naming the package that provides it."""
+    path = shutil.which(program)
+    if path is None:
+        provider = PROVIDERS.get(program, program)
+        raise MobylabError(f"{program} is not installed", f"Install {provider}.")
+    return path
+
+
+def _terminate(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
+    """Stop a child and its process group: SIGINT, then SIGTERM, then SIGKILL."""
+    for sig, wait in ((signal.SIGINT, grace), (signal.SIGTERM, grace), (signal.SIGKILL, grace)):
+        if proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | str | None = None,
+    log: Path | None = None,
+    on_line: LineHandler | None = None,
+    timeout: float | None = None,
+    stdin: bytes | None = None,
+    tail_lines: int = 40,
+) -> Completed:
+    """Run argv, merging stdout and stderr, line by line to `on_line` and `log`.
+
+    Never raises for a non-zero exit: callers decide what a failure means.
+    Ctrl-C stops the child's whole process group and raises Interrupted.
+    """
+    argv = [str(a) for a in argv]
+    if os.sep not in argv[0]:
+        require(argv[0])
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
+    log_handle: IO[str] | None = None
+    if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log_handle = log.open("a", encoding="utf-8", errors="replace")
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=full_env,
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        if stdin is not None and proc.stdin is not None:
+            proc.stdin.write(stdin)
+            proc.stdin.close()
+        assert proc.stdout is not None
+        deadline = started + timeout if timeout else None
+        for raw in iter(proc.stdout.readline, b""):
+            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            tail.append(line)
+            if log_handle:
+                log_handle.write(line + "\n")
+                log_handle.flush()
+            if on_line:
+                on_line(line)
+            if deadline and time.monotonic() > deadline:
+                _terminate(proc)
+                raise MobylabError(
+                    f"{Path(argv[0]).name} took longer than {timeout:.0f}s and was stopped",
+                    f"See {log}." if log else "",
+                )
+        returncode = proc.wait()
+    except KeyboardInterrupt:
+        _terminate(proc)
+        raise Interrupted(
+            f"interrupted while running {Path(argv[0]).name}", f"Its log is {log}." if log else ""
+        ) from None
+    finally:
+        if proc.poll() is None:
+            _terminate(proc)
+        if log_handle:
+            log_handle.close()
+    return Completed(argv, returncode, list(tail), time.monotonic() - started, log)
+
+
+def capture(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | str | None = None,
+    timeout: float = 60.0,
+    stdin: bytes | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run a short command and capture its output (no streaming)."""
+    argv = [str(a) for a in argv]
+    if os.sep not in argv[0]:
+        require(argv[0])
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    try:
+        return subprocess.run(
+            argv,
+            cwd=cwd,
+            env=full_env,
+            input=stdin.decode() if stdin is not None else None,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        raise MobylabError(
+            f"{Path(argv[0]).name} did not finish within {timeout:.0f}s",
+            "Check that the engine or the service it talks to answers.",
+        ) from None

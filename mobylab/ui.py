@@ -1,0 +1,60 @@
+"""Terminal output: one console for results, one for messages, tables and live views."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+# Results go to stdout (so `--json` can be piped); messages and errors to stderr.
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+STATUS_STYLE = {"OK": "green", "WARN": "yellow", "FAIL": "red", "PASS": "green", "SKIP": "dim"}
+
+
+def interactive() -> bool:
+    """True when a person is at a terminal (not CI, not a pipe)."""
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        return False
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def info(message: str) -> None:
+    err.print(message)
+
+
+def step(message: str) -> None:
+    err.print(f"[bold cyan]==>[/] {message}")
+
+
+def warn(message: str) -> None:
+    err.print(f"[yellow]warning:[/] {message}")
+
+
+def status_text(status: str) -> str:
+    style = STATUS_STYLE.get(status, "")
+    return f"[{style}]{status}[/]" if style else status
+
+
+def table(
+    columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None
+) -> Table:
+    tbl = Table(title=title, title_justify="left", header_style="bold")
+    for column in columns:
+        tbl.add_column(column)
+    for row in rows:
+        tbl.add_row(*("" if cell is None else str(cell) for cell in row))
+    return tbl
+
+
+def human_bytes(size: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(size) < 1000 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} TB"

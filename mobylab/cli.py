@@ -13,8 +13,9 @@ class MobylabConfig(Config):
     prefix = "mobylab"
 
 
-program = Program(namespace=ns, version=__version__, name="mobylab", binary="mobylab",
-                  config_class=MobylabConfig)
+program = Program(
+    namespace=ns, version=__version__, name="mobylab", binary="mobylab", config_class=MobylabConfig
+)
 
 
 def main() -> None:

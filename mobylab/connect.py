@@ -48,7 +48,9 @@ def find_engine(settings: Settings, workspace: Workspace, *, start: bool = True)
             return engine
         socket = engine.socket_path
         if candidate.explicit:
-            state = "exists but does not answer" if socket and socket.exists() else "does not answer"
+            state = (
+                "exists but does not answer" if socket and socket.exists() else "does not answer"
+            )
             raise EngineError(
                 f"the engine from {candidate.source} ({candidate.url}) {state}",
                 "Start that engine, or unset it to let mobylab use its own.",
@@ -66,4 +68,3 @@ def find_engine(settings: Settings, workspace: Workspace, *, start: bool = True)
         )
     ui.step("no Docker engine answers: starting mobylab's private engine")
     return private.start(settings.engine_timeout)
-

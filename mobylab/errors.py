@@ -1,16 +1,16 @@
 """One exception tree: every failure a user sees is a MobylabError.
 
-    MobylabError            exit 1, one line: what went wrong and what to do
-    ├── UsageError          exit 2, a bad argument or setting (nothing was run)
-    ├── EngineError         no engine, an engine that does not answer or start
-    ├── WorkspaceError      the workspace cannot be written (full disk, permissions)
-    ├── SourceError         git: unknown ref, not a repository, local work in the way
-    ├── BuildError          a dev build that failed (carries the log path and tail)
-    ├── DevEnvError         the docker-dev container or its daemon
-    ├── ImageError          bootstrap, save and load of images
-    ├── LabError            lab files, steps and checks
-    └── WorkshopError       hosts, SSH, host keys
-    Interrupted             exit 130, Ctrl-C
+MobylabError            exit 1, one line: what went wrong and what to do
+├── UsageError          exit 2, a bad argument or setting (nothing was run)
+├── EngineError         no engine, an engine that does not answer or start
+├── WorkspaceError      the workspace cannot be written (full disk, permissions)
+├── SourceError         git: unknown ref, not a repository, local work in the way
+├── BuildError          a dev build that failed (carries the log path and tail)
+├── DevEnvError         the docker-dev container or its daemon
+├── ImageError          bootstrap, save and load of images
+├── LabError            lab files, steps and checks
+└── WorkshopError       hosts, SSH, host keys
+Interrupted             exit 130, Ctrl-C
 """
 
 from __future__ import annotations

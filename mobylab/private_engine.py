@@ -6,6 +6,7 @@ disturbs an engine the user runs, and `engine.down` stops only this one.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import signal
@@ -156,10 +157,8 @@ class PrivateEngine:
 
 def _reap(pid: int) -> None:
     """Collect the exit status when the daemon is our own child (tests start it in-process)."""
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def _paths(layout: PrivateEngineLayout) -> dict[str, str]:

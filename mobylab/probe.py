@@ -198,7 +198,7 @@ def ensure_probe_image(client: Any) -> str | None:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         tar.add(busybox, arcname="busybox")
-        dockerfile = b"FROM scratch\nCOPY busybox /bin/busybox\nCMD [\"/bin/busybox\", \"true\"]\n"
+        dockerfile = b'FROM scratch\nCOPY busybox /bin/busybox\nCMD ["/bin/busybox", "true"]\n'
         info = tarfile.TarInfo("Dockerfile")
         info.size = len(dockerfile)
         tar.addfile(info, io.BytesIO(dockerfile))
@@ -235,15 +235,20 @@ def try_run(client: Any, image: str, security: RunSecurity) -> tuple[bool, str]:
             api.remove_container(container_id, force=True)
 
 
-def probe(engine: Engine, workspace: Workspace | None = None, *, refresh: bool = False) -> Capabilities:
+def probe(
+    engine: Engine, workspace: Workspace | None = None, *, refresh: bool = False
+) -> Capabilities:
     """Ask the engine what it allows; cached per engine and version in the workspace."""
     client = engine.client(timeout=120)
     try:
         version = client.version()
         info = client.info()
-        cache_key = "probe-" + hashlib.sha256(
-            f"{engine.url}|{info.get('ID')}|{version.get('Version')}".encode()
-        ).hexdigest()[:12]
+        cache_key = (
+            "probe-"
+            + hashlib.sha256(
+                f"{engine.url}|{info.get('ID')}|{version.get('Version')}".encode()
+            ).hexdigest()[:12]
+        )
         if workspace is not None and not refresh:
             cached = workspace.load_state(cache_key)
             if isinstance(cached, dict):

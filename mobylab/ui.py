@@ -41,9 +41,7 @@ def status_text(status: str) -> str:
     return f"[{style}]{status}[/]" if style else status
 
 
-def table(
-    columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None
-) -> Table:
+def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> Table:
     tbl = Table(title=title, title_justify="left", header_style="bold")
     for column in columns:
         tbl.add_column(column)

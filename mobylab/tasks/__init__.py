@@ -2,7 +2,9 @@
 
 from invoke import Collection
 
-from . import engine
+from . import doctor, engine, images
 
 ns = Collection()
 ns.add_collection(engine.ns)
+ns.add_collection(images.ns)
+ns.add_task(doctor.doctor)

@@ -12,22 +12,24 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
-
-import docker
-import docker.errors
-import requests.exceptions
 
 from . import process
 from .errors import EngineError
 
+if TYPE_CHECKING:
+    import docker
+
 DEFAULT_SOCKET = "/var/run/docker.sock"
-_CONNECT_ERRORS = (
-    docker.errors.DockerException,
-    requests.exceptions.RequestException,
-    OSError,
-)
+
+
+def _connect_errors() -> tuple[type[BaseException], ...]:
+    # The docker SDK (and requests) load on first use: task listing stays fast.
+    import docker.errors
+    import requests.exceptions
+
+    return (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
 
 
 @dataclass(frozen=True)
@@ -44,9 +46,11 @@ class Engine:
 
     def client(self, timeout: int = 600) -> docker.DockerClient:
         """A docker SDK client; raises EngineError when the daemon does not answer."""
+        import docker
+
         try:
             return docker.DockerClient(base_url=self.url, version="auto", timeout=timeout)
-        except _CONNECT_ERRORS as exc:
+        except _connect_errors() as exc:
             raise EngineError(
                 f"the {self.name} engine at {self.url} does not answer ({_short(exc)})",
                 "Start it with `invoke engine.up` or check DOCKER_HOST.",
@@ -59,13 +63,15 @@ class Engine:
         socket = self.socket_path
         if socket is not None and not socket.exists():
             return False
+        import docker
+
         try:
             client = docker.APIClient(base_url=self.url, version="1.24", timeout=timeout)
             try:
                 return bool(client.ping())
             finally:
                 client.close()
-        except _CONNECT_ERRORS:
+        except _connect_errors():
             return False
 
     def wait_ready(

@@ -16,8 +16,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import docker.errors
-
 from . import labels, process
 from .engine import Engine
 from .workspace import Workspace
@@ -187,6 +185,8 @@ def _version_tuple(version: str) -> tuple[int, ...]:
 
 def ensure_probe_image(client: Any) -> str | None:
     """A tiny labelled image (static busybox) to try container options with."""
+    import docker.errors
+
     try:
         client.images.get(PROBE_IMAGE)
         return PROBE_IMAGE
@@ -216,6 +216,8 @@ def ensure_probe_image(client: Any) -> str | None:
 
 def try_run(client: Any, image: str, security: RunSecurity) -> tuple[bool, str]:
     """Start a throwaway container with these options; (worked, error)."""
+    import docker.errors
+
     api = client.api
     container_id = None
     try:

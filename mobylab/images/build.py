@@ -181,6 +181,15 @@ def ensure_images(
     return tags
 
 
+def is_imported(attrs: dict[str, Any]) -> bool:
+    """Pure: an image made by `docker import` (one layer, no parent).
+
+    Images built FROM an offline image inherit its labels; this tells them apart.
+    """
+    layers = (attrs.get("RootFS") or {}).get("Layers") or []
+    return len(layers) == 1 and not attrs.get("Parent")
+
+
 def managed_images(engine: Engine) -> list[dict[str, Any]]:
     """Mobylab's offline images on the engine: one row per tag, with how each was made."""
     client = engine.client()
@@ -193,6 +202,8 @@ def managed_images(engine: Engine) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for image in found:
         attrs = image.attrs
+        if not is_imported(attrs):
+            continue
         image_labels_ = (attrs.get("Config") or {}).get("Labels") or {}
         for tag in image.tags or ["<none>"]:
             rows.append(

@@ -3,8 +3,10 @@
 from invoke import Collection
 
 from . import doctor, engine, images
+from .bench import bench
 
 ns = Collection()
 ns.add_collection(engine.ns)
 ns.add_collection(images.ns)
 ns.add_task(doctor.doctor)
+ns.add_task(bench)

@@ -90,7 +90,7 @@ def test_a_tar_not_made_by_docker_save_is_refused(tmp_path: Path) -> None:
     archive = tmp_path / "images.tar"
     _docker_save_like(archive, with_manifest=False)
     _seal(archive)
-    with pytest.raises(ImageError, match="no manifest.json"):
+    with pytest.raises(ImageError, match=r"no manifest\.json"):
         verify_archive(archive)
     _docker_save_like(archive, drop_layer=True)
     _seal(archive)

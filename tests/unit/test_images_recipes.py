@@ -173,7 +173,12 @@ def test_busybox_tar_is_deterministic_and_complete() -> None:
 
 
 def test_applet_names_keep_plain_names() -> None:
-    assert applet_names("sh\nls\n[\n[[\nrun-parts\nbusybox\n") == ["sh", "ls", "run-parts", "busybox"]
+    assert applet_names("sh\nls\n[\n[[\nrun-parts\nbusybox\n") == [
+        "sh",
+        "ls",
+        "run-parts",
+        "busybox",
+    ]
 
 
 def test_debootstrap_phases() -> None:

@@ -80,7 +80,9 @@ def test_not_root_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
         )
 
 
-def test_a_cached_tarball_skips_debootstrap(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_a_cached_tarball_skips_debootstrap(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     # Not root and no debootstrap: only the cache can answer.
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr(rootfs_module.os, "geteuid", lambda: 1000)

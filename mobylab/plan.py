@@ -1,10 +1,41 @@
-"""Pure: inspect an engine-source checkout and say how its era builds (a BuildPlan)."""
+"""Pure: inspect an engine-source checkout and say how its era builds (a BuildPlan).
+
+`plan_from_files` takes the text of a few files (Makefile, Dockerfile, VERSION,
+hack/make/tgz), the branch and the commit, and decides everything with no IO;
+`read_plan` is the thin reader around it.
+
+Eras:
+- "2017-tgz": the Makefile has `tgz` and hack/make/tgz really builds archives
+  (`make tgz` = hack/make.sh dynbinary binary cross tgz in the dev container).
+- "dev-container": `make binary` runs hack/make.sh in the dev container
+  (including May 2017, when hack/make/tgz became a stub that only says tgz moved).
+- "bake": `make binary` runs `docker buildx bake` on the host (needs buildx).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .errors import SourceError, UsageError
+
+ERA_TGZ = "2017-tgz"
+ERA_DEV_CONTAINER = "dev-container"
+ERA_BAKE = "bake"
+
+#: The files the plan reads, relative to the checkout.
+PLAN_FILES = ("Makefile", "Dockerfile", "VERSION", "hack/make/tgz")
+
+WORKDIR_2017 = "/go/src/github.com/docker/docker"
+WORKDIR_TODAY = "/usr/src/moby"
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# Where today's dev image keeps the docker CLI (the CLI left the engine repository in 2017).
+CLI_DIR_TODAY = "/usr/local/cli"
+CLI_DIR_2017_STUB = "/usr/local/bin"
 
 
 @dataclass(frozen=True)
@@ -23,15 +54,476 @@ class BuildPlan:
     workdir: str
     # The VERSION file's content, or "dev" when there is none.
     version: str
-    # Folders holding dockerd and the docker CLI, relative to the checkout
-    # (through bundles/latest when the era has it), bundle folders first.
+    # Folders holding dockerd and the docker CLI. Relative entries are under the
+    # checkout (through bundles/latest when the era has it) and come first;
+    # absolute entries are folders inside the dev image (today's CLI).
     daemon_dirs: tuple[str, ...]
     client_dirs: tuple[str, ...]
     # PATH inside the dev container: the bundle folders first, then the image's own.
     container_path: str
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    # The checkout's branch (None: detached HEAD).
+    branch: str | None = None
+    # NAME=value pairs mobylab passes on every make command line (e.g. a pinned
+    # DOCKER_IMAGE on a detached HEAD), whatever the engine.
+    make_vars: tuple[str, ...] = ()
+    # The Makefile variable holding `docker run ... --privileged ...` and its text;
+    # devbuild overrides it on the make command line (labels, no --privileged).
+    run_var: str = ""
+    run_value: str = ""
+    # The variable the `build` recipe passes to `docker build` (labels go there).
+    build_args_var: str = ""
+    build_args_value: str = ""
+    # Every target the Makefile defines.
+    make_targets: tuple[str, ...] = ()
+    # What mobylab decided on the user's behalf (shown, not problems).
+    notes: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["checkout"] = str(self.checkout)
+        for key, value in data.items():
+            if isinstance(value, tuple):
+                data[key] = list(value)
         return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BuildPlan:
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        values: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in known:
+                continue
+            if isinstance(value, list):
+                value = tuple(value)
+            values[key] = value
+        values["checkout"] = Path(values.get("checkout", "."))
+        return cls(**values)
+
+    @property
+    def key(self) -> str:
+        """What a cached build must match: the commit and how it was built."""
+        parts = [self.commit, self.era, self.target, self.dev_image, *self.make_vars]
+        return "|".join(parts)
+
+
+# --- Makefile reading ----------------------------------------------------------------------
+
+_ASSIGN = re.compile(
+    r"^(?:export\s+|override\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*(:::=|::=|:=|\?=|\+=|!=|=)(.*)$"
+)
+_RULE = re.compile(r"^([^\t#=:][^#=:]*?)\s*(::?)(?!=)(.*)$")
+_REF = re.compile(r"\$[({]([A-Za-z_][A-Za-z0-9_]*)[)}]")
+
+
+def logical_lines(text: str) -> list[str]:
+    """Pure: Makefile lines with backslash continuations joined."""
+    lines: list[str] = []
+    buffer = ""
+    for raw in text.splitlines():
+        if raw.endswith("\\"):
+            buffer += raw[:-1].rstrip() + " "
+            continue
+        lines.append(buffer + raw if not buffer else buffer + raw.strip())
+        buffer = ""
+    if buffer:
+        lines.append(buffer)
+    return lines
+
+
+def makefile_variables(text: str) -> dict[str, str]:
+    """Pure: NAME -> raw value of the Makefile's assignments (+= appends)."""
+    variables: dict[str, str] = {}
+    for line in logical_lines(text):
+        if line.startswith("\t") or line.lstrip().startswith("#"):
+            continue
+        match = _ASSIGN.match(line.strip())
+        if not match:
+            continue
+        name, op, value = match.group(1), match.group(2), match.group(3).strip()
+        if op == "+=" and name in variables:
+            variables[name] = f"{variables[name]} {value}".strip()
+        elif op in (":=", "::=") and name in variables:
+            # `X := $(X) more` appends to the earlier value.
+            previous = variables[name]
+            variables[name] = value.replace(f"$({name})", previous).replace(
+                "${" + name + "}", previous
+            )
+        elif op == "?=" and name in variables:
+            continue
+        else:
+            variables[name] = value
+    return variables
+
+
+def makefile_rules(text: str) -> dict[str, list[str]]:
+    """Pure: target -> recipe lines (without the tab), for every explicit target."""
+    rules: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in logical_lines(text):
+        if line.startswith("\t"):
+            if current is not None:
+                current.append(line[1:])
+            continue
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if _ASSIGN.match(stripped):
+            current = None
+            continue
+        match = _RULE.match(stripped)
+        if not match:
+            current = None
+            continue
+        names, rest = match.group(1).split(), match.group(3)
+        if names and names[0] == ".PHONY":
+            for name in rest.split():
+                if _plain_target(name):
+                    rules.setdefault(name, [])
+            current = None
+            continue
+        if _ASSIGN.match(rest.strip()):
+            # A target-specific variable (`build: VAR := x`): a target, no recipe here.
+            for name in names:
+                if _plain_target(name):
+                    rules.setdefault(name, [])
+            current = None
+            continue
+        current = []
+        for name in names:
+            if _plain_target(name):
+                rules.setdefault(name, [])
+                current = rules[name]
+        recipe = rest.split(";", 1)
+        if len(recipe) == 2 and current is not None:
+            current.append(recipe[1].strip())
+    return rules
+
+
+def _plain_target(name: str) -> bool:
+    return bool(name) and not name.startswith(".") and "%" not in name and "$" not in name
+
+
+def expand(text: str, variables: Mapping[str, str], rounds: int = 6) -> str:
+    """Pure: substitute plain $(NAME)/${NAME} references (make functions are left as they are)."""
+    for _ in range(rounds):
+        new = _REF.sub(lambda m: variables.get(m.group(1), ""), text)
+        if new == text:
+            break
+        text = new
+    return text
+
+
+def tgz_script_is_stub(text: str | None) -> bool:
+    """Pure: True for the May-2017 hack/make/tgz that only says tgz moved (it never runs tar)."""
+    if text is None:
+        return True
+    body = [line for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+    return not any(re.search(r"\btar\b", line) for line in body)
+
+
+def binary_style(recipe: list[str], variables: Mapping[str, str]) -> str | None:
+    """Pure: ERA_BAKE, ERA_DEV_CONTAINER or None for a `binary` recipe."""
+    raw = "\n".join(recipe)
+    text = expand(raw, variables)
+    if re.search(r"\bbuildx\b[^\n]*\bbake\b", text) or re.search(r"\bBAKE", raw):
+        return ERA_BAKE
+    if "hack/make.sh" in text and ("DOCKER_RUN_DOCKER" in raw or re.search(r"\brun\b", text)):
+        return ERA_DEV_CONTAINER
+    return None
+
+
+def clean_branch(branch: str) -> str:
+    """Pure: the Makefile's GIT_BRANCH_CLEAN: every non-alphanumeric character becomes '-'."""
+    return re.sub(r"[^A-Za-z0-9]", "-", branch)
+
+
+def dev_image_name(
+    variables: Mapping[str, str], branch: str | None, commit: str
+) -> tuple[str, str | None]:
+    """Pure: (image name, a DOCKER_IMAGE=... pin or None)."""
+    raw = variables.get("DOCKER_IMAGE", "docker-dev").strip().strip('"')
+    if "GIT_BRANCH" in raw:
+        base = raw.split("$", 1)[0] or "docker-dev"
+        if branch and branch != "HEAD":
+            return f"{base}:{clean_branch(branch)}", None
+        name = f"{base}:{commit[:12]}"
+        return name, f"DOCKER_IMAGE={name}"
+    name = expand(raw, variables).strip().strip('"')
+    if not name or "$" in name or " " in name:
+        name = "docker-dev"
+    return name, None
+
+
+_MOUNT = re.compile(r"""-v\s+["']?([^"'\s:]*):([^"'\s:]+)["']?""")
+
+
+def workdir_from_mounts(mount_text: str) -> str | None:
+    """Pure: the source folder in the container from the Makefile's -v mounts."""
+    for source, target in _MOUNT.findall(mount_text):
+        target = target.rstrip("/")
+        if target.endswith("/."):
+            target = target[:-2]
+        if source.rstrip("/.") in ("$(CURDIR)", "${CURDIR}", "", "$(PWD)") and target.startswith(
+            "/"
+        ):
+            return target
+        for suffix in ("/bundles", "/.git", "/$(BIND_DIR)", "/${BIND_DIR}"):
+            if target.endswith(suffix) and target.startswith("/"):
+                return target[: -len(suffix)]
+    return None
+
+
+def dockerfile_workdir(text: str | None) -> str | None:
+    """Pure: the last literal absolute WORKDIR of a Dockerfile."""
+    found = None
+    for line in logical_lines(text or ""):
+        match = re.match(r"^\s*WORKDIR\s+(\S+)\s*$", line, re.IGNORECASE)
+        if match and match.group(1).startswith("/") and "$" not in match.group(1):
+            found = match.group(1).rstrip("/") or "/"
+    return found
+
+
+def dockerfile_path(text: str | None) -> str:
+    """Pure: the image's PATH from `ENV PATH` lines ($PATH expanded), or the usual default."""
+    path = DEFAULT_PATH
+    for line in logical_lines(text or ""):
+        match = re.match(r"^\s*ENV\s+PATH(?:\s+|=)(\S+)\s*$", line, re.IGNORECASE)
+        if match:
+            value = match.group(1).strip('"')
+            path = value.replace("${PATH}", path).replace("$PATH", path)
+    return path
+
+
+def run_variable(variables: Mapping[str, str]) -> tuple[str, str]:
+    """Pure: the variable whose value is the `docker run ...` of the dev container."""
+    pattern = re.compile(r"(?:\bdocker|\$\(DOCKER\)|\$\{DOCKER\})\s+run\b")
+    found = [(name, value) for name, value in variables.items() if pattern.search(value)]
+    found.sort(key=lambda item: (item[0] != "DOCKER_FLAGS", "--privileged" not in item[1]))
+    return found[0] if found else ("", "")
+
+
+def build_args_variable(
+    rules: Mapping[str, list[str]], variables: Mapping[str, str]
+) -> tuple[str, str]:
+    """Pure: the variable the `build` recipe hands to `docker build` for extra flags."""
+    recipe = "\n".join(rules.get("build", []))
+    for name in _REF.findall(recipe):
+        if "BUILD_ARGS" in name:
+            return name, variables.get(name, "")
+        # One level down: BUILD_OPTS := ${DOCKER_BUILD_ARGS} ...
+        for inner in _REF.findall(variables.get(name, "")):
+            if "BUILD_ARGS" in inner:
+                return inner, variables.get(inner, "")
+    return "", ""
+
+
+def bind_dir_pins(variables: Mapping[str, str]) -> list[str]:
+    """Pure: pins for mount variables the Makefile empties when DOCKER_HOST is set.
+
+    Such a Makefile drops the bundles bind mount for a remote daemon; mobylab sets
+    DOCKER_HOST for make, so it pins the variable back to `bundles`.
+    """
+    mount = variables.get("DOCKER_MOUNT", "")
+    pins: list[str] = []
+    for name in dict.fromkeys(_REF.findall(mount)):
+        value = variables.get(name, "")
+        if "DOCKER_HOST" in value and "bundles" in value:
+            pins.append(f"{name}=bundles")
+    return pins
+
+
+def _major(version: str) -> int | None:
+    match = re.match(r"^(\d+)\.", version)
+    return int(match.group(1)) if match else None
+
+
+def plan_from_files(
+    files: Mapping[str, str | None],
+    *,
+    checkout: Path,
+    commit: str,
+    branch: str | None,
+    host_cgroup_version: str | None = None,
+    buildx: bool | None = None,
+    target: str | None = None,
+) -> BuildPlan:
+    """Pure: the BuildPlan for a checkout whose files hold this text."""
+    makefile = files.get("Makefile")
+    if makefile is None:
+        raise SourceError(
+            f"{checkout} has no Makefile: it is not a Docker engine source",
+            "Point --checkout at a moby/moby checkout or run `invoke dev.clone`.",
+        )
+    variables = makefile_variables(makefile)
+    rules = makefile_rules(makefile)
+    targets = tuple(sorted(rules))
+    warnings: list[str] = []
+    notes: list[str] = []
+
+    tgz_usable = "tgz" in rules and not tgz_script_is_stub(files.get("hack/make/tgz"))
+    style = binary_style(rules["binary"], variables) if "binary" in rules else None
+    if tgz_usable:
+        era, default_target = ERA_TGZ, "tgz"
+    elif "binary" in rules:
+        default_target = "binary"
+        if style is None:
+            era = ERA_DEV_CONTAINER
+            warnings.append("the Makefile's binary recipe is not one mobylab knows; trying it")
+        else:
+            era = style
+        if "tgz" in rules:
+            notes.append("hack/make/tgz is the stub that says tgz moved: building `make binary`")
+    else:
+        raise SourceError(
+            "the Makefile has no tgz or binary target mobylab knows how to build "
+            f"(targets: {', '.join(targets) or 'none'})",
+            "Check that this is a Docker engine checkout.",
+        )
+    chosen = default_target
+    if target is not None:
+        chosen = validate_target(target, targets)
+
+    version = (files.get("VERSION") or "").strip() or "dev"
+    image, pin = dev_image_name(variables, branch, commit)
+    make_vars: list[str] = []
+    if pin:
+        make_vars.append(pin)
+        notes.append(
+            f"detached HEAD: the Makefile would name the dev image docker-dev:HEAD; "
+            f"mobylab passes {pin} on the make command line"
+        )
+    for bind_pin in bind_dir_pins(variables):
+        make_vars.append(bind_pin)
+        notes.append(
+            "the Makefile drops the bundles bind mount when DOCKER_HOST is set; "
+            f"mobylab passes {bind_pin}"
+        )
+
+    default_workdir = WORKDIR_2017 if (era == ERA_TGZ or version != "dev") else WORKDIR_TODAY
+    workdir = (
+        workdir_from_mounts(variables.get("DOCKER_MOUNT", ""))
+        or dockerfile_workdir(files.get("Dockerfile"))
+        or default_workdir
+    )
+
+    if era == ERA_TGZ:
+        daemon_dirs: tuple[str, ...] = (
+            "bundles/latest/dynbinary-daemon",
+            "bundles/latest/binary-daemon",
+        )
+        client_dirs: tuple[str, ...] = (
+            "bundles/latest/binary-client",
+            "bundles/latest/dynbinary-client",
+        )
+    elif era == ERA_BAKE:
+        daemon_dirs = ("bundles/binary", "bundles/binary-daemon")
+        client_dirs = (CLI_DIR_TODAY,)
+    elif version != "dev":
+        # Mid-2017: versioned bundles and bundles/latest, the CLI no longer built here.
+        daemon_dirs = ("bundles/latest/binary-daemon", "bundles/binary-daemon")
+        client_dirs = (CLI_DIR_2017_STUB,)
+    else:
+        daemon_dirs = ("bundles/binary-daemon",)
+        client_dirs = (CLI_DIR_TODAY,)
+    in_container = [f"{workdir}/{d}" if not d.startswith("/") else d for d in daemon_dirs]
+    in_container += [f"{workdir}/{d}" if not d.startswith("/") else d for d in client_dirs]
+    image_path = dockerfile_path(files.get("Dockerfile")).split(":")
+    container_path = ":".join(dict.fromkeys(p for p in [*in_container, *image_path] if p))
+
+    major = _major(version)
+    if host_cgroup_version == "2" and major is not None and major < 20:
+        warnings.append(
+            f"this {version} daemon predates cgroup v2 support (2020) and this host "
+            'has only cgroup v2: it will stop with "Devices cgroup isn\'t mounted"'
+        )
+    if era == ERA_BAKE and chosen == "binary" and buildx is False:
+        warnings.append(
+            "`make binary` runs `docker buildx bake` and buildx is not installed: "
+            "install the docker buildx plugin"
+        )
+    if chosen in ("tgz", "cross") and "DOCKER_CROSSPLATFORMS" in makefile:
+        warnings.append(
+            f"`make {chosen}` also cross-compiles for every DOCKER_CROSSPLATFORMS platform; "
+            "set DOCKER_CROSSPLATFORMS= (empty) to skip it (dev.build --skip-cross)"
+        )
+
+    run_var, run_value = run_variable(variables)
+    build_var, build_value = build_args_variable(rules, variables)
+    return BuildPlan(
+        checkout=checkout,
+        commit=commit,
+        era=era,
+        target=chosen,
+        dev_image=image,
+        workdir=workdir,
+        version=version,
+        daemon_dirs=daemon_dirs,
+        client_dirs=client_dirs,
+        container_path=container_path,
+        warnings=tuple(warnings),
+        branch=branch,
+        make_vars=tuple(make_vars),
+        run_var=run_var,
+        run_value=run_value,
+        build_args_var=build_var,
+        build_args_value=build_value,
+        make_targets=targets,
+        notes=tuple(notes),
+    )
+
+
+def validate_target(target: str, targets: tuple[str, ...]) -> str:
+    """Pure: a make target the Makefile defines (never an option or a variable)."""
+    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", target):
+        raise UsageError(f"invalid make target {target!r}", "Give a target name such as binary.")
+    if target not in targets:
+        raise UsageError(
+            f"the Makefile has no target {target!r}",
+            f"Targets: {', '.join(targets)}.",
+        )
+    return target
+
+
+# --- the thin reader -----------------------------------------------------------------------
+
+
+def read_plan_files(checkout: Path) -> dict[str, str | None]:
+    files: dict[str, str | None] = {}
+    for name in PLAN_FILES:
+        path = checkout / name
+        try:
+            files[name] = path.read_text(errors="replace") if path.is_file() else None
+        except OSError:
+            files[name] = None
+    return files
+
+
+def host_cgroup_version() -> str:
+    """'2' on a cgroup v2-only host, else '1'."""
+    return "2" if Path("/sys/fs/cgroup/cgroup.controllers").exists() else "1"
+
+
+def read_plan(
+    checkout: Path,
+    *,
+    host_cgroup: str | None = None,
+    buildx: bool | None = None,
+    target: str | None = None,
+) -> BuildPlan:
+    """Read a checkout's files and git HEAD, then plan (see plan_from_files)."""
+    from .source import head_info
+
+    checkout = checkout.resolve()
+    if not checkout.is_dir():
+        raise SourceError(f"{checkout} does not exist", "Run `invoke dev.clone` first.")
+    commit, branch = head_info(checkout)
+    return plan_from_files(
+        read_plan_files(checkout),
+        checkout=checkout,
+        commit=commit,
+        branch=branch,
+        host_cgroup_version=host_cgroup,
+        buildx=buildx,
+        target=target,
+    )

@@ -1,0 +1,553 @@
+"""The engine's source: clone or fetch a ref, tag, commit or pull request, never losing local work.
+
+Every argument is validated before git sees it (refs by git's own rules and a
+stricter character set, hex commits, positive PR numbers, URLs with a known
+scheme or existing folders). Fetched refs land under refs/remotes/origin/, so
+"not on any remote" means what it says, and a checkout with uncommitted changes
+or commits that a new checkout would orphan is left alone unless --force.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from . import process, ui
+from .errors import SourceError, UsageError
+from .workspace import Workspace
+
+STATE_NAME = "checkout"
+URL_SCHEMES = ("https", "http", "ssh", "git", "file")
+# Git allows more in a ref name (';', '$', '(' ...), but nothing a branch of the
+# engine uses: keeping to this set means a ref can never look like shell syntax.
+_REF_CHARS = re.compile(r"^[A-Za-z0-9._/+@-]+$")
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
+_GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "GIT_ASK_YESNO": "false"}
+
+
+# --- pure validation ---------------------------------------------------------------------
+
+
+def ref_problem(ref: str) -> str | None:
+    """Pure: why `ref` is not an acceptable branch, tag or ref name (None when it is)."""
+    if not ref:
+        return "it is empty"
+    if ref.startswith("-"):
+        return "it starts with '-'"
+    if len(ref) > 255:
+        return "it is longer than 255 characters"
+    if not _REF_CHARS.match(ref):
+        bad = sorted({c for c in ref if not _REF_CHARS.match(c)})
+        shown = " ".join(repr(c) for c in bad)
+        return f"it contains {shown} (allowed: letters, digits and . _ / + @ -)"
+    if ref == "@":
+        return "'@' alone is not a ref"
+    if ".." in ref:
+        return "it contains '..'"
+    if "@{" in ref:
+        return "it contains '@{'"
+    if "//" in ref or ref.startswith("/") or ref.endswith("/"):
+        return "it has an empty path component"
+    if ref.endswith(".") or ref.endswith(".lock"):
+        return "it ends with '.' or '.lock'"
+    if any(part.startswith(".") or part.endswith(".lock") for part in ref.split("/")):
+        return "a path component starts with '.' or ends with '.lock'"
+    return None
+
+
+def validate_ref(ref: str) -> str:
+    """Pure: `ref` unchanged, or a UsageError naming what is wrong with it."""
+    problem = ref_problem(ref)
+    if problem:
+        raise UsageError(f"invalid ref {ref!r}: {problem}", "Give a branch, a tag or a commit SHA.")
+    return ref
+
+
+def is_sha(value: str, *, minimum: int = 7) -> bool:
+    """Pure: an abbreviated (>= `minimum` digits) or full SHA-1/SHA-256 commit id."""
+    return minimum <= len(value) <= 64 and bool(_HEX.match(value))
+
+
+def validate_sha(value: str) -> str:
+    if not is_sha(value):
+        raise UsageError(
+            f"invalid commit {value!r}: expected 7 to 64 hexadecimal digits",
+            "Give a commit SHA such as 0123abc.",
+        )
+    return value.lower()
+
+
+def validate_pr(value: Any) -> int:
+    """Pure: a pull request number as a positive integer."""
+    text = str(value).strip()
+    if not text.isdigit() or int(text) <= 0 or len(text) > 9:
+        raise UsageError(
+            f"invalid pull request number {value!r}: expected a positive integer",
+            "Give the number shown on the pull request, e.g. --pr 32063.",
+        )
+    return int(text)
+
+
+def repo_kind(repo: str) -> str:
+    """Pure: 'url' or 'path' for an acceptable repository; UsageError otherwise."""
+    hint = "Give a URL (https, http, ssh, git or file) or the path of a local repository."
+    if not repo or not repo.strip():
+        raise UsageError("the repository is empty", hint)
+    if repo.startswith("-"):
+        raise UsageError(f"invalid repository {repo!r}: it starts with '-'", hint)
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in repo):
+        raise UsageError(f"invalid repository {repo!r}: it contains spaces or control characters")
+    scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", repo)
+    if scheme:
+        name = scheme.group(1).lower()
+        if name not in URL_SCHEMES:
+            raise UsageError(
+                f"invalid repository {repo!r}: the scheme {name!r} is not allowed", hint
+            )
+        parsed = urlparse(repo)
+        if name == "file":
+            if not parsed.path:
+                raise UsageError(f"invalid repository {repo!r}: no path", hint)
+        elif not parsed.hostname or parsed.hostname.startswith("-"):
+            raise UsageError(f"invalid repository {repo!r}: no valid host", hint)
+        return "url"
+    if "::" in repo:
+        raise UsageError(f"invalid repository {repo!r}: git transports are not allowed", hint)
+    return "path"
+
+
+def checkout_name(repo: str) -> str:
+    """Pure: the checkout folder name for a repository (its last path component)."""
+    path = urlparse(repo).path if "://" in repo else repo
+    last = path.rstrip("/").split("/")[-1] if path.rstrip("/") else ""
+    if last.endswith(".git"):
+        last = last[: -len(".git")]
+    name = re.sub(r"[^A-Za-z0-9._-]", "-", last).strip(".-")
+    return name or "engine"
+
+
+@dataclass(frozen=True)
+class RemoteRef:
+    """A ref the remote advertises: its full name, the commit, and what kind it is."""
+
+    name: str
+    commit: str
+    kind: str  # "branch", "tag", "pull" or "ref"
+
+
+def parse_ls_remote(text: str) -> dict[str, str]:
+    """Pure: `git ls-remote` output -> {refname: sha}; peeled tags win over tag objects."""
+    refs: dict[str, str] = {}
+    peeled: dict[str, str] = {}
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if len(parts) != 2:
+            continue
+        sha, name = parts[0].strip(), parts[1].strip()
+        if name.endswith("^{}"):
+            peeled[name[:-3]] = sha
+        else:
+            refs[name] = sha
+    refs.update({name: sha for name, sha in peeled.items()})
+    return refs
+
+
+def pick_remote_ref(refs: dict[str, str], ref: str) -> RemoteRef | None:
+    """Pure: the advertised ref `ref` means: a full refname, then a branch, then a tag."""
+    candidates = [ref] if ref.startswith("refs/") else []
+    candidates += [f"refs/heads/{ref}", f"refs/tags/{ref}"]
+    for name in candidates:
+        if name in refs:
+            if name.startswith("refs/heads/"):
+                kind = "branch"
+            elif name.startswith("refs/tags/"):
+                kind = "tag"
+            elif name.startswith("refs/pull/"):
+                kind = "pull"
+            else:
+                kind = "ref"
+            return RemoteRef(name, refs[name], kind)
+    return None
+
+
+def tracking_ref(remote_ref: RemoteRef) -> str:
+    """Pure: where a fetched ref is kept locally (so its commits count as on a remote)."""
+    name = remote_ref.name
+    if remote_ref.kind == "branch":
+        return "refs/remotes/origin/" + name[len("refs/heads/") :]
+    if remote_ref.kind == "tag":
+        return name
+    return "refs/remotes/origin/" + name[len("refs/") :]
+
+
+def local_branch(remote_ref: RemoteRef) -> str | None:
+    """Pure: the local branch a checkout of this ref sits on (None: detached HEAD)."""
+    if remote_ref.kind == "branch":
+        return remote_ref.name[len("refs/heads/") :]
+    if remote_ref.kind == "pull":
+        number = remote_ref.name.split("/")[2]
+        return f"pr-{number}"
+    return None
+
+
+# --- git, through the process runner ------------------------------------------------------
+
+
+def _git(
+    args: Sequence[str], cwd: Path | None = None, timeout: float = 120.0
+) -> tuple[int, str, str]:
+    result = process.capture(["git", *args], cwd=cwd, env=_GIT_ENV, timeout=timeout)
+    return result.returncode, result.stdout, result.stderr
+
+
+def _git_ok(args: Sequence[str], cwd: Path | None = None, what: str = "") -> str:
+    code, out, err = _git(args, cwd)
+    if code != 0:
+        raise SourceError(f"{what or 'git ' + args[0]} failed: {_last_line(err or out)}")
+    return out
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    message = lines[-1] if lines else "no output"
+    return message.removeprefix("fatal: ").removeprefix("error: ")[:200]
+
+
+def check_ref_format(ref: str) -> None:
+    """git's own rules on top of ours (refs never reach git unvalidated)."""
+    validate_ref(ref)
+    code, _, _ = _git(["check-ref-format", "--allow-onelevel", ref])
+    if code != 0:
+        raise UsageError(f"invalid ref {ref!r}: git refuses it as a ref name")
+
+
+def is_git_checkout(path: Path) -> bool:
+    """A folder that is the top of a git work tree (not merely inside one)."""
+    if not (path / ".git").exists():
+        return False
+    code, out, _ = _git(["rev-parse", "--show-toplevel"], cwd=path)
+    return code == 0 and Path(out.strip()).resolve() == path.resolve()
+
+
+@dataclass
+class LocalWork:
+    """What a new checkout would throw away."""
+
+    files: list[str] = field(default_factory=list)
+    commits: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.files or self.commits)
+
+    def summary(self) -> str:
+        parts = []
+        if self.files:
+            parts.append(f"{len(self.files)} changed file{'s' if len(self.files) != 1 else ''}")
+        if self.commits:
+            n = len(self.commits)
+            parts.append(f"{n} commit{'s' if n != 1 else ''} not on any remote")
+        return " and ".join(parts)
+
+
+def local_work(checkout: Path, target_branch: str | None) -> LocalWork:
+    """Uncommitted changes, and commits that only HEAD or the branch we reset hold.
+
+    Commits on other local branches, tags or remote-tracking refs survive a new
+    checkout, so they are not at risk.
+    """
+    work = LocalWork()
+    _, status, _ = _git(["status", "--porcelain=v1", "--untracked-files=all"], cwd=checkout)
+    work.files = [line for line in status.splitlines() if line.strip()]
+    code, _, _ = _git(["rev-parse", "--verify", "-q", "HEAD"], cwd=checkout)
+    if code != 0:
+        return work
+    at_risk = ["HEAD"]
+    if target_branch:
+        code, _, _ = _git(
+            ["rev-parse", "--verify", "-q", f"refs/heads/{target_branch}"], cwd=checkout
+        )
+        if code == 0:
+            at_risk.append(f"refs/heads/{target_branch}")
+    _, head_ref, _ = _git(["symbolic-ref", "-q", "HEAD"], cwd=checkout)
+    head_ref = head_ref.strip()
+    excluded = [f"refs/heads/{target_branch}"] if target_branch else []
+    keep_branches = [f"--exclude={name.removeprefix('refs/heads/')}" for name in excluded] + [
+        "--branches"
+    ]
+    if head_ref and head_ref not in excluded:
+        # HEAD is on a branch we keep: its commits are safe there.
+        at_risk = [r for r in at_risk if r != "HEAD"]
+    if not at_risk:
+        return work
+    code, log, _ = _git(
+        [
+            "log",
+            "--no-decorate",
+            "--format=%h %s",
+            *at_risk,
+            "--not",
+            "--remotes",
+            "--tags",
+            *keep_branches,
+        ],
+        cwd=checkout,
+    )
+    if code == 0:
+        work.commits = [line for line in log.splitlines() if line.strip()]
+    return work
+
+
+def describe_loss(work: LocalWork) -> list[str]:
+    """Pure: the lines printed before --force discards local work."""
+    lines: list[str] = []
+    if work.files:
+        lines.append("uncommitted changes that will be lost:")
+        lines += [f"  {line}" for line in work.files]
+    if work.commits:
+        lines.append("commits that will be lost (not on any remote):")
+        lines += [f"  {line}" for line in work.commits]
+    return lines
+
+
+@dataclass(frozen=True)
+class CheckoutRecord:
+    """What dev.clone checked out, saved for later tasks."""
+
+    path: str
+    repo: str
+    ref: str
+    pr: int | None
+    commit: str
+    branch: str | None
+    shallow: bool
+    fetched_at: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def load_checkout(workspace: Workspace) -> CheckoutRecord | None:
+    data = workspace.load_state(STATE_NAME)
+    if not isinstance(data, dict):
+        return None
+    try:
+        return CheckoutRecord(**data)
+    except TypeError:
+        return None
+
+
+def _resolve_repo(repo: str) -> str:
+    if repo_kind(repo) == "url":
+        return repo
+    path = Path(repo).expanduser()
+    if not path.exists():
+        raise UsageError(
+            f"invalid repository {repo!r}: not a URL and no such folder",
+            "Give a URL (https, http, ssh, git or file) or the path of a local repository.",
+        )
+    return str(path.resolve())
+
+
+def _ls_remote(repo: str, patterns: Sequence[str]) -> dict[str, str]:
+    code, out, err = _git(["ls-remote", "--", repo, *patterns], timeout=300)
+    if code != 0:
+        message = _last_line(err)
+        if "does not appear to be a git repository" in err or "not a git repository" in err:
+            raise SourceError(
+                f"{repo} is not a git repository", "Give the engine's repository URL or path."
+            )
+        raise SourceError(f"cannot read {repo}: {message}", "Check the URL and your network.")
+    return parse_ls_remote(out)
+
+
+def _fetch(checkout: Path, refspecs: Sequence[str], depth: bool, full: bool) -> tuple[int, str]:
+    args = ["fetch", "--no-tags", "--quiet", "origin"]
+    if depth:
+        args[1:1] = ["--depth", "1"]
+    elif full and _is_shallow(checkout):
+        args[1:1] = ["--unshallow"]
+    code, out, err = _git([*args, *refspecs], cwd=checkout, timeout=3600)
+    return code, err or out
+
+
+def _is_shallow(checkout: Path) -> bool:
+    _, out, _ = _git(["rev-parse", "--is-shallow-repository"], cwd=checkout)
+    return out.strip() == "true"
+
+
+def clone(
+    workspace: Workspace,
+    repo: str,
+    ref: str | None = None,
+    pr: Any = None,
+    *,
+    full: bool = False,
+    force: bool = False,
+) -> CheckoutRecord:
+    """Clone or update <workspace>/checkouts/<name> at `ref` or pull request `pr`."""
+    # Validate everything before git runs.
+    if pr is not None and ref is not None:
+        raise UsageError("give --ref or --pr, not both")
+    pr_number = validate_pr(pr) if pr is not None else None
+    if ref is not None and pr_number is None:
+        check_ref_format(ref)
+    repo = _resolve_repo(repo)
+    process.require("git")
+    checkout = workspace.checkouts / checkout_name(repo)
+    if checkout.exists() and not is_git_checkout(checkout):
+        raise SourceError(
+            f"{checkout} exists but is not a git repository; it was left alone",
+            "Move it away or remove it, then run dev.clone again.",
+        )
+
+    # What the remote has.
+    if pr_number is not None:
+        wanted = f"refs/pull/{pr_number}/head"
+        refs = _ls_remote(repo, [wanted])
+        target = pick_remote_ref(refs, wanted)
+        if target is None:
+            raise SourceError(f"pull request #{pr_number} is not in {repo}", "Check the number.")
+        ref_label = f"pull/{pr_number}"
+    else:
+        assert ref is not None
+        refs = _ls_remote(repo, [ref])
+        target = pick_remote_ref(refs, ref)
+        if target is None and not is_sha(ref):
+            raise SourceError(
+                f"unknown ref {ref!r} in {repo}: no such branch or tag",
+                "Check the name, or give a commit SHA.",
+            )
+        ref_label = ref
+    branch = local_branch(target) if target else None
+
+    # Guard local work before touching anything.
+    if checkout.exists():
+        work = local_work(checkout, branch)
+        if work:
+            if not force:
+                raise SourceError(
+                    f"{checkout} has local work ({work.summary()}); it was left untouched",
+                    "Commit and push it (or keep it on another branch), "
+                    "or rerun with --force to discard it.",
+                )
+            for line in describe_loss(work):
+                ui.err.print(line, markup=False, highlight=False)
+            _git_ok(["reset", "--hard", "-q"], cwd=checkout, what="git reset")
+            _git_ok(["clean", "-fdq"], cwd=checkout, what="git clean")
+            ui.warn(f"discarded the local work above in {checkout}")
+        fresh = False
+        _git_ok(["remote", "set-url", "origin", repo], cwd=checkout)
+    else:
+        checkout.parent.mkdir(parents=True, exist_ok=True)
+        _git_ok(["init", "-q", str(checkout)], what="git init")
+        _git_ok(["remote", "add", "origin", repo], cwd=checkout)
+        fresh = True
+    shallow = not full and (fresh or _is_shallow(checkout))
+
+    # Fetch what we need.
+    if target is not None:
+        local = tracking_ref(target)
+        code, message = _fetch(checkout, [f"+{target.name}:{local}"], shallow, full)
+        if code != 0:
+            raise SourceError(f"fetching {target.name} from {repo} failed: {_last_line(message)}")
+        commit_expr = f"{local}^{{commit}}"
+    else:
+        commit_expr = _fetch_commit(checkout, repo, ref_label, shallow, full)
+    commit = _git_ok(["rev-parse", "--verify", commit_expr], cwd=checkout).strip()
+
+    # Check it out (the guard above made sure nothing is lost).
+    if branch:
+        _git_ok(["checkout", "-q", "-f", "-B", branch, commit], cwd=checkout, what="git checkout")
+    else:
+        _git_ok(["checkout", "-q", "-f", "--detach", commit], cwd=checkout, what="git checkout")
+    record = CheckoutRecord(
+        path=str(checkout),
+        repo=repo,
+        ref=ref_label,
+        pr=pr_number,
+        commit=commit,
+        branch=branch,
+        shallow=_is_shallow(checkout),
+        fetched_at=time.time(),
+    )
+    workspace.save_state(STATE_NAME, record.as_dict())
+    return record
+
+
+def _fetch_commit(checkout: Path, repo: str, sha: str, shallow: bool, full: bool) -> str:
+    """Fetch a commit by SHA: directly when the server allows it, else all branches and tags."""
+    sha = validate_sha(sha)
+    keep = f"refs/remotes/origin/commit-{sha[:12]}"
+    if len(sha) in (40, 64):
+        code, _ = _fetch(checkout, [f"+{sha}:{keep}"], shallow, full)
+        if code == 0:
+            return f"{keep}^{{commit}}"
+    code, message = _fetch(
+        checkout,
+        ["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"],
+        False,
+        True,
+    )
+    if code != 0:
+        raise SourceError(f"fetching from {repo} failed: {_last_line(message)}")
+    code, out, _ = _git(["rev-parse", "--verify", "-q", f"{sha}^{{commit}}"], cwd=checkout)
+    if code != 0:
+        raise SourceError(
+            f"unknown ref {sha!r} in {repo}: no branch, tag or commit by that name",
+            "Check the name or the SHA.",
+        )
+    full_sha = out.strip()
+    _git_ok(["update-ref", f"refs/remotes/origin/commit-{full_sha[:12]}", full_sha], cwd=checkout)
+    return full_sha
+
+
+def head_info(checkout: Path) -> tuple[str, str | None]:
+    """The checkout's commit and branch (None on a detached HEAD)."""
+    if not is_git_checkout(checkout):
+        raise SourceError(f"{checkout} is not a git checkout", "Run `invoke dev.clone` first.")
+    commit = _git_ok(["rev-parse", "--verify", "HEAD"], cwd=checkout, what="git rev-parse").strip()
+    code, out, _ = _git(["symbolic-ref", "-q", "--short", "HEAD"], cwd=checkout)
+    return commit, (out.strip() or None) if code == 0 else None
+
+
+def is_dirty(checkout: Path) -> bool:
+    _, status, _ = _git(["status", "--porcelain=v1"], cwd=checkout)
+    return bool(status.strip())
+
+
+def default_checkout(workspace: Workspace) -> Path:
+    """The checkout dev.clone recorded, for tasks given no --checkout."""
+    record = load_checkout(workspace)
+    if record is None or not Path(record.path).exists():
+        raise SourceError(
+            "no engine checkout yet", "Run `invoke dev.clone` or pass --checkout DIR."
+        )
+    return Path(record.path)
+
+
+__all__ = [
+    "CheckoutRecord",
+    "LocalWork",
+    "RemoteRef",
+    "check_ref_format",
+    "checkout_name",
+    "clone",
+    "default_checkout",
+    "describe_loss",
+    "head_info",
+    "is_sha",
+    "load_checkout",
+    "local_work",
+    "parse_ls_remote",
+    "pick_remote_ref",
+    "ref_problem",
+    "repo_kind",
+    "validate_pr",
+    "validate_ref",
+    "validate_sha",
+]

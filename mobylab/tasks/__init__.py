@@ -10,3 +10,4 @@ ns.add_collection(engine.ns)
 ns.add_collection(images.ns)
 ns.add_task(doctor.doctor)
 ns.add_task(bench)
+ns.add_collection(__import__(f"{__name__}.lab", fromlist=["ns"]).ns)  # lab.*

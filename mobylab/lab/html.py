@@ -1,0 +1,144 @@
+"""Pure: a self-contained HTML report (inline CSS and SVG; no network, no scripts)."""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from typing import Any
+
+from ..ui import human_bytes
+
+STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
+       max-width: 1100px; color: #1d2330; padding: 0 1rem; }
+h1 { font-size: 1.6rem; margin-bottom: .2rem; } h2 { margin-top: 2rem; font-size: 1.2rem; }
+table { border-collapse: collapse; width: 100%; font-size: .86rem; margin: .5rem 0; }
+th, td { border: 1px solid #d5d9e0; padding: .35rem .5rem; text-align: left; vertical-align: top; }
+th { background: #eef1f6; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.pass { color: #137333; font-weight: 600; } .fail { color: #b3261e; font-weight: 600; }
+.muted { color: #5f6775; } code { background: #f3f4f7; padding: 0 .2rem; border-radius: 3px; }
+.status { display: inline-block; padding: .1rem .5rem; border-radius: 3px; color: #fff; }
+.status.passed { background: #137333; } .status.failed, .status.interrupted { background: #b3261e; }
+.status.running { background: #8a6d00; }
+"""
+
+BAR_COLORS = ("#5b6ee1", "#2a9d8f", "#e76f51", "#8d5fd3", "#e9c46a", "#264653")
+
+
+def _size(value: int | None) -> str:
+    return human_bytes(value) if value else "-"
+
+
+def size_chart(bars: list[tuple[str, int]], width: int = 900) -> str:
+    """Pure: horizontal bars, one per (label, bytes), as inline SVG."""
+    if not bars:
+        return ""
+    label_width, row, top = 300, 30, 10
+    plot = width - label_width - 110
+    largest = max(size for _, size in bars) or 1
+    height = top * 2 + row * len(bars)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="image sizes">'
+    ]
+    for index, (label, size) in enumerate(bars):
+        y = top + index * row
+        length = max(2.0, plot * size / largest)
+        color = BAR_COLORS[index % len(BAR_COLORS)]
+        parts.append(
+            f'<text x="{label_width - 8}" y="{y + 19}" text-anchor="end" font-size="13" '
+            f'fill="#1d2330">{escape(label)}</text>'
+            f'<rect x="{label_width}" y="{y + 5}" width="{length:.1f}" height="{row - 10}" '
+            f'rx="3" fill="{color}"><title>{escape(label)}: {size} bytes</title></rect>'
+            f'<text x="{label_width + length + 6:.1f}" y="{y + 19}" font-size="13" '
+            f'fill="#1d2330">{escape(_size(size))}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _table(header: list[str], rows: list[list[str]], numeric: set[int] = frozenset()) -> str:  # type: ignore[assignment]
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = []
+    for row in rows:
+        cells = []
+        for index, cell in enumerate(row):
+            css = ' class="num"' if index in numeric else ""
+            if cell in ("PASS", "FAIL"):
+                css = f' class="{cell.lower()}"'
+            cells.append(f"<td{css}>{escape(cell)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def render_html(report: dict[str, Any]) -> str:
+    from .report import variant_table
+
+    title = str(report.get("title") or report.get("lab"))
+    status = str(report.get("status"))
+    engines = report.get("engines", [])
+    engine_rows = [
+        [
+            e["name"],
+            e["url"],
+            str(e["version"]),
+            f"{e['builder']} ({e['builder_reason']})",
+            str(e["image_store"]),
+            f"{e.get('builder_image')} ({_size(e.get('builder_image_size_bytes'))})",
+        ]
+        for e in engines
+    ]
+    bars: list[tuple[str, int]] = []
+    for engine in engines:
+        if engine.get("builder_image_size_bytes"):
+            suffix = f" [{engine['name']}]" if len(engines) > 1 else ""
+            bars.append((f"SDK image {engine.get('builder_image')}{suffix}", engine["builder_image_size_bytes"]))
+    for variant in report.get("variants", []):
+        if variant.get("size_bytes"):
+            suffix = f" [{variant['engine']}]" if len(engines) > 1 else ""
+            bars.append((f"{variant['name']}{suffix}", variant["size_bytes"]))
+    header, rows = variant_table(report)
+    bases = report.get("base_images") or {}
+    subs = "".join(
+        f"<li>{escape(c['file'])} line {c['line']}: <code>{escape(c['old'])}</code> → "
+        f"<code>{escape(c['new'])}</code></li>"
+        for c in bases.get("substitutions") or []
+    )
+    step_rows = [
+        [str(s["index"]), s["engine"], s["title"], s["status"], s.get("reason", "")]
+        for s in report.get("steps", [])
+    ]
+    expected = report.get("expected")
+    site = ""
+    if report.get("url"):
+        kind = "the lab's fixture site" if report.get("site") == "fixture" else "a real site"
+        site = f"<p>Site: <code>{escape(report['url'])}</code> ({kind})"
+        if expected is not None:
+            site += f"; expected output <code>{escape(json.dumps(expected, sort_keys=True))}</code>"
+        site += ".</p>"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)} — {escape(str(report.get("run_id")))}</title>
+<style>{STYLE}</style></head>
+<body>
+<h1>{escape(title)}</h1>
+<p class="muted">Lab <code>{escape(str(report.get("lab")))}</code>, run
+<code>{escape(str(report.get("run_id")))}</code> ·
+<span class="status {escape(status)}">{escape(status)}</span> · started
+{escape(str(report.get("started")))}, finished {escape(str(report.get("finished") or "-"))}</p>
+<h2>Engines</h2>
+{_table(["engine", "url", "version", "builder", "image store", "SDK image"], engine_rows)}
+<p>Base images: builder <code>{escape(str(bases.get("builder")))}</code>, runtime
+<code>{escape(str(bases.get("runtime")))}</code> ({escape(str(bases.get("reason")))}).</p>
+{f"<ul>{subs}</ul>" if subs else ""}
+{site}
+<h2>Image sizes</h2>
+{size_chart(bars)}
+<p class="muted">Sizes and layers as the engine reports them (docker image inspect).</p>
+<h2>Comparison</h2>
+{_table(header, rows, {2, 3, 4, 5, 7})}
+<h2>Steps</h2>
+{_table(["step", "engine", "title", "status", "reason"], step_rows)}
+</body></html>
+"""

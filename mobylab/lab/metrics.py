@@ -1,0 +1,121 @@
+"""What a lab measures: image sizes and layers from the engine, and the comparison.
+
+Sizes and layer counts always come from the engine (image inspect), never
+computed; the functions below only arrange and compare what it reported.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import docker.errors
+
+from .. import process
+from ..engine import Engine
+
+
+def inspect_image(engine: Engine, ref: str) -> dict[str, Any] | None:
+    """Size, layers and id of an image as the engine reports them; None when absent."""
+    client = engine.client(timeout=60)
+    try:
+        attrs = client.images.get(ref).attrs
+    except docker.errors.ImageNotFound:
+        return None
+    finally:
+        client.close()
+    return {
+        "image": ref,
+        "id": str(attrs.get("Id", "")),
+        "size_bytes": int(attrs.get("Size") or 0),
+        "layers": len((attrs.get("RootFS") or {}).get("Layers") or []),
+    }
+
+
+def container_exists(engine: Engine, name: str) -> bool:
+    client = engine.client(timeout=60)
+    try:
+        client.containers.get(name)
+        return True
+    except docker.errors.NotFound:
+        return False
+    finally:
+        client.close()
+
+
+def builder_kind(
+    docker_buildkit: str | None, cli_version: str, cli_has_buildx: bool, server_version: str
+) -> tuple[str, str]:
+    """Pure: ("legacy" or "buildkit", why) for `docker build` with this CLI and engine.
+
+    CLI 23+ builds with BuildKit through buildx unless DOCKER_BUILDKIT=0; without buildx
+    it falls back to the legacy builder. Older CLIs use BuildKit only with
+    DOCKER_BUILDKIT=1. Engines before 18.09 have no BuildKit at all.
+    """
+    server = _version(server_version)
+    if server and server < (18, 9):
+        return "legacy", f"engine {server_version} predates BuildKit"
+    flag = (docker_buildkit or "").strip().lower()
+    if flag in ("0", "false"):
+        return "legacy", "DOCKER_BUILDKIT=0"
+    cli = _version(cli_version)
+    if cli and cli >= (23,):
+        if cli_has_buildx:
+            return "buildkit", f"CLI {cli_version} with buildx"
+        return "legacy", f"CLI {cli_version} has no buildx plugin"
+    if flag in ("1", "true"):
+        return "buildkit", f"DOCKER_BUILDKIT=1 with CLI {cli_version}"
+    return "legacy", f"CLI {cli_version} without DOCKER_BUILDKIT=1"
+
+
+def _version(text: str) -> tuple[int, ...]:
+    parts: list[int] = []
+    for piece in text.split("+")[0].split("-")[0].split("."):
+        if not piece.isdigit():
+            break
+        parts.append(int(piece))
+    return tuple(parts)
+
+
+def detect_builder(engine: Engine, server_version: str) -> tuple[str, str]:
+    """Ask the docker CLI which builder `docker build` will use against this engine."""
+    env = engine.cli_env()
+    version = process.capture(
+        ["docker", "version", "--format", "{{.Client.Version}}"], env=env, timeout=30
+    )
+    buildx = process.capture(["docker", "buildx", "version"], env=env, timeout=30)
+    return builder_kind(
+        os.environ.get("DOCKER_BUILDKIT"),
+        version.stdout.strip().splitlines()[0] if version.stdout.strip() else "",
+        buildx.returncode == 0,
+        server_version,
+    )
+
+
+def comparison_rows(
+    variants: Sequence[Mapping[str, Any]], builder_size: int | None
+) -> list[dict[str, Any]]:
+    """Pure: one row per variant with its ratio to the builder (SDK) image."""
+    rows = []
+    for variant in variants:
+        size = variant.get("size_bytes")
+        ratio = size / builder_size if size and builder_size else None
+        rows.append({**variant, "ratio": ratio})
+    return rows
+
+
+def bar(value: float | None, largest: float, width: int = 24) -> str:
+    """Pure: a text bar; anything non-zero gets at least one block."""
+    if not value or not largest:
+        return ""
+    cells = max(1, round(width * value / largest))
+    return "█" * min(cells, width)
+
+
+def ratio_text(ratio: float | None) -> str:
+    if ratio is None:
+        return "-"
+    if ratio >= 0.1:
+        return f"{ratio:.2f}x"
+    return f"1/{1 / ratio:.0f}" if ratio else "-"

@@ -1,0 +1,461 @@
+"""Labs are data: labs/<name>/lab.toml plus files, loaded and validated here.
+
+A lab has a title, an introduction, steps and a closing. A step has narrative
+(Markdown), files to show, commands (shown as a learner types them, then run),
+checks and measurements; a step may also declare the variant it builds, which
+feeds the comparison. Every error names the file and the field, e.g.
+`labs/x/lab.toml: steps[2].commands[0]: expected a string`.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from ..errors import LabError
+
+#: Placeholders the runner fills in per run.
+PLACEHOLDERS = (
+    "tag_prefix",
+    "builder_image",
+    "runtime_image",
+    "url",
+    "run_id",
+    "extract",
+)
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+#: Programs a lab command may start (through process.run, never a shell).
+PROGRAMS = ("docker", "ls", "cat")
+CHECK_TYPES = {
+    # type: (required fields, optional fields)
+    "output-equals": (("expected",), ("command",)),
+    "output-contains": (("expected",), ("command",)),
+    "json-equals": ((), ("command", "expected", "expected_file")),
+    "image-exists": (("image",), ()),
+    "file-exists": (("path",), ()),
+    "exit-code": (("expected",), ("command",)),
+    "variants-agree": ((), ()),
+}
+MEASUREMENT_TYPES = ("image-size",)
+ROLES = ("build", "run", "inspect")
+LEFTOVER_KINDS = ("file", "image", "container")
+
+
+@dataclass(frozen=True)
+class Command:
+    text: str
+    # "build" (counted as typed to get the image, timed), "run" (prints the output)
+    # or "inspect" (looks around).
+    role: str
+    expect_exit: int = 0
+
+
+@dataclass(frozen=True)
+class Check:
+    type: str
+    hint: str = ""
+    command: int = -1
+    expected: Any = None
+    expected_file: str = ""
+    image: str = ""
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class Measurement:
+    type: str
+    name: str
+    image: str
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    image: str
+    # Files a team keeps in the repository for this way of building.
+    maintain: tuple[str, ...] = ()
+    # What the way of building leaves on the host: "file:PATH", "image:REF", "container:NAME".
+    leftovers: tuple[str, ...] = ()
+    # Whether its image runs the app (and so must print the expected JSON).
+    produces_app: bool = True
+
+
+@dataclass(frozen=True)
+class Step:
+    title: str
+    narrative: str = ""
+    show: tuple[str, ...] = ()
+    commands: tuple[Command, ...] = ()
+    checks: tuple[Check, ...] = ()
+    measurements: tuple[Measurement, ...] = ()
+    variant: Variant | None = None
+
+
+@dataclass(frozen=True)
+class Lab:
+    name: str
+    path: Path
+    title: str
+    summary: str = ""
+    introduction: str = ""
+    closing: str = ""
+    images: tuple[str, ...] = ()
+    app: str = ""
+    site: str = ""
+    site_port: int = 0
+    expected_file: str = ""
+    # Repository names of FROM lines replaced by the builder and runtime images.
+    builder_bases: tuple[str, ...] = ()
+    runtime_bases: tuple[str, ...] = ()
+    steps: tuple[Step, ...] = field(default=())
+
+    @property
+    def workdir_source(self) -> Path:
+        """The folder copied per run, where commands run."""
+        return self.path / self.app if self.app else self.path
+
+    @property
+    def variants(self) -> list[Variant]:
+        return [s.variant for s in self.steps if s.variant is not None]
+
+
+class _Reader:
+    """Reads one lab.toml, raising LabError that names the field."""
+
+    def __init__(self, source: str, lab_dir: Path) -> None:
+        self.source = source
+        self.lab_dir = lab_dir
+
+    def fail(self, where: str, problem: str, hint: str = "Fix the lab file.") -> LabError:
+        prefix = f"{self.source}: {where}: " if where else f"{self.source}: "
+        return LabError(prefix + problem, hint)
+
+    def get(
+        self, table: dict[str, Any], key: str, where: str, kind: type, default: Any = None
+    ) -> Any:
+        value = table.get(key, default)
+        here = f"{where}.{key}" if where else key
+        if value is None:
+            raise self.fail(here, "is missing")
+        if kind is int and isinstance(value, bool):
+            raise self.fail(here, "expected an integer")
+        if not isinstance(value, kind):
+            raise self.fail(here, f"expected {_kind_name(kind)}")
+        return value
+
+    def strings(self, table: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+        value = table.get(key, [])
+        here = f"{where}.{key}" if where else key
+        if not isinstance(value, list):
+            raise self.fail(here, "expected an array of strings")
+        for index, item in enumerate(value):
+            if not isinstance(item, str):
+                raise self.fail(f"{here}[{index}]", "expected a string")
+        return tuple(value)
+
+    def unknown(self, table: dict[str, Any], allowed: set[str], where: str) -> None:
+        for key in table:
+            if key not in allowed:
+                here = f"{where}.{key}" if where else key
+                raise self.fail(here, "unknown field", f"Known fields: {', '.join(sorted(allowed))}.")
+
+    def local_path(self, value: str, where: str, *, base: Path | None = None, must_exist=True) -> str:
+        problem = outside_problem(value)
+        if problem:
+            raise self.fail(where, f"{value!r} {problem}", "Keep lab files inside the lab folder.")
+        if must_exist and not ((base or self.lab_dir) / value).exists():
+            raise self.fail(where, f"{value!r} does not exist in {base or self.lab_dir}")
+        return value
+
+    def text(self, table: dict[str, Any], key: str, where: str) -> str:
+        """Inline Markdown, or the content of a .md file of the lab."""
+        value = self.get(table, key, where, str, "")
+        here = f"{where}.{key}" if where else key
+        if value.endswith(".md") and "\n" not in value:
+            self.local_path(value, here)
+            return (self.lab_dir / value).read_text()
+        return value
+
+
+def _kind_name(kind: type) -> str:
+    return {
+        str: "a string",
+        int: "an integer",
+        bool: "true or false",
+        list: "an array",
+        dict: "a table",
+    }.get(kind, kind.__name__)
+
+
+def outside_problem(value: str) -> str:
+    """Pure: why a relative path would reach outside its folder, or ''."""
+    if not value:
+        return "is empty"
+    if value.startswith(("/", "~")) or PurePosixPath(value).is_absolute():
+        return "is an absolute path"
+    if ".." in PurePosixPath(value).parts:
+        return "goes up with '..'"
+    return ""
+
+
+def command_problem(text: str) -> str:
+    """Pure: why a command template may not run, or ''.
+
+    Commands start one of PROGRAMS (no shell), and their local paths stay in the
+    working folder: no absolute paths, no '..'. A `name:path` token (docker cp's
+    container side, an image tag, a URL) names something that is not a local path.
+    """
+    try:
+        argv = shlex.split(text)
+    except ValueError as exc:
+        return f"cannot be split into words ({exc})"
+    if not argv:
+        return "is empty"
+    if argv[0] not in PROGRAMS:
+        return f"starts {argv[0]!r}; lab commands may start only {', '.join(PROGRAMS)}"
+    for word in argv[1:]:
+        value = word.split("=", 1)[1] if word.startswith("-") and "=" in word else word
+        if "{" in value:
+            # A placeholder: filled by the runner with names, never paths.
+            value = value.split("}", 1)[-1] if value.startswith("{") else value
+        if ":" in value and not value.startswith(("/", ".", "~")):
+            continue
+        if value.startswith("-"):
+            continue
+        problem = outside_problem(value)
+        if problem and problem != "is empty":
+            return f"has {word!r}, which {problem}"
+    return ""
+
+
+def infer_role(text: str) -> str:
+    """Pure: the role of a command from its docker subcommand."""
+    argv = shlex.split(text)
+    if argv[0] != "docker" or len(argv) < 2:
+        return "inspect"
+    sub = argv[1]
+    if sub == "image" and len(argv) > 2:
+        sub = argv[2]
+    if sub in ("build", "create", "cp", "rm"):
+        return "build"
+    if sub == "run":
+        return "run"
+    return "inspect"
+
+
+def _command(reader: _Reader, value: Any, where: str) -> Command:
+    if isinstance(value, str):
+        table: dict[str, Any] = {"run": value}
+    elif isinstance(value, dict):
+        table = value
+        reader.unknown(table, {"run", "role", "expect_exit"}, where)
+    else:
+        raise reader.fail(where, "expected a string")
+    text = reader.get(table, "run", where, str).strip()
+    problem = command_problem(text)
+    unknown = [name for name in _PLACEHOLDER.findall(text) if name not in PLACEHOLDERS]
+    if unknown:
+        problem = f"uses the unknown placeholder {{{unknown[0]}}} (known: {', '.join(PLACEHOLDERS)})"
+    if problem:
+        raise reader.fail(where, f"the command {problem}", "Lab commands stay in the lab folder.")
+    role = reader.get(table, "role", where, str, infer_role(text))
+    if role not in ROLES:
+        raise reader.fail(f"{where}.role", f"{role!r} is not one of {', '.join(ROLES)}")
+    expect_exit = reader.get(table, "expect_exit", where, int, 0)
+    return Command(text=text, role=role, expect_exit=expect_exit)
+
+
+def _check(reader: _Reader, table: Any, where: str, commands: int) -> Check:
+    if not isinstance(table, dict):
+        raise reader.fail(where, "expected a table")
+    kind = reader.get(table, "type", where, str)
+    if kind not in CHECK_TYPES:
+        raise reader.fail(f"{where}.type", f"{kind!r} is not one of {', '.join(CHECK_TYPES)}")
+    required, optional = CHECK_TYPES[kind]
+    reader.unknown(table, {"type", "hint", *required, *optional}, where)
+    for key in required:
+        if key not in table:
+            raise reader.fail(f"{where}.{key}", f"is missing (a {kind} check needs it)")
+    command = reader.get(table, "command", where, int, -1)
+    if "command" in table or kind in ("output-equals", "output-contains", "json-equals"):
+        if commands == 0:
+            raise reader.fail(where, f"a {kind} check needs a command in its step")
+        if not -commands <= command < commands:
+            raise reader.fail(f"{where}.command", f"{command} is not a command of this step")
+    if kind == "json-equals" and "expected" not in table and "expected_file" not in table:
+        raise reader.fail(where, "a json-equals check needs expected or expected_file")
+    expected_file = reader.get(table, "expected_file", where, str, "")
+    if expected_file:
+        reader.local_path(expected_file, f"{where}.expected_file")
+    if kind == "exit-code":
+        reader.get(table, "expected", where, int)
+    path = reader.get(table, "path", where, str, "")
+    if path:
+        reader.local_path(path, f"{where}.path", must_exist=False)
+    return Check(
+        type=kind,
+        hint=reader.get(table, "hint", where, str, ""),
+        command=command,
+        expected=table.get("expected"),
+        expected_file=expected_file,
+        image=reader.get(table, "image", where, str, ""),
+        path=path,
+    )
+
+
+def _measurement(reader: _Reader, table: Any, where: str) -> Measurement:
+    if not isinstance(table, dict):
+        raise reader.fail(where, "expected a table")
+    reader.unknown(table, {"type", "name", "image"}, where)
+    kind = reader.get(table, "type", where, str)
+    if kind not in MEASUREMENT_TYPES:
+        raise reader.fail(f"{where}.type", f"{kind!r} is not one of {', '.join(MEASUREMENT_TYPES)}")
+    image = reader.get(table, "image", where, str)
+    return Measurement(type=kind, name=reader.get(table, "name", where, str, image), image=image)
+
+
+def _variant(reader: _Reader, table: Any, where: str, workdir: Path) -> Variant:
+    if not isinstance(table, dict):
+        raise reader.fail(where, "expected a table")
+    reader.unknown(table, {"name", "image", "maintain", "leftovers", "produces_app"}, where)
+    maintain = reader.strings(table, "maintain", where)
+    for index, item in enumerate(maintain):
+        reader.local_path(item, f"{where}.maintain[{index}]", base=workdir)
+    leftovers = reader.strings(table, "leftovers", where)
+    for index, item in enumerate(leftovers):
+        kind, _, value = item.partition(":")
+        if kind not in LEFTOVER_KINDS or not value:
+            raise reader.fail(
+                f"{where}.leftovers[{index}]",
+                f"{item!r} is not KIND:VALUE with KIND one of {', '.join(LEFTOVER_KINDS)}",
+            )
+        if kind == "file":
+            reader.local_path(value, f"{where}.leftovers[{index}]", must_exist=False)
+    return Variant(
+        name=reader.get(table, "name", where, str),
+        image=reader.get(table, "image", where, str),
+        maintain=maintain,
+        leftovers=leftovers,
+        produces_app=reader.get(table, "produces_app", where, bool, True),
+    )
+
+
+STEP_FIELDS = {"title", "narrative", "show", "commands", "checks", "measurements", "variant"}
+LAB_FIELDS = {
+    "title",
+    "summary",
+    "introduction",
+    "closing",
+    "images",
+    "app",
+    "site",
+    "site_port",
+    "expected_file",
+    "base_images",
+    "steps",
+}
+
+
+def _step(reader: _Reader, table: Any, where: str, workdir: Path) -> Step:
+    if not isinstance(table, dict):
+        raise reader.fail(where, "expected a table")
+    reader.unknown(table, STEP_FIELDS, where)
+    show = reader.strings(table, "show", where)
+    for index, item in enumerate(show):
+        reader.local_path(item, f"{where}.show[{index}]", base=workdir)
+    raw_commands = reader.get(table, "commands", where, list, [])
+    commands = tuple(
+        _command(reader, value, f"{where}.commands[{i}]") for i, value in enumerate(raw_commands)
+    )
+    raw_checks = reader.get(table, "checks", where, list, [])
+    checks = tuple(
+        _check(reader, value, f"{where}.checks[{i}]", len(commands))
+        for i, value in enumerate(raw_checks)
+    )
+    raw_measurements = reader.get(table, "measurements", where, list, [])
+    measurements = tuple(
+        _measurement(reader, value, f"{where}.measurements[{i}]")
+        for i, value in enumerate(raw_measurements)
+    )
+    variant = None
+    if "variant" in table:
+        variant = _variant(reader, table["variant"], f"{where}.variant", workdir)
+    return Step(
+        title=reader.get(table, "title", where, str),
+        narrative=reader.text(table, "narrative", where),
+        show=show,
+        commands=commands,
+        checks=checks,
+        measurements=measurements,
+        variant=variant,
+    )
+
+
+def parse_lab(data: dict[str, Any], lab_dir: Path, source: str) -> Lab:
+    """Validate the parsed TOML of a lab; every error names its field."""
+    reader = _Reader(source, lab_dir)
+    reader.unknown(data, LAB_FIELDS, "")
+    app = reader.get(data, "app", "", str, "")
+    if app:
+        reader.local_path(app, "app")
+        if not (lab_dir / app).is_dir():
+            raise reader.fail("app", f"{app!r} is not a folder")
+    workdir = lab_dir / app if app else lab_dir
+    site = reader.get(data, "site", "", str, "")
+    if site:
+        reader.local_path(site, "site")
+    expected_file = reader.get(data, "expected_file", "", str, "")
+    if expected_file:
+        reader.local_path(expected_file, "expected_file")
+    bases = reader.get(data, "base_images", "", dict, {})
+    reader.unknown(bases, {"builder", "runtime"}, "base_images")
+    site_port = reader.get(data, "site_port", "", int, 0)
+    if not 0 <= site_port < 65536:
+        raise reader.fail("site_port", f"{site_port} is not a port number")
+    raw_steps = reader.get(data, "steps", "", list)
+    if not raw_steps:
+        raise reader.fail("steps", "a lab needs at least one step")
+    steps = tuple(
+        _step(reader, value, f"steps[{index}]", workdir) for index, value in enumerate(raw_steps)
+    )
+    names = [s.variant.name for s in steps if s.variant]
+    for name in names:
+        if names.count(name) > 1:
+            raise reader.fail("steps", f"two steps build the variant {name!r}")
+    return Lab(
+        name=lab_dir.name,
+        path=lab_dir,
+        title=reader.get(data, "title", "", str),
+        summary=reader.get(data, "summary", "", str, ""),
+        introduction=reader.text(data, "introduction", ""),
+        closing=reader.text(data, "closing", ""),
+        images=reader.strings(data, "images", ""),
+        app=app,
+        site=site,
+        site_port=site_port,
+        expected_file=expected_file,
+        builder_bases=reader.strings(bases, "builder", "base_images"),
+        runtime_bases=reader.strings(bases, "runtime", "base_images"),
+        steps=steps,
+    )
+
+
+def load_lab(lab_dir: Path, display: str | None = None) -> Lab:
+    """Read and validate labs/<name>/lab.toml."""
+    path = lab_dir / "lab.toml"
+    source = display or str(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise LabError(f"{source} does not exist", "A lab is a folder with a lab.toml.") from None
+    except OSError as exc:
+        raise LabError(f"cannot read {source}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise LabError(f"{source}: not valid TOML ({exc})", "Fix the lab file.") from None
+    return parse_lab(data, lab_dir, source)

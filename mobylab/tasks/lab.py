@@ -1,0 +1,160 @@
+"""lab.list, lab.show, lab.run, lab.multistage, lab.report, lab.clean."""
+
+from __future__ import annotations
+
+from invoke import Collection, task
+from rich.markdown import Markdown
+from rich.panel import Panel
+from rich.syntax import Syntax
+
+from .. import ui
+from ..errors import LabError, UsageError
+from ..lab import catalog
+from ..lab import report as report_mod
+from ..lab.model import Lab
+from ..lab.runner import RunOptions, remove_run_resources, run_lab
+from .base import Session, friendly_errors
+
+RUN_HELP = {
+    "yes": "run straight through, without waiting for Enter between steps",
+    "engine": "host (default), dev (the dev daemon in docker-dev) or both side by side",
+    "step": "run only step N (of the last run of this lab, when there is one)",
+    "from": "run from step N on (resuming the last run of this lab, when there is one)",
+}
+
+
+def _options(yes: bool, engine: str, step: int | None, from_: int | None, url: str | None = None) -> RunOptions:
+    if engine not in ("host", "dev", "both"):
+        raise UsageError(f"--engine {engine!r} is not one of host, dev, both")
+    return RunOptions(
+        yes=yes,
+        step=int(step) if step is not None else None,
+        from_step=int(from_) if from_ is not None else None,
+        engine=engine,
+        url=url,
+        guided=ui.interactive() and not yes,
+    )
+
+
+def _finish(report: dict) -> None:
+    report_mod.print_comparison(report)
+    for kind, path in (report.get("paths") or {}).items():
+        ui.info(f"report ({kind}): {path}")
+
+
+def _run(session: Session, lab: Lab, options: RunOptions) -> None:
+    try:
+        run_lab(session, lab, options, on_report=_finish)
+    finally:
+        pass
+
+
+@task(name="list")
+@friendly_errors
+def list_(c):
+    """List the labs."""
+    session = Session.from_context(c)
+    rows = []
+    for name, folder in catalog.available(session.settings.extra).items():
+        try:
+            lab = catalog.find_lab(name, session.settings.extra)
+            rows.append((name, len(lab.steps), lab.summary or lab.title))
+        except LabError as exc:
+            rows.append((name, "-", f"broken: {exc.one_line()}"))
+        del folder
+    if not rows:
+        ui.info("no labs found")
+        return
+    ui.out.print(ui.table(["lab", "steps", "what it shows"], rows, title="Labs"))
+
+
+@task(help={"name": "the lab to show"})
+@friendly_errors
+def show(c, name):
+    """Print a lab (narrative, files, commands, checks) without running it."""
+    session = Session.from_context(c)
+    lab = catalog.find_lab(name, session.settings.extra)
+    ui.out.rule(lab.title)
+    if lab.introduction:
+        ui.out.print(Markdown(lab.introduction))
+    for number, step in enumerate(lab.steps, 1):
+        ui.out.rule(f"Step {number}/{len(lab.steps)}: {step.title}")
+        if step.narrative:
+            ui.out.print(Markdown(step.narrative))
+        for file_name in step.show:
+            path = lab.workdir_source / file_name
+            from ..lab.runner import _lexer
+
+            ui.out.print(
+                Panel(Syntax(path.read_text().rstrip("\n"), _lexer(file_name)), title=file_name, expand=False)
+            )
+        for command in step.commands:
+            ui.out.print(f"$ {command.text}", style="bold", markup=False, highlight=False)
+        for check in step.checks:
+            ui.out.print(f"check: {check.type}" + (f" ({check.hint})" if check.hint else ""), style="dim", markup=False)
+    if lab.closing:
+        ui.out.rule("Closing")
+        ui.out.print(Markdown(lab.closing))
+
+
+@task(help={"name": "the lab to run", **RUN_HELP})
+@friendly_errors
+def run(c, name, yes=False, engine="host", step=None, from_=None):
+    """Run a lab: guided on a terminal, straight through with --yes or without one."""
+    session = Session.from_context(c)
+    lab = catalog.find_lab(name, session.settings.extra)
+    _run(session, lab, _options(yes, engine, step, from_))
+
+
+@task(
+    help={
+        **RUN_HELP,
+        "url": "count the links of this real page instead of the fixture site (no exact check)",
+        "source": "a repository (path or URL) laid out like href-counter, built with its own Dockerfiles",
+    }
+)
+@friendly_errors
+def multistage(c, yes=False, engine="host", step=None, from_=None, url=None, source=None):
+    """The flagship lab: the 2017 builder pattern vs multi-stage builds, measured."""
+    session = Session.from_context(c)
+    lab = catalog.find_lab("multistage", session.settings.extra)
+    if url is not None:
+        from ..lab.external import validate_page_url
+
+        url = validate_page_url(url)
+    if source is not None:
+        from ..lab.external import source_lab
+
+        lab = source_lab(session, lab, source)
+    _run(session, lab, _options(yes, engine, step, from_, url))
+
+
+@task(name="report", help={"run": "the run id (default: the last run)"})
+@friendly_errors
+def report_(c, run=None):
+    """Render a run's report again (JSON, Markdown, HTML) and print the paths."""
+    session = Session.from_context(c)
+    run_id = run or report_mod.latest_run(session.workspace)
+    if not run_id:
+        raise LabError("no lab has run in this workspace yet", "Run `invoke lab.multistage --yes`.")
+    data = report_mod.load(session.workspace, run_id)
+    if data is None:
+        raise LabError(f"no report for the run {run_id!r}", f"Runs are in {session.workspace.reports}.")
+    report_mod.refresh(data)
+    paths = report_mod.render_all(session.workspace.reports / run_id, data)
+    report_mod.print_comparison(data)
+    for kind, path in paths.items():
+        ui.out.print(f"{kind}: {path}", markup=False, highlight=False)
+
+
+@task(help={"run": "only this run's images and containers (default: every lab run)"})
+@friendly_errors
+def clean(c, run=None):
+    """Remove the images and containers labs made (only those labelled by mobylab)."""
+    session = Session.from_context(c)
+    engine = session.engine(start=False)
+    removed = remove_run_resources(engine, run)
+    ui.info(f"removed {removed} lab image tag(s) and container(s)")
+
+
+ns = Collection("lab", list_, show, run, multistage, report_, clean)

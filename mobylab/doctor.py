@@ -49,6 +49,8 @@ class Facts:
     engine_url: str = ""
     engine_kind: str = ""
     engine_error: str = ""
+    # The engine setting names one engine: mobylab will not start its own instead.
+    engine_explicit: bool = False
     server_version: str = ""
     api_version: str = ""
     probe_error: str = ""
@@ -100,6 +102,13 @@ def check_docker_cli(f: Facts) -> Check:
 def check_engine(f: Facts) -> Check:
     if f.engine_url:
         return Check("engine", OK, f"{f.engine_kind} engine at {f.engine_url}")
+    if f.engine_explicit:
+        return Check(
+            "engine",
+            FAIL,
+            f"the configured engine does not answer ({f.engine_error})",
+            "Start it, or unset DOCKER_HOST and MOBYLAB_ENGINE to let mobylab use its own.",
+        )
     if f.dockerd and f.is_root:
         return Check(
             "engine",
@@ -328,6 +337,8 @@ def collect_facts(settings: Settings) -> Facts:
         make=shutil.which("make") or "",
         debootstrap=shutil.which("debootstrap") or "",
         is_root=os.geteuid() == 0,
+        engine_explicit=settings.engine not in ("auto", "private")
+        or (settings.engine == "auto" and bool(os.environ.get("DOCKER_HOST"))),
     )
     if settings.offline == "yes":
         facts.registry, facts.registry_detail = "offline by setting", "offline = yes"

@@ -91,6 +91,11 @@ def test_no_engine_fails_when_none_can_start(change: dict) -> None:
     assert summary(evaluate(facts))["ok"] is False
 
 
+def test_a_configured_engine_that_does_not_answer_fails() -> None:
+    facts = replace(HEALTHY, engine_url="", engine_error="refused", engine_explicit=True)
+    assert statuses(facts)["engine"] == FAIL
+
+
 def test_engines_older_than_multistage_fail() -> None:
     facts = replace(HEALTHY, server_version="17.03.2", api_version="1.27")
     assert statuses(facts)["engine API"] == FAIL

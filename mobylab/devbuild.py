@@ -141,9 +141,14 @@ class PhaseClock:
         )
         self.current, self._phase_started = phase, now
 
-    def finish(self, now: float | None = None) -> dict[str, float]:
+    def finish(self, now: float | None = None) -> list[dict[str, Any]]:
+        """[{"name", "seconds"}] in the order the phases started."""
         self.switch("", now)
-        return {name: round(seconds, 3) for name, seconds in self.durations.items() if name}
+        return [
+            {"name": name, "seconds": round(seconds, 3)}
+            for name, seconds in self.durations.items()
+            if name
+        ]
 
 
 def build_dir(workspace: Workspace, commit: str) -> Path:
@@ -408,7 +413,7 @@ def run_build(
     ui.step("listing the bundles")
     started = time.monotonic()
     found = scan_bundles(plan.checkout)
-    phases["manifest"] = round(time.monotonic() - started, 3)
+    phases.append({"name": "manifest", "seconds": round(time.monotonic() - started, 3)})
     if not found["binaries"]:
         raise BuildError(
             f"make {plan.target} succeeded but {plan.checkout / 'bundles'} holds no binaries",

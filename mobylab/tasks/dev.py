@@ -144,14 +144,19 @@ def bundles(c, json_=False):
         print(json.dumps(record.manifest, indent=2))
         return
     rows = [
-        (b["path"], ui.human_bytes(b["size"]), b["sha256"][:12], b["version"] or "-")
+        (
+            b["path"].removeprefix("bundles/"),
+            ui.human_bytes(b["size"]),
+            b["sha256"][:12],
+            b["version"] or "-",
+        )
         for b in record.manifest["binaries"]
     ]
     manifest = record.manifest
-    title = f"Bundles of {manifest['commit'][:12]} (make {manifest['target']})"
+    title = f"Bundles of {manifest['commit'][:12]} (make {manifest['target']}), in bundles/"
     ui.out.print(ui.table(["binary", "size", "sha256", "version"], rows, title=title))
-    phases = ", ".join(f"{name} {secs:.1f}s" for name, secs in manifest["phases"].items())
-    ui.info(f"phases: {phases}; log: {manifest['log']}")
+    phases = ", ".join(f"{p['name']} {p['seconds']:.1f}s" for p in manifest["phases"])
+    ui.info(f"in {record.bundles_dir}; phases: {phases}; log: {manifest['log']}")
 
 
 ns = Collection("dev", clone, plan, build, bundles)

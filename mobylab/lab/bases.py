@@ -41,7 +41,9 @@ class BaseImages:
     reason: str
 
 
-def choose_bases(builder_setting: str, runtime_setting: str, offline: bool, reason: str) -> BaseImages:
+def choose_bases(
+    builder_setting: str, runtime_setting: str, offline: bool, reason: str
+) -> BaseImages:
     """Pure: the images for the builder and runtime stages from the settings."""
     builder = builder_setting
     runtime = runtime_setting
@@ -86,7 +88,11 @@ def prepare_bases(
                 f"{', '.join(RECIPES[n].tag for n in missing)} (once; a few minutes)"
             )
         ensure_images(engine, workspace, wanted, settings=settings)
-        if "runtime" in wanted and bases.runtime == LAB_RUNTIME and not _exists(client, LAB_RUNTIME):
+        if (
+            "runtime" in wanted
+            and bases.runtime == LAB_RUNTIME
+            and not _exists(client, LAB_RUNTIME)
+        ):
             _build_lab_runtime(client)
     finally:
         client.close()

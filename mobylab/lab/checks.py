@@ -112,7 +112,9 @@ def evaluate(check: Check, facts: Facts) -> CheckResult:
     kind = check.type
     if kind in ("output-equals", "output-contains", "json-equals", "exit-code"):
         if not facts.outputs or not -len(facts.outputs) <= check.command < len(facts.outputs):
-            return CheckResult(kind, False, "a command output", "the command did not run", check.hint)
+            return CheckResult(
+                kind, False, "a command output", "the command did not run", check.hint
+            )
         output = facts.outputs[check.command]
         code = facts.exit_codes[check.command]
     if kind == "output-equals":
@@ -120,9 +122,17 @@ def evaluate(check: Check, facts: Facts) -> CheckResult:
         return CheckResult(kind, output.strip() == expected, expected, _short(output), check.hint)
     if kind == "output-contains":
         expected = fill(str(check.expected), facts.values)
-        return CheckResult(kind, expected in output, f"output containing {expected!r}", _short(output), check.hint)
+        return CheckResult(
+            kind, expected in output, f"output containing {expected!r}", _short(output), check.hint
+        )
     if kind == "exit-code":
-        return CheckResult(kind, code == check.expected, f"exit code {check.expected}", f"exit code {code}", check.hint)
+        return CheckResult(
+            kind,
+            code == check.expected,
+            f"exit code {check.expected}",
+            f"exit code {code}",
+            check.hint,
+        )
     if kind == "json-equals":
         seen = last_json(output)
         seen_text = _short(seen) if seen is not None else f"no JSON line in: {_short(output)}"
@@ -165,7 +175,9 @@ def evaluate(check: Check, facts: Facts) -> CheckResult:
 def agree(outputs: Mapping[str, Any], hint: str = "") -> CheckResult:
     """Every variant printed the same JSON."""
     if not outputs:
-        return CheckResult("variants-agree", False, "outputs of the variants", "no variant printed JSON", hint)
+        return CheckResult(
+            "variants-agree", False, "outputs of the variants", "no variant printed JSON", hint
+        )
     distinct = {json.dumps(v, sort_keys=True) for v in outputs.values()}
     seen = "; ".join(f"{name}: {_short(value)}" for name, value in outputs.items())
     missing = [name for name, value in outputs.items() if value is None]

@@ -11,7 +11,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-_FROM = re.compile(r"^(?P<lead>\s*FROM\s+)(?P<flags>(?:--\S+\s+)*)(?P<image>\S+)(?P<rest>.*)$", re.I)
+_FROM = re.compile(
+    r"^(?P<lead>\s*FROM\s+)(?P<flags>(?:--\S+\s+)*)(?P<image>\S+)(?P<rest>.*)$", re.I
+)
 _AS = re.compile(r"^\s+AS\s+(?P<name>\S+)", re.I)
 
 
@@ -81,7 +83,9 @@ def base_replacements(
 
 def maintained_lines(text: str) -> int:
     """Lines a person maintains: not blank, not a comment, not the shebang."""
-    return sum(1 for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#"))
+    return sum(
+        1 for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")
+    )
 
 
 def is_dockerfile(name: str) -> bool:

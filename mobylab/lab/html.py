@@ -92,7 +92,12 @@ def render_html(report: dict[str, Any]) -> str:
     for engine in engines:
         if engine.get("builder_image_size_bytes"):
             suffix = f" [{engine['name']}]" if len(engines) > 1 else ""
-            bars.append((f"SDK image {engine.get('builder_image')}{suffix}", engine["builder_image_size_bytes"]))
+            bars.append(
+                (
+                    f"SDK image {engine.get('builder_image')}{suffix}",
+                    engine["builder_image_size_bytes"],
+                )
+            )
     for variant in report.get("variants", []):
         if variant.get("size_bytes"):
             suffix = f" [{variant['engine']}]" if len(engines) > 1 else ""

@@ -112,10 +112,15 @@ class Lab:
     builder_bases: tuple[str, ...] = ()
     runtime_bases: tuple[str, ...] = ()
     steps: tuple[Step, ...] = field(default=())
+    # An app folder outside the lab (lab.multistage --source), and where it came from.
+    app_dir: Path | None = None
+    source: str = ""
 
     @property
     def workdir_source(self) -> Path:
         """The folder copied per run, where commands run."""
+        if self.app_dir is not None:
+            return self.app_dir
         return self.path / self.app if self.app else self.path
 
     @property
@@ -161,9 +166,13 @@ class _Reader:
         for key in table:
             if key not in allowed:
                 here = f"{where}.{key}" if where else key
-                raise self.fail(here, "unknown field", f"Known fields: {', '.join(sorted(allowed))}.")
+                raise self.fail(
+                    here, "unknown field", f"Known fields: {', '.join(sorted(allowed))}."
+                )
 
-    def local_path(self, value: str, where: str, *, base: Path | None = None, must_exist=True) -> str:
+    def local_path(
+        self, value: str, where: str, *, base: Path | None = None, must_exist=True
+    ) -> str:
         problem = outside_problem(value)
         if problem:
             raise self.fail(where, f"{value!r} {problem}", "Keep lab files inside the lab folder.")
@@ -259,7 +268,9 @@ def _command(reader: _Reader, value: Any, where: str) -> Command:
     problem = command_problem(text)
     unknown = [name for name in _PLACEHOLDER.findall(text) if name not in PLACEHOLDERS]
     if unknown:
-        problem = f"uses the unknown placeholder {{{unknown[0]}}} (known: {', '.join(PLACEHOLDERS)})"
+        problem = (
+            f"uses the unknown placeholder {{{unknown[0]}}} (known: {', '.join(PLACEHOLDERS)})"
+        )
     if problem:
         raise reader.fail(where, f"the command {problem}", "Lab commands stay in the lab folder.")
     role = reader.get(table, "role", where, str, infer_role(text))

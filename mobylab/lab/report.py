@@ -15,7 +15,7 @@ from ..errors import LabError
 from ..ui import human_bytes
 from ..workspace import Workspace, read_json, write_atomic, write_json
 from .html import render_html
-from .metrics import comparison_rows, ratio_text
+from .metrics import ratio_text
 
 LATEST = "latest"
 
@@ -101,7 +101,7 @@ def _size(value: int | None) -> str:
 
 
 def _seconds(value: float | None) -> str:
-    return f"{value:.1f} s" if value is not None else "-"
+    return f"{value:.1f}s" if value is not None else "-"
 
 
 def variant_table(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
@@ -122,7 +122,8 @@ def variant_table(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     rows = []
     for variant in report.get("variants", []):
         leftovers = [
-            f"{item['kind']} {item['name']}" + (f" ({_size(item['size_bytes'])})" if item.get("size_bytes") else "")
+            f"{item['kind']} {item['name']}"
+            + (f" ({_size(item['size_bytes'])})" if item.get("size_bytes") else "")
             for item in variant.get("leftovers", [])
             if item.get("present")
         ]
@@ -134,7 +135,12 @@ def variant_table(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
                 _size(variant.get("size_bytes")),
                 ratio_text(variant.get("ratio_to_builder")),
                 str(variant.get("layers") if variant.get("layers") is not None else "-"),
-                _seconds(variant.get("build_seconds")),
+                _seconds(variant.get("build_seconds"))
+                + (
+                    f" ({variant['cached_steps']} steps cached)"
+                    if variant.get("cached_steps")
+                    else ""
+                ),
                 f"{variant.get('files', 0)} / {variant.get('lines', 0)}",
                 str(variant.get("commands_typed", 0)),
                 ", ".join(leftovers) or "nothing",
@@ -170,7 +176,9 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"({bases.get('reason')}).",
     ]
     for change in bases.get("substitutions") or []:
-        lines.append(f"- {change['file']} line {change['line']}: `{change['old']}` -> `{change['new']}`")
+        lines.append(
+            f"- {change['file']} line {change['line']}: `{change['old']}` -> `{change['new']}`"
+        )
     if report.get("url"):
         site = "the lab's fixture site" if report.get("site") == "fixture" else "a real site"
         lines += ["", f"Site: {report['url']} ({site})."]
@@ -180,15 +188,19 @@ def render_markdown(report: dict[str, Any]) -> str:
     if rows:
         lines += ["", "## Comparison", "", "| " + " | ".join(header) + " |"]
         lines.append("|" + "---|" * len(header))
-        lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+        lines += [
+            "| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows
+        ]
         lines += [
             "",
             "Sizes and layers are what the engine reports (`docker image inspect`); "
-            "\"vs SDK image\" divides by the builder base image.",
+            '"vs SDK image" divides by the builder base image.',
         ]
     lines += ["", "## Steps", ""]
     for step in report.get("steps", []):
-        lines.append(f"- step {step['index']} on {step['engine']}: **{step['status']}** {step['title']}")
+        lines.append(
+            f"- step {step['index']} on {step['engine']}: **{step['status']}** {step['title']}"
+        )
         if step.get("reason"):
             lines.append(f"  - {step['reason']}")
     if report.get("failed_steps"):
@@ -199,6 +211,8 @@ def render_markdown(report: dict[str, Any]) -> str:
 
 def print_comparison(report: dict[str, Any]) -> None:
     """The comparison on the terminal, with size bars; details below the table."""
+    from rich import box
+    from rich.console import Console
     from rich.table import Table
 
     from .. import ui
@@ -211,27 +225,52 @@ def print_comparison(report: dict[str, Any]) -> None:
     largest = max((v.get("size_bytes") or 0 for v in variants), default=0)
     for engine in engines:
         largest = max(largest, engine.get("builder_image_size_bytes") or 0)
-    table = Table(title=f"{report.get('title')}: comparison", title_justify="left", header_style="bold")
-    header, text_rows = variant_table(report)
-    columns = ["variant", "engine", "size", "", "vs SDK", "layers", "build", "files/lines", "cmds", "result"]
+    table = Table(
+        title=f"{report.get('title')}: comparison",
+        title_justify="left",
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+    )
+    _header, text_rows = variant_table(report)
+    several = len(engines) > 1
+    columns = ["variant", "size", "", "vs SDK", "layers", "build", "files/lines", "cmds", "result"]
+    if several:
+        columns.insert(1, "engine")
     for column in columns:
-        table.add_column(column, no_wrap=column in ("size", "", "vs SDK", "build"))
+        table.add_column(column, no_wrap=True)
+
+    def add(cells: list[str]) -> None:
+        table.add_row(*(cells if several else [cells[0], *cells[2:]]))
+
     for engine in engines:
         size = engine.get("builder_image_size_bytes")
         if size:
-            table.add_row(
-                "SDK image", engine["name"], _size(size), bar(size, largest, 16), "1.00x",
-                "", "", "", "", "",
-            )  # fmt: skip
+            add(
+                [
+                    "SDK image",
+                    engine["name"],
+                    _size(size),
+                    bar(size, largest, 8),
+                    "1.00x",
+                    *[""] * 5,
+                ]
+            )
     for variant, row in zip(variants, text_rows, strict=True):
-        table.add_row(
-            row[0], row[1], row[2], bar(variant.get("size_bytes"), largest, 16), row[3], row[4],
-            row[5], row[6], row[7], ui.status_text(row[10]),
+        add(
+            [row[0], row[1], row[2], bar(variant.get("size_bytes"), largest, 8), row[3], row[4],
+             _seconds(variant.get("build_seconds")), row[6].replace(" ", ""), row[7],
+             ui.status_text(row[10])]
         )  # fmt: skip
-    ui.out.print(table)
+    if ui.out.is_terminal:
+        ui.out.print(table)
+    else:  # a log: wide enough for the whole table
+        Console(file=ui.out.file, width=110, highlight=False, color_system=None).print(table)
     for variant, row in zip(variants, text_rows, strict=True):
+        cached = variant.get("cached_steps") or 0
         ui.out.print(
-            f"{row[0]} ({row[1]}): output {row[9]}; leaves behind: {row[8]}",
+            f"{row[0]} ({row[1]}): output {row[9]}; leaves behind: {row[8]}"
+            + (f"; {cached} build steps from the cache" if cached else ""),
             markup=False,
             highlight=False,
         )

@@ -9,6 +9,7 @@ was done and says which step failed and why.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import secrets
 import shutil
@@ -28,11 +29,20 @@ from ..probe import probe
 from ..tasks.base import Session
 from . import report as report_mod
 from .bases import BaseImages, prepare_bases, resolve_bases
-from .checks import CheckResult, Facts, argv_of, evaluate, last_json, shown, step_status, with_labels
+from .checks import (
+    CheckResult,
+    Facts,
+    argv_of,
+    evaluate,
+    last_json,
+    shown,
+    step_status,
+    with_labels,
+)
 from .dockerfile import base_replacements, is_dockerfile, maintained_lines, substitute_from
 from .metrics import container_exists, detect_builder, inspect_image
 from .model import Lab, Step
-from .site import FixtureSite
+from .site import ContainerSite, FixtureSite
 
 COMMAND_TIMEOUT = 1800.0
 LABEL_NOTE = (
@@ -78,7 +88,9 @@ def failure_reason(commands: list[dict[str, Any]], checks: list[CheckResult]) ->
     for command in commands:
         if command["exit_code"] != command["expect_exit"]:
             tail = next((line for line in reversed(command["output_tail"]) if line.strip()), "")
-            return f"`{command['shown']}` exited {command['exit_code']}" + (f": {tail}" if tail else "")
+            return f"`{command['shown']}` exited {command['exit_code']}" + (
+                f": {tail}" if tail else ""
+            )
     for check in checks:
         if check.passed is False:
             return f"{check.type}: expected {check.expected}, saw {check.seen}"
@@ -88,7 +100,7 @@ def failure_reason(commands: list[dict[str, Any]], checks: list[CheckResult]) ->
 def copy_workdir(source: Path, target: Path) -> None:
     if target.exists():
         shutil.rmtree(target)
-    shutil.copytree(source, target, symlinks=True)
+    shutil.copytree(source, target, symlinks=True, ignore=shutil.ignore_patterns(".git"))
 
 
 def substitute_workdir(workdir: Path, replacements: dict[str, str]) -> list[dict[str, Any]]:
@@ -149,7 +161,7 @@ class EngineRun:
         total = len(self.runner.lab.steps)
         ui.out.rule(f"Step {number}/{total}: {step.title}  [{self.engine.name} engine]")
         if step.narrative:
-            ui.out.print(Markdown(step.narrative))
+            ui.out.print(Markdown(step.narrative), soft_wrap=False)
         for name in step.show:
             path = self.workdir / name
             text = path.read_text(errors="replace") if path.is_file() else "(missing)"
@@ -177,7 +189,10 @@ class EngineRun:
         ui.out.print(f"$ {display}", style="bold", markup=False, highlight=False)
         full = with_labels(argv, self.label_flags)
 
+        cached = [0]
+
         def echo(line: str) -> None:
+            cached[0] += cache_hits([line])
             ui.out.print("  " + line, style="dim", markup=False, highlight=False)
 
         with log.open("a") as handle:
@@ -197,6 +212,7 @@ class EngineRun:
             "exit_code": done.returncode,
             "seconds": round(done.seconds, 3),
             "output_tail": done.tail,
+            "cached_steps": cached[0],
         }
 
     def facts(self, outputs: list[str], codes: list[int]) -> Facts:
@@ -243,8 +259,12 @@ class EngineRun:
         ran_all = len(record["commands"]) == len(step.commands)
         exit_ok = [c["exit_code"] == c["expect_exit"] for c in record["commands"]]
         if step.variant is not None and step.variant.produces_app:
-            run_outputs = [o for o, c in zip(outputs, step.commands, strict=False) if c.role == "run"]
-            self.variant_outputs[step.variant.name] = last_json(run_outputs[-1]) if run_outputs else None
+            run_outputs = [
+                o for o, c in zip(outputs, step.commands, strict=False) if c.role == "run"
+            ]
+            self.variant_outputs[step.variant.name] = (
+                last_json(run_outputs[-1]) if run_outputs else None
+            )
         checks: list[CheckResult] = []
         facts = self.facts(outputs, codes)
         for check in step.checks:
@@ -252,7 +272,9 @@ class EngineRun:
                 index = check.command if check.command >= 0 else len(step.commands) + check.command
                 if index >= len(outputs):
                     checks.append(
-                        CheckResult(check.type, False, "the command to run", "it did not run", check.hint)
+                        CheckResult(
+                            check.type, False, "the command to run", "it did not run", check.hint
+                        )
                     )
                     continue
             checks.append(evaluate(check, facts))
@@ -260,9 +282,13 @@ class EngineRun:
         for measurement in step.measurements:
             ref = argv_of(measurement.image, self.values)[0]
             found = inspect_image(self.engine, ref)
-            record["measurements"].append({"name": measurement.name, "image": ref, **(found or {"missing": True})})
+            record["measurements"].append(
+                {"name": measurement.name, "image": ref, **(found or {"missing": True})}
+            )
         record["status"] = step_status(exit_ok, checks, ran_all)
-        record["reason"] = failure_reason(record["commands"], checks) if record["status"] == "failed" else ""
+        record["reason"] = (
+            failure_reason(record["commands"], checks) if record["status"] == "failed" else ""
+        )
         if step.variant is not None:
             record["variant"] = self.measure_variant(step, record)
         self.report_checks(checks, record)
@@ -285,7 +311,12 @@ class EngineRun:
         for item in variant.leftovers:
             kind, _, value = item.partition(":")
             value = argv_of(value, self.values)[0]
-            entry: dict[str, Any] = {"kind": kind, "name": value, "present": False, "size_bytes": None}
+            entry: dict[str, Any] = {
+                "kind": kind,
+                "name": value,
+                "present": False,
+                "size_bytes": None,
+            }
             if kind == "file":
                 path = self.workdir / value
                 entry["present"] = path.exists()
@@ -305,6 +336,7 @@ class EngineRun:
             "size_bytes": found["size_bytes"] if found else None,
             "layers": found["layers"] if found else None,
             "build_seconds": round(sum(c["seconds"] for c in commands if c["role"] == "build"), 3),
+            "cached_steps": sum(c.get("cached_steps", 0) for c in commands if c["role"] == "build"),
             "commands_typed": sum(1 for c in step.commands if c.role == "build"),
             "files": len(variant.maintain),
             "maintained_files": list(variant.maintain),
@@ -339,6 +371,11 @@ class EngineRun:
     def remove_containers(self) -> int:
         """Remove this run's containers (Ctrl-C can leave a `docker run` one behind)."""
         return remove_run_resources(self.engine, self.runner.run_id, images=False)
+
+
+def cache_hits(lines: list[str]) -> int:
+    """Pure: build steps the engine took from its cache (legacy and BuildKit wording)."""
+    return sum(1 for line in lines if "Using cache" in line or line.rstrip().endswith(" CACHED"))
 
 
 def process_line(argv: list[str]) -> str:
@@ -408,7 +445,8 @@ class LabRunner:
         found = [host] if choice in ("host", "both") else []
         if choice in ("dev", "both"):
             try:
-                from ..devenv import ensure_dev_engine, seed_images
+                from ..devenv import ensure_dev_engine
+                from ..seed import seed_images
             except ImportError:
                 raise LabError(
                     "the dev engine is not available in this mobylab", "Use --engine host."
@@ -418,7 +456,8 @@ class LabRunner:
                 prepare_bases(
                     host, self.session.workspace, self.bases, self.session.settings, self.lab.images
                 )
-            seed_images(host, dev, [self.bases.builder, self.bases.runtime])
+            wanted = {"golang": self.bases.builder, "runtime": self.bases.runtime}
+            seed_images(host, dev, [wanted[n] for n in self.lab.images if n in wanted])
             found.append(dev)
         return found
 
@@ -449,6 +488,7 @@ class LabRunner:
         self.report = {
             "lab": self.lab.name,
             "title": self.lab.title,
+            "source": self.lab.source or None,
             "run_id": self.run_id,
             "status": "running",
             "started": previous.get("started") or _now(),
@@ -496,7 +536,11 @@ class LabRunner:
         if self.bases.offline:
             for engine in engines:
                 prepare_bases(
-                    engine, self.session.workspace, self.bases, self.session.settings, self.lab.images
+                    engine,
+                    self.session.workspace,
+                    self.bases,
+                    self.session.settings,
+                    self.lab.images,
                 )
         infos = [self.engine_info(engine) for engine in engines]
         site: FixtureSite | None = None
@@ -511,23 +555,36 @@ class LabRunner:
             self._introduce()
             for engine, info in zip(engines, infos, strict=True):
                 self._run_on(engine, info)
+        except (Interrupted, KeyboardInterrupt) as exc:
+            # Ctrl-C: remove the run's containers (its images stay), keep the report.
+            self.report["status"] = "interrupted"
+            for engine in engines:
+                remove_run_resources(engine, self.run_id, images=False)
+            if isinstance(exc, Interrupted):
+                raise
+            raise Interrupted(
+                f"lab {self.lab.name} interrupted",
+                f"What was done is in {self.report_dir}.",
+            ) from None
         finally:
             if site is not None:
                 site.stop()
-            self.report["finished"] = _now()
+            if self.report:
+                self.report["finished"] = _now()
             if self.report.get("status") == "running":
                 self.report["status"] = "failed" if self.report["failed_steps"] else "passed"
-            self.save()
-            paths = report_mod.render_all(self.report_dir, self.report)
-            self.report["paths"] = {k: str(v) for k, v in paths.items()}
+            if self.report:
+                self.save()
+                paths = report_mod.render_all(self.report_dir, self.report)
+                self.report["paths"] = {k: str(v) for k, v in paths.items()}
         return self.report
 
     def _introduce(self) -> None:
         ui.out.rule(self.lab.title)
         ui.out.print(f"run {self.run_id} — report in {self.report_dir}", style="dim", markup=False)
         if self.lab.introduction and (self.options.step is None and self.options.from_step is None):
-            ui.out.print(Markdown(self.lab.introduction))
-        ui.out.print(Markdown(LABEL_NOTE), style="dim")
+            ui.out.print(Markdown(self.lab.introduction), soft_wrap=False)
+        ui.out.print(Markdown(LABEL_NOTE), style="dim", soft_wrap=False)
         if self.substitutions or self.bases.offline:
             ui.out.print(
                 f"Base images: builder {self.bases.builder}, runtime {self.bases.runtime} "
@@ -548,6 +605,25 @@ class LabRunner:
             self.substitutions.extend(changes)
         self.report["workdirs"][engine.name] = str(workdir)
         engine_run = EngineRun(self, engine, info, workdir)
+        site: ContainerSite | None = None
+        if engine.kind == "dev" and self.lab.site and not self.options.url:
+            # The dev daemon's host network is its container's: serve the site there.
+            site = ContainerSite(
+                engine,
+                self.lab.path / self.lab.site,
+                self.bases.runtime,
+                self.lab.site_port,
+                labels.labels("lab", lab=self.lab.name, run=self.run_id),
+            ).start()
+            engine_run.values["url"] = site.url
+        info["site_url"] = engine_run.values["url"]
+        try:
+            self._steps_on(engine, info, engine_run)
+        finally:
+            if site is not None:
+                site.stop()
+
+    def _steps_on(self, engine: Engine, info: dict[str, Any], engine_run: EngineRun) -> None:
         engine_run.variant_outputs.update(
             {
                 v["name"]: v.get("output")
@@ -557,7 +633,8 @@ class LabRunner:
         )
         ui.info(
             f"{engine.name} engine: {info['url']} (version {info['version']}, "
-            f"{info['builder']} builder: {info['builder_reason']}; image store {info['image_store']})"
+            f"{info['builder']} builder: {info['builder_reason']}; "
+            f"image store {info['image_store']})"
         )
         for position, number in enumerate(self.numbers):
             step = self.lab.steps[number - 1]
@@ -589,14 +666,12 @@ class LabRunner:
                 _wait_for_enter()
         if self.lab.closing and self.numbers[-1] == len(self.lab.steps):
             ui.out.rule("Closing")
-            ui.out.print(Markdown(self.lab.closing))
+            ui.out.print(Markdown(self.lab.closing), soft_wrap=False)
 
 
 def _wait_for_enter() -> None:
-    try:
+    with contextlib.suppress(EOFError):
         input("Press Enter for the next step (Ctrl-C stops the lab) ")
-    except EOFError:
-        pass
 
 
 def _now() -> str:

@@ -8,8 +8,9 @@ When the preferred port is taken, the system picks a free one.
 from __future__ import annotations
 
 import errno
-import io
 import http.server
+import io
+import tarfile
 import threading
 from pathlib import Path
 from types import TracebackType
@@ -31,7 +32,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # quiet: the lab shows app output
         pass
 
-    def send_head(self):  # type: ignore[no-untyped-def]
+    def send_head(self):
         path = Path(self.translate_path(self.path))
         if path.is_dir():
             path = path / "index.html"
@@ -66,7 +67,7 @@ class FixtureSite:
     def start(self) -> FixtureSite:
         root = str(self.root)
         # One handler class per site: the origin depends on the port it got.
-        site_handler = type("SiteHandler", (_Handler,), {})
+        site_handler: type[_Handler] = type("SiteHandler", (_Handler,), {})
 
         def handler(*args: Any, **kwargs: Any) -> _Handler:
             return site_handler(*args, directory=root, **kwargs)
@@ -100,3 +101,79 @@ class FixtureSite:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def rendered_site_tar(root: Path, origin: str, folder: str = "site") -> bytes:
+    """Pure-ish: the site's files as a tar under `folder/`, pages rendered for `origin`."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for path in sorted(root.rglob("*")):
+            if not path.is_file():
+                continue
+            data = path.read_bytes()
+            if path.suffix == ".html":
+                data = render_page(data.decode(errors="replace"), origin).encode()
+            info = tarfile.TarInfo(f"{folder}/{path.relative_to(root).as_posix()}")
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+class ContainerSite:
+    """The fixture site served by busybox httpd in a container on the engine's host network.
+
+    For an engine whose host network is not this machine's (the dev daemon runs in
+    its own container), 127.0.0.1 in its `--network host` containers is that
+    container's loopback: the site has to live there too.
+    """
+
+    def __init__(self, engine: Any, root: Path, image: str, port: int, labels: dict[str, str]):
+        self.engine = engine
+        self.root = root
+        self.image = image
+        self.port = port or 8765
+        self.labels = labels
+        self.container: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}/"
+
+    def start(self, attempts: int = 5) -> ContainerSite:
+        import random
+
+        client = self.engine.client(timeout=120)
+        for _ in range(attempts):
+            container = client.containers.create(
+                self.image,
+                ["httpd", "-f", "-p", f"{HOST}:{self.port}", "-h", "/site"],
+                network_mode="host",
+                labels=self.labels,
+            )
+            container.put_archive("/", rendered_site_tar(self.root, f"http://{HOST}:{self.port}"))
+            container.start()
+            if self._answers(container):
+                self.container = container
+                return self
+            container.remove(force=True)
+            self.port = random.randint(20000, 60000)  # taken there: try another
+        raise LabError(f"cannot serve the fixture site on the {self.engine.name} engine")
+
+    def _answers(self, container: Any, timeout: float = 10.0) -> bool:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            container.reload()
+            if container.status not in ("created", "running"):
+                return False
+            code, _ = container.exec_run(["wget", "-q", "-O", "/dev/null", self.url])
+            if code == 0:
+                return True
+            time.sleep(0.2)
+        return False
+
+    def stop(self) -> None:
+        if self.container is not None:
+            self.container.remove(force=True)
+            self.container = None

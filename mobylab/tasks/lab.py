@@ -23,7 +23,9 @@ RUN_HELP = {
 }
 
 
-def _options(yes: bool, engine: str, step: int | None, from_: int | None, url: str | None = None) -> RunOptions:
+def _options(
+    yes: bool, engine: str, step: int | None, from_: int | None, url: str | None = None
+) -> RunOptions:
     if engine not in ("host", "dev", "both"):
         raise UsageError(f"--engine {engine!r} is not one of host, dev, both")
     return RunOptions(
@@ -54,11 +56,11 @@ def _run(session: Session, lab: Lab, options: RunOptions) -> None:
 def list_(c):
     """List the labs."""
     session = Session.from_context(c)
-    rows = []
+    rows: list[tuple[str, str, str]] = []
     for name, folder in catalog.available(session.settings.extra).items():
         try:
             lab = catalog.find_lab(name, session.settings.extra)
-            rows.append((name, len(lab.steps), lab.summary or lab.title))
+            rows.append((name, str(len(lab.steps)), lab.summary or lab.title))
         except LabError as exc:
             rows.append((name, "-", f"broken: {exc.one_line()}"))
         del folder
@@ -76,25 +78,33 @@ def show(c, name):
     lab = catalog.find_lab(name, session.settings.extra)
     ui.out.rule(lab.title)
     if lab.introduction:
-        ui.out.print(Markdown(lab.introduction))
+        ui.out.print(Markdown(lab.introduction), soft_wrap=False)
     for number, step in enumerate(lab.steps, 1):
         ui.out.rule(f"Step {number}/{len(lab.steps)}: {step.title}")
         if step.narrative:
-            ui.out.print(Markdown(step.narrative))
+            ui.out.print(Markdown(step.narrative), soft_wrap=False)
         for file_name in step.show:
             path = lab.workdir_source / file_name
             from ..lab.runner import _lexer
 
             ui.out.print(
-                Panel(Syntax(path.read_text().rstrip("\n"), _lexer(file_name)), title=file_name, expand=False)
+                Panel(
+                    Syntax(path.read_text().rstrip("\n"), _lexer(file_name)),
+                    title=file_name,
+                    expand=False,
+                )
             )
         for command in step.commands:
             ui.out.print(f"$ {command.text}", style="bold", markup=False, highlight=False)
         for check in step.checks:
-            ui.out.print(f"check: {check.type}" + (f" ({check.hint})" if check.hint else ""), style="dim", markup=False)
+            ui.out.print(
+                f"check: {check.type}" + (f" ({check.hint})" if check.hint else ""),
+                style="dim",
+                markup=False,
+            )
     if lab.closing:
         ui.out.rule("Closing")
-        ui.out.print(Markdown(lab.closing))
+        ui.out.print(Markdown(lab.closing), soft_wrap=False)
 
 
 @task(help={"name": "the lab to run", **RUN_HELP})
@@ -110,7 +120,7 @@ def run(c, name, yes=False, engine="host", step=None, from_=None):
     help={
         **RUN_HELP,
         "url": "count the links of this real page instead of the fixture site (no exact check)",
-        "source": "a repository (path or URL) laid out like href-counter, built with its own Dockerfiles",
+        "source": "a repository (path or URL) laid out like href-counter, built as it is",
     }
 )
 @friendly_errors
@@ -139,7 +149,9 @@ def report_(c, run=None):
         raise LabError("no lab has run in this workspace yet", "Run `invoke lab.multistage --yes`.")
     data = report_mod.load(session.workspace, run_id)
     if data is None:
-        raise LabError(f"no report for the run {run_id!r}", f"Runs are in {session.workspace.reports}.")
+        raise LabError(
+            f"no report for the run {run_id!r}", f"Runs are in {session.workspace.reports}."
+        )
     report_mod.refresh(data)
     paths = report_mod.render_all(session.workspace.reports / run_id, data)
     report_mod.print_comparison(data)

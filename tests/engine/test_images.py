@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 import time
 import uuid
@@ -298,3 +299,30 @@ def test_saving_a_missing_image_is_one_line(engine: Engine, tmp_path: Path) -> N
         save_images(engine, [f"mobylab-test/absent:{uuid.uuid4().hex[:8]}"], tmp_path / "x.tar")
     assert "images.bootstrap" in caught.value.one_line()
     assert not (tmp_path / "x.tar").exists()
+
+
+def _invoke(tmp_path: Path, *args: str) -> process.Completed:
+    env = {"MOBYLAB_WORKSPACE": str(tmp_path / "ws"), "CI": os.environ.get("CI", "")}
+    return process.run(["invoke", *args], cwd=REPO, env=env, tail_lines=400)
+
+
+def test_the_tasks_from_the_command_line(
+    engine: Engine, images_ready: dict[str, str], tmp_path: Path
+) -> None:
+    boot = _invoke(tmp_path, "images.bootstrap", "--only", "runtime")
+    assert boot.ok and "runtime: mobylab/runtime:busybox" in boot.output
+
+    listed = _invoke(tmp_path, "images.list", "--json")
+    assert listed.ok
+    rows = json.loads(listed.output[listed.output.index("[") :])
+    assert {RECIPES[name].tag for name in RECIPES} <= {row["tag"] for row in rows}
+
+    archive = tmp_path / "hello.tar"
+    saved = _invoke(tmp_path, "images.save", "--lab", "hello", str(archive))
+    assert saved.ok, saved.output
+    assert checksum_path(archive).exists()
+    loaded = _invoke(tmp_path, "images.load", str(archive))
+    assert loaded.ok and "mobylab/runtime:busybox" in loaded.output
+
+    unknown = _invoke(tmp_path, "images.bootstrap", "--only", "alpine")
+    assert unknown.returncode == 1 and "no offline image recipe called 'alpine'" in unknown.output

@@ -196,3 +196,12 @@ def test_lab_toml_of_the_repository_if_any() -> None:
     for lab in labs_root().glob("*/lab.toml"):
         names = lab_image_names(lab.parent.name)
         assert all(isinstance(n, str) for n in names), json.dumps(names)
+
+
+def test_only_imported_images_count_as_offline_images() -> None:
+    from mobylab.images.build import is_imported
+
+    assert is_imported({"RootFS": {"Layers": ["sha256:a"]}, "Parent": ""})
+    assert not is_imported({"RootFS": {"Layers": ["sha256:a", "sha256:b"]}, "Parent": ""})
+    assert not is_imported({"RootFS": {"Layers": ["sha256:a"]}, "Parent": "sha256:p"})
+    assert not is_imported({})

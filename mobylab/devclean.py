@@ -1,0 +1,138 @@
+"""dev.clean: find and remove what mobylab made for the dev environment, and nothing else.
+
+Only resources that carry org.mobylab.managed=true and the dev component are
+listed; each is checked again before removal. By default the search is limited
+to one workspace (its dev-key label), so one workspace's clean never touches
+another's dev environment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import docker.errors
+
+from . import labels
+from .devcontainer import COMPONENT, LABEL_KEY, DevNames
+from .devenv import STATE_NAME, VOLUMES_STATE
+from .workspace import Workspace
+
+# Components of the images a dev build makes (the docker-dev images).
+DEV_IMAGE_COMPONENTS = ("dev", "dev-image", "devbuild")
+
+
+@dataclass
+class Found:
+    kind: str
+    name: str
+    ident: str
+    handle: Any = None
+
+
+@dataclass
+class DevResources:
+    items: list[Found] = field(default_factory=list)
+    # Files and folders on the host: state files, the socket folder.
+    paths: list[Path] = field(default_factory=list)
+
+    def rows(self) -> list[tuple[str, str]]:
+        return [(item.kind, item.name) for item in self.items] + [
+            ("file", str(path)) for path in self.paths
+        ]
+
+    def __bool__(self) -> bool:
+        return bool(self.items or self.paths)
+
+
+def label_filters(key: str | None, component: str = COMPONENT) -> list[str]:
+    """Pure: the label filters for mobylab's dev resources (of one workspace when `key`)."""
+    filters = [f"{labels.MANAGED}=true", f"{labels.COMPONENT}={component}"]
+    if key:
+        filters.append(f"{LABEL_KEY}={key}")
+    return filters
+
+
+def is_dev_resource(found_labels: dict[str, str] | None, key: str | None) -> bool:
+    """Pure: the check made again on each resource right before removing it."""
+    found = found_labels or {}
+    if not labels.is_managed(found) or found.get(labels.COMPONENT) != COMPONENT:
+        return False
+    return key is None or found.get(LABEL_KEY) == key
+
+
+def find_dev_resources(
+    client: Any, workspace: Workspace, *, all_workspaces: bool = False, images: bool = False
+) -> DevResources:
+    names = DevNames.for_workspace(workspace.root)
+    key = None if all_workspaces else names.key
+    found = DevResources()
+    for container in client.containers.list(all=True, filters={"label": label_filters(key)}):
+        if is_dev_resource(container.labels, key):
+            found.items.append(Found("container", container.name, container.id, container))
+    for network in client.networks.list(filters={"label": label_filters(key)}):
+        if is_dev_resource(network.attrs.get("Labels"), key):
+            found.items.append(Found("network", network.name, network.id, network))
+    for volume in client.volumes.list(filters={"label": label_filters(key)}):
+        if is_dev_resource(volume.attrs.get("Labels"), key):
+            found.items.append(Found("volume", volume.name, volume.name, volume))
+    if images:
+        seen: set[str] = set()
+        for component in DEV_IMAGE_COMPONENTS:
+            filters = [f"{labels.MANAGED}=true", f"{labels.COMPONENT}={component}"]
+            for image in client.images.list(filters={"label": filters}):
+                image_labels = (image.attrs.get("Config") or {}).get("Labels") or {}
+                if image.id in seen or not labels.is_managed(image_labels):
+                    continue
+                seen.add(image.id)
+                name = ", ".join(image.tags) or image.short_id
+                found.items.append(Found("image", name, image.id, image))
+    for name in (STATE_NAME, VOLUMES_STATE):
+        path = workspace.root / "state" / f"{name}.json"
+        if path.exists():
+            found.paths.append(path)
+    if names.run_dir.exists():
+        found.paths.append(names.run_dir)
+    return found
+
+
+def remove_dev_resources(found: DevResources, key: str | None) -> list[str]:
+    """Remove what `find_dev_resources` listed; returns what could not be removed."""
+    kept: list[str] = []
+    order = {"container": 0, "network": 1, "volume": 2, "image": 3}
+    for item in sorted(found.items, key=lambda i: order.get(i.kind, 9)):
+        try:
+            if item.kind == "container":
+                item.handle.reload()
+                if not is_dev_resource(item.handle.labels, key):
+                    kept.append(f"container {item.name} (no longer mobylab's)")
+                    continue
+                item.handle.remove(force=True, v=False)
+            elif item.kind == "network":
+                item.handle.reload()
+                if not is_dev_resource(item.handle.attrs.get("Labels"), key):
+                    kept.append(f"network {item.name} (no longer mobylab's)")
+                    continue
+                item.handle.remove()
+            elif item.kind == "volume":
+                item.handle.reload()
+                if not is_dev_resource(item.handle.attrs.get("Labels"), key):
+                    kept.append(f"volume {item.name} (no longer mobylab's)")
+                    continue
+                item.handle.remove()
+            elif item.kind == "image":
+                item.handle.client.images.remove(item.ident, force=False, noprune=False)
+        except docker.errors.NotFound:
+            continue
+        except docker.errors.APIError as exc:
+            kept.append(f"{item.kind} {item.name} ({str(exc.explanation or exc)[:120]})")
+    for path in found.paths:
+        with contextlib.suppress(OSError):
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+    return kept

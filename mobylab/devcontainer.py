@@ -1,0 +1,213 @@
+"""Pure: what the dev container of a workspace is called, holds and runs.
+
+The dev container runs a build's dockerd inside a docker-dev image. Names are
+derived from the workspace, so each workspace has its own container, volume and
+socket folder, and two workspaces never collide.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from . import labels
+from .errors import DevEnvError
+from .plan import BuildPlan
+from .probe import RunSecurity
+
+COMPONENT = "dev"
+# Inside the container: the folders shared with the host and the entry script.
+RUN_DIR = "/mobylab/run"
+LOG_DIR = "/mobylab/log"
+DIND_SCRIPT = "/usr/local/sbin/mobylab-dind"
+INNER_DATA_ROOT = "/var/lib/docker"
+INNER_TCP_PORT = 2375
+DEFAULT_STORAGE_DRIVER = "overlay2"
+FALLBACK_STORAGE_DRIVER = "vfs"
+# Host folder of the short-lived files: unix socket paths are limited to 108 bytes.
+HOST_RUN_ROOT = Path("/run/mobylab")
+LABEL_KEY = "org.mobylab.dev-key"
+LABEL_ERA = "org.mobylab.era"
+LABEL_COMMIT = "org.mobylab.commit"
+PRIVILEGED_CHOICES = ("always", "auto", "never")
+
+
+def workspace_key(workspace_root: Path) -> str:
+    """The short name of a workspace (the private engine uses the same one)."""
+    return hashlib.sha256(str(workspace_root).encode()).hexdigest()[:10]
+
+
+@dataclass(frozen=True)
+class DevNames:
+    """Names and host paths of one workspace's dev environment."""
+
+    key: str
+    container: str
+    network: str
+    run_dir: Path
+    log_dir: Path
+
+    @classmethod
+    def for_workspace(cls, workspace_root: Path) -> DevNames:
+        key = workspace_key(workspace_root)
+        return cls(
+            key=key,
+            container=f"mobylab-dev-{key}",
+            network=f"mobylab-dev-{key}",
+            run_dir=HOST_RUN_ROOT / key / "dev",
+            log_dir=workspace_root / "logs" / "dev",
+        )
+
+    def volume(self, era: str) -> str:
+        # One volume per era: a 2017 daemon must not open the data of a 2026 one.
+        return f"mobylab-dev-{self.key}-{_slug(era)}"
+
+    @property
+    def socket(self) -> Path:
+        return self.run_dir / "docker.sock"
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    @property
+    def log(self) -> Path:
+        return self.log_dir / "dockerd.log"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9_.-]+", "-", text).strip("-.") or "dev"
+
+
+def resource_labels(key: str, plan: BuildPlan | None = None) -> dict[str, str]:
+    """Labels of the dev container, volume and network of workspace `key`."""
+    extra = {"dev_key": key}
+    if plan is not None:
+        extra.update(commit=plan.commit, era=plan.era)
+    return labels.labels(COMPONENT, **extra)
+
+
+def choose_security(
+    setting: str, privileged_works: bool | None, fallback: RunSecurity
+) -> RunSecurity:
+    """How to run the dev container for the `privileged` setting and what the engine allows.
+
+    `privileged_works` is the probe's answer (None when it could not try).
+    """
+    if setting not in PRIVILEGED_CHOICES:
+        raise DevEnvError(f"--privileged {setting!r} is not a choice", "Use always, auto or never.")
+    if setting == "never":
+        return fallback
+    if privileged_works is False:
+        if setting == "always":
+            raise DevEnvError(
+                "this engine refuses --privileged containers",
+                "Use --privileged auto (the default) to run with "
+                + fallback.describe()
+                + " instead.",
+            )
+        return fallback
+    return RunSecurity(privileged=True)
+
+
+def dockerd_args(storage_driver: str, tcp: bool) -> list[str]:
+    """Pure: the inner dockerd's arguments (the binary comes from the era's PATH).
+
+    A unix socket for the CLI inside, one in the shared folder for the host, and
+    TCP only on request. TCP listens on the container's own interface because a
+    published port reaches the container there, never on its loopback; the port is
+    published on the host's loopback only.
+    """
+    args = [
+        "--debug",
+        "--host=unix:///var/run/docker.sock",
+        f"--host=unix://{RUN_DIR}/docker.sock",
+        f"--storage-driver={storage_driver}",
+    ]
+    if tcp:
+        args += [f"--host=tcp://0.0.0.0:{INNER_TCP_PORT}", "--tls=false"]
+    return args
+
+
+def bundle_mount_target(plan: BuildPlan) -> str:
+    """Where the era expects its bundles inside the dev container."""
+    return str(PurePosixPath(plan.workdir) / "bundles")
+
+
+def host_daemon_dirs(plan: BuildPlan, bundles_dir: Path) -> list[Path]:
+    """Pure: the plan's daemon folders as host paths under `bundles_dir`.
+
+    The plan names them relative to the checkout ("bundles/latest/dynbinary-daemon");
+    the build record says where that bundles folder is on the host.
+    """
+    dirs: list[Path] = []
+    for relative in plan.daemon_dirs:
+        parts = PurePosixPath(relative).parts
+        if parts and parts[0] == "bundles":
+            dirs.append(bundles_dir.joinpath(*parts[1:]))
+        else:
+            dirs.append(plan.checkout / relative)
+    return dirs
+
+
+def storage_driver_refused(log_text: str) -> bool:
+    """Pure: whether a dockerd log says its storage driver cannot work here."""
+    text = log_text.lower()
+    markers = (
+        "driver not supported",
+        "error initializing graphdriver",
+        "failed to start daemon: error initializing graphdriver",
+        "overlay2 is not supported",
+        "backing file system is unsupported",
+    )
+    return any(marker in text for marker in markers)
+
+
+def last_start_section(log_text: str) -> str:
+    """Pure: the part of the daemon log written since the last start."""
+    marker = "--- mobylab: starting "
+    index = log_text.rfind(marker)
+    return log_text[index:] if index >= 0 else log_text
+
+
+def uptime_text(seconds: float | None) -> str:
+    if seconds is None or seconds < 0:
+        return "-"
+    seconds = int(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    if minutes:
+        return f"{minutes}m {secs}s"
+    return f"{secs}s"
+
+
+def status_rows(status: dict[str, Any]) -> list[tuple[str, str]]:
+    """Pure: the dev.status table from the status record."""
+    daemon = status.get("daemon_state", "-")
+    if status.get("daemon_version"):
+        daemon = f"{daemon}, {status['daemon_version']} (API {status.get('daemon_api', '?')})"
+    rows = [
+        ("container", f"{status.get('container', '-')} ({status.get('container_state', '-')})"),
+        ("image", status.get("image") or "-"),
+        ("era", status.get("era") or "-"),
+        ("commit", (status.get("commit") or "-")[:12]),
+        ("security", status.get("security") or "-"),
+        ("daemon", daemon),
+        ("uptime", uptime_text(status.get("uptime_seconds"))),
+        ("socket", status.get("socket") or "-"),
+    ]
+    if status.get("tcp"):
+        rows.append(("tcp", status["tcp"]))
+    images = status.get("images")
+    rows.append(("images inside", "-" if images is None else str(images)))
+    rows.append(("volume", status.get("volume") or "-"))
+    rows.append(("log", status.get("log") or "-"))
+    return rows

@@ -1,0 +1,729 @@
+"""The dev environment: a build's dockerd running inside the docker-dev container.
+
+The container runs `mobylab-dind init` (scripts/mobylab-dind), which prepares
+cgroups for a nested daemon and then waits; the daemon itself is started and
+stopped with `docker exec`, so it can die or be restarted while the container,
+and the images on its volume, stay. The daemon also listens on a socket in a
+short host folder, which makes it an ordinary Engine (kind "dev") for the SDK
+and the docker CLI on the host.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import sys
+import tarfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import docker.errors
+
+from . import labels, ui
+from .devcontainer import (
+    COMPONENT,
+    DEFAULT_STORAGE_DRIVER,
+    DIND_SCRIPT,
+    FALLBACK_STORAGE_DRIVER,
+    INNER_DATA_ROOT,
+    INNER_TCP_PORT,
+    LABEL_KEY,
+    LOG_DIR,
+    RUN_DIR,
+    DevNames,
+    bundle_mount_target,
+    choose_security,
+    dockerd_args,
+    host_daemon_dirs,
+    last_start_section,
+    resource_labels,
+    storage_driver_refused,
+)
+from .engine import Engine
+from .errors import DevEnvError, EngineError, Interrupted, MobylabError
+from .plan import BuildPlan
+from .probe import RunSecurity, probe
+from .workspace import Workspace
+
+STATE_NAME = "dev"
+# Storage driver chosen for each volume: kept after dev.down, dropped by dev.clean.
+VOLUMES_STATE = "dev-volumes"
+INIT_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class DevTarget:
+    """What to run: a build plan and the host folder holding its bundles."""
+
+    plan: BuildPlan
+    bundles_dir: Path
+
+
+def target_from_last_build(workspace: Workspace) -> DevTarget:
+    """The workspace's last dev.build, or an error that says to build first."""
+    try:
+        from .devbuild import last_build
+    except ImportError:
+        raise DevEnvError(
+            "this mobylab cannot build engines (no dev.build)", "Reinstall mobylab."
+        ) from None
+    record = last_build(workspace)
+    if record is None:
+        raise DevEnvError(
+            "nothing has been built in this workspace yet",
+            "Run `invoke dev.clone` and `invoke dev.build` first.",
+        )
+    return DevTarget(record.plan, Path(record.bundles_dir))
+
+
+def dind_script() -> bytes:
+    """The entry script, from the source tree or the installed package."""
+    here = Path(__file__).resolve().parent
+    for candidate in (
+        here / "_data" / "scripts" / "mobylab-dind",
+        here.parent / "scripts" / "mobylab-dind",
+    ):
+        if candidate.is_file():
+            return candidate.read_bytes()
+    raise DevEnvError("mobylab's scripts/mobylab-dind is missing", "Reinstall mobylab.")
+
+
+def _script_tar() -> bytes:
+    data = dind_script()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for folder in ("usr", "usr/local", "usr/local/sbin"):
+            info = tarfile.TarInfo(folder)
+            info.type = tarfile.DIRTYPE
+            info.mode = 0o755
+            tar.addfile(info)
+        info = tarfile.TarInfo(DIND_SCRIPT.lstrip("/"))
+        info.size = len(data)
+        info.mode = 0o755
+        tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def find_bundle_daemon(target: DevTarget) -> Path:
+    """The build's dockerd on the host, or an error naming where it was looked for."""
+    folders = host_daemon_dirs(target.plan, target.bundles_dir)
+    for folder in folders:
+        candidate = folder / "dockerd"
+        if candidate.is_file():
+            return candidate
+    where = ", ".join(str(f) for f in folders) or str(target.bundles_dir)
+    raise DevEnvError(
+        f"the build's bundles hold no dockerd (looked in {where})",
+        "Run `invoke dev.build` again; its log says why no daemon was made.",
+    )
+
+
+def _api_message(exc: docker.errors.APIError) -> str:
+    text = str(exc.explanation or exc).strip().splitlines()
+    return text[-1][:240] if text else type(exc).__name__
+
+
+class DevEnvironment:
+    """The dev container and its daemon for one workspace, on one host engine."""
+
+    def __init__(self, host: Engine, workspace: Workspace) -> None:
+        self.host = host
+        self.workspace = workspace
+        self.names = DevNames.for_workspace(workspace.root)
+        self._client: Any = None
+
+    # -- plumbing -----------------------------------------------------------
+
+    @property
+    def engine(self) -> Engine:
+        return Engine(self.names.url, kind="dev", name="dev")
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = self.host.client()
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def state(self) -> dict[str, Any]:
+        value = self.workspace.load_state(STATE_NAME)
+        return value if isinstance(value, dict) else {}
+
+    def container(self) -> Any | None:
+        try:
+            return self.client.containers.get(self.names.container)
+        except docker.errors.NotFound:
+            return None
+
+    def _own_container(self) -> Any | None:
+        """The dev container, refusing a container of that name that mobylab did not make."""
+        container = self.container()
+        if container is None:
+            return None
+        found = container.labels or {}
+        if not labels.is_managed(found) or found.get(LABEL_KEY) != self.names.key:
+            raise DevEnvError(
+                f"a container named {self.names.container} exists and mobylab did not create it",
+                "mobylab never removes it: rename or remove it yourself, "
+                "or use another workspace (MOBYLAB_WORKSPACE).",
+            )
+        return container
+
+    def _running_container(self) -> Any:
+        container = self._own_container()
+        if container is None:
+            raise DevEnvError("the dev container does not exist", "Start it with `invoke dev.up`.")
+        if container.status != "running":
+            raise DevEnvError(
+                f"the dev container {self.names.container} is {container.status}",
+                "Start it again with `invoke dev.up`.",
+            )
+        return container
+
+    def daemon_exit_status(self) -> int | None:
+        """The inner dockerd's exit status once it has stopped, else None."""
+        try:
+            text = (self.names.run_dir / "dockerd.exit").read_text().strip()
+        except OSError:
+            return None
+        try:
+            return int(text)
+        except ValueError:
+            return -1
+
+    def _exec(
+        self, argv: list[str], *, env: dict[str, str] | None = None, workdir: str | None = None
+    ) -> tuple[int, str]:
+        """Run a short command in the dev container; (exit code, output)."""
+        api = self.client.api
+        exec_id = api.exec_create(
+            self.names.container, argv, environment=env, workdir=workdir, stdout=True, stderr=True
+        )["Id"]
+        output = api.exec_start(exec_id).decode(errors="replace")
+        code = api.exec_inspect(exec_id).get("ExitCode")
+        return (code if isinstance(code, int) else 1), output
+
+    def log_tail(self, lines: int = 25) -> str:
+        try:
+            text = self.names.log.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(last_start_section(text).splitlines()[-lines:])
+
+    # -- up -----------------------------------------------------------------
+
+    def up(
+        self,
+        target: DevTarget,
+        *,
+        privileged: str = "auto",
+        tcp: bool = False,
+        timeout: float = 60.0,
+    ) -> Engine:
+        """Start the dev container and its daemon, or reuse them when they run."""
+        plan = target.plan
+        find_bundle_daemon(target)
+        try:
+            self.client.images.get(plan.dev_image)
+        except docker.errors.ImageNotFound:
+            raise DevEnvError(
+                f"the dev image {plan.dev_image} is not on the {self.host.name} engine",
+                "Run `invoke dev.build` to make it.",
+            ) from None
+        container = self._own_container()
+        if container is not None:
+            reusable = (
+                container.status == "running"
+                and container.labels.get("org.mobylab.commit") == plan.commit
+                and bool(self.state().get("tcp")) == tcp
+                and self.state().get("bundles_dir") == str(target.bundles_dir)
+            )
+            if reusable:
+                return self._reuse(timeout)
+            ui.step(f"replacing the dev container {self.names.container}")
+            self._remove_container(container)
+        return self._create(target, privileged=privileged, tcp=tcp, timeout=timeout)
+
+    def _reuse(self, timeout: float) -> Engine:
+        if self.engine.ping():
+            ui.info(f"the dev daemon already runs: {self.engine.url}")
+            return self.engine
+        status = self.daemon_exit_status()
+        ui.warn(
+            "the dev daemon is not running"
+            + (f" (it exited with status {status})" if status is not None else "")
+            + ": starting it again"
+        )
+        self.start_daemon(timeout)
+        return self.engine
+
+    def _security(self, privileged: str) -> RunSecurity:
+        caps = probe(self.host, self.workspace)
+        fallback = RunSecurity(
+            privileged=False,
+            **{k: tuple(v) for k, v in caps.fallback.items() if k != "privileged"},
+        )
+        security = choose_security(privileged, caps.privileged, fallback)
+        if not security.privileged:
+            reason = (
+                "this engine refuses --privileged"
+                if caps.privileged is False
+                else "--privileged never was asked"
+            )
+            ui.info(f"{reason}: the dev container runs with {security.describe()}")
+        return security
+
+    def _ensure_volume(self, plan: BuildPlan) -> str:
+        name = self.names.volume(plan.era)
+        try:
+            volume = self.client.volumes.get(name)
+        except docker.errors.NotFound:
+            self.client.volumes.create(name, labels=resource_labels(self.names.key, plan))
+            return name
+        if not labels.is_managed(volume.attrs.get("Labels")):
+            raise DevEnvError(
+                f"a volume named {name} exists and mobylab did not create it",
+                "mobylab never removes it: rename or remove it yourself, or use another workspace.",
+            )
+        return name
+
+    def _ensure_network(self, plan: BuildPlan) -> str:
+        """A bridge of the dev container's own, so no other container reaches its TCP port."""
+        name = self.names.network
+        found = self.client.networks.list(names=[name])
+        for network in found:
+            if network.name == name:
+                if not labels.is_managed(network.attrs.get("Labels")):
+                    raise DevEnvError(
+                        f"a network named {name} exists and mobylab did not create it",
+                        "Remove or rename it yourself, or use another workspace.",
+                    )
+                return name
+        self.client.networks.create(
+            name,
+            driver="bridge",
+            labels=resource_labels(self.names.key, plan),
+            options={"com.docker.network.bridge.enable_icc": "false"},
+        )
+        return name
+
+    def _prepare_host_dirs(self) -> None:
+        self.names.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for stale in self.names.run_dir.iterdir():
+            if stale.is_file() or stale.is_socket():
+                stale.unlink(missing_ok=True)
+        self.names.log_dir.mkdir(parents=True, exist_ok=True)
+
+    def _create(self, target: DevTarget, *, privileged: str, tcp: bool, timeout: float) -> Engine:
+        plan = target.plan
+        security = self._security(privileged)
+        volume = self._ensure_volume(plan)
+        network = self._ensure_network(plan) if tcp else None
+        self._prepare_host_dirs()
+        api = self.client.api
+        options: dict[str, Any] = {
+            "binds": {
+                str(target.bundles_dir): {"bind": bundle_mount_target(plan), "mode": "ro"},
+                str(self.names.run_dir): {"bind": RUN_DIR, "mode": "rw"},
+                str(self.names.log_dir): {"bind": LOG_DIR, "mode": "rw"},
+            },
+            "mounts": [docker.types.Mount(INNER_DATA_ROOT, volume, type="volume")],
+            "init": True,
+        }
+        if network:
+            options["network_mode"] = network
+            options["port_bindings"] = {INNER_TCP_PORT: ("127.0.0.1", None)}
+        created = False
+        try:
+            try:
+                api.create_container(
+                    plan.dev_image,
+                    command=[],
+                    entrypoint=[DIND_SCRIPT, "init"],
+                    name=self.names.container,
+                    hostname="mobylab-dev",
+                    working_dir=plan.workdir,
+                    environment={"PATH": plan.container_path, "container": "docker"},
+                    labels=resource_labels(self.names.key, plan),
+                    ports=[INNER_TCP_PORT] if network else None,
+                    host_config=security.host_config(api, **options),
+                    detach=True,
+                )
+                created = True
+                api.put_archive(self.names.container, "/", _script_tar())
+                api.start(self.names.container)
+            except docker.errors.APIError as exc:
+                message = _api_message(exc)
+                if security.privileged and "caps" in message:
+                    raise DevEnvError(
+                        "this engine refuses --privileged containers",
+                        "Use --privileged auto to run with the closest thing it allows.",
+                    ) from None
+                raise DevEnvError(f"the dev container could not start: {message}") from None
+            self._wait_init()
+            self.workspace.save_state(
+                STATE_NAME,
+                {
+                    "container": self.names.container,
+                    "image": plan.dev_image,
+                    "era": plan.era,
+                    "commit": plan.commit,
+                    "version": plan.version,
+                    "workdir": plan.workdir,
+                    "container_path": plan.container_path,
+                    "bundles_dir": str(target.bundles_dir),
+                    "volume": volume,
+                    "network": network,
+                    "tcp": tcp,
+                    "security": security.describe(),
+                    "privileged": security.privileged,
+                    "created": time.time(),
+                },
+            )
+            self.start_daemon(timeout)
+        except BaseException as exc:
+            # Ctrl-C or a failure: leave nothing half-running (the volume stays).
+            if created or isinstance(exc, KeyboardInterrupt):
+                self._discard_quietly()
+            if isinstance(exc, KeyboardInterrupt):
+                raise Interrupted(
+                    "interrupted while starting the dev environment",
+                    "Nothing was left running; run `invoke dev.up` again.",
+                ) from None
+            raise
+        return self.engine
+
+    def _discard_quietly(self) -> None:
+        for _ in range(3):
+            try:
+                container = self.container()
+                if container is not None and labels.is_managed(container.labels):
+                    container.remove(force=True)
+                if self.state().get("network"):
+                    self._remove_network()
+                self.workspace.drop_state(STATE_NAME)
+                return
+            except KeyboardInterrupt:
+                continue
+            except (docker.errors.DockerException, OSError, MobylabError):
+                return
+
+    def _wait_init(self) -> None:
+        """Wait until the entry script has prepared the container for a nested daemon."""
+        status_file = self.names.run_dir / "init.status"
+        deadline = time.monotonic() + INIT_TIMEOUT
+        while time.monotonic() < deadline:
+            if status_file.exists():
+                status = status_file.read_text().strip()
+                if status == "ok":
+                    return
+                raise DevEnvError(
+                    f"the dev container could not prepare cgroups ({status})",
+                    "See `docker logs " + self.names.container + "`.",
+                    detail=self._container_logs(),
+                )
+            container = self.container()
+            if container is None or container.status in ("exited", "dead"):
+                raise DevEnvError(
+                    "the dev container stopped right after it started",
+                    "Check that the dev image has /bin/sh, mount and grep.",
+                    detail=self._container_logs(),
+                )
+            time.sleep(0.1)
+        raise DevEnvError(
+            f"the dev container was not ready within {INIT_TIMEOUT:.0f}s",
+            f"See `docker logs {self.names.container}`.",
+            detail=self._container_logs(),
+        )
+
+    def _container_logs(self) -> str:
+        try:
+            raw = self.client.api.logs(self.names.container, tail=20)
+        except docker.errors.DockerException:
+            return ""
+        return raw.decode(errors="replace").rstrip() if isinstance(raw, bytes) else str(raw)
+
+    # -- the inner daemon ---------------------------------------------------
+
+    def _storage_driver(self, volume: str) -> str:
+        drivers = self.workspace.load_state(VOLUMES_STATE) or {}
+        return str(drivers.get(volume) or DEFAULT_STORAGE_DRIVER)
+
+    def _remember_driver(self, volume: str, driver: str) -> None:
+        drivers = self.workspace.load_state(VOLUMES_STATE) or {}
+        if drivers.get(volume) != driver:
+            drivers[volume] = driver
+            self.workspace.save_state(VOLUMES_STATE, drivers)
+
+    def start_daemon(self, timeout: float) -> Engine:
+        """Start the build's dockerd in the running dev container and wait until it answers."""
+        self._running_container()
+        state = self.state()
+        if not state:
+            raise DevEnvError(
+                "the dev environment's state is missing", "Run `invoke dev.down`, then `dev.up`."
+            )
+        volume = str(state.get("volume", ""))
+        driver = self._storage_driver(volume)
+        try:
+            self._start_with(driver, state, timeout)
+        except DevEnvError:
+            if driver == FALLBACK_STORAGE_DRIVER or not storage_driver_refused(self.log_tail(60)):
+                raise
+            ui.warn(
+                f"the {driver} storage driver does not work here: using {FALLBACK_STORAGE_DRIVER}"
+            )
+            driver = FALLBACK_STORAGE_DRIVER
+            self._start_with(driver, state, timeout)
+        self._remember_driver(volume, driver)
+        return self.engine
+
+    def _start_with(self, driver: str, state: dict[str, Any], timeout: float) -> None:
+        argv = [DIND_SCRIPT, "start", *dockerd_args(driver, bool(state.get("tcp")))]
+        code, output = self._exec(argv, env={"PATH": str(state.get("container_path", ""))})
+        if code == 127:
+            raise DevEnvError(
+                "no dockerd in the dev container's PATH",
+                "Run `invoke dev.build` again; the bundles hold no daemon.",
+                detail=output.strip(),
+            )
+        if code != 0:
+            raise DevEnvError("the dev daemon could not be started", detail=output.strip())
+        started = output.strip().splitlines()[-1] if output.strip() else ""
+        expected = str(state.get("workdir", "")).rstrip("/") + "/bundles/"
+        if started and not started.startswith(expected):
+            self._exec([DIND_SCRIPT, "stop", "5"])
+            raise DevEnvError(
+                f"the dev container found {started}, not the build's dockerd",
+                "Check the build's bundles (`invoke dev.build`); the era's PATH is "
+                + str(state.get("container_path")),
+            )
+        try:
+            self.engine.wait_ready(
+                timeout,
+                alive=lambda: self.daemon_exit_status() is None,
+                what="the dev daemon",
+            )
+        except EngineError as exc:
+            self._exec([DIND_SCRIPT, "stop", "5"])
+            raise DevEnvError(
+                exc.message,
+                f"Its log is {self.names.log}; `invoke dev.logs` shows it.",
+                detail=self.log_tail(),
+            ) from None
+
+    def stop_daemon(self, grace: int = 20) -> None:
+        self._running_container()
+        self._exec([DIND_SCRIPT, "stop", str(grace)])
+
+    def restart(self, timeout: float) -> Engine:
+        """Stop and start the inner daemon; its images stay on the volume."""
+        self.stop_daemon()
+        return self.start_daemon(timeout)
+
+    def ensure(self, *, start: bool, privileged: str, timeout: float) -> Engine:
+        """The dev daemon: reused when it answers, recovered or started when `start`."""
+        if self.engine.ping():
+            container = self._own_container()
+            if container is not None and container.status == "running":
+                return self.engine
+        container = self._own_container()
+        if container is not None and container.status == "running" and self.state():
+            if not start:
+                raise DevEnvError(
+                    "the dev daemon is not running", "Run `invoke dev.restart` or `invoke dev.up`."
+                )
+            return self._reuse(timeout)
+        if not start:
+            raise DevEnvError("the dev environment is not up", "Run `invoke dev.up`.")
+        return self.up(
+            target_from_last_build(self.workspace),
+            privileged=privileged,
+            tcp=bool(self.state().get("tcp")),
+            timeout=timeout,
+        )
+
+    # -- down -----------------------------------------------------------------
+
+    def _remove_container(self, container: Any) -> None:
+        if container.status == "running":
+            with contextlib.suppress(docker.errors.APIError):
+                self._exec([DIND_SCRIPT, "stop", "20"])
+            with contextlib.suppress(docker.errors.APIError):
+                container.stop(timeout=30)
+        container.remove(force=True)
+
+    def _remove_network(self) -> None:
+        for network in self.client.networks.list(names=[self.names.network]):
+            if network.name == self.names.network and labels.is_managed(
+                network.attrs.get("Labels")
+            ):
+                with contextlib.suppress(docker.errors.APIError):
+                    network.remove()
+
+    def down(self) -> bool:
+        """Stop and remove the dev container (the volume stays); False when there was none."""
+        container = self._own_container()
+        had_state = bool(self.state())
+        if container is not None:
+            self._remove_container(container)
+        self._remove_network()
+        self.workspace.drop_state(STATE_NAME)
+        if self.names.run_dir.exists():
+            for stale in self.names.run_dir.iterdir():
+                if stale.is_file() or stale.is_socket():
+                    stale.unlink(missing_ok=True)
+        return container is not None or had_state
+
+    # -- looking inside -------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """What runs: the container, the daemon, its version, uptime and images."""
+        state = self.state()
+        container = self._own_container()
+        record: dict[str, Any] = {
+            "container": self.names.container,
+            "image": state.get("image"),
+            "era": state.get("era"),
+            "commit": state.get("commit"),
+            "security": state.get("security"),
+            "volume": state.get("volume"),
+            "socket": self.engine.url,
+            "log": str(self.names.log),
+            "images": None,
+        }
+        if container is None:
+            record.update(container_state="gone", daemon_state="-", state="no container")
+            if state:
+                record["state"] = "container gone"
+            return record
+        labels_found = container.labels or {}
+        record["image"] = record["image"] or container.attrs.get("Config", {}).get("Image")
+        record["era"] = record["era"] or labels_found.get("org.mobylab.era")
+        record["commit"] = record["commit"] or labels_found.get("org.mobylab.commit")
+        record["container_state"] = container.status
+        if container.status != "running":
+            record.update(daemon_state="-", state=f"container {container.status}")
+            return record
+        ports = (container.attrs.get("NetworkSettings") or {}).get("Ports") or {}
+        for binding in ports.get(f"{INNER_TCP_PORT}/tcp") or []:
+            record["tcp"] = f"tcp://{binding.get('HostIp')}:{binding.get('HostPort')}"
+        if self.engine.ping():
+            dev_client = self.engine.client(timeout=30)
+            try:
+                version = dev_client.version()
+                record["daemon_version"] = version.get("Version")
+                record["daemon_api"] = version.get("ApiVersion")
+                record["images"] = len(dev_client.api.images())
+            finally:
+                dev_client.close()
+            started = self._daemon_started()
+            record["uptime_seconds"] = time.time() - started if started else None
+            record.update(daemon_state="running", state="running")
+            return record
+        exit_status = self.daemon_exit_status()
+        if exit_status is not None:
+            record.update(
+                daemon_state=f"dead (exited with status {exit_status})", state="daemon dead"
+            )
+        else:
+            record.update(daemon_state="not answering", state="daemon not answering")
+        return record
+
+    def _daemon_started(self) -> float | None:
+        try:
+            return (self.names.run_dir / "dockerd.pid").stat().st_mtime
+        except OSError:
+            return None
+
+    def exec(
+        self,
+        argv: list[str],
+        *,
+        stdout: IO[bytes] | None = None,
+        stderr: IO[bytes] | None = None,
+    ) -> int:
+        """Run one command in the dev container with the era's PATH; its exit code."""
+        self._running_container()
+        state = self.state()
+        api = self.client.api
+        try:
+            exec_id = api.exec_create(
+                self.names.container,
+                argv,
+                environment={"PATH": state["container_path"]}
+                if state.get("container_path")
+                else None,
+                workdir=state.get("workdir") or None,
+                stdout=True,
+                stderr=True,
+            )["Id"]
+            out = stdout or sys.stdout.buffer
+            err = stderr or sys.stderr.buffer
+            for chunk_out, chunk_err in api.exec_start(exec_id, stream=True, demux=True):
+                if chunk_out:
+                    out.write(chunk_out)
+                    out.flush()
+                if chunk_err:
+                    err.write(chunk_err)
+                    err.flush()
+        except docker.errors.APIError as exc:
+            raise DevEnvError(
+                f"cannot run {argv[0]} in the dev container: {_api_message(exc)}"
+            ) from None
+        code = api.exec_inspect(exec_id).get("ExitCode")
+        return code if isinstance(code, int) else 1
+
+    def shell_argv(self, docker_cli: str) -> list[str]:
+        """The `docker exec -it` command line of an interactive shell inside."""
+        self._running_container()
+        state = self.state()
+        argv = [docker_cli, "exec", "-it"]
+        if state.get("container_path"):
+            argv += ["-e", f"PATH={state['container_path']}"]
+        if state.get("workdir"):
+            argv += ["-w", str(state["workdir"])]
+        return [
+            *argv,
+            self.names.container,
+            "sh",
+            "-c",
+            "if command -v bash >/dev/null 2>&1; then exec bash; else exec sh; fi",
+        ]
+
+
+def dev_environment(session: Any, *, start: bool = True) -> DevEnvironment:
+    return DevEnvironment(session.engine(start=start), session.workspace)
+
+
+def ensure_dev_engine(session: Any, *, start: bool = True) -> Engine:
+    """The dev daemon as an Engine: up if needed, reused if running, recovered if it died.
+
+    `session` is a mobylab.tasks.base.Session.
+    """
+    env = dev_environment(session, start=start)
+    try:
+        return env.ensure(
+            start=start,
+            privileged=session.settings.privileged,
+            timeout=session.settings.engine_timeout,
+        )
+    finally:
+        env.close()
+
+
+__all__ = [
+    "COMPONENT",
+    "DevEnvironment",
+    "DevTarget",
+    "dev_environment",
+    "ensure_dev_engine",
+    "find_bundle_daemon",
+    "target_from_last_build",
+]

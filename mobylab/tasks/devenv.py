@@ -1,0 +1,284 @@
+"""dev.up, dev.shell, dev.exec, dev.seed, dev.logs, dev.status, dev.restart, dev.down, dev.clean.
+
+The tasks of the dev environment (the build's dockerd inside docker-dev); they
+join the `dev` collection next to dev.clone, dev.plan and dev.build.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from invoke import task
+from invoke.exceptions import Exit
+
+from .. import process, ui
+from ..devclean import find_dev_resources, remove_dev_resources
+from ..devcontainer import DevNames, status_rows
+from ..devenv import dev_environment, ensure_dev_engine, target_from_last_build
+from ..errors import DevEnvError, UsageError
+from ..seed import seed_images
+from .base import Session, friendly_errors
+
+
+def command_after_dashes(argv: Sequence[str]) -> list[str]:
+    """Pure: the words after the first `--` of a command line, exactly as given.
+
+    invoke keeps them out of task arguments and only offers them joined by spaces,
+    which loses quoting; the program's own argv keeps each word whole.
+    """
+    argv = list(argv)
+    if "--" not in argv:
+        return []
+    return argv[argv.index("--") + 1 :]
+
+
+def _timeout(value: Any, session: Session) -> float:
+    if value in (None, ""):
+        return session.settings.engine_timeout
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"--timeout {value!r} is not a number of seconds") from None
+    if seconds <= 0:
+        raise UsageError("--timeout must be more than 0 seconds")
+    return seconds
+
+
+def _version_line(name: str, version: dict[str, Any]) -> str:
+    return f"{name}: {version.get('Version', '?')} (API {version.get('ApiVersion', '?')})"
+
+
+@task(
+    help={
+        "privileged": "always, auto (default: fall back when refused) or never",
+        "tcp": "also listen on TCP, published on the host's 127.0.0.1 only",
+        "timeout": "seconds to wait for the dev daemon (default: the engine_timeout setting)",
+    }
+)
+@friendly_errors
+def up(c, privileged=None, tcp=False, timeout=None):
+    """Start the last build's dockerd inside the docker-dev container."""
+    session = Session.from_context(c, privileged=privileged)
+    seconds = _timeout(timeout, session)
+    env = dev_environment(session)
+    try:
+        target = target_from_last_build(session.workspace)
+        ui.step(f"starting the dev daemon of {target.plan.commit[:12]} ({target.plan.era})")
+        engine = env.up(
+            target, privileged=session.settings.privileged, tcp=bool(tcp), timeout=seconds
+        )
+        ui.info(f"dev daemon ready: DOCKER_HOST={engine.url}")
+        ui.out.print(_version_line("dev daemon ", engine.version()))
+        ui.out.print(_version_line("host engine", env.host.version()))
+        tcp_url = env.status().get("tcp")
+        if tcp_url:
+            ui.info(f"also on {tcp_url} (host loopback only)")
+    finally:
+        env.close()
+
+
+@task
+@friendly_errors
+def shell(c):
+    """An interactive shell inside the dev container, with the era's PATH."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise DevEnvError(
+            "dev.shell needs a terminal", "Use `invoke dev.exec -- COMMAND` to run one command."
+        )
+    session = Session.from_context(c)
+    env = dev_environment(session, start=False)
+    try:
+        argv = env.shell_argv(process.require("docker"))
+    finally:
+        env.close()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execvpe(argv[0], argv, {**os.environ, **env.host.cli_env()})
+
+
+@task(
+    name="exec",
+    help={"command": "the command as one string (or give it after --, word by word)"},
+)
+@friendly_errors
+def exec_(c, command=None):
+    """Run one command inside the dev container: `invoke dev.exec -- docker version`."""
+    argv = command_after_dashes(sys.argv) or shlex.split(command or "")
+    if not argv:
+        raise UsageError(
+            "dev.exec needs a command", "Give it after --: `invoke dev.exec -- docker ps`."
+        )
+    session = Session.from_context(c)
+    env = dev_environment(session, start=False)
+    try:
+        code = env.exec(argv)
+    finally:
+        env.close()
+    if code != 0:
+        raise Exit(code=code)
+
+
+@task(
+    iterable=["image"],
+    help={"image": "an image to copy (repeat the flag, or give the images after --)"},
+)
+@friendly_errors
+def seed(c, image=None):
+    """Copy images from the host engine into the dev daemon: `invoke dev.seed -- IMAGE...`."""
+    refs = [r for r in (image or []) if r] + command_after_dashes(sys.argv)
+    if not refs:
+        raise UsageError(
+            "dev.seed needs at least one image",
+            "e.g. `invoke dev.seed -- mobylab/runtime:busybox`.",
+        )
+    session = Session.from_context(c)
+    dev = ensure_dev_engine(session, start=False)
+    for record in seed_images(session.engine(start=False), dev, refs):
+        if record["status"] == "present":
+            ui.info(f"{record['image']}: already in the dev daemon")
+        else:
+            ui.info(
+                f"{record['image']}: copied {ui.human_bytes(record['bytes'])} "
+                f"in {record['seconds']:.1f}s"
+            )
+
+
+@task(help={"follow": "keep printing new lines until Ctrl-C", "lines": "how many lines"})
+@friendly_errors
+def logs(c, follow=False, lines=100):
+    """The dev daemon's log."""
+    session = Session.from_context(c)
+    log = DevNames.for_workspace(session.workspace.root).log
+    if not log.exists():
+        raise DevEnvError("the dev daemon has no log yet", "Start it with `invoke dev.up`.")
+    text = log.read_text(errors="replace").splitlines()
+    for line in text[-int(lines) :] if int(lines) > 0 else text:
+        print(line)
+    if not follow:
+        return
+    sys.stdout.flush()
+    position = log.stat().st_size
+    try:
+        while True:
+            with log.open("r", errors="replace") as handle:
+                if log.stat().st_size < position:
+                    position = 0
+                handle.seek(position)
+                chunk = handle.read()
+                position = handle.tell()
+            if chunk:
+                sys.stdout.write(chunk)
+                sys.stdout.flush()
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        return
+
+
+@task(help={"json": "print JSON instead of a table"})
+@friendly_errors
+def status(c, json_=False):
+    """Whether the dev container and its daemon run, which build, and what it holds."""
+    session = Session.from_context(c)
+    env = dev_environment(session, start=False)
+    try:
+        record = env.status()
+    finally:
+        env.close()
+    if json_:
+        print(json.dumps(record, indent=2, sort_keys=True))
+        return
+    ui.out.print(ui.table(["", ""], status_rows(record), title="Dev environment"))
+    state = record.get("state")
+    if state == "no container":
+        ui.info("the dev environment is not up: start it with `invoke dev.up`")
+    elif state == "container gone":
+        ui.warn("the dev container is gone: start it again with `invoke dev.up`")
+    elif state in ("daemon dead", "daemon not answering"):
+        ui.warn(f"{state}: recover with `invoke dev.restart` (or `invoke dev.up`)")
+    elif state != "running":
+        ui.warn(f"{state}: start it again with `invoke dev.up`")
+
+
+@task(help={"timeout": "seconds to wait for the dev daemon"})
+@friendly_errors
+def restart(c, timeout=None):
+    """Restart the dev daemon; its images stay."""
+    session = Session.from_context(c)
+    env = dev_environment(session, start=False)
+    try:
+        engine = env.restart(_timeout(timeout, session))
+        ui.info("dev daemon restarted")
+        ui.out.print(_version_line("dev daemon ", engine.version()))
+    finally:
+        env.close()
+
+
+@task
+@friendly_errors
+def down(c):
+    """Stop and remove the dev container; its volume (the daemon's images) stays."""
+    session = Session.from_context(c)
+    env = dev_environment(session, start=False)
+    try:
+        if env.down():
+            ui.info(f"dev container removed; the volume of its images stays ({env.names.key})")
+        else:
+            ui.info("no dev container was running; nothing stopped")
+    finally:
+        env.close()
+
+
+@task(
+    name="clean",
+    help={
+        "yes": "do not ask for confirmation",
+        "all": "every workspace's dev environment, not only this one's",
+        "images": "also remove the docker-dev images mobylab built",
+    },
+)
+@friendly_errors
+def clean(c, yes=False, all_=False, images=False):
+    """Remove what mobylab made for the dev environment (containers, volumes, state)."""
+    session = Session.from_context(c)
+    host = session.engine(start=False)
+    client = host.client()
+    try:
+        key = None if all_ else DevNames.for_workspace(session.workspace.root).key
+        found = find_dev_resources(
+            client, session.workspace, all_workspaces=bool(all_), images=bool(images)
+        )
+        if not found:
+            ui.info("nothing to clean: mobylab made no dev environment here")
+            return
+        ui.out.print(ui.table(["kind", "name"], found.rows(), title="mobylab dev environment"))
+        if not yes:
+            if not ui.interactive():
+                raise UsageError(
+                    "dev.clean asks before removing and there is no terminal to ask on",
+                    "Run it again with --yes.",
+                )
+            answer = input("Remove all of the above? [y/N] ").strip().lower()
+            if answer not in ("y", "yes"):
+                ui.info("nothing removed")
+                return
+        kept = remove_dev_resources(found, key)
+        for line in kept:
+            ui.warn(f"kept {line}")
+        ui.info(f"removed {len(found.rows()) - len(kept)} of {len(found.rows())}")
+    finally:
+        client.close()
+
+
+TASKS: tuple[Any, ...] = (up, shell, exec_, seed, logs, status, restart, down, clean)
+
+# Join the shared `dev` collection (dev.clone, dev.plan, dev.build live in tasks/dev.py).
+from .dev import ns  # noqa: E402
+
+for _task in TASKS:
+    ns.add_task(_task)

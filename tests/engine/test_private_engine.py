@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from mobylab import process
 from mobylab.engine import Engine
 from mobylab.errors import EngineError
 from mobylab.private_engine import PrivateEngine
@@ -23,6 +24,10 @@ def private(workspace: Workspace) -> Iterator[PrivateEngine]:
     engine = PrivateEngine(workspace)
     yield engine
     engine.stop()
+    # A dockerd that dies while starting leaves its data root bind-mounted on itself.
+    if os.path.ismount(engine.layout.data_root):
+        process.capture(["umount", str(engine.layout.data_root)])
+    shutil.rmtree(engine.layout.socket.parent, ignore_errors=True)
 
 
 def test_start_reuse_and_stop(engine: Engine, private: PrivateEngine) -> None:

@@ -159,44 +159,40 @@ def makefile_variables(text: str) -> dict[str, str]:
 def makefile_rules(text: str) -> dict[str, list[str]]:
     """Pure: target -> recipe lines (without the tab), for every explicit target."""
     rules: dict[str, list[str]] = {}
-    current: list[str] | None = None
+    current: list[list[str]] = []
     for line in logical_lines(text):
         if line.startswith("\t"):
-            if current is not None:
-                current.append(line[1:])
+            for recipe_lines in current:
+                recipe_lines.append(line[1:])
             continue
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
         if _ASSIGN.match(stripped):
-            current = None
+            current = []
             continue
         match = _RULE.match(stripped)
         if not match:
-            current = None
+            current = []
             continue
         names, rest = match.group(1).split(), match.group(3)
         if names and names[0] == ".PHONY":
             for name in rest.split():
                 if _plain_target(name):
                     rules.setdefault(name, [])
-            current = None
+            current = []
             continue
         if _ASSIGN.match(rest.strip()):
             # A target-specific variable (`build: VAR := x`): a target, no recipe here.
             for name in names:
                 if _plain_target(name):
                     rules.setdefault(name, [])
-            current = None
+            current = []
             continue
-        current = []
-        for name in names:
-            if _plain_target(name):
-                rules.setdefault(name, [])
-                current = rules[name]
-        recipe = rest.split(";", 1)
-        if len(recipe) == 2 and current is not None:
-            current.append(recipe[1].strip())
+        current = [rules.setdefault(name, []) for name in names if _plain_target(name)]
+        inline = rest.split(";", 1)
+        for recipe_lines in current if len(inline) == 2 else []:
+            recipe_lines.append(inline[1].strip())
     return rules
 
 

@@ -6,12 +6,12 @@ import pytest
 
 from mobylab.errors import UsageError
 from mobylab.source import (
+    LocalWork,
     RemoteRef,
     check_ref_format,
     checkout_name,
     describe_loss,
     is_sha,
-    LocalWork,
     local_branch,
     parse_ls_remote,
     pick_remote_ref,

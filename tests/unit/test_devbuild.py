@@ -1,0 +1,160 @@
+"""Pure parts of dev.build: the make command line, its docker run override, phases, the cache."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mobylab.devbuild import (
+    PhaseClock,
+    cache_valid,
+    docker_run_override,
+    make_argv,
+    phase_of,
+    recipe_exit_code,
+    scan_bundles,
+)
+from mobylab.plan import plan_from_files
+from mobylab.probe import PRIVILEGED, fallback_security
+from tests.fixtures.enginesrc import era_files
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+# A bounding set without CAP_SYS_RESOURCE (bit 24), like the machines that refuse --privileged.
+REFUSING = fallback_security((1 << 41) - 1 & ~(1 << 24), 40)
+
+
+def plan_of(era: str, branch: str | None = "master", checkout: Path = Path("/src")):
+    files: dict[str, str | None] = {name: text for name, (text, _) in era_files(era).items()}
+    return plan_from_files(files, checkout=checkout, commit=COMMIT, branch=branch)
+
+
+def test_override_replaces_privileged_and_keeps_make_references():
+    value = "docker run --rm -i --privileged $(DOCKER_ENVS) $(DOCKER_MOUNT) $(DOCKER_PORT_FORWARD)"
+    flags = REFUSING.cli_flags()
+    out = docker_run_override(value, flags, ["--label", "org.mobylab.build=abc"])
+    assert "--privileged" not in out
+    assert out.startswith("docker run --cap-add=ALL --cap-drop=SYS_RESOURCE ")
+    assert "'--device-cgroup-rule=a *:* rwm'" in out
+    assert "--label org.mobylab.build=abc" in out
+    assert out.endswith("--rm -i $(DOCKER_ENVS) $(DOCKER_MOUNT) $(DOCKER_PORT_FORWARD)")
+
+
+def test_override_keeps_privileged_when_the_engine_allows_it():
+    value = "$(DOCKER) run --rm --privileged $(DOCKER_CONTAINER_NAME) -t $(DOCKER_ENVS)"
+    out = docker_run_override(value, PRIVILEGED.cli_flags(), ["--label", "x=1"])
+    assert (
+        out == "$(DOCKER) run --privileged --label x=1 --rm $(DOCKER_CONTAINER_NAME) $(DOCKER_ENVS)"
+    )
+
+
+def test_make_argv_for_2017_on_a_refusing_engine():
+    plan = plan_of("2017")
+    argv, notes = make_argv(plan, security=REFUSING, build_id="b123")
+    assert argv[0] == "make" and argv[-1] == "tgz"
+    assert "BIND_DIR=bundles" in argv
+    flags = next(a for a in argv if a.startswith("DOCKER_FLAGS="))
+    assert "--privileged" not in flags
+    assert "--label org.mobylab.build=b123" in flags
+    assert "--label org.mobylab.managed=true" in flags
+    build_args = next(a for a in argv if a.startswith("DOCKER_BUILD_ARGS="))
+    assert "--label org.mobylab.managed=true" in build_args
+    assert any("refuses --privileged" in note and "DOCKER_FLAGS=" in note for note in notes)
+
+
+def test_make_argv_pins_the_image_on_a_detached_head():
+    argv, _ = make_argv(plan_of("2017", None), security=PRIVILEGED, build_id="b")
+    assert argv[1] == f"DOCKER_IMAGE=docker-dev:{COMMIT[:12]}"
+
+
+def test_make_argv_today():
+    argv, notes = make_argv(plan_of("today"), security=PRIVILEGED, build_id="b")
+    assert argv[-1] == "binary"
+    assert next(a for a in argv if a.startswith("DOCKER_FLAGS=")).startswith(
+        "DOCKER_FLAGS=$(DOCKER) run --privileged --label"
+    )
+    assert notes == []
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_the_override_reaches_the_recipe_as_separate_words(tmp_path: Path):
+    """Real make and sh: each flag arrives as one word, the quoted rule with its spaces."""
+    (tmp_path / "Makefile").write_text(
+        "DOCKER_ENVS := -e A\n"
+        "DOCKER_FLAGS := printf '[%s]\\n' run --rm -i --privileged $(DOCKER_ENVS)\n"
+        "INTERACTIVE := 1\n"
+        "ifeq ($(INTERACTIVE), 1)\n\tDOCKER_FLAGS += -t\nendif\n"
+        "tgz:\n\t$(DOCKER_FLAGS) image\n"
+    )
+    plan = plan_from_files(
+        {
+            "Makefile": (tmp_path / "Makefile")
+            .read_text()
+            .replace("printf '[%s]\\n' run", "docker run")
+            + "\nbinary:\n\techo\n"
+        },
+        checkout=tmp_path,
+        commit=COMMIT,
+        branch="master",
+    )
+    argv, _ = make_argv(plan, security=REFUSING, build_id="b1")
+    flags = next(a for a in argv if a.startswith("DOCKER_FLAGS="))
+    flags = flags.replace("DOCKER_FLAGS=docker run", "DOCKER_FLAGS=printf '[%s]\\n' run", 1)
+    result = subprocess.run(
+        ["make", "-s", flags, "tgz"], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    words = result.stdout.splitlines()
+    assert "[--device-cgroup-rule=a *:* rwm]" in words
+    assert "[--security-opt=systempaths=unconfined]" in words
+    assert "[--privileged]" not in words and "[-t]" not in words
+    assert words[-3:] == ["[-e]", "[A]", "[image]"]
+
+
+def test_recipe_exit_code():
+    tail = ["hack/make.sh: failing", "make: *** [Makefile:79: tgz] Error 3"]
+    assert recipe_exit_code(tail) == 3
+    assert recipe_exit_code(["make[1]: *** [Makefile:9: all] Error 127"]) == 127
+    assert recipe_exit_code(["nothing"]) is None
+
+
+def test_phases():
+    assert phase_of("---> Making bundle: dynbinary (in bundles/17.05.0-dev/dynbinary)") == (
+        "bundle dynbinary"
+    )
+    assert phase_of("Sending build context to Docker daemon  1.2MB") == "dev image"
+    assert phase_of("Step 1/9 : FROM mobylab/dind:bookworm") == "dev image"
+    assert phase_of("Step 2/9 : ENV X") is None
+    clock = PhaseClock(now=0.0)
+    clock.switch("dev image", now=1.0)
+    clock.switch("bundle binary", now=4.0)
+    clock.switch("bundle binary", now=5.0)
+    assert clock.finish(now=6.5) == [
+        {"name": "make", "seconds": 1.0},
+        {"name": "dev image", "seconds": 3.0},
+        {"name": "bundle binary", "seconds": 2.5},
+    ]
+
+
+def test_scan_and_cache(tmp_path: Path):
+    plan = plan_of("today", checkout=tmp_path)
+    daemon = tmp_path / "bundles" / "binary-daemon"
+    daemon.mkdir(parents=True)
+    binary = daemon / "dockerd"
+    binary.write_bytes(b"\x7fELF" + b"\0" * 60)  # not runnable: version None
+    (daemon / "dockerd.sha256").write_text("x\n")
+    (tmp_path / "bundles" / "latest").symlink_to(".")
+    (daemon / "docker.tgz").write_bytes(b"archive")
+    found = scan_bundles(tmp_path)
+    assert [b["path"] for b in found["binaries"]] == ["bundles/binary-daemon/dockerd"]
+    assert found["binaries"][0]["version"] is None
+    assert found["binaries"][0]["size"] == 64
+    assert [a["path"] for a in found["archives"]] == ["bundles/binary-daemon/docker.tgz"]
+    assert found["symlinks"] == [{"path": "bundles/latest", "target": "."}]
+    manifest = {"plan_key": plan.key, **found}
+    assert cache_valid(manifest, plan)
+    assert not cache_valid({**manifest, "plan_key": "other"}, plan)
+    assert not cache_valid({**manifest, "binaries": []}, plan)
+    binary.write_bytes(b"\x7fELF" + b"\1" * 70)  # rebuilt by something else
+    assert not cache_valid(manifest, plan)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -24,9 +25,11 @@ def private(workspace: Workspace) -> Iterator[PrivateEngine]:
     engine = PrivateEngine(workspace)
     yield engine
     engine.stop()
-    # A dockerd that dies while starting leaves its data root bind-mounted on itself.
-    if os.path.ismount(engine.layout.data_root):
-        process.capture(["umount", str(engine.layout.data_root)])
+    # A dockerd that dies while starting leaves its data root bind-mounted on itself
+    # (same device, so os.path.ismount cannot tell): unmount until nothing is left.
+    while str(engine.layout.data_root) in Path("/proc/self/mounts").read_text():
+        if process.capture(["umount", str(engine.layout.data_root)]).returncode != 0:
+            break
     shutil.rmtree(engine.layout.socket.parent, ignore_errors=True)
 
 

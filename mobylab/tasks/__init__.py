@@ -11,4 +11,5 @@ ns.add_collection(images.ns)
 ns.add_task(doctor.doctor)
 ns.add_task(bench)
 ns.add_collection(__import__(f"{__name__}.lab", fromlist=["ns"]).ns)  # lab.*
+ns.add_collection(__import__(f"{__name__}.workshop", fromlist=["ns"]).ns)  # workshop.*
 ns.add_collection(__import__(f"{__name__}.devenv", fromlist=["ns"]).ns)  # dev.*

@@ -1,0 +1,467 @@
+"""workshop.check, workshop.provision, workshop.run, workshop.collect, workshop.status,
+workshop.teardown: the same mobylab on every attendee machine over SSH."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from invoke import Collection, task
+
+from .. import process, ui
+from ..errors import UsageError, WorkshopError
+from ..workshop import artifacts as art
+from ..workshop.check import check_body
+from ..workshop.collect import ReportFetcher, aggregate, summarize_host, write_reports
+from ..workshop.driver import Body, Workshop, WorkshopOptions
+from ..workshop.hosts import HostSpec, resolve_inventory, select
+from ..workshop.labrun import LabRunner, StatusReader, validate_lab
+from ..workshop.layout import DEFAULT_REMOTE_DIR
+from ..workshop.pool import HostOutcome
+from ..workshop.provision import Provisioner
+from ..workshop.remote import SshOptions
+from ..workshop.teardown import Teardown
+from .base import Session, friendly_errors
+
+COMMON_HELP = {
+    "hosts": "comma-separated hosts: [user@]host[:port], IPv6 in brackets",
+    "hosts-file": "a file with one host per line (# comments)",
+    "parallel": "how many hosts at once (default: the `parallel` setting, 8)",
+    "timeout": "seconds each host may take (default: the `host_timeout` setting)",
+    "known-hosts": "the known_hosts file to verify host keys against",
+    "trust-new-hosts": "accept and record unknown host keys (never changed ones)",
+    "ssh-config": "the ssh config file to read instead of ~/.ssh/config",
+    "remote-dir": f"mobylab's folder on the hosts (default {DEFAULT_REMOTE_DIR})",
+    "retries": "connection attempts after the first, with backoff (default 2)",
+    "only-failed": "only the hosts that failed the last run of this task",
+    "json": "print JSON instead of a table",
+}
+
+
+def _help(**extra: str) -> dict[str, str]:
+    return COMMON_HELP | extra
+
+
+def _parse_env(items: Sequence[str] | None) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.replace("_", "").isalnum() or key[0].isdigit():
+            raise UsageError(f"--env {key!r} is not NAME=VALUE", "Write --env NAME=VALUE.")
+        env[key] = value
+    return env
+
+
+def _setup(
+    c: Any,
+    task_name: str,
+    *,
+    hosts: str | None,
+    hosts_file: str | None,
+    parallel: int | None,
+    timeout: float | None,
+    known_hosts: str | None,
+    trust_new_hosts: bool,
+    ssh_config: str | None,
+    remote_dir: str | None,
+    retries: int | None,
+    only_failed: bool,
+    env: dict[str, str] | None = None,
+) -> tuple[Session, Workshop, list[HostSpec]]:
+    session = Session.from_context(
+        c, parallel=parallel, host_timeout=timeout, known_hosts=known_hosts
+    )
+    settings = session.settings
+    extra = settings.extra
+    if settings.parallel < 1:
+        raise UsageError(f"--parallel is {settings.parallel}", "Use 1 or more.")
+    config_path = ssh_config or extra.get("ssh_config") or os.environ.get("MOBYLAB_SSH_CONFIG")
+    options = WorkshopOptions(
+        ssh=SshOptions(
+            known_hosts=Path(settings.known_hosts).expanduser(),
+            trust_new_hosts=trust_new_hosts,
+            ssh_config=Path(config_path).expanduser() if config_path else None,
+            retries=int(retries if retries is not None else extra.get("ssh_retries", 2)),
+        ),
+        remote_dir=remote_dir
+        or str(extra.get("remote_dir") or os.environ.get("MOBYLAB_REMOTE_DIR") or "")
+        or DEFAULT_REMOTE_DIR,
+        parallel=settings.parallel,
+        host_timeout=settings.host_timeout,
+        env=env or {},
+    )
+    workshop = Workshop(session.workspace, options)
+    specs = resolve_inventory(hosts, hosts_file, settings.hosts)
+    if only_failed:
+        failed = workshop.failed_last_time(task_name)
+        if failed is None:
+            raise UsageError(
+                f"workshop.{task_name} has not run yet", "Run it once without --only-failed."
+            )
+        specs = select(specs, failed)
+        if not specs:
+            ui.info(f"no host failed the last workshop.{task_name}; nothing to do")
+    return session, workshop, specs
+
+
+def _summary_line(outcomes: Sequence[HostOutcome]) -> str:
+    counts = Counter(o.state for o in outcomes)
+    order = ["OK", "WARN", "FAIL", "UNREACHABLE", "REFUSED", "TIMEOUT", "SKIP"]
+    parts = [f"{counts[s]} {s}" for s in order if counts[s]]
+    return f"{len(outcomes)} hosts: " + ", ".join(parts)
+
+
+def _finish(task_name: str, outcomes: Sequence[HostOutcome], as_json: bool) -> None:
+    """The summary line, and a non-zero exit when any host failed."""
+    if as_json:
+        print(json.dumps([o.as_dict() for o in outcomes], indent=2))
+    ui.info(_summary_line(outcomes))
+    failed = [o.host for o in outcomes if o.failed]
+    if failed:
+        shown = ", ".join(failed[:5]) + (" ..." if len(failed) > 5 else "")
+        raise WorkshopError(
+            f"workshop.{task_name}: {len(failed)} of {len(outcomes)} hosts failed ({shown})",
+            f"See the table and {'<workspace>/workshop/logs'}; retry with --only-failed.",
+        )
+
+
+def _run(workshop: Workshop, task_name: str, specs: list[HostSpec], body: Body) -> list[Any]:
+    if not specs:
+        return []
+    return workshop.run(task_name, specs, body)
+
+
+def _outcome_table(outcomes: Sequence[HostOutcome], title: str) -> None:
+    rows = [(o.host, ui.status_text(o.state), f"{o.seconds:.0f}s", o.message) for o in outcomes]
+    ui.out.print(ui.table(["host", "state", "time", "details"], rows, title=title))
+
+
+@task(help=_help())
+@friendly_errors
+def check(
+    c,
+    hosts=None,
+    hosts_file=None,
+    parallel=None,
+    timeout=None,
+    known_hosts=None,
+    trust_new_hosts=False,
+    ssh_config=None,
+    remote_dir=None,
+    retries=None,
+    only_failed=False,
+    json_=False,
+):
+    """Check every attendee machine (the doctor, run remotely) and show a table."""
+    _, workshop, specs = _setup(
+        c, "check", hosts=hosts, hosts_file=hosts_file, parallel=parallel, timeout=timeout,
+        known_hosts=known_hosts, trust_new_hosts=trust_new_hosts, ssh_config=ssh_config,
+        remote_dir=remote_dir, retries=retries, only_failed=only_failed,
+    )  # fmt: skip
+    outcomes = _run(workshop, "check", specs, check_body)
+    if not json_:
+        rows = []
+        for o in outcomes:
+            d = o.data
+            rows.append(
+                (
+                    o.host,
+                    ui.status_text(o.state),
+                    d.get("engine", "-"),
+                    d.get("disk", "-"),
+                    d.get("privileged", "-"),
+                    d.get("mobylab", "-"),
+                    o.message,
+                )
+            )
+        ui.out.print(
+            ui.table(
+                ["host", "state", "engine", "disk", "privileged", "mobylab", "notes"],
+                rows,
+                title="Attendee machines",
+            )
+        )
+    _finish("check", outcomes, json_)
+
+
+def _images_archive(session: Session, lab: str | None, refresh: bool) -> tuple[Path, str] | None:
+    """The images archive from the local `mobylab images.save`, made once and reused."""
+    from . import ns
+
+    if "images.save" not in ns.task_names:
+        ui.warn("images.save is not available in this mobylab; images are not copied")
+        return None
+    folder = session.workspace.root / "workshop" / "artifacts"
+    archive = folder / f"images-{lab or 'all'}.tar"
+    if refresh or not archive.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        ui.step(f"saving the labs' images to {archive}")
+        argv = [sys.executable, "-c", "from mobylab.cli import main; main()", "images.save"]
+        if lab:
+            argv += ["--lab", lab]
+        log = session.workspace.root / "workshop" / "logs" / "images.save.log"
+        result = process.run([*argv, str(archive)], log=log, timeout=3600)
+        if not result.ok:
+            raise WorkshopError(
+                "mobylab images.save failed", f"See {log}.", detail="\n".join(result.tail[-10:])
+            )
+    return archive, art.sha256_file(archive)
+
+
+def _bundles_archive(session: Session) -> tuple[Path, str] | None:
+    """The newest dev build's bundles folder in the workspace, as an archive."""
+    candidates = [p for p in session.workspace.root.glob("checkouts/*/bundles") if p.is_dir()]
+    candidates = [p for p in candidates if any(p.iterdir())]
+    if not candidates:
+        ui.warn("no dev build's bundles in the workspace; --bundles skipped")
+        return None
+    newest = max(candidates, key=lambda p: p.stat().st_mtime)
+    return art.make_tar(newest, session.workspace.root / "workshop" / "artifacts", "bundles")
+
+
+@task(
+    help=_help(
+        source="the mobylab source tree to build the wheel from (default: this clone)",
+        images="copy and load the labs' images (default yes; --no-images to skip)",
+        lab="only the images of this lab",
+        refresh_images="make the images archive again",
+        bundles="also copy the workspace's newest dev build bundles",
+        python="the remote Python (default python3)",
+    )
+)
+@friendly_errors
+def provision(
+    c,
+    hosts=None,
+    hosts_file=None,
+    parallel=None,
+    timeout=None,
+    known_hosts=None,
+    trust_new_hosts=False,
+    ssh_config=None,
+    remote_dir=None,
+    retries=None,
+    only_failed=False,
+    json_=False,
+    source=None,
+    images=True,
+    lab=None,
+    refresh_images=False,
+    bundles=False,
+    python="python3",
+):
+    """Install or update mobylab, the labs and their images on every attendee machine."""
+    session, workshop, specs = _setup(
+        c, "provision", hosts=hosts, hosts_file=hosts_file, parallel=parallel, timeout=timeout,
+        known_hosts=known_hosts, trust_new_hosts=trust_new_hosts, ssh_config=ssh_config,
+        remote_dir=remote_dir, retries=retries, only_failed=only_failed,
+    )  # fmt: skip
+    if lab:
+        validate_lab(lab)
+    if not specs:
+        return
+    root = art.find_source(source)
+    ui.step("building the wheelhouse (cached by a hash of the source)")
+    started = time.monotonic()
+    wheelhouse = art.build_wheelhouse(
+        root, session.workspace.root / "wheelhouse", workshop.logs / "wheelhouse.log"
+    )
+    ui.info(f"wheelhouse: {len(wheelhouse.wheels)} wheels ({time.monotonic() - started:.0f}s)")
+    artifacts = art.Artifacts(
+        wheelhouse=wheelhouse,
+        labs=art.make_tar(root / "labs", workshop.root / "artifacts", "labs"),
+        images=_images_archive(session, lab, refresh_images) if images else None,
+        bundles=_bundles_archive(session) if bundles else None,
+    )
+    outcomes = _run(workshop, "provision", specs, Provisioner(artifacts, python=python))
+    if not json_:
+        _outcome_table(outcomes, "Provisioning")
+    _finish("provision", outcomes, json_)
+
+
+@task(
+    iterable=["env"],
+    help=_help(lab="the lab to run", env="NAME=VALUE for the remote lab (repeatable)"),
+)
+@friendly_errors
+def run(
+    c,
+    lab,
+    hosts=None,
+    hosts_file=None,
+    parallel=None,
+    timeout=None,
+    known_hosts=None,
+    trust_new_hosts=False,
+    ssh_config=None,
+    remote_dir=None,
+    retries=None,
+    only_failed=False,
+    json_=False,
+    env=None,
+):
+    """Run a lab on every attendee machine (`mobylab lab.run LAB --yes` there)."""
+    validate_lab(lab)
+    variables = _parse_env(env)
+    _, workshop, specs = _setup(
+        c, "run", hosts=hosts, hosts_file=hosts_file, parallel=parallel, timeout=timeout,
+        known_hosts=known_hosts, trust_new_hosts=trust_new_hosts, ssh_config=ssh_config,
+        remote_dir=remote_dir, retries=retries, only_failed=only_failed, env=variables,
+    )  # fmt: skip
+    outcomes = _run(workshop, "run", specs, LabRunner(lab, variables))
+    if not json_:
+        _outcome_table(outcomes, f"Lab {lab}")
+    _finish("run", outcomes, json_)
+
+
+@task(help=_help())
+@friendly_errors
+def collect(
+    c,
+    hosts=None,
+    hosts_file=None,
+    parallel=None,
+    timeout=None,
+    known_hosts=None,
+    trust_new_hosts=False,
+    ssh_config=None,
+    remote_dir=None,
+    retries=None,
+    only_failed=False,
+    json_=False,
+):
+    """Fetch each host's newest lab report and write one report (JSON, Markdown, HTML)."""
+    _, workshop, specs = _setup(
+        c, "collect", hosts=hosts, hosts_file=hosts_file, parallel=parallel, timeout=timeout,
+        known_hosts=known_hosts, trust_new_hosts=trust_new_hosts, ssh_config=ssh_config,
+        remote_dir=remote_dir, retries=retries, only_failed=only_failed,
+    )  # fmt: skip
+    dest = workshop.root / "reports" / time.strftime("%Y%m%d-%H%M%S")
+    fetcher = ReportFetcher(dest / "hosts", workshop.redactor)
+    outcomes = _run(workshop, "collect", specs, fetcher)
+    rows = [
+        summarize_host(o.host, o.data.get("report"), "" if o.data.get("report") else o.message)
+        for o in outcomes
+    ]
+    summary = aggregate(rows)
+    paths = write_reports(summary, dest, workshop.redactor)
+    if json_:
+        print(json.dumps(summary, indent=2))
+    else:
+        table_rows = []
+        for row in summary["results"]:
+            verdict = "passed" if row["passed"] else ("FAILED" if row["finished"] else "no report")
+            steps = ", ".join(
+                f"{s['name']} {'ok' if s['passed'] else 'FAIL' if s['passed'] is False else '-'}"
+                for s in row["steps"]
+            )
+            table_rows.append((row["host"], verdict, steps or row["error"]))
+        ui.out.print(ui.table(["host", "result", "steps"], table_rows, title="Collected reports"))
+    slow = summary["slowest_step"]
+    ui.info(
+        f"{summary['finished']}/{summary['hosts']} finished, {summary['passed']} passed"
+        + (
+            f"; slowest step {slow['step']} on {slow['host']} ({slow['seconds']:.1f}s)"
+            if slow
+            else ""
+        )
+    )
+    ui.info(f"report: {paths['html']} (also {paths['md'].name}, {paths['json'].name})")
+    _finish("collect", outcomes, False)
+
+
+@task(help=_help(stuck_after="seconds without progress before a host counts as stuck"))
+@friendly_errors
+def status(
+    c,
+    hosts=None,
+    hosts_file=None,
+    parallel=None,
+    timeout=None,
+    known_hosts=None,
+    trust_new_hosts=False,
+    ssh_config=None,
+    remote_dir=None,
+    retries=None,
+    only_failed=False,
+    json_=False,
+    stuck_after=300.0,
+):
+    """Show who is done, who is stuck and where, from each host's newest lab run."""
+    _, workshop, specs = _setup(
+        c, "status", hosts=hosts, hosts_file=hosts_file, parallel=parallel, timeout=timeout,
+        known_hosts=known_hosts, trust_new_hosts=trust_new_hosts, ssh_config=ssh_config,
+        remote_dir=remote_dir, retries=retries, only_failed=only_failed,
+    )  # fmt: skip
+    outcomes = _run(workshop, "status", specs, StatusReader(float(stuck_after)))
+    if not json_:
+        rows = []
+        for o in outcomes:
+            d = o.data
+            idle = d.get("idle")
+            rows.append(
+                (
+                    o.host,
+                    ui.status_text(d.get("progress", o.state)),
+                    d.get("lab", ""),
+                    d.get("steps", ""),
+                    d.get("where", o.message) if d else o.message,
+                    f"{idle:.0f}s ago" if isinstance(idle, int | float) else "",
+                )
+            )
+        ui.out.print(
+            ui.table(["host", "state", "lab", "steps", "where", "last update"], rows, "Lab runs")
+        )
+        counts = Counter(o.data.get("progress", o.state) for o in outcomes)
+        ui.info(", ".join(f"{n} {state}" for state, n in sorted(counts.items())))
+    _finish("status", outcomes, json_)
+
+
+@task(
+    iterable=["label"],
+    help=_help(
+        yes="really remove (without it, only list what would go)",
+        label="also require this org.mobylab.* label, KEY=VALUE (repeatable)",
+    ),
+)
+@friendly_errors
+def teardown(
+    c,
+    hosts=None,
+    hosts_file=None,
+    parallel=None,
+    timeout=None,
+    known_hosts=None,
+    trust_new_hosts=False,
+    ssh_config=None,
+    remote_dir=None,
+    retries=None,
+    only_failed=False,
+    json_=False,
+    yes=False,
+    label=None,
+):
+    """List, then with --yes remove, what mobylab created on the hosts (by label only)."""
+    from ..workshop.teardown import label_filters
+
+    label_filters(label or [])
+    _, workshop, specs = _setup(
+        c, "teardown", hosts=hosts, hosts_file=hosts_file, parallel=parallel, timeout=timeout,
+        known_hosts=known_hosts, trust_new_hosts=trust_new_hosts, ssh_config=ssh_config,
+        remote_dir=remote_dir, retries=retries, only_failed=only_failed,
+    )  # fmt: skip
+    outcomes = _run(workshop, "teardown", specs, Teardown(remove=bool(yes), labels=label or []))
+    if not json_:
+        _outcome_table(outcomes, "Teardown" if yes else "Teardown (listing only)")
+    if not yes:
+        ui.info("nothing was removed; run again with --yes to remove it")
+    _finish("teardown", outcomes, json_)
+
+
+ns = Collection("workshop", check, provision, run, collect, status, teardown)

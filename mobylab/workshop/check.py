@@ -1,0 +1,173 @@
+"""workshop.check: is every attendee machine ready? The doctor, run remotely.
+
+When mobylab is installed on the host, its own `mobylab doctor --json` decides.
+Either way plain commands report the engine version and the free disk, so a
+fresh machine still shows something useful ("not installed").
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import ui
+from .layout import RemoteLayout
+from .pool import FAIL, OK, WARN, HostJob, HostOutcome
+from .remote import RemoteHost, sh
+
+DISK_WARN_BYTES = 5 * 10**9
+DISK_FAIL_BYTES = 1 * 10**9
+NOT_INSTALLED = "not installed"
+
+
+@dataclass
+class CheckFacts:
+    """What the plain commands and the doctor said (raw, before any judgement)."""
+
+    engine_version: str | None = None
+    engine_error: str = ""
+    disk_free: int | None = None
+    mobylab_version: str | None = None
+    doctor: dict[str, Any] | None = None
+    doctor_error: str = ""
+
+
+@dataclass
+class CheckRow:
+    state: str
+    engine: str
+    disk: str
+    privileged: str
+    mobylab: str
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "engine": self.engine,
+            "disk": self.disk,
+            "privileged": self.privileged,
+            "mobylab": self.mobylab,
+            "notes": self.notes,
+        }
+
+
+def parse_df(text: str) -> int | None:
+    """Pure: free bytes from `df -Pk PATH` output (second line, fourth column)."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    if len(lines) < 2:
+        return None
+    parts = lines[-1].split()
+    if len(parts) < 4 or not parts[3].isdigit():
+        return None
+    return int(parts[3]) * 1024
+
+
+def parse_version(text: str) -> str | None:
+    """Pure: `mobylab 0.1.0` (invoke's --version) -> `0.1.0`."""
+    words = text.strip().split()
+    return words[-1] if words else None
+
+
+def parse_doctor(text: str) -> dict[str, Any] | None:
+    """Pure: the doctor's JSON object from its output (ignoring any lines around it)."""
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end <= start:
+        return None
+    try:
+        value = json.loads(text[start : end + 1])
+    except ValueError:
+        return None
+    if not isinstance(value, dict) or "ok" not in value:
+        return None
+    return value
+
+
+def _privileged(doctor: dict[str, Any] | None) -> str:
+    if not doctor:
+        return "unknown"
+    for check in doctor.get("checks") or []:
+        name = str(check.get("name", "")).lower()
+        if "privileged" in name or "fallback" in name:
+            detail = str(check.get("detail") or check.get("status") or "")
+            return detail if len(detail) <= 48 else detail[:45] + "..."
+    return "unknown"
+
+
+def summarize(facts: CheckFacts) -> CheckRow:
+    """Pure: the verdict for one host from its facts."""
+    notes: list[str] = []
+    state = OK
+    engine = facts.engine_version or "none"
+    if facts.engine_version is None:
+        state = FAIL
+        notes.append(f"no Docker engine answers ({facts.engine_error or 'docker version failed'})")
+    disk = ui.human_bytes(facts.disk_free) if facts.disk_free is not None else "?"
+    if facts.disk_free is not None and facts.disk_free < DISK_FAIL_BYTES:
+        state = FAIL
+        notes.append(f"only {disk} free")
+    elif facts.disk_free is not None and facts.disk_free < DISK_WARN_BYTES and state == OK:
+        state = WARN
+        notes.append(f"only {disk} free")
+    mobylab = facts.mobylab_version or NOT_INSTALLED
+    if facts.mobylab_version is None:
+        if state == OK:
+            state = WARN
+        notes.append("mobylab not installed: run workshop.provision")
+    elif facts.doctor is None:
+        if state == OK:
+            state = WARN
+        notes.append(f"doctor gave no report ({facts.doctor_error or 'no JSON'})")
+    else:
+        failing = [c for c in facts.doctor.get("checks") or [] if c.get("status") == FAIL]
+        warning = [c for c in facts.doctor.get("checks") or [] if c.get("status") == WARN]
+        if not facts.doctor.get("ok", False) or failing:
+            state = FAIL
+        elif warning and state == OK:
+            state = WARN
+        for check in failing + warning:
+            notes.append(f"{check.get('name')}: {check.get('detail') or check.get('status')}")
+    return CheckRow(state, engine, disk, _privileged(facts.doctor), mobylab, notes)
+
+
+def gather(remote: RemoteHost, layout: RemoteLayout, job: HostJob) -> CheckFacts:
+    """IO: run the plain commands and, if mobylab is there, the doctor."""
+    facts = CheckFacts()
+    job.begin("engine")
+    result = remote.run(
+        sh("docker", "version", "--format", "{{.Server.Version}}"), check=False, timeout=60
+    )
+    if result.ok and result.stdout.strip():
+        facts.engine_version = result.stdout.strip().splitlines()[-1]
+    else:
+        facts.engine_error = remote.log.redactor.clean(result.last_line())
+    job.begin("disk")
+    result = remote.run(sh("df", "-Pk", remote.home()), check=False, timeout=30)
+    facts.disk_free = parse_df(result.stdout) if result.ok else None
+    job.begin("mobylab")
+    result = remote.run(
+        f"test -x {sh(layout.mobylab)} && test -f {sh(layout.config)} && "
+        + sh(layout.mobylab, "--version"),
+        check=False,
+        timeout=60,
+    )
+    if result.ok:
+        facts.mobylab_version = parse_version(result.stdout)
+        job.begin("doctor")
+        doctor = remote.run(
+            remote.env_command(
+                layout.mobylab_env(), layout.mobylab_argv("doctor", "--json"), layout.root
+            ),
+            check=False,
+            timeout=300,
+        )
+        facts.doctor = parse_doctor(doctor.stdout)
+        if facts.doctor is None:
+            facts.doctor_error = remote.log.redactor.clean(doctor.last_line())
+    return facts
+
+
+def check_body(remote: RemoteHost, layout: RemoteLayout, job: HostJob) -> HostOutcome:
+    row = summarize(gather(remote, layout, job))
+    return HostOutcome(job.label, row.state, job.step, "; ".join(row.notes), data=row.as_dict())

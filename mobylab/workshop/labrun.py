@@ -1,0 +1,268 @@
+"""workshop.run and workshop.status: run a lab on every host, and see who is where.
+
+The remote lab runner writes <workspace>/reports/<run id>/progress.json after
+every step and report.json at the end; status reads the newest run's files and
+calls a host stuck when its progress has not moved for --stuck-after seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import UsageError
+from .layout import RemoteLayout
+from .pool import FAIL, OK, WARN, HostJob, HostOutcome, StepFailed
+from .remote import RemoteHost, sh
+
+_LAB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+DONE_STATUSES = {
+    "pass",
+    "passed",
+    "ok",
+    "fail",
+    "failed",
+    "error",
+    "interrupted",
+    "skip",
+    "skipped",
+    "done",
+}
+PASS_STATUSES = {"pass", "passed", "ok", "done", "skip", "skipped"}
+RUNNING = "RUNNING"
+STUCK = "STUCK"
+
+
+def validate_lab(name: str) -> str:
+    """Pure: a lab name is a plain word (it goes on a remote command line)."""
+    if not _LAB_NAME.match(name or ""):
+        raise UsageError(f"lab name {name!r} is not valid", "Use the name of a folder in labs/.")
+    return name
+
+
+def require_installed(remote: RemoteHost, layout: RemoteLayout) -> None:
+    if remote.run(sh("test", "-x", layout.mobylab), check=False).exited != 0:
+        raise StepFailed(f"{remote.label}: mobylab is not installed; run workshop.provision first")
+
+
+def latest_run_dir(remote: RemoteHost, layout: RemoteLayout) -> str | None:
+    """The newest run folder: reports/latest (the lab runner's pointer), else the newest."""
+    reports = sh(layout.reports)
+    script = (
+        f'd={reports}; r=$(readlink "$d/latest" 2>/dev/null || cat "$d/LATEST" 2>/dev/null'
+        ' || (cd "$d" 2>/dev/null && ls -1td -- */ | head -n 1)); r=${r%/};'
+        ' case "$r" in "") ;; /*) printf %s "$r" ;; *) printf %s "$d/$r" ;; esac'
+    )
+    line = remote.run(script, check=False, log_output=False).stdout.strip()
+    return line or None
+
+
+def read_json(remote: RemoteHost, path: str) -> dict[str, Any] | None:
+    text = remote.read_text(path)
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def step_passed(step: dict[str, Any]) -> bool | None:
+    """Pure: a step's verdict from `passed` or `status` (None: not finished)."""
+    if isinstance(step.get("passed"), bool):
+        return bool(step["passed"])
+    status = str(step.get("status", "")).lower()
+    if status in DONE_STATUSES:
+        return status in PASS_STATUSES
+    return None
+
+
+def step_name(step: dict[str, Any]) -> str:
+    """Pure: `title` (or `name`), with the engine when it is not the host's."""
+    name = str(step.get("name") or step.get("title") or f"step {step.get('index', '?')}")
+    engine = step.get("engine")
+    return f"{name} [{engine}]" if engine and engine != "host" else name
+
+
+def step_seconds(step: dict[str, Any]) -> float | None:
+    """Pure: a step's time: its own `seconds`, else the sum of its commands' seconds."""
+    for key in ("seconds", "duration", "elapsed"):
+        value = step.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    commands = [c for c in step.get("commands") or [] if isinstance(c, dict)]
+    times = [c["seconds"] for c in commands if isinstance(c.get("seconds"), int | float)]
+    return float(sum(times)) if times else None
+
+
+def step_size(step: dict[str, Any]) -> float | None:
+    """Pure: the image size a step produced (its variant's size_bytes), if any."""
+    for holder in (step, step.get("variant") or {}):
+        for key in ("size_bytes", "size", "image_size"):
+            value = holder.get(key) if isinstance(holder, dict) else None
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return float(value)
+    return None
+
+
+def report_steps(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Pure: a report's steps as {name, passed, seconds, size}, flattened over variants."""
+    raw: list[dict[str, Any]] = [s for s in report.get("steps") or [] if isinstance(s, dict)]
+    variants = report.get("variants") or []
+    if isinstance(variants, dict):
+        variants = [{"name": k, **(v if isinstance(v, dict) else {})} for k, v in variants.items()]
+    for variant in variants:
+        if isinstance(variant, dict):
+            for step in variant.get("steps") or []:
+                if isinstance(step, dict):
+                    name = f"{variant.get('name', '?')}/{step_name(step)}"
+                    raw.append({**step, "name": name, "engine": None})
+    return [
+        {
+            "name": step_name(step),
+            "passed": step_passed(step),
+            "seconds": step_seconds(step),
+            "size": step_size(step),
+            "status": str(step.get("status", "")),
+        }
+        for step in raw
+    ]
+
+
+def report_passed(report: dict[str, Any]) -> bool | None:
+    """Pure: the run's verdict (None while it runs)."""
+    if isinstance(report.get("passed"), bool):
+        return bool(report["passed"])
+    status = str(report.get("status", "")).lower()
+    if status in ("passed", "failed", "interrupted", "error"):
+        return status == "passed"
+    if report.get("finished"):
+        return all(s["passed"] is not False for s in report_steps(report))
+    return None
+
+
+def first_failed_step(report: dict[str, Any]) -> str | None:
+    for step in report_steps(report):
+        if step["passed"] is False:
+            return str(step["name"])
+    return None
+
+
+@dataclass
+class Progress:
+    """Where a host's lab run is, for the status table."""
+
+    state: str  # OK (done and passed), FAIL, WARN (never ran), RUNNING or STUCK
+    where: str
+    lab: str = ""
+    done_steps: int = 0
+    total_steps: int = 0
+    idle_seconds: float | None = None
+
+
+def classify(
+    doc: dict[str, Any] | None, idle_seconds: float | None, stuck_after: float
+) -> Progress:
+    """Pure: from the run's progress (report.json is rewritten after every step):
+    finished, failed, running or stuck, and at which step."""
+    if doc is None:
+        return Progress(WARN, "no lab run yet")
+    steps = report_steps(doc)
+    lab = str(doc.get("lab", ""))
+    total = doc.get("step_count")
+    total_steps = int(total) if isinstance(total, int) else len(steps)
+    finished = [s for s in steps if s["passed"] is not None]
+    verdict = report_passed(doc)
+    if verdict is not None:
+        where = "finished" if verdict else f"failed at {first_failed_step(doc) or 'the end'}"
+        state = OK if verdict else FAIL
+        return Progress(state, where, lab, len(finished), total_steps, idle_seconds)
+    running = [s for s in steps if s["passed"] is None]
+    if running:
+        current = running[0]["name"]
+    elif doc.get("current") or doc.get("step"):
+        current = str(doc.get("current") or doc.get("step"))
+    else:
+        current = f"step {len(finished) + 1}"
+    failed_at = first_failed_step(doc)
+    if failed_at:
+        return Progress(FAIL, f"failed at {failed_at}", lab, len(finished), total_steps)
+    if idle_seconds is not None and idle_seconds > stuck_after:
+        where = f"stuck at {current} for {idle_seconds:.0f}s"
+        return Progress(STUCK, where, lab, len(finished), total_steps, idle_seconds)
+    return Progress(RUNNING, f"at {current}", lab, len(finished), total_steps, idle_seconds)
+
+
+class LabRunner:
+    """The workshop.run body: `mobylab lab.run LAB --yes` on the host."""
+
+    def __init__(self, lab: str, extra_env: dict[str, str] | None = None) -> None:
+        self.lab = validate_lab(lab)
+        self.extra_env = dict(extra_env or {})
+
+    def __call__(self, remote: RemoteHost, layout: RemoteLayout, job: HostJob) -> HostOutcome:
+        job.begin("check")
+        require_installed(remote, layout)
+        before = latest_run_dir(remote, layout)
+        job.begin(f"lab.run {self.lab}")
+        env = layout.mobylab_env() | self.extra_env
+        result = remote.run(
+            remote.env_command(env, layout.mobylab_argv("lab.run", self.lab, "--yes"), layout.root),
+            check=False,
+            what=f"lab.run {self.lab}",
+        )
+        job.begin("report")
+        run_dir = latest_run_dir(remote, layout)
+        report = read_json(remote, f"{run_dir}/report.json") if run_dir else None
+        if run_dir == before and report is not None and result.exited != 0:
+            report = None  # an old report, not this run's
+        data: dict[str, Any] = {"exit": result.exited, "run_dir": run_dir or ""}
+        if report is not None:
+            data["passed"] = report_passed(report)
+            data["steps"] = len(report_steps(report))
+        if result.ok and (report is None or report_passed(report) is not False):
+            return HostOutcome(job.label, OK, "report", f"{self.lab} passed", data=data)
+        where = first_failed_step(report) if report else None
+        reason = f"failed at {where}" if where else remote.log.redactor.clean(result.last_line())
+        return HostOutcome(job.label, FAIL, "lab.run", f"{self.lab}: {reason}", data=data)
+
+
+class StatusReader:
+    """The workshop.status body: read the newest run's progress and report."""
+
+    def __init__(self, stuck_after: float) -> None:
+        self.stuck_after = stuck_after
+
+    def __call__(self, remote: RemoteHost, layout: RemoteLayout, job: HostJob) -> HostOutcome:
+        job.begin("read")
+        run_dir = latest_run_dir(remote, layout)
+        doc = None
+        idle: float | None = None
+        if run_dir:
+            doc = read_json(remote, f"{run_dir}/progress.json") or read_json(
+                remote, f"{run_dir}/report.json"
+            )
+            ages = remote.run(
+                f"echo $(( $(date +%s) - $(stat -c %Y {sh(run_dir)}/*.json 2>/dev/null"
+                " | sort -n | tail -n 1) ))",
+                check=False,
+                log_output=False,
+            )
+            try:
+                idle = float(ages.stdout.strip())
+            except ValueError:
+                idle = None
+        where = classify(doc, idle, self.stuck_after)
+        state = {RUNNING: OK, STUCK: WARN}.get(where.state, where.state)
+        data = {
+            "progress": where.state,
+            "where": where.where,
+            "lab": where.lab,
+            "steps": f"{where.done_steps}/{where.total_steps}" if where.total_steps else "",
+            "idle": where.idle_seconds,
+            "run_dir": run_dir or "",
+        }
+        return HostOutcome(job.label, state, "read", where.where, data=data)

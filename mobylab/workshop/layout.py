@@ -1,0 +1,90 @@
+"""Where mobylab keeps its things on an attendee machine (pure paths).
+
+<remote dir>/                 default ~/.mobylab-workshop
+  .mobylab-workshop           marker file: teardown removes the folder only if it is there
+  mobylab.json                the remote mobylab's settings (workspace, labs_dir)
+  state.json                  what provision installed (hashes), to skip work next time
+  wheelhouse/                 the instructor's wheels
+  venv/                       python3 -m venv, mobylab installed from the wheelhouse
+  labs/                       the instructor's labs
+  images/                     the images archive made by `mobylab images.save`
+  bundles/                    a dev build's bundles (--bundles)
+  workspace/                  the remote mobylab's workspace (MOBYLAB_WORKSPACE)
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from dataclasses import dataclass
+
+MARKER = ".mobylab-workshop"
+DEFAULT_REMOTE_DIR = "~/.mobylab-workshop"
+
+
+@dataclass(frozen=True)
+class RemoteLayout:
+    root: str
+
+    def _join(self, *parts: str) -> str:
+        return posixpath.join(self.root, *parts)
+
+    @property
+    def marker(self) -> str:
+        return self._join(MARKER)
+
+    @property
+    def state(self) -> str:
+        return self._join("state.json")
+
+    @property
+    def config(self) -> str:
+        """The remote mobylab's config file (`mobylab -f`): its workspace and labs."""
+        return self._join("mobylab.json")
+
+    def config_text(self) -> str:
+        settings = {"workspace": self.workspace, "labs_dir": self.labs}
+        return json.dumps({"mobylab": settings}, indent=2) + "\n"
+
+    def mobylab_argv(self, *args: str) -> list[str]:
+        return [self.mobylab, "-f", self.config, *args]
+
+    @property
+    def wheelhouse(self) -> str:
+        return self._join("wheelhouse")
+
+    @property
+    def venv(self) -> str:
+        return self._join("venv")
+
+    @property
+    def python(self) -> str:
+        return self._join("venv", "bin", "python")
+
+    @property
+    def mobylab(self) -> str:
+        return self._join("venv", "bin", "mobylab")
+
+    @property
+    def labs(self) -> str:
+        return self._join("labs")
+
+    @property
+    def images(self) -> str:
+        return self._join("images")
+
+    @property
+    def bundles(self) -> str:
+        return self._join("bundles")
+
+    @property
+    def workspace(self) -> str:
+        return self._join("workspace")
+
+    @property
+    def reports(self) -> str:
+        return self._join("workspace", "reports")
+
+    def mobylab_env(self) -> dict[str, str]:
+        """The environment the remote mobylab runs with."""
+        return {"MOBYLAB_WORKSPACE": self.workspace, "MOBYLAB_LABS": self.labs}

@@ -1,0 +1,236 @@
+"""workshop.provision: install or update mobylab, the labs and their images on a host.
+
+Steps: prepare (folder + marker), python, wheels (copy only files whose sha256
+differs), venv (python3 -m venv, pip install --no-index), labs, images (one
+archive, loaded with the remote `mobylab images.load`), bundles, doctor. The
+host's state.json records what was installed, so a second run skips each step
+whose input did not change and says so.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from dataclasses import dataclass, field
+from typing import Any
+
+from .artifacts import Artifacts
+from .check import gather, summarize
+from .layout import MARKER, RemoteLayout
+from .pool import FAIL, HostJob, HostOutcome, StepFailed
+from .remote import RemoteHost, sh
+
+MIN_PYTHON = (3, 11)
+
+
+def needed(
+    remote_state: dict[str, Any], artifacts: Artifacts, installed: str | None
+) -> dict[str, bool]:
+    """Pure: which install steps have work to do on a host in `remote_state`."""
+    wheels = artifacts.wheelhouse
+    return {
+        "venv": remote_state.get("wheelhouse") != wheels.source_hash
+        or installed != artifacts.version,
+        "labs": artifacts.labs is not None and remote_state.get("labs") != artifacts.labs[1],
+        "images": artifacts.images is not None
+        and remote_state.get("images") != artifacts.images[1],
+        "bundles": artifacts.bundles is not None
+        and remote_state.get("bundles") != artifacts.bundles[1],
+    }
+
+
+def stale_wheels(remote: dict[str, str], local: dict[str, str]) -> list[str]:
+    """Pure: the local wheel names whose remote copy is missing or different."""
+    return [name for name, digest in local.items() if remote.get(name) != digest]
+
+
+def parse_python_version(text: str) -> tuple[int, int] | None:
+    """Pure: `Python 3.11.2` -> (3, 11)."""
+    words = text.strip().split()
+    if len(words) < 2:
+        return None
+    parts = words[-1].split(".")
+    try:
+        return int(parts[0]), int(parts[1])
+    except (ValueError, IndexError):
+        return None
+
+
+@dataclass
+class ProvisionReport:
+    done: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        if not self.done:
+            return "already up to date (" + ", ".join(self.skipped) + " skipped)"
+        text = "; ".join(self.done)
+        return text + (f" ({', '.join(self.skipped)} up to date)" if self.skipped else "")
+
+
+class Provisioner:
+    """The provision body for one set of artifacts."""
+
+    def __init__(self, artifacts: Artifacts, python: str = "python3") -> None:
+        self.artifacts = artifacts
+        self.python = python
+
+    def __call__(self, remote: RemoteHost, layout: RemoteLayout, job: HostJob) -> HostOutcome:
+        report = ProvisionReport()
+        job.begin("prepare")
+        remote.run(
+            sh("mkdir", "-p", layout.root, layout.wheelhouse, layout.workspace, layout.images)
+            + " && "
+            + sh("touch", layout.marker),
+            what="preparing " + layout.root,
+        )
+        if remote.read_text(layout.config) != layout.config_text():
+            remote.write_text(layout.config, layout.config_text())
+        state = self._load_state(remote, layout)
+        job.begin("python")
+        version = remote.run(sh(self.python, "--version"), check=False, what="python3")
+        found = parse_python_version(version.stdout or version.stderr)
+        if found is None or found < MIN_PYTHON:
+            raise StepFailed(
+                f"{job.label}: needs Python >= 3.11 with venv "
+                f"(found {version.last_line() if version.ok else 'no ' + self.python})"
+            )
+        installed = self._installed_version(remote, layout)
+        todo = needed(state, self.artifacts, installed)
+
+        job.begin("wheels")
+        copied = self._copy_wheels(remote, layout)
+        if copied:
+            report.done.append(f"{copied} wheels copied")
+        else:
+            report.skipped.append("wheels")
+
+        job.begin("venv")
+        if todo["venv"]:
+            self._install(remote, layout)
+            state["wheelhouse"] = self.artifacts.wheelhouse.source_hash
+            self._save_state(remote, layout, state)
+            report.done.append(f"mobylab {self.artifacts.version} installed")
+        else:
+            report.skipped.append("venv")
+
+        for step in ("labs", "images", "bundles"):
+            job.begin(step)
+            item = getattr(self.artifacts, step)
+            if item is None:
+                report.skipped.append(f"{step} (none)")
+                continue
+            if not todo[step]:
+                report.skipped.append(step)
+                continue
+            getattr(self, f"_copy_{step}")(remote, layout, job)
+            state[step] = item[1]
+            self._save_state(remote, layout, state)
+            report.done.append(f"{step} copied" if step != "images" else "images loaded")
+
+        job.begin("doctor")
+        row = summarize(gather(remote, layout, job))
+        notes = "; ".join(row.notes)
+        message = report.line() + (f"; {notes}" if notes else "")
+        data = row.as_dict() | {"done": report.done, "skipped": report.skipped}
+        return HostOutcome(job.label, row.state, "doctor", message, data=data)
+
+    # -- state --------------------------------------------------------------
+    def _load_state(self, remote: RemoteHost, layout: RemoteLayout) -> dict[str, Any]:
+        text = remote.read_text(layout.state)
+        try:
+            value = json.loads(text) if text else {}
+        except ValueError:
+            value = {}
+        return value if isinstance(value, dict) else {}
+
+    def _save_state(self, remote: RemoteHost, layout: RemoteLayout, state: dict[str, Any]) -> None:
+        remote.write_text(layout.state, json.dumps(state, indent=2, sort_keys=True) + "\n")
+
+    def _installed_version(self, remote: RemoteHost, layout: RemoteLayout) -> str | None:
+        result = remote.run(
+            f"test -x {sh(layout.mobylab)} && {sh(layout.mobylab, '--version')}", check=False
+        )
+        words = result.stdout.split()
+        return words[-1] if result.ok and words else None
+
+    # -- steps ----------------------------------------------------------------
+    def _copy_wheels(self, remote: RemoteHost, layout: RemoteLayout) -> int:
+        local = self.artifacts.wheelhouse
+        names = list(local.wheels)
+        remote_paths = [posixpath.join(layout.wheelhouse, n) for n in names]
+        existing = {posixpath.basename(p): d for p, d in remote.sha256s(remote_paths).items()}
+        stale = stale_wheels(existing, local.wheels)
+        for name in stale:
+            remote.put(local.path / name, posixpath.join(layout.wheelhouse, name))
+        listing = remote.run(sh("ls", "-1", layout.wheelhouse), log_output=False).stdout.split()
+        extra = [n for n in listing if n.endswith(".whl") and n not in local.wheels]
+        if extra:
+            remote.run(sh("rm", "-f", "--", *(posixpath.join(layout.wheelhouse, n) for n in extra)))
+        return len(stale)
+
+    def _install(self, remote: RemoteHost, layout: RemoteLayout) -> None:
+        if remote.run(sh("test", "-x", layout.python), check=False).exited != 0:
+            remote.run(sh(self.python, "-m", "venv", layout.venv), what="python3 -m venv")
+        wheel = posixpath.join(layout.wheelhouse, self.artifacts.wheelhouse.mobylab_wheel)
+        pip = [layout.python, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+        pip += ["--no-index", "--find-links", layout.wheelhouse]
+        remote.run(sh(*pip, wheel), what="pip install", timeout=900)
+        # Same version number, new source: replace mobylab itself without touching the rest.
+        remote.run(sh(*pip, "--force-reinstall", "--no-deps", wheel), what="pip install")
+
+    def _upload_archive(
+        self, remote: RemoteHost, folder: str, item: tuple[Any, str], job: HostJob
+    ) -> str:
+        local_path = item[0]
+        target = posixpath.join(folder, local_path.name)
+        have = remote.sha256s([target]).get(target)
+        from .remote import sha256_file
+
+        if have != sha256_file(local_path):
+            job.note(f"copying {local_path.name}")
+            remote.put(local_path, target)
+        return target
+
+    def _copy_labs(self, remote: RemoteHost, layout: RemoteLayout, job: HostJob) -> None:
+        assert self.artifacts.labs is not None
+        archive = self._upload_archive(remote, layout.root, self.artifacts.labs, job)
+        remote.run(
+            sh("rm", "-rf", layout.labs)
+            + " && "
+            + sh("mkdir", "-p", layout.labs)
+            + " && "
+            + sh("tar", "-xzf", archive, "-C", layout.labs)
+            + " && "
+            + sh("rm", "-f", archive),
+            what="unpacking the labs",
+        )
+
+    def _copy_images(self, remote: RemoteHost, layout: RemoteLayout, job: HostJob) -> None:
+        assert self.artifacts.images is not None
+        archive = self._upload_archive(remote, layout.images, self.artifacts.images, job)
+        job.note("mobylab images.load")
+        remote.run(
+            remote.env_command(
+                layout.mobylab_env(), layout.mobylab_argv("images.load", archive), layout.root
+            ),
+            what="mobylab images.load",
+            timeout=1800,
+        )
+
+    def _copy_bundles(self, remote: RemoteHost, layout: RemoteLayout, job: HostJob) -> None:
+        assert self.artifacts.bundles is not None
+        archive = self._upload_archive(remote, layout.root, self.artifacts.bundles, job)
+        remote.run(
+            sh("rm", "-rf", layout.bundles)
+            + " && "
+            + sh("mkdir", "-p", layout.bundles)
+            + " && "
+            + sh("tar", "-xzf", archive, "-C", layout.bundles)
+            + " && "
+            + sh("rm", "-f", archive),
+            what="unpacking the bundles",
+        )
+
+
+__all__ = ["FAIL", "MARKER", "Provisioner", "needed", "stale_wheels"]

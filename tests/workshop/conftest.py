@@ -1,0 +1,299 @@
+"""Real sshd "attendee machines" on loopback, for the workshop tests.
+
+Eight sshd processes listen on 127.0.0.2 ... 127.0.0.9, each with its own
+config, host key, pid file and authorized_keys in a temporary folder. All the
+hosts are this one machine, so each host logs in as its own Linux user (made
+for the test session, home under the temporary folder, member of the `docker`
+group for /var/run/docker.sock): the default remote folder ~/.mobylab-workshop
+is then a different folder per host, exactly as on separate machines, and the
+`user@host:port` form is exercised for real. 127.0.0.10 has no sshd (a host
+that is down). Everything is removed at the end of the session.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from mobylab.workshop import artifacts
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+SSHD = "/usr/sbin/sshd"
+HOST_NUMBERS = range(2, 10)
+DOWN_HOST = "127.0.0.10"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(reason + " (CI needs it: .ci/run installs openssh-server)")
+    pytest.skip(reason)
+
+
+def _free_port(addresses: Sequence[str], start: int = 2222) -> int:
+    """A port free on every address (2222 unless something else holds it)."""
+    for port in range(start, start + 200):
+        try:
+            for address in addresses:
+                with socket.socket() as probe:
+                    probe.bind((address, port))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free port for the test sshd")
+
+
+def _wait_listening(address: str, port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            probe.settimeout(0.5)
+            if probe.connect_ex((address, port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"sshd on {address}:{port} did not start")
+
+
+def keygen(path: Path, comment: str) -> str:
+    """A new ed25519 key pair; returns the public key line."""
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
+        check=True,
+    )
+    return path.with_suffix(".pub").read_text().strip()
+
+
+@dataclass
+class TestHost:
+    number: int
+    address: str
+    port: int
+    user: str
+    home: Path
+    folder: Path
+    host_key_line: str = ""  # "ssh-ed25519 AAAA..."
+    pid: int | None = None
+
+    @property
+    def spec(self) -> str:
+        return f"{self.user}@{self.address}:{self.port}"
+
+    @property
+    def known_hosts_line(self) -> str:
+        return f"[{self.address}]:{self.port} {self.host_key_line}"
+
+    @property
+    def remote_dir(self) -> Path:
+        return self.home / ".mobylab-workshop"
+
+
+@dataclass
+class SshFarm:
+    root: Path
+    port: int
+    client_key: Path
+    ssh_config: Path
+    known_hosts: Path
+    hosts: list[TestHost] = field(default_factory=list)
+
+    @property
+    def down_spec(self) -> str:
+        return f"nobody@{DOWN_HOST}:{self.port}"
+
+    def known_hosts_text(self, skip: Sequence[int] = ()) -> str:
+        return "".join(h.known_hosts_line + "\n" for h in self.hosts if h.number not in skip)
+
+    def host(self, number: int) -> TestHost:
+        return next(h for h in self.hosts if h.number == number)
+
+    def specs(self, numbers: Sequence[int] | None = None) -> str:
+        chosen = self.hosts if numbers is None else [self.host(n) for n in numbers]
+        return ",".join(h.spec for h in chosen)
+
+
+def _start_sshd(farm: SshFarm, host: TestHost, client_public: str) -> None:
+    folder = host.folder
+    folder.mkdir(mode=0o755)
+    host_key = folder / "ssh_host_ed25519_key"
+    host.host_key_line = " ".join(keygen(host_key, f"host{host.number}").split()[:2])
+    authorized = folder / "authorized_keys"
+    authorized.write_text(client_public + "\n")
+    authorized.chmod(0o644)
+    config = folder / "sshd_config"
+    config.write_text(
+        "\n".join(
+            [
+                f"ListenAddress {host.address}",
+                f"Port {host.port}",
+                f"HostKey {host_key}",
+                f"PidFile {folder / 'sshd.pid'}",
+                f"AuthorizedKeysFile {authorized}",
+                "UsePAM no",
+                "StrictModes no",
+                "PermitRootLogin prohibit-password",
+                "PasswordAuthentication no",
+                "KbdInteractiveAuthentication no",
+                "Subsystem sftp internal-sftp",
+                "MaxStartups 100",
+                "MaxSessions 100",
+                "LogLevel VERBOSE",
+                "",
+            ]
+        )
+    )
+    subprocess.run([SSHD, "-f", str(config), "-E", str(folder / "sshd.log")], check=True)
+    _wait_listening(host.address, host.port)
+    host.pid = _read_pid(folder / "sshd.pid")
+
+
+def _read_pid(path: Path, timeout: float = 10.0) -> int | None:
+    """sshd writes its pid file a moment after it starts listening."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = path.read_text().strip() if path.is_file() else ""
+        if text.isdigit():
+            return int(text)
+        time.sleep(0.05)
+    return None
+
+
+def _make_user(name: str, home: Path) -> None:
+    groups = ["--groups", "docker"] if _has_group("docker") else []
+    # Password "*": no password login, but not a locked account ("!"), which sshd refuses.
+    subprocess.run(
+        ["useradd", "--no-create-home", "--home-dir", str(home), "--shell", "/bin/bash",
+         "--password", "*", *groups, name],
+        check=True,
+    )  # fmt: skip
+    home.mkdir(mode=0o755)
+    shutil.chown(home, name, name)
+
+
+def _has_group(name: str) -> bool:
+    try:
+        grp.getgrnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+def _remove_user(name: str) -> None:
+    subprocess.run(["userdel", name], check=False, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def ssh_farm() -> Iterator[SshFarm]:
+    if not Path(SSHD).exists():
+        _unavailable(f"{SSHD} is not installed")
+    if os.geteuid() != 0:
+        _unavailable("the sshd fixtures need root (they add test users)")
+    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation dir
+    root = Path(tempfile.mkdtemp(prefix="mobylab-sshd-", dir="/tmp"))
+    root.chmod(0o755)
+    addresses = [f"127.0.0.{n}" for n in HOST_NUMBERS]
+    port = _free_port([*addresses, DOWN_HOST])
+    client_key = root / "client_ed25519"
+    client_public = keygen(client_key, "instructor")
+    suffix = secrets.token_hex(2)
+    farm = SshFarm(root, port, client_key, root / "ssh_config", root / "known_hosts")
+    try:
+        for number in HOST_NUMBERS:
+            user = f"mlw{suffix}h{number}"
+            host = TestHost(
+                number, f"127.0.0.{number}", port, user, root / f"home{number}", root / f"h{number}"
+            )
+            farm.hosts.append(host)
+            _make_user(user, host.home)
+            _start_sshd(farm, host, client_public)
+        lines = [
+            "Host *",
+            f"    IdentityFile {client_key}",
+            "    IdentitiesOnly yes",
+        ]
+        for host in farm.hosts:
+            lines += [
+                f"Host attendee-{host.number}",
+                f"    HostName {host.address}",
+                f"    Port {host.port}",
+                f"    User {host.user}",
+            ]
+        # "Host *" first would win for IdentityFile only; put aliases first as ssh does.
+        farm.ssh_config.write_text("\n".join(lines[3:] + lines[:3]) + "\n")
+        farm.known_hosts.write_text(farm.known_hosts_text())
+        yield farm
+    finally:
+        for host in farm.hosts:
+            host.pid = host.pid or _read_pid(host.folder / "sshd.pid", timeout=1)
+            if host.pid:
+                try:
+                    os.kill(host.pid, 15)
+                except ProcessLookupError:
+                    pass
+        for host in farm.hosts:
+            _remove_user(host.user)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def wheelhouse_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheelhouse, built once per test session (pip needs PyPI here)."""
+    dest = tmp_path_factory.mktemp("wheelhouse-cache") / "wheelhouse"
+    artifacts.build_wheelhouse(REPO, dest, dest.parent / "pip-wheel.log")
+    return dest
+
+
+@dataclass
+class MobylabCli:
+    """Runs `mobylab` as a child process, as an instructor would, with one workspace."""
+
+    workspace: Path
+    farm: SshFarm
+    known_hosts: Path
+    outputs: list[str] = field(default_factory=list)
+
+    def __call__(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+        env = dict(os.environ)
+        env.update(
+            {
+                "CI": "true",
+                "MOBYLAB_WORKSPACE": str(self.workspace),
+                "MOBYLAB_KNOWN_HOSTS": str(self.known_hosts),
+                "MOBYLAB_SSH_CONFIG": str(self.farm.ssh_config),
+                "COLUMNS": "250",
+            }
+        )
+        argv = [sys.executable, "-c", "from mobylab.cli import main; main()", *args]
+        result = subprocess.run(
+            argv, env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        self.outputs.append(result.stdout + result.stderr)
+        return result
+
+
+def make_cli(root: Path, farm: SshFarm, wheelhouse: Path | None = None) -> MobylabCli:
+    workspace = root / "ws"
+    workspace.mkdir(parents=True)
+    if wheelhouse is not None:
+        shutil.copytree(wheelhouse, workspace / "wheelhouse")
+    known_hosts = root / "known_hosts"
+    known_hosts.write_text(farm.known_hosts_text())
+    return MobylabCli(workspace, farm, known_hosts)
+
+
+@pytest.fixture
+def cli(tmp_path: Path, ssh_farm: SshFarm) -> MobylabCli:
+    """A fresh workspace and known_hosts (with every test host's key) per test."""
+    return make_cli(tmp_path, ssh_farm)

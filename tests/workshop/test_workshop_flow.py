@@ -1,0 +1,163 @@
+"""The whole workshop on eight real sshd hosts: check, provision (one host fails a step,
+then --only-failed), a second nearly no-op provision, run the hello lab, status,
+collect, teardown listing, and no secret anywhere in what was written."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import MobylabCli, SshFarm, make_cli
+
+pytestmark = [pytest.mark.workshop, pytest.mark.slow]
+
+FAKE_TOKEN = "tok3n-s3cr3t-" + "a1b2c3d4"
+FAILING_HOST = 9
+
+
+@pytest.fixture(scope="module")
+def flow(tmp_path_factory: pytest.TempPathFactory, ssh_farm: SshFarm, wheelhouse_cache: Path):
+    return make_cli(tmp_path_factory.mktemp("flow"), ssh_farm, wheelhouse_cache)
+
+
+def _rows(output: str, farm: SshFarm) -> dict[str, str]:
+    """host spec -> its table line."""
+    rows = {}
+    for host in farm.hosts:
+        lines = [line for line in output.splitlines() if host.spec in line]
+        assert lines, f"{host.spec} missing from the table:\n{output}"
+        rows[host.spec] = lines[0]
+    return rows
+
+
+def test_check_before_provision_says_not_installed(flow: MobylabCli, ssh_farm: SshFarm):
+    result = flow("workshop.check", "--hosts", ssh_farm.specs())
+    assert result.returncode == 0, result.stderr
+    rows = _rows(result.stdout, ssh_farm)
+    for line in rows.values():
+        assert "not installed" in line
+        assert "WARN" in line
+    assert "8 hosts: 8 WARN" in result.stderr
+
+
+def test_provision_reports_the_failing_host_and_carries_on(flow: MobylabCli, ssh_farm: SshFarm):
+    blocked = ssh_farm.host(FAILING_HOST)
+    blocked.remote_dir.write_text("a file where the folder should be\n")
+    started = time.monotonic()
+    result = flow("workshop.provision", "--hosts", ssh_farm.specs(), "--no-images")
+    elapsed = time.monotonic() - started
+    print(f"first provision of 8 hosts: {elapsed:.0f}s")
+    assert result.returncode == 1
+    rows = _rows(result.stdout, ssh_farm)
+    assert "FAIL" in rows[blocked.spec]
+    assert "preparing" in rows[blocked.spec]
+    for spec, line in rows.items():
+        if spec != blocked.spec:
+            assert "mobylab 0.1.0 installed" in line, line
+            assert re.search(r"\b(OK|WARN)\b", line), line
+    assert f"error: workshop.provision: 1 of 8 hosts failed ({blocked.spec})" in result.stderr
+    log = flow.workspace / "workshop" / "logs" / f"{blocked.spec.replace(':', '_')}.log"
+    assert "File exists" in log.read_text()
+
+
+def test_only_failed_retries_just_that_host(flow: MobylabCli, ssh_farm: SshFarm):
+    blocked = ssh_farm.host(FAILING_HOST)
+    blocked.remote_dir.unlink()
+    result = flow("workshop.provision", "--hosts", ssh_farm.specs(), "--no-images", "--only-failed")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert blocked.spec in result.stdout
+    others = [h.spec for h in ssh_farm.hosts if h.number != FAILING_HOST]
+    assert not any(spec in result.stdout for spec in others)
+    assert "1 hosts:" in result.stderr
+    assert (blocked.remote_dir / ".mobylab-workshop").is_file()
+
+
+def test_second_provision_does_little_and_says_so(flow: MobylabCli, ssh_farm: SshFarm):
+    started = time.monotonic()
+    result = flow("workshop.provision", "--hosts", ssh_farm.specs(), "--no-images")
+    elapsed = time.monotonic() - started
+    print(f"second provision of 8 hosts: {elapsed:.0f}s")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for line in _rows(result.stdout, ssh_farm).values():
+        assert "already up to date" in line, line
+
+
+def test_check_after_provision_runs_the_remote_doctor(flow: MobylabCli, ssh_farm: SshFarm):
+    result = flow("workshop.check", "--hosts", ssh_farm.specs(), "--json")
+    assert result.returncode == 0, result.stderr
+    outcomes = json.loads(result.stdout[result.stdout.index("[") :])
+    assert len(outcomes) == 8
+    for outcome in outcomes:
+        assert outcome["data"]["mobylab"] == "0.1.0"
+        assert outcome["data"]["engine"] not in ("none", "-")
+        assert "doctor gave no report" not in outcome["message"]
+
+
+def test_run_hello_on_every_host(flow: MobylabCli, ssh_farm: SshFarm):
+    started = time.monotonic()
+    result = flow(
+        "workshop.run", "hello", "--hosts", ssh_farm.specs(),
+        "--env", f"MOBYLAB_TEST_URL=https://attendee:{FAKE_TOKEN}@127.0.0.1:9/",
+    )  # fmt: skip
+    print(f"hello lab on 8 hosts: {time.monotonic() - started:.0f}s")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for line in _rows(result.stdout, ssh_farm).values():
+        assert "hello passed" in line
+    for host in ssh_farm.hosts:
+        reports = host.remote_dir / "workspace" / "reports"
+        assert (reports / "latest" / "report.json").is_file()
+
+
+def test_status_shows_everyone_finished(flow: MobylabCli, ssh_farm: SshFarm):
+    result = flow("workshop.status", "--hosts", ssh_farm.specs())
+    assert result.returncode == 0, result.stdout + result.stderr
+    for line in _rows(result.stdout, ssh_farm).values():
+        assert "finished" in line
+        assert "hello" in line
+
+
+def test_collect_writes_one_report(flow: MobylabCli, ssh_farm: SshFarm):
+    result = flow("workshop.collect", "--hosts", ssh_farm.specs())
+    assert result.returncode == 0, result.stdout + result.stderr
+    reports = sorted((flow.workspace / "workshop" / "reports").glob("*/report.json"))
+    summary = json.loads(reports[-1].read_text())
+    assert summary["hosts"] == 8
+    assert summary["finished"] == 8
+    assert summary["passed"] == 8
+    assert summary["labs"] == ["hello"]
+    assert summary["slowest_step"]["seconds"] > 0
+    markdown = reports[-1].with_name("report.md").read_text()
+    html = reports[-1].with_name("report.html").read_text()
+    for host in ssh_farm.hosts:
+        assert host.spec in markdown
+        assert host.spec in html
+    assert "8/8 hosts finished" in markdown
+
+
+def test_teardown_without_yes_only_lists(flow: MobylabCli, ssh_farm: SshFarm):
+    result = flow("workshop.teardown", "--hosts", ssh_farm.specs())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "nothing was removed" in result.stderr
+    for host in ssh_farm.hosts:
+        assert host.remote_dir.is_dir()
+
+
+def test_no_secret_in_logs_tables_or_reports(flow: MobylabCli, ssh_farm: SshFarm):
+    private_key = ssh_farm.client_key.read_text()
+    key_body = private_key.splitlines()[1]
+    written = [p for p in flow.workspace.rglob("*") if p.is_file() and "wheelhouse" not in p.parts]
+    assert any(p.suffix == ".log" for p in written)
+    for path in written:
+        text = path.read_text(errors="replace")
+        assert FAKE_TOKEN not in text, path
+        assert key_body not in text, path
+    for output in flow.outputs:
+        assert FAKE_TOKEN not in output
+        assert key_body not in output
+    # The command line with the token was logged, masked.
+    logs = "".join(p.read_text() for p in (flow.workspace / "workshop" / "logs").glob("*.log"))
+    assert "https://***@127.0.0.1:9/" in logs

@@ -322,6 +322,13 @@ def cached_build(workspace: Workspace, plan: BuildPlan) -> BuildRecord | None:
     return None
 
 
+def require_make() -> None:
+    try:
+        process.require("make")
+    except MobylabError as exc:
+        raise BuildError(exc.message, exc.hint) from None
+
+
 def remove_build_containers(engine: Engine, build_id: str) -> list[str]:
     """Remove the (mobylab-labelled) containers of one build; their short ids."""
     removed: list[str] = []
@@ -362,10 +369,7 @@ def run_build(
         cached = cached_build(workspace, plan)
         if cached is not None:
             return cached
-    try:
-        process.require("make")
-    except MobylabError as exc:
-        raise BuildError(exc.message, exc.hint) from None
+    require_make()
     build_id = uuid.uuid4().hex[:12]
     argv, notes = make_argv(plan, security=security, build_id=build_id)
     stamp = time.strftime("%Y%m%d-%H%M%S")

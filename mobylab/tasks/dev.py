@@ -13,7 +13,7 @@ from pathlib import Path
 from invoke import Collection, task
 
 from .. import ui
-from ..devbuild import cached_build, last_build, run_build
+from ..devbuild import cached_build, last_build, require_make, run_build
 from ..errors import BuildError
 from ..plan import BuildPlan, host_cgroup_version, read_plan
 from ..probe import probe
@@ -109,6 +109,7 @@ def build(c, target=None, force=False, checkout=None, skip_cross=False):
                 f"nothing to do ({time.monotonic() - started:.2f}s). Use --force to rebuild."
             )
             return
+    require_make()
     engine = session.engine()
     caps = probe(engine, session.workspace)
     full = read_plan(path, target=target, host_cgroup=caps.cgroup_version, buildx=caps.buildx)

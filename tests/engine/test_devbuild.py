@@ -6,6 +6,7 @@ with mobylab's flags instead of --privileged -> bundles on the host.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -51,10 +52,8 @@ def dev_images(engine: Engine) -> Iterator[list[str]]:
             except docker.errors.ImageNotFound:
                 continue
             if labels.is_managed(image.labels):
-                try:
+                with contextlib.suppress(docker.errors.APIError):
                     client.images.remove(image.id, force=True)
-                except docker.errors.APIError:
-                    pass
     finally:
         client.close()
 

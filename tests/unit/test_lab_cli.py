@@ -1,0 +1,95 @@
+"""Lab tasks as a user runs them: one-line errors, non-zero exits, no tracebacks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mobylab.config import merge_settings
+from mobylab.errors import LabError
+from mobylab.lab import catalog
+from mobylab.lab.external import source_lab
+from mobylab.tasks.base import Session
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def invoke(tmp_path: Path, *args: str, config: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MOBYLAB_WORKSPACE": str(tmp_path / "ws"), "MOBYLAB_OFFLINE": "yes"}
+    argv = [sys.executable, "-m", "invoke"]
+    if config:
+        path = tmp_path / "mobylab.yaml"
+        path.write_text(config)
+        argv += ["-f", str(path)]
+    argv += ["-r", str(REPO), *args]
+    return subprocess.run(
+        argv, env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
+    )
+
+
+def test_unknown_lab_is_one_line(tmp_path: Path) -> None:
+    result = invoke(tmp_path, "lab.run", "nope")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        "error: no lab called 'nope'. Known labs: hello, multistage (see `invoke lab.list`)."
+    ]
+
+
+def test_broken_lab_toml_is_one_line_naming_the_field(tmp_path: Path) -> None:
+    lab = tmp_path / "labs" / "broken"
+    lab.mkdir(parents=True)
+    (lab / "lab.toml").write_text('title = "B"\n[[steps]]\ntitle = "s"\ncommands = [3]\n')
+    result = invoke(tmp_path, "lab.run", "broken", config=f"mobylab:\n  labs_dir: {lab.parent}\n")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: labs/broken/lab.toml: steps[0].commands[0]: expected a string. Fix the lab file."
+    ]
+    assert "Traceback" not in result.stderr
+
+
+def test_list_and_show(tmp_path: Path) -> None:
+    listed = invoke(tmp_path, "lab.list")
+    assert listed.returncode == 0
+    assert "multistage" in listed.stdout and "hello" in listed.stdout
+    shown = invoke(tmp_path, "lab.show", "multistage")
+    assert shown.returncode == 0, shown.stderr
+    assert "docker create --name {extract} {tag_prefix}:build" in shown.stdout
+    assert "COPY --from=builder" in shown.stdout
+
+
+def test_report_without_runs(tmp_path: Path) -> None:
+    result = invoke(tmp_path, "lab.report")
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: no lab has run in this workspace yet.")
+
+
+def test_bad_options_are_usage_errors(tmp_path: Path) -> None:
+    result = invoke(tmp_path, "lab.multistage", "--url", "file:///etc/passwd")
+    assert result.returncode == 2
+    assert "is not an http or https URL" in result.stderr
+    result = invoke(tmp_path, "lab.run", "hello", "--engine", "moon")
+    assert result.returncode == 2
+
+
+def test_source_missing_files_are_named(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "Dockerfile").write_text("FROM alpine\n")
+    (repo / "Dockerfile.build").write_text("FROM golang\n")
+    session = Session(merge_settings({"workspace": str(tmp_path / "ws")}, environ={}))
+    with pytest.raises(LabError) as caught:
+        source_lab(session, catalog.find_lab("multistage", {}), str(repo))
+    assert caught.value.message == (
+        f"{repo} is not laid out like href-counter: missing Dockerfile.multi, "
+        "build.sh or build-multi-dockerfiles.sh"
+    )
+    result = invoke(tmp_path, "lab.multistage", "--source", str(repo))
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1
+    result = invoke(tmp_path, "lab.multistage", "--source", "gopher://example.com/x")
+    assert result.returncode == 2 and "scheme 'gopher' is not allowed" in result.stderr

@@ -62,6 +62,12 @@ class StepFailed(WorkshopError):
     """A step on a host failed; the job stops there and the host is marked FAIL."""
 
 
+class HostTimedOut(WorkshopError):
+    """The host's deadline (--timeout) passed during a step."""
+
+    state = TIMEOUT
+
+
 Update = Callable[[str, str, str], None]  # (host label, step, note)
 
 

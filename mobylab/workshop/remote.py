@@ -8,6 +8,7 @@ host's own log (<workspace>/workshop/logs/<host>.log), through the redactor.
 from __future__ import annotations
 
 import hashlib
+import math
 import shlex
 import threading
 import time
@@ -21,7 +22,7 @@ from invoke.exceptions import CommandTimedOut
 
 from ..errors import WorkshopError
 from .hostkeys import retryable, secure, translate
-from .pool import HostJob, StepFailed, with_retries
+from .pool import HostJob, HostTimedOut, StepFailed, with_retries
 from .redact import Redactor
 
 
@@ -152,13 +153,19 @@ class RemoteHost:
         """Run a (quoted) command line; raise StepFailed on non-zero exit when `check`."""
         assert self.cxn is not None, "connect() first"
         self.log.write(f"$ {command}")
-        limit = min(timeout or self.job.remaining(), self.job.remaining())
+        remaining = self.job.remaining()
+        limit = min(timeout or remaining, remaining)
         try:
             result = self.cxn.run(
-                command, hide=True, warn=True, in_stream=False, timeout=int(max(1, limit))
+                command, hide=True, warn=True, in_stream=False, timeout=math.ceil(limit)
             )
         except CommandTimedOut:
             self.log.write(f"timed out after {limit:.0f}s")
+            if limit >= remaining:
+                raise HostTimedOut(
+                    f"{self.label}: no result after {self.job.timeout:.0f}s "
+                    f"(at step {self.job.step})"
+                ) from None
             raise StepFailed(
                 f"{self.label}: {what or 'a command'} took longer than {limit:.0f}s"
             ) from None

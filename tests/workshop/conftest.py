@@ -12,6 +12,7 @@ that is down). Everything is removed at the end of the session.
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import os
 import secrets
@@ -237,10 +238,8 @@ def ssh_farm() -> Iterator[SshFarm]:
         for host in farm.hosts:
             host.pid = host.pid or _read_pid(host.folder / "sshd.pid", timeout=1)
             if host.pid:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(host.pid, 15)
-                except ProcessLookupError:
-                    pass
         for host in farm.hosts:
             _remove_user(host.user)
         shutil.rmtree(root, ignore_errors=True)

@@ -349,7 +349,12 @@ class DevEnvironment:
                     name=self.names.container,
                     hostname="mobylab-dev",
                     working_dir=plan.workdir,
-                    environment={"PATH": plan.container_path, "container": "docker"},
+                    environment={
+                        "PATH": plan.container_path,
+                        "container": "docker",
+                        # Lets mobylab-dind tidy files that only exist in this container.
+                        "MOBYLAB_DEV_CONTAINER": "1",
+                    },
                     labels=resource_labels(self.names.key, plan),
                     ports=[INNER_TCP_PORT] if network else None,
                     host_config=security.host_config(api, **options),

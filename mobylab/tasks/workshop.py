@@ -122,7 +122,13 @@ def _finish(task_name: str, outcomes: Sequence[HostOutcome], as_json: bool) -> N
     if as_json:
         print(json.dumps([o.as_dict() for o in outcomes], indent=2))
     ui.info(_summary_line(outcomes))
-    failed = [o.host for o in outcomes if o.failed]
+    failures = [o for o in outcomes if o.failed]
+    for outcome in failures:  # one line per host, naming it
+        text = outcome.message or f"stopped at {outcome.step}"
+        if not text.startswith(outcome.host):
+            text = f"{outcome.host}: {text}"
+        ui.err.print(f"{outcome.state}: {text}", markup=False, highlight=False)
+    failed = [o.host for o in failures]
     if failed:
         shown = ", ".join(failed[:5]) + (" ..." if len(failed) > 5 else "")
         raise WorkshopError(
@@ -190,7 +196,21 @@ def check(
     _finish("check", outcomes, json_)
 
 
-def _images_archive(session: Session, lab: str | None, refresh: bool) -> tuple[Path, str] | None:
+def _image_flags(source: Path, lab: str | None) -> list[str]:
+    """images.save flags: --lab NAME, or --image for every image any lab declares."""
+    if lab:
+        return ["--lab", lab]
+    from ..images import labs as lab_images
+
+    names: list[str] = []
+    for toml in sorted((source / "labs").glob("*/lab.toml")):
+        names += lab_images.lab_image_names(toml.parent.name, source / "labs")
+    return [flag for name in dict.fromkeys(names) for flag in ("--image", name)]
+
+
+def _images_archive(
+    session: Session, source: Path, lab: str | None, refresh: bool
+) -> tuple[Path, str] | None:
     """The images archive from the local `mobylab images.save`, made once and reused."""
     from . import ns
 
@@ -200,11 +220,14 @@ def _images_archive(session: Session, lab: str | None, refresh: bool) -> tuple[P
     folder = session.workspace.root / "workshop" / "artifacts"
     archive = folder / f"images-{lab or 'all'}.tar"
     if refresh or not archive.is_file():
+        flags = _image_flags(source, lab)
+        if not flags:
+            ui.info("the labs declare no images; none copied")
+            return None
         folder.mkdir(parents=True, exist_ok=True)
         ui.step(f"saving the labs' images to {archive}")
         argv = [sys.executable, "-c", "from mobylab.cli import main; main()", "images.save"]
-        if lab:
-            argv += ["--lab", lab]
+        argv += flags
         log = session.workspace.root / "workshop" / "logs" / "images.save.log"
         result = process.run([*argv, str(archive)], log=log, timeout=3600)
         if not result.ok:
@@ -276,7 +299,7 @@ def provision(
     artifacts = art.Artifacts(
         wheelhouse=wheelhouse,
         labs=art.make_tar(root / "labs", workshop.root / "artifacts", "labs"),
-        images=_images_archive(session, lab, refresh_images) if images else None,
+        images=_images_archive(session, root, lab, refresh_images) if images else None,
         bundles=_bundles_archive(session) if bundles else None,
     )
     outcomes = _run(workshop, "provision", specs, Provisioner(artifacts, python=python))

@@ -16,9 +16,9 @@ from typing import Any
 
 from .artifacts import Artifacts
 from .check import gather, summarize
-from .layout import MARKER, RemoteLayout
-from .pool import FAIL, HostJob, HostOutcome, StepFailed
-from .remote import RemoteHost, sh
+from .layout import RemoteLayout
+from .pool import HostJob, HostOutcome, StepFailed
+from .remote import RemoteHost, sh, sha256_file
 
 MIN_PYTHON = (3, 11)
 
@@ -185,11 +185,13 @@ class Provisioner:
         local_path = item[0]
         target = posixpath.join(folder, local_path.name)
         have = remote.sha256s([target]).get(target)
-        from .remote import sha256_file
-
         if have != sha256_file(local_path):
             job.note(f"copying {local_path.name}")
             remote.put(local_path, target)
+        # images.load checks the archive against the PATH.sha256 written next to it.
+        sidecar = local_path.with_name(local_path.name + ".sha256")
+        if sidecar.is_file():
+            remote.put(sidecar, target + ".sha256")
         return target
 
     def _copy_labs(self, remote: RemoteHost, layout: RemoteLayout, job: HostJob) -> None:
@@ -231,6 +233,3 @@ class Provisioner:
             + sh("rm", "-f", archive),
             what="unpacking the bundles",
         )
-
-
-__all__ = ["FAIL", "MARKER", "Provisioner", "needed", "stale_wheels"]

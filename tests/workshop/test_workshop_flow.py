@@ -86,6 +86,20 @@ def test_second_provision_does_little_and_says_so(flow: MobylabCli, ssh_farm: Ss
         assert "already up to date" in line, line
 
 
+def test_provision_copies_and_loads_the_lab_images_once(flow: MobylabCli, ssh_farm: SshFarm):
+    result = flow("workshop.provision", "--hosts", ssh_farm.specs(), "--lab", "hello")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for line in _rows(result.stdout, ssh_farm).values():
+        assert "images loaded" in line, line
+    for host in ssh_farm.hosts:
+        archives = list((host.remote_dir / "images").glob("images-hello.tar*"))
+        assert sorted(p.name for p in archives) == ["images-hello.tar", "images-hello.tar.sha256"]
+    again = flow("workshop.provision", "--hosts", ssh_farm.specs(), "--lab", "hello")
+    assert again.returncode == 0, again.stdout + again.stderr
+    for line in _rows(again.stdout, ssh_farm).values():
+        assert "already up to date" in line, line
+
+
 def test_check_after_provision_runs_the_remote_doctor(flow: MobylabCli, ssh_farm: SshFarm):
     result = flow("workshop.check", "--hosts", ssh_farm.specs(), "--json")
     assert result.returncode == 0, result.stderr

@@ -7,15 +7,16 @@ from tasks/devenv.py: `from .dev import ns` then `ns.add_task(...)`.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
 from invoke import Collection, task
 
-from .. import ui
+from .. import process, ui
 from ..devbuild import cached_build, last_build, require_make, run_build
 from ..errors import BuildError
-from ..plan import BuildPlan, host_cgroup_version, read_plan
+from ..plan import ERA_BAKE, BuildPlan, host_cgroup_version, read_plan
 from ..probe import probe
 from ..source import clone as clone_source
 from ..source import default_checkout, is_dirty
@@ -24,6 +25,13 @@ from .base import Session, friendly_errors
 
 def _checkout(session: Session, checkout: str | None) -> Path:
     return Path(checkout).expanduser() if checkout else default_checkout(session.workspace)
+
+
+def _local_buildx() -> bool:
+    """Whether this machine's docker CLI has the buildx plugin."""
+    if shutil.which("docker") is None:
+        return False
+    return process.capture(["docker", "buildx", "version"], timeout=20).returncode == 0
 
 
 def _print_plan(plan: BuildPlan) -> None:
@@ -76,7 +84,10 @@ def clone(c, repo=None, ref=None, pr=None, full=False, force=False):
 def plan(c, checkout=None, json_=False):
     """Show how this checkout builds: era, make target, dev image, workdir, bundles."""
     session = Session.from_context(c)
-    result = read_plan(_checkout(session, checkout), host_cgroup=host_cgroup_version())
+    path = _checkout(session, checkout)
+    result = read_plan(path, host_cgroup=host_cgroup_version())
+    if result.era == ERA_BAKE:
+        result = read_plan(path, host_cgroup=host_cgroup_version(), buildx=_local_buildx())
     if json_:
         print(json.dumps(result.as_dict(), indent=2))
     else:

@@ -12,10 +12,14 @@ import pytest
 
 from mobylab.errors import ImageError
 from mobylab.images.archive import (
+    FORMAT,
+    TRAILER,
+    _append_trailer,
     check_manifest,
     checksum_line,
     checksum_path,
     parse_checksum,
+    trailer_problem,
     verify_archive,
 )
 
@@ -98,11 +102,16 @@ def test_a_tar_not_made_by_docker_save_is_refused(tmp_path: Path) -> None:
         verify_archive(archive)
 
 
-def test_a_missing_or_bad_checksum_file_is_refused(tmp_path: Path) -> None:
+def test_an_archive_with_no_checksum_at_all_is_refused(tmp_path: Path) -> None:
     archive = tmp_path / "images.tar"
     _docker_save_like(archive)
-    with pytest.raises(ImageError, match=r"\.sha256 is missing"):
+    with pytest.raises(ImageError, match="no checksum"):
         verify_archive(archive)
+
+
+def test_a_bad_checksum_file_is_refused(tmp_path: Path) -> None:
+    archive = tmp_path / "images.tar"
+    _docker_save_like(archive)
     checksum_path(archive).write_text("nonsense\n")
     with pytest.raises(ImageError, match="not a sha256sum file"):
         verify_archive(archive)
@@ -135,3 +144,73 @@ def test_check_manifest() -> None:
             check_manifest(bad, members)
     with pytest.raises(ValueError, match="missing"):
         check_manifest([entry], {"c.json"})
+
+
+def _sealed_inside(tmp_path: Path) -> Path:
+    archive = tmp_path / "images.tar"
+    _docker_save_like(archive)
+    _append_trailer(archive, ("example/one:1",))
+    return archive
+
+
+def test_an_archive_checks_itself_with_no_checksum_file(tmp_path: Path) -> None:
+    archive = _sealed_inside(tmp_path)
+    assert not checksum_path(archive).exists()
+    assert verify_archive(archive).tags == ("example/one:1",)
+    with tarfile.open(archive) as tar:
+        assert tar.getnames()[-1] == TRAILER
+
+
+def test_a_change_before_the_embedded_checksum_is_refused(tmp_path: Path) -> None:
+    archive = _sealed_inside(tmp_path)
+    data = bytearray(archive.read_bytes())
+    data[2000] ^= 0xFF  # inside layer1/layer.tar
+    archive.write_bytes(bytes(data))
+    with pytest.raises(ImageError, match="differs from the one recorded inside"):
+        verify_archive(archive)
+
+
+def test_an_archive_cut_before_its_embedded_checksum_is_refused(tmp_path: Path) -> None:
+    archive = _sealed_inside(tmp_path)
+    with tarfile.open(archive) as tar:
+        offset = tar.getmember(TRAILER).offset
+    archive.write_bytes(archive.read_bytes()[:offset])
+    with pytest.raises(ImageError, match="nothing was loaded"):
+        verify_archive(archive)
+
+
+def test_an_archive_cut_inside_its_embedded_checksum_is_refused(tmp_path: Path) -> None:
+    archive = _sealed_inside(tmp_path)
+    with tarfile.open(archive) as tar:
+        offset = tar.getmember(TRAILER).offset
+    archive.write_bytes(archive.read_bytes()[: offset + 600])
+    with pytest.raises(ImageError, match="not a whole tar archive"):
+        verify_archive(archive)
+
+
+def test_a_sidecar_is_checked_too(tmp_path: Path) -> None:
+    archive = _sealed_inside(tmp_path)
+    checksum_path(archive).write_text(checksum_line("0" * 64, archive.name))
+    with pytest.raises(ImageError, match="does not match"):
+        verify_archive(archive)
+    _seal(archive)
+    assert verify_archive(archive).tags == ("example/one:1",)
+
+
+def test_trailer_problem() -> None:
+    good = {"format": FORMAT, "sha256": "ab", "bytes": 10}
+    assert trailer_problem(good, "ab", 10) == ""
+    assert "truncated" in trailer_problem(good, "ab", 9)
+    assert "changed" in trailer_problem(good, "cd", 10)
+    assert "not a mobylab" in trailer_problem({"sha256": "ab", "bytes": 10}, "ab", 10)
+    assert "not a mobylab" in trailer_problem(["x"], "ab", 10)
+
+
+def test_files_after_the_embedded_checksum_are_refused(tmp_path: Path) -> None:
+    archive = _sealed_inside(tmp_path)
+    with tarfile.open(archive, "a") as tar:
+        info = tarfile.TarInfo("extra")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"bad"))
+    with pytest.raises(ImageError, match="not its last file"):
+        verify_archive(archive)

@@ -73,7 +73,8 @@ def list_(c, json_=False):
 @task(
     iterable=["image"],
     help={
-        "path": "the archive to write (PATH.sha256 is written next to it)",
+        "path": "the archive to write (a docker-save tar with its checksum inside; "
+        "PATH.sha256 is written next to it too)",
         "lab": "save the images this lab declares in its lab.toml",
         "image": "an image to save: a recipe name or an image reference (repeatable)",
     },
@@ -93,7 +94,7 @@ def save(c, path, lab=None, image=None):
     ui.info(f"wrote {info.path} ({ui.human_bytes(info.size)}) and {info.path.name}.sha256")
 
 
-@task(help={"path": "an archive made by images.save (with its .sha256 file next to it)"})
+@task(help={"path": "an archive made by images.save (it holds its own checksum)"})
 @friendly_errors
 def load(c, path):
     """Check an archive's checksum and structure, then load its images."""

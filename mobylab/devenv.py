@@ -294,7 +294,11 @@ class DevEnvironment:
         return name
 
     def _ensure_network(self, plan: BuildPlan) -> str:
-        """A bridge of the dev container's own, so no other container reaches its TCP port."""
+        """A bridge of the dev container's own.
+
+        It does not depend on the engine's default bridge (docker0), and no other
+        container shares it, so none reaches the daemon's TCP port.
+        """
         name = self.names.network
         found = self.client.networks.list(names=[name])
         for network in found:
@@ -324,7 +328,7 @@ class DevEnvironment:
         plan = target.plan
         security = self._security(privileged)
         volume = self._ensure_volume(plan)
-        network = self._ensure_network(plan) if tcp else None
+        network = self._ensure_network(plan)
         self._prepare_host_dirs()
         api = self.client.api
         options: dict[str, Any] = {
@@ -335,9 +339,9 @@ class DevEnvironment:
             },
             "mounts": [docker.types.Mount(INNER_DATA_ROOT, volume, type="volume")],
             "init": True,
+            "network_mode": network,
         }
-        if network:
-            options["network_mode"] = network
+        if tcp:
             options["port_bindings"] = {INNER_TCP_PORT: ("127.0.0.1", None)}
         created = False
         try:
@@ -356,7 +360,7 @@ class DevEnvironment:
                         "MOBYLAB_DEV_CONTAINER": "1",
                     },
                     labels=resource_labels(self.names.key, plan),
-                    ports=[INNER_TCP_PORT] if network else None,
+                    ports=[INNER_TCP_PORT] if tcp else None,
                     host_config=security.host_config(api, **options),
                     detach=True,
                 )
@@ -408,10 +412,14 @@ class DevEnvironment:
         for _ in range(3):
             try:
                 container = self.container()
-                if container is not None and labels.is_managed(container.labels):
+                found = container.labels if container is not None else {}
+                if (
+                    container is not None
+                    and found.get(LABEL_KEY) == self.names.key
+                    and labels.is_managed(found)
+                ):
                     container.remove(force=True)
-                if self.state().get("network"):
-                    self._remove_network()
+                self._remove_network()
                 self.workspace.drop_state(STATE_NAME)
                 return
             except KeyboardInterrupt:

@@ -1,0 +1,207 @@
+"""Lab runs as a user starts them: the hello lab, five at once, Ctrl-C, resuming a step."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from mobylab.engine import Engine
+from mobylab.lab.runner import remove_run_resources
+
+pytestmark = [pytest.mark.engine, pytest.mark.slow]
+REPO = Path(__file__).resolve().parents[2]
+RUN_LINE = re.compile(r"run (\d{8}-\d{6}-[0-9a-f]{4}) ")
+
+
+def lab_env(workspace: Path, engine: Engine) -> dict[str, str]:
+    return {
+        **os.environ,
+        "MOBYLAB_WORKSPACE": str(workspace),
+        "MOBYLAB_OFFLINE": "yes",
+        "DOCKER_HOST": engine.url,
+    }
+
+
+def invoke_argv(*args: str, config: Path | None = None) -> list[str]:
+    argv = [sys.executable, "-m", "invoke"]
+    if config is not None:
+        argv += ["-f", str(config)]
+    return [*argv, "-r", str(REPO), *args]
+
+
+@pytest.fixture
+def cleanup(engine: Engine) -> Iterator[list[str]]:
+    run_ids: list[str] = []
+    yield run_ids
+    for run_id in run_ids:
+        remove_run_resources(engine, run_id)
+
+
+def run_ids_in(workspace: Path) -> list[str]:
+    reports = workspace / "reports"
+    if not reports.is_dir():
+        return []
+    return sorted(p.name for p in reports.iterdir() if p.is_dir() and not p.is_symlink())
+
+
+def test_five_hello_runs_at_once(engine: Engine, tmp_path: Path, cleanup: list[str]) -> None:
+    workspace = tmp_path / "ws"
+    env = lab_env(workspace, engine)
+    # Make the offline runtime image once, so the five runs measure only themselves.
+    first = subprocess.run(
+        invoke_argv("lab.run", "hello", "--yes"), env=env, capture_output=True, text=True,
+        timeout=900, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert first.returncode == 0, first.stderr
+
+    def one(_: int) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            invoke_argv("lab.run", "hello", "--yes"), env=env, capture_output=True, text=True,
+            timeout=600, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        results = list(pool.map(one, range(5)))
+    run_ids = run_ids_in(workspace)
+    cleanup.extend(run_ids)
+    for result in results:
+        assert result.returncode == 0, result.stderr
+        assert "hello from mobylab" in result.stdout
+    assert len(run_ids) == 6
+    for run_id in run_ids:
+        report = json.loads((workspace / "reports" / run_id / "report.json").read_text())
+        assert report["status"] == "passed"
+        assert report["variants"][0]["image"] == f"mobylab-lab/hello-{run_id}:latest"
+    rendered = subprocess.run(
+        invoke_argv("lab.report", "--run", run_ids[0]), env=env, capture_output=True, text=True,
+        timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert rendered.returncode == 0, rendered.stderr
+    assert f"reports/{run_ids[0]}/report.html" in rendered.stdout
+
+
+SLOW_LAB = """
+title = "Slow"
+images = ["runtime"]
+app = "app"
+[base_images]
+runtime = ["alpine"]
+[[steps]]
+title = "quick"
+commands = ["docker build -t {tag_prefix}:latest ."]
+[[steps]]
+title = "slow"
+commands = ["docker run --rm {tag_prefix}:latest"]
+[[steps.checks]]
+type = "output-equals"
+expected = "never"
+[[steps]]
+title = "check"
+commands = [{ run = "docker images {tag_prefix}", role = "inspect" }]
+[[steps.checks]]
+type = "image-exists"
+image = "{tag_prefix}:latest"
+"""
+
+
+def slow_lab(tmp_path: Path) -> Path:
+    lab = tmp_path / "labs" / "slow"
+    (lab / "app").mkdir(parents=True)
+    (lab / "app" / "Dockerfile").write_text('FROM alpine:latest\nCMD ["sleep", "120"]\n')
+    (lab / "lab.toml").write_text(SLOW_LAB)
+    config = tmp_path / "mobylab.yaml"
+    config.write_text(f"mobylab:\n  labs_dir: {lab.parent}\n")
+    return config
+
+
+def containers_of(engine: Engine, run_id: str) -> list[str]:
+    result = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"label=org.mobylab.run={run_id}"],
+        env={**os.environ, **engine.cli_env()}, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return result.stdout.split()
+
+
+def test_ctrl_c_removes_containers_and_keeps_the_report(
+    engine: Engine, tmp_path: Path, cleanup: list[str]
+) -> None:
+    config = slow_lab(tmp_path)
+    workspace = tmp_path / "ws"
+    proc = subprocess.Popen(
+        invoke_argv("lab.run", "slow", "--yes", config=config),
+        env=lab_env(workspace, engine), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    run_id = ""
+    deadline = time.monotonic() + 600
+    for line in proc.stdout:
+        found = RUN_LINE.search(line)
+        run_id = found.group(1) if found else run_id
+        if line.startswith("$ docker run"):
+            break
+        assert time.monotonic() < deadline
+    assert run_id
+    cleanup.append(run_id)
+    while not containers_of(engine, run_id):  # the container is up
+        time.sleep(0.2)
+        assert time.monotonic() < deadline
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert containers_of(engine, run_id) == []
+    report = json.loads((workspace / "reports" / run_id / "report.json").read_text())
+    assert report["status"] == "interrupted"
+    assert [(s["index"], s["status"]) for s in report["steps"]] == [
+        (1, "passed"),
+        (2, "interrupted"),
+    ]
+
+
+def test_a_failed_step_then_resume_from_it(
+    engine: Engine, tmp_path: Path, cleanup: list[str]
+) -> None:
+    config = slow_lab(tmp_path)
+    lab = tmp_path / "labs" / "slow"
+    (lab / "app" / "Dockerfile").write_text('FROM alpine:latest\nCMD ["echo", "soon"]\n')
+    workspace = tmp_path / "ws"
+    env = lab_env(workspace, engine)
+    failed = subprocess.run(
+        invoke_argv("lab.run", "slow", "--yes", config=config), env=env, capture_output=True,
+        text=True, timeout=600, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    cleanup.extend(run_ids_in(workspace))
+    assert failed.returncode == 1
+    assert (
+        failed.stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            "error: lab slow: 1 step(s) failed; first: step 2 (slow) on the host engine: "
+            "output-equals: expected never, saw soon."
+        )
+    )
+    # Fix the expectation and run only step 2 again: same run, same images.
+    (lab / "lab.toml").write_text(SLOW_LAB.replace('expected = "never"', 'expected = "soon"'))
+    resumed = subprocess.run(
+        invoke_argv("lab.run", "slow", "--yes", "--from", "2", config=config), env=env,
+        capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    run_ids = run_ids_in(workspace)
+    assert len(run_ids) == 1
+    report = json.loads((workspace / "reports" / run_ids[0] / "report.json").read_text())
+    assert [(s["index"], s["status"]) for s in report["steps"]] == [
+        (1, "passed"), (2, "passed"), (3, "passed"),
+    ]  # fmt: skip
+    assert report["status"] == "passed"

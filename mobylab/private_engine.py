@@ -152,7 +152,24 @@ class PrivateEngine:
             stopped = True
         self.workspace.drop_state(STATE_NAME)
         self.layout.socket.unlink(missing_ok=True)
+        _unmount_leftovers(self.layout.data_root)
         return stopped
+
+
+def mounts_at(mounts_text: str, path: Path) -> int:
+    """Pure: how many entries of /proc/self/mounts are mounted at `path`."""
+    return sum(1 for line in mounts_text.splitlines() if line.split(" ")[1:2] == [str(path)])
+
+
+def _unmount_leftovers(data_root: Path) -> None:
+    """Unmount what a dockerd that died while starting left on its data root.
+
+    dockerd bind-mounts the data root on itself (same device, so os.path.ismount
+    cannot tell); a daemon that dies early leaves that mount behind.
+    """
+    for _ in range(mounts_at(Path("/proc/self/mounts").read_text(), data_root)):
+        if process.capture(["umount", str(data_root)]).returncode != 0:
+            break
 
 
 def _reap(pid: int) -> None:

@@ -24,3 +24,17 @@ def test_an_engine_setting_is_explicit_and_bare_paths_become_urls():
 
 def test_private_means_no_user_engine():
     assert candidates("private", "tcp://x:1", None, "/var/run/docker.sock") == []
+
+
+def test_mounts_at_counts_only_exact_mount_points():
+    from pathlib import Path
+
+    from mobylab.private_engine import mounts_at
+
+    text = (
+        "/dev/vda /work/ws/engine/data ext4 rw 0 0\n"
+        "/dev/vda /work/ws/engine/data ext4 rw 0 0\n"
+        "/dev/vda /work/ws/engine/data/overlay2 ext4 rw 0 0\n"
+    )
+    assert mounts_at(text, Path("/work/ws/engine/data")) == 2
+    assert mounts_at(text, Path("/work/ws/engine")) == 0

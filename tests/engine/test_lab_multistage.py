@@ -21,6 +21,7 @@ from mobylab.lab import catalog
 from mobylab.lab import report as report_mod
 from mobylab.lab.external import source_lab
 from mobylab.lab.runner import RunOptions, remove_run_resources, run_lab
+from mobylab.lab.site import FixtureSite
 from mobylab.tasks.base import Session
 from mobylab.workspace import Workspace
 
@@ -212,3 +213,24 @@ def test_source_repository_like_href_counter(
     assert [a for a, b in zip(original, built, strict=True) if a != b] == [
         line for line in original if line.startswith("FROM ")
     ]
+
+
+def test_url_uses_another_site_and_only_checks_agreement(
+    engine: Engine, workspace: Workspace, cleanup: list[str], tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text(
+        '<a href="/a">a</a> <a href="https://example.com/">b</a> <a href="#c">c</a>'
+    )
+    session = lab_session(workspace)
+    lab = catalog.find_lab("multistage", {})
+    with FixtureSite(site) as other:
+        report = run_lab(session, lab, RunOptions(yes=True, from_step=2, url=other.url))
+    cleanup.append(report["run_id"])
+    assert report["site"] == "real" and report["expected"] is None
+    outputs = [v["output"] for v in report["variants"]]
+    assert outputs == [{"internal": 2, "external": 1}] * 4
+    checks = [c for s in report["steps"] for c in s["checks"] if c["type"] == "json-equals"]
+    assert checks and all("skipped" in c["note"] for c in checks)
+    assert report["status"] == "passed"

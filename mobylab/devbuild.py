@@ -10,10 +10,13 @@ A build is cached by commit and plan: building the same commit again is a no-op.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
 import shlex
+import signal
+import threading
 import time
 import uuid
 from collections import deque
@@ -354,6 +357,31 @@ def remove_build_containers(engine: Engine, build_id: str) -> list[str]:
     return removed
 
 
+@contextmanager
+def _container_removed_on_ctrl_c(
+    engine: Engine, build_id: str, removed: list[str]
+) -> Iterator[None]:
+    """On Ctrl-C, remove the build container first: make and the docker CLI then exit
+    at once instead of waiting for a container whose PID 1 ignores SIGINT."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield
+        return
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        removed.extend(remove_build_containers(engine, build_id))
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def run_build(
     workspace: Workspace,
     plan: BuildPlan,
@@ -370,6 +398,38 @@ def run_build(
         if cached is not None:
             return cached
     require_make()
+    with _checkout_lock(workspace, plan.checkout):
+        return _build(workspace, plan, engine, security, skip_cross, interactive)
+
+
+@contextmanager
+def _checkout_lock(workspace: Workspace, checkout: Path) -> Iterator[None]:
+    """One build at a time per checkout (they would share bundles/)."""
+    key = hashlib.sha256(str(checkout.resolve()).encode()).hexdigest()[:12]
+    path = workspace.root / "builds" / f".lock-{key}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BuildError(
+                f"another dev.build is running in {checkout}",
+                "Wait for it to finish, or stop it with Ctrl-C.",
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _build(
+    workspace: Workspace,
+    plan: BuildPlan,
+    engine: Engine,
+    security: RunSecurity,
+    skip_cross: bool,
+    interactive: bool | None,
+) -> BuildRecord:
     build_id = uuid.uuid4().hex[:12]
     argv, notes = make_argv(plan, security=security, build_id=build_id)
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -384,10 +444,11 @@ def run_build(
         env["DOCKER_CROSSPLATFORMS"] = ""
     with log.open("w", encoding="utf-8") as handle:
         handle.write(f"# {shlex.join(argv)}\n# DOCKER_HOST={env.get('DOCKER_HOST', '')}\n")
+    removed: list[str] = []
     clock = PhaseClock()
     view = BuildView(ui.interactive() if interactive is None else interactive, clock, "dev.build")
     try:
-        with view.shown():
+        with view.shown(), _container_removed_on_ctrl_c(engine, build_id, removed):
             result = process.run(
                 argv,
                 env=env,
@@ -397,7 +458,7 @@ def run_build(
                 tail_lines=TAIL_LINES,
             )
     except (Interrupted, KeyboardInterrupt):
-        removed = remove_build_containers(engine, build_id)
+        removed.extend(remove_build_containers(engine, build_id))
         with log.open("a", encoding="utf-8") as handle:
             handle.write(f"# interrupted; removed build containers: {removed or 'none'}\n")
         raise Interrupted(

@@ -158,3 +158,13 @@ def test_scan_and_cache(tmp_path: Path):
     assert not cache_valid({**manifest, "binaries": []}, plan)
     binary.write_bytes(b"\x7fELF" + b"\1" * 70)  # rebuilt by something else
     assert not cache_valid(manifest, plan)
+
+
+def test_one_build_at_a_time_per_checkout(tmp_path: Path, workspace):
+    from mobylab.devbuild import _checkout_lock, run_build
+    from mobylab.errors import BuildError
+
+    plan = plan_of("today", checkout=tmp_path)
+    busy = pytest.raises(BuildError, match=r"another dev\.build")
+    with _checkout_lock(workspace, tmp_path), busy:
+        run_build(workspace, plan, None, PRIVILEGED)  # type: ignore[arg-type]

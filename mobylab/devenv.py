@@ -237,18 +237,21 @@ class DevEnvironment:
                 "Run `invoke dev.build` to make it.",
             ) from None
         container = self._own_container()
+        security = self._security(privileged)
         if container is not None:
+            state = self.state()
             reusable = (
                 container.status == "running"
                 and container.labels.get("org.mobylab.commit") == plan.commit
-                and bool(self.state().get("tcp")) == tcp
-                and self.state().get("bundles_dir") == str(target.bundles_dir)
+                and bool(state.get("tcp")) == tcp
+                and state.get("bundles_dir") == str(target.bundles_dir)
+                and state.get("privileged") == security.privileged
             )
             if reusable:
                 return self._reuse(timeout)
             ui.step(f"replacing the dev container {self.names.container}")
             self._remove_container(container)
-        return self._create(target, privileged=privileged, tcp=tcp, timeout=timeout)
+        return self._create(target, security=security, tcp=tcp, timeout=timeout)
 
     def _reuse(self, timeout: float) -> Engine:
         if self.engine.ping():
@@ -324,9 +327,10 @@ class DevEnvironment:
                 stale.unlink(missing_ok=True)
         self.names.log_dir.mkdir(parents=True, exist_ok=True)
 
-    def _create(self, target: DevTarget, *, privileged: str, tcp: bool, timeout: float) -> Engine:
+    def _create(
+        self, target: DevTarget, *, security: RunSecurity, tcp: bool, timeout: float
+    ) -> Engine:
         plan = target.plan
-        security = self._security(privileged)
         volume = self._ensure_volume(plan)
         network = self._ensure_network(plan)
         self._prepare_host_dirs()

@@ -149,7 +149,7 @@ def seed(c, image=None):
             )
 
 
-@task(help={"follow": "keep printing new lines until Ctrl-C", "lines": "how many lines"})
+@task(help={"follow": "keep printing new lines until Ctrl-C", "lines": "how many lines (0: all)"})
 @friendly_errors
 def logs(c, follow=False, lines=100):
     """The dev daemon's log."""

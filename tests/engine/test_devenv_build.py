@@ -1,0 +1,178 @@
+"""The dev environment tasks as a user runs them, on a real dev.build of the 2017 fixture."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker.errors
+import pytest
+
+from mobylab import labels
+from mobylab.devbuild import run_build
+from mobylab.devcontainer import DevNames
+from mobylab.engine import Engine
+from mobylab.images import ensure_images
+from mobylab.plan import read_plan
+from mobylab.probe import probe
+from mobylab.workspace import Workspace
+from tests.engine.test_devenv_helpers import tear_down
+from tests.fixtures.enginesrc import make_engine_source
+
+pytestmark = [pytest.mark.engine, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+RUNTIME = "mobylab/runtime:busybox"
+
+
+def run_task(
+    workspace: Workspace, *args: str, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", "--search-root", str(REPO), *args],
+        env={**os.environ, "MOBYLAB_WORKSPACE": str(workspace.root)},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def run_in_terminal(
+    workspace: Workspace, args: list[str], typed: bytes, timeout: float = 60
+) -> str:
+    """Run a task on a pseudo-terminal, type `typed`, and return all it printed."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: becomes the task
+        env = {**os.environ, "MOBYLAB_WORKSPACE": str(workspace.root), "TERM": "dumb"}
+        env.pop("CI", None)
+        os.execvpe(
+            sys.executable,
+            [sys.executable, "-m", "invoke", "--search-root", str(REPO), *args],
+            env,
+        )
+    output = b""
+    sent = False
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.5)
+            if ready:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                output += chunk
+            if not sent and time.monotonic() > deadline - timeout + 3:
+                os.write(fd, typed)
+                sent = True
+    finally:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+        os.close(fd)
+    return output.decode(errors="replace")
+
+
+@pytest.fixture
+def built(engine: Engine, workspace: Workspace, tmp_path: Path) -> Iterator[str]:
+    """A real dev.build of the 2017 fixture in this workspace; yields the commit."""
+    ensure_images(engine, workspace, ["dind", "runtime"])
+    source = make_engine_source(
+        tmp_path / "engine", "2017", branch=f"mobylab-test-{uuid.uuid4().hex[:8]}"
+    )
+    caps = probe(engine, workspace)
+    plan = read_plan(source.path, host_cgroup=caps.cgroup_version, buildx=caps.buildx)
+    try:
+        run_build(workspace, plan, engine, caps.dind_security, interactive=False)
+        yield source.commit
+    finally:
+        tear_down(engine, workspace)
+        client = engine.client()
+        try:
+            image = client.images.get(plan.dev_image)
+            if labels.is_managed(image.labels):
+                client.images.remove(image.id, force=True)
+        except docker.errors.DockerException:
+            pass
+        finally:
+            client.close()
+
+
+def test_the_dev_tasks_on_a_real_2017_build(
+    built: str, engine: Engine, workspace: Workspace
+) -> None:
+    up = run_task(workspace, "dev.up", "--timeout", "120")
+    assert up.returncode == 0, up.stderr
+    assert "dev daemon" in up.stdout and "host engine" in up.stdout
+    if probe(engine, workspace).privileged is False:
+        assert "all capabilities except" in up.stderr
+
+    status = json.loads(run_task(workspace, "dev.status", "--json").stdout)
+    assert status["state"] == "running"
+    assert status["era"] == "2017-tgz"
+    assert status["commit"] == built
+
+    version = run_task(
+        workspace, "dev.exec", "--", "docker", "version", "--format", "{{.Server.Version}}"
+    )
+    assert version.returncode == 0, version.stderr
+    assert version.stdout.strip() == status["daemon_version"]
+    which = run_task(workspace, "dev.exec", "--", "sh", "-c", "command -v dockerd; exit 7")
+    assert which.returncode == 7
+    assert which.stdout.strip().endswith("bundles/latest/dynbinary-daemon/dockerd")
+
+    seeded = run_task(workspace, "dev.seed", "--", RUNTIME)
+    assert seeded.returncode == 0, seeded.stderr
+    assert "copied" in seeded.stderr
+    again = run_task(workspace, "dev.seed", "--image", RUNTIME)
+    assert "already in the dev daemon" in again.stderr
+    inner = run_task(
+        workspace, "dev.exec", "--", "docker", "run", "--rm", RUNTIME, "echo", "from the 2017 build"
+    )
+    assert inner.stdout.strip() == "from the 2017 build", inner.stderr
+
+    shell = run_in_terminal(workspace, ["dev.shell"], b"echo PATH=$PATH; exit\n")
+    assert "PATH=/go/src/github.com/docker/docker/bundles/latest/dynbinary-daemon" in shell
+
+    always = run_task(workspace, "dev.up", "--privileged", "always")
+    if probe(engine, workspace).privileged is False:
+        assert always.returncode == 1
+        assert "refuses --privileged" in always.stderr
+        assert "Traceback" not in always.stderr
+        errors = [line for line in always.stderr.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1
+        assert always.stderr.strip().splitlines()[-1] == errors[0]
+
+    logs = run_task(workspace, "dev.logs", "--lines", "0")
+    assert "--- mobylab: starting" in logs.stdout
+    restart = run_task(workspace, "dev.restart", "--timeout", "120")
+    assert restart.returncode == 0, restart.stderr
+    images = run_task(
+        workspace, "dev.exec", "--", "docker", "images", "--format", "{{.Repository}}:{{.Tag}}"
+    )
+    assert RUNTIME in images.stdout
+
+    down = run_task(workspace, "dev.down")
+    assert down.returncode == 0, down.stderr
+    assert "not up" in run_task(workspace, "dev.status").stderr
+    volume = DevNames.for_workspace(workspace.root).volume("2017-tgz")
+    client = engine.client()
+    try:
+        client.volumes.get(volume)
+        clean = run_task(workspace, "dev.clean", "--yes")
+        assert clean.returncode == 0, clean.stderr
+        with pytest.raises(docker.errors.NotFound):
+            client.volumes.get(volume)
+    finally:
+        client.close()

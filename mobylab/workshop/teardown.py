@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from ..errors import UsageError
 from ..labels import MANAGED
 from .layout import RemoteLayout
-from .pool import OK, HostJob, HostOutcome
+from .pool import OK, HostJob, HostOutcome, StepFailed
 from .remote import RemoteHost, sh
 
 # kind -> (list command, format, remove command)
@@ -58,6 +58,12 @@ def parse_listing(text: str) -> list[tuple[str, str]]:
     return pairs
 
 
+def already_gone(output: str) -> bool:
+    """Pure: every error in a docker rm output says the object no longer exists."""
+    errors = [line for line in output.splitlines() if line.lower().startswith("error")]
+    return bool(errors) and all("no such" in line.lower() for line in errors)
+
+
 @dataclass
 class Teardown:
     """List (and with remove=True delete) mobylab's objects and folder on a host."""
@@ -85,7 +91,10 @@ class Teardown:
         for kind, (_, _, removal) in KINDS.items():
             if found[kind]:
                 job.begin(f"remove {kind}")
-                remote.run(sh(*removal, *(i for i, _ in found[kind])), what=f"removing {kind}")
+                result = remote.run(sh(*removal, *(i for i, _ in found[kind])), check=False)
+                if not result.ok and not already_gone(result.stdout + result.stderr):
+                    reason = remote.log.redactor.clean(result.last_line())
+                    raise StepFailed(f"{job.label}: removing {kind} failed: {reason}")
         if has_marker:
             job.begin("remove folder")
             remote.run(sh("rm", "-rf", "--", layout.root), what=f"removing {layout.root}")

@@ -150,6 +150,12 @@ def _start_sshd(farm: SshFarm, host: TestHost, client_public: str) -> None:
                 "MaxStartups 100",
                 "MaxSessions 100",
                 "LogLevel VERBOSE",
+                # The hosts use the engine this machine's tests use (tests/conftest.py).
+                *(
+                    [f"SetEnv DOCKER_HOST={os.environ['DOCKER_HOST']}"]
+                    if os.environ.get("DOCKER_HOST")
+                    else []
+                ),
                 "",
             ]
         )
@@ -246,10 +252,26 @@ def ssh_farm() -> Iterator[SshFarm]:
 
 
 @pytest.fixture(scope="session")
-def wheelhouse_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def source_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A frozen copy of the mobylab source: edits to the clone during the session must not
+    look like a new version to provision."""
+    dest = tmp_path_factory.mktemp("source") / "mobylab"
+    dest.mkdir()
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache", ".ruff_cache")
+    for part in (*artifacts.SOURCE_PARTS, "README.md"):
+        path = REPO / part
+        if path.is_dir():
+            shutil.copytree(path, dest / part, ignore=ignore)
+        elif path.is_file():
+            shutil.copy2(path, dest / part)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def wheelhouse_cache(tmp_path_factory: pytest.TempPathFactory, source_snapshot: Path) -> Path:
     """The wheelhouse, built once per test session (pip needs PyPI here)."""
     dest = tmp_path_factory.mktemp("wheelhouse-cache") / "wheelhouse"
-    artifacts.build_wheelhouse(REPO, dest, dest.parent / "pip-wheel.log")
+    artifacts.build_wheelhouse(source_snapshot, dest, dest.parent / "pip-wheel.log")
     return dest
 
 
@@ -261,6 +283,12 @@ class MobylabCli:
     farm: SshFarm
     known_hosts: Path
     outputs: list[str] = field(default_factory=list)
+    source: Path | None = None
+
+    def provision(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """workshop.provision from the session's frozen source."""
+        extra = ["--source", str(self.source)] if self.source else []
+        return self("workshop.provision", *extra, *args)
 
     def __call__(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
         env = dict(os.environ)
@@ -282,14 +310,16 @@ class MobylabCli:
         return result
 
 
-def make_cli(root: Path, farm: SshFarm, wheelhouse: Path | None = None) -> MobylabCli:
+def make_cli(
+    root: Path, farm: SshFarm, wheelhouse: Path | None = None, source: Path | None = None
+) -> MobylabCli:
     workspace = root / "ws"
     workspace.mkdir(parents=True)
     if wheelhouse is not None:
         shutil.copytree(wheelhouse, workspace / "wheelhouse")
     known_hosts = root / "known_hosts"
     known_hosts.write_text(farm.known_hosts_text())
-    return MobylabCli(workspace, farm, known_hosts)
+    return MobylabCli(workspace, farm, known_hosts, source=source)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ a host past its deadline, teardown by label, and redaction of what is logged."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import threading
 import time
@@ -186,6 +187,7 @@ def test_teardown_removes_only_labelled_objects_and_the_marked_folder(
     marked, unmarked = ssh_farm.host(6), ssh_farm.host(7)
     for host in (marked, unmarked):
         (host.home / "teardown-dir").mkdir(exist_ok=True)
+        shutil.chown(host.home / "teardown-dir", host.user, host.user)
     (marked.home / "teardown-dir" / ".mobylab-workshop").write_text("")
     specs = f"{marked.spec},{unmarked.spec}"
     try:

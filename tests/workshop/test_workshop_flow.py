@@ -20,8 +20,19 @@ FAILING_HOST = 9
 
 
 @pytest.fixture(scope="module")
-def flow(tmp_path_factory: pytest.TempPathFactory, ssh_farm: SshFarm, wheelhouse_cache: Path):
-    return make_cli(tmp_path_factory.mktemp("flow"), ssh_farm, wheelhouse_cache)
+def flow(
+    tmp_path_factory: pytest.TempPathFactory,
+    ssh_farm: SshFarm,
+    wheelhouse_cache: Path,
+    source_snapshot: Path,
+    engine,
+):
+    cli = make_cli(tmp_path_factory.mktemp("flow"), ssh_farm, wheelhouse_cache, source_snapshot)
+    # The instructor's own preparation: the offline base images on the engine (the hosts
+    # share it; the remote doctor wants them). A no-op when earlier tests made them.
+    made = cli("images.bootstrap", timeout=1800)
+    assert made.returncode == 0, made.stdout + made.stderr
+    return cli
 
 
 def _rows(output: str, farm: SshFarm) -> dict[str, str]:
@@ -48,7 +59,7 @@ def test_provision_reports_the_failing_host_and_carries_on(flow: MobylabCli, ssh
     blocked = ssh_farm.host(FAILING_HOST)
     blocked.remote_dir.write_text("a file where the folder should be\n")
     started = time.monotonic()
-    result = flow("workshop.provision", "--hosts", ssh_farm.specs(), "--no-images")
+    result = flow.provision("--hosts", ssh_farm.specs(), "--no-images")
     elapsed = time.monotonic() - started
     print(f"first provision of 8 hosts: {elapsed:.0f}s")
     assert result.returncode == 1
@@ -67,7 +78,7 @@ def test_provision_reports_the_failing_host_and_carries_on(flow: MobylabCli, ssh
 def test_only_failed_retries_just_that_host(flow: MobylabCli, ssh_farm: SshFarm):
     blocked = ssh_farm.host(FAILING_HOST)
     blocked.remote_dir.unlink()
-    result = flow("workshop.provision", "--hosts", ssh_farm.specs(), "--no-images", "--only-failed")
+    result = flow.provision("--hosts", ssh_farm.specs(), "--no-images", "--only-failed")
     assert result.returncode == 0, result.stdout + result.stderr
     assert blocked.spec in result.stdout
     others = [h.spec for h in ssh_farm.hosts if h.number != FAILING_HOST]
@@ -78,7 +89,7 @@ def test_only_failed_retries_just_that_host(flow: MobylabCli, ssh_farm: SshFarm)
 
 def test_second_provision_does_little_and_says_so(flow: MobylabCli, ssh_farm: SshFarm):
     started = time.monotonic()
-    result = flow("workshop.provision", "--hosts", ssh_farm.specs(), "--no-images")
+    result = flow.provision("--hosts", ssh_farm.specs(), "--no-images")
     elapsed = time.monotonic() - started
     print(f"second provision of 8 hosts: {elapsed:.0f}s")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -87,14 +98,14 @@ def test_second_provision_does_little_and_says_so(flow: MobylabCli, ssh_farm: Ss
 
 
 def test_provision_copies_and_loads_the_lab_images_once(flow: MobylabCli, ssh_farm: SshFarm):
-    result = flow("workshop.provision", "--hosts", ssh_farm.specs(), "--lab", "hello")
+    result = flow.provision("--hosts", ssh_farm.specs(), "--lab", "hello")
     assert result.returncode == 0, result.stdout + result.stderr
     for line in _rows(result.stdout, ssh_farm).values():
         assert "images loaded" in line, line
     for host in ssh_farm.hosts:
         archives = list((host.remote_dir / "images").glob("images-hello.tar*"))
         assert sorted(p.name for p in archives) == ["images-hello.tar", "images-hello.tar.sha256"]
-    again = flow("workshop.provision", "--hosts", ssh_farm.specs(), "--lab", "hello")
+    again = flow.provision("--hosts", ssh_farm.specs(), "--lab", "hello")
     assert again.returncode == 0, again.stdout + again.stderr
     for line in _rows(again.stdout, ssh_farm).values():
         assert "already up to date" in line, line

@@ -24,6 +24,7 @@ import pytest
 
 from mobylab import labels
 from mobylab.devclean import find_dev_resources, remove_dev_resources
+from mobylab.devcontainer import last_start_section
 from mobylab.devenv import DevEnvironment, DevTarget, ensure_dev_engine
 from mobylab.engine import Engine
 from mobylab.errors import DevEnvError
@@ -461,3 +462,56 @@ def test_tasks_without_a_build_say_what_to_do(env: DevEnvironment) -> None:
 def test_clean_with_nothing_to_clean(env: DevEnvironment) -> None:
     assert not find_dev_resources(env.client, env.workspace)
     assert remove_dev_resources(find_dev_resources(env.client, env.workspace), env.names.key) == []
+
+
+def test_overlay2_refused_falls_back_to_vfs_and_remembers(
+    env: DevEnvironment, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A daemon that refuses overlay2 the way dockerd does, and runs with anything else.
+    real = "/usr/sbin/dockerd"
+    script = (
+        "#!/bin/sh\n"
+        'case "$*" in *--storage-driver=overlay2*)\n'
+        "  echo 'level=fatal msg=\"Error starting daemon: error initializing graphdriver: "
+        "driver not supported\"' >&2; exit 1;;\n"
+        "esac\n"
+        f'exec {real} "$@"\n'
+    )
+    target = _failing_bundles(tmp_path / "src", script)
+    dev = env.up(target, timeout=120)
+    assert dev.ping()
+    assert "using vfs" in capsys.readouterr().err
+    client = dev.client()
+    try:
+        assert client.info()["Driver"] == "vfs"
+    finally:
+        client.close()
+    env.restart(timeout=120)
+    start_line = last_start_section(env.names.log.read_text()).splitlines()[0]
+    assert "--storage-driver=vfs" in start_line
+
+
+def test_logs_follow_until_ctrl_c(workspace: Workspace) -> None:
+    log = workspace.root / "logs" / "dev" / "dockerd.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("first line\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "invoke", "--search-root", str(REPO), "dev.logs", "-f"],
+        env={**os.environ, "MOBYLAB_WORKSPACE": str(workspace.root)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().decode().strip() == "first line"
+        time.sleep(1)
+        with log.open("a") as handle:
+            handle.write("a later line\n")
+        assert proc.stdout.readline().decode().strip() == "a later line"
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -18,12 +18,15 @@ import docker.errors
 import pytest
 
 from mobylab import labels
+from mobylab.config import merge_settings
 from mobylab.devbuild import run_build
 from mobylab.devcontainer import DevNames
+from mobylab.devenv import ensure_dev_engine
 from mobylab.engine import Engine
 from mobylab.images import ensure_images
 from mobylab.plan import read_plan
 from mobylab.probe import probe
+from mobylab.tasks.base import Session
 from mobylab.workspace import Workspace
 from tests.engine.test_devenv_helpers import tear_down
 from tests.fixtures.enginesrc import make_engine_source
@@ -166,6 +169,12 @@ def test_the_dev_tasks_on_a_real_2017_build(
     down = run_task(workspace, "dev.down")
     assert down.returncode == 0, down.stderr
     assert "not up" in run_task(workspace, "dev.status").stderr
+    # The lab code's entry point starts the last build again when nothing runs.
+    session = Session(merge_settings({"workspace": str(workspace.root)}, environ={}))
+    dev = ensure_dev_engine(session)
+    assert dev.ping()
+    assert RUNTIME in run_task(workspace, "dev.exec", "--", "docker", "images").stdout
+    assert run_task(workspace, "dev.down").returncode == 0
     volume = DevNames.for_workspace(workspace.root).volume("2017-tgz")
     client = engine.client()
     try:

@@ -63,6 +63,8 @@ def builder_kind(
     if cli and cli >= (23,):
         if cli_has_buildx:
             return "buildkit", f"CLI {cli_version} with buildx"
+        if flag in ("1", "true"):
+            return "buildkit", f"DOCKER_BUILDKIT=1 but CLI {cli_version} has no buildx: builds fail"
         return "legacy", f"CLI {cli_version} has no buildx plugin"
     if flag in ("1", "true"):
         return "buildkit", f"DOCKER_BUILDKIT=1 with CLI {cli_version}"

@@ -211,6 +211,7 @@ def test_cache_hits() -> None:
         ("1", "20.10.24", False, "20.10.24", "buildkit"),
         (None, "20.10.24", False, "20.10.24", "legacy"),
         ("1", "28.2.2", True, "17.05.0-ce", "legacy"),
+        ("1", "28.2.2", False, "20.10.24", "buildkit"),
     ],
 )
 def test_builder_kind(env: str | None, cli: str, buildx: bool, server: str, kind: str) -> None:

@@ -1,4 +1,10 @@
-"""Alternating rounds, statistics and result files for the benchmarks."""
+"""Alternating rounds, statistics and result files for the benchmarks.
+
+A benchmark has two or more sides (the mobylab way, the by-hand way, or one tool
+at several sizes). Every round runs each side once; odd rounds run them in the
+reverse order, so a side never always pays for a cold page cache or benefits
+from the other's warm-up. Only `run` is timed; `prepare` (reset state) is not.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ import platform
 import socket
 import statistics
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,17 +33,14 @@ class Side:
     prepare: Callable[[], Any] | None = None
 
 
-@dataclass
-class Benchmark:
-    name: str
-    description: str
-    target: str
-    sides: list[Side]
-    # Given each side's stats, whether the target is met (None: nothing to judge).
-    judge: Callable[[dict[str, Stats]], bool | None] = lambda stats: None
-    setup: Callable[[], Any] | None = None
-    teardown: Callable[[], Any] | None = None
-    extra: Callable[[], dict[str, Any]] | None = None
+@dataclass(frozen=True)
+class Ratio:
+    """median(numerator) / median(denominator); met when at most `limit` (if any)."""
+
+    label: str
+    numerator: str
+    denominator: str
+    limit: float | None = None
 
 
 @dataclass
@@ -54,15 +58,37 @@ class Stats:
 
 
 @dataclass
+class Benchmark:
+    name: str
+    description: str
+    target: str
+    sides: list[Side]
+    # Ratios to report; empty: the first side over the second, no limit.
+    ratios: list[Ratio] = field(default_factory=list)
+    # Absolute targets: given each side's stats, whether they are met (None: nothing to judge).
+    judge: Callable[[dict[str, Stats]], bool | None] = lambda stats: None
+    setup: Callable[[], Any] | None = None
+    teardown: Callable[[], Any] | None = None
+    # Extra numbers measured once, after the rounds (given the stats so far).
+    extra: Callable[[dict[str, Stats]], dict[str, Any]] | None = None
+    # False when a side depends on the one before it (a re-run after a first run).
+    alternate: bool = True
+    # Rounds when the command line does not say (kept small: the suite runs on demand).
+    rounds: int = 3
+
+
+@dataclass
 class Outcome:
     name: str
     description: str
     target: str
     rounds: int
     stats: dict[str, Stats]
-    ratio: float | None
+    ratios: dict[str, float | None]
     met: bool | None
     extra: dict[str, Any] = field(default_factory=dict)
+    load: dict[str, list[float]] = field(default_factory=dict)
+    error: str = ""
 
 
 def timed(action: Callable[[], Any]) -> float:
@@ -71,36 +97,105 @@ def timed(action: Callable[[], Any]) -> float:
     return time.perf_counter() - started
 
 
-def measure(benchmark: Benchmark, rounds: int) -> Outcome:
-    """Run every side once per round, alternating which goes first, and time `run`."""
-    samples: dict[str, list[float]] = {side.name: [] for side in benchmark.sides}
-    if benchmark.setup:
-        benchmark.setup()
+def round_order(sides: list[Side], index: int, alternate: bool = True) -> list[Side]:
+    """Pure: the sides in the order round `index` runs them (reversed every other round)."""
+    return list(sides) if index % 2 == 0 or not alternate else list(reversed(sides))
+
+
+def ratio_of(stats: dict[str, Stats], ratio: Ratio) -> float | None:
+    """Pure: the ratio of two sides' medians, None when either is missing or zero."""
+    top, bottom = stats.get(ratio.numerator), stats.get(ratio.denominator)
+    if not top or not bottom or not top.samples or not bottom.samples or bottom.median <= 0:
+        return None
+    return top.median / bottom.median
+
+
+def verdict(
+    judged: bool | None, ratios: list[Ratio], values: dict[str, float | None]
+) -> bool | None:
+    """Pure: met when every judged part is met; None when nothing had a target."""
+    parts = [] if judged is None else [judged]
+    for ratio in ratios:
+        if ratio.limit is None:
+            continue
+        value = values.get(ratio.label)
+        parts.append(value is not None and value <= ratio.limit)
+    if not parts:
+        return None
+    return all(parts)
+
+
+def default_ratios(benchmark: Benchmark) -> list[Ratio]:
+    if benchmark.ratios:
+        return benchmark.ratios
+    names = [side.name for side in benchmark.sides]
+    if len(names) < 2:
+        return []
+    return [Ratio(f"{names[0]} / {names[1]}", names[0], names[1])]
+
+
+def load_average() -> list[float]:
     try:
+        return [round(value, 2) for value in os.getloadavg()]
+    except OSError:
+        return []
+
+
+def measure(
+    benchmark: Benchmark, rounds: int, on_sample: Callable[[str, float], None] | None = None
+) -> Outcome:
+    """Run every side once per round, alternating which goes first, and time `run`.
+
+    A failure anywhere ends the benchmark; the outcome then carries the error and
+    counts as missed, and the samples taken so far.
+    """
+    samples: dict[str, list[float]] = {side.name: [] for side in benchmark.sides}
+    load = {"before": load_average()}
+    extra: dict[str, Any] = {}
+    error = ""
+    try:
+        if benchmark.setup:
+            benchmark.setup()
         for index in range(rounds):
-            order = benchmark.sides if index % 2 == 0 else list(reversed(benchmark.sides))
-            for side in order:
+            for side in round_order(benchmark.sides, index, benchmark.alternate):
                 if side.prepare:
                     side.prepare()
-                samples[side.name].append(timed(side.run))
-        extra = benchmark.extra() if benchmark.extra else {}
+                seconds = timed(side.run)
+                samples[side.name].append(seconds)
+                if on_sample:
+                    on_sample(side.name, seconds)
+        if benchmark.extra:
+            extra = benchmark.extra({n: Stats(v) for n, v in samples.items()})
+    except Exception as exc:  # the suite goes on with the next benchmark
+        error = f"{type(exc).__name__}: {exc}".strip()
+        extra["traceback"] = traceback.format_exc(limit=6)
     finally:
-        if benchmark.teardown:
-            benchmark.teardown()
+        try:
+            if benchmark.teardown:
+                benchmark.teardown()
+        except Exception as exc:
+            extra["teardown_error"] = f"{type(exc).__name__}: {exc}"
+    load["after"] = load_average()
     stats = {name: Stats(values) for name, values in samples.items()}
-    names = [side.name for side in benchmark.sides]
-    ratio = None
-    if len(names) >= 2 and stats[names[1]].median > 0:
-        ratio = stats[names[0]].median / stats[names[1]].median
+    ratios = default_ratios(benchmark)
+    values = {ratio.label: ratio_of(stats, ratio) for ratio in ratios}
+    judged = benchmark.judge(stats)
+    # An extra measurement with a target of its own says so with "met".
+    extra_met = extra.get("met")
+    if isinstance(extra_met, bool):
+        judged = extra_met if judged is None else (judged and extra_met)
+    met = False if error else verdict(judged, ratios, values)
     return Outcome(
         benchmark.name,
         benchmark.description,
         benchmark.target,
         rounds,
         stats,
-        ratio,
-        benchmark.judge(stats),
+        values,
+        met,
         extra,
+        load,
+        error,
     )
 
 
@@ -121,29 +216,70 @@ def machine() -> dict[str, Any]:
     }
 
 
-def write_results(outcomes: list[Outcome], folder: Path = RESULTS) -> Path:
+def results_path(folder: Path, now: dt.datetime, host: str) -> Path:
+    """Pure: bench/results/<date>-<host>.json."""
+    return folder / f"{now:%Y-%m-%d}-{host}.json"
+
+
+def write_results(
+    outcomes: list[Outcome], folder: Path = RESULTS, context: dict[str, Any] | None = None
+) -> Path:
+    """Append this run to the day's file for this host (written atomically)."""
     folder.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.UTC)
-    path = folder / f"{now:%Y-%m-%d}-{socket.gethostname()}.json"
+    path = results_path(folder, now, socket.gethostname())
     previous = json.loads(path.read_text()) if path.exists() else {"runs": []}
     previous["machine"] = machine()
     previous["runs"].append(
-        {"at": now.isoformat(timespec="seconds"), "outcomes": [asdict(o) for o in outcomes]}
+        {
+            "at": now.isoformat(timespec="seconds"),
+            **(context or {}),
+            "outcomes": [asdict(o) for o in outcomes],
+        }
     )
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(previous, indent=2) + "\n")
+    tmp.write_text(json.dumps(previous, indent=2, default=str) + "\n")
     tmp.replace(path)
     return path
 
 
+def seconds_text(value: float) -> str:
+    """Pure: a duration for the table, ms below one second."""
+    if value < 1:
+        return f"{value * 1000:.0f} ms"
+    return f"{value:.2f} s"
+
+
 def markdown_rows(outcomes: list[Outcome]) -> list[str]:
-    """Rows for the table in docs/benchmarks.md."""
+    """Rows for the table in docs/benchmarks.md:
+    | benchmark | side: median (min-max) | ratios | target | verdict | load |"""
     rows = []
     for outcome in outcomes:
         cells = []
         for name, stats in outcome.stats.items():
-            cells.append(f"{name}: {stats.median:.3f} s ({stats.low:.3f}-{stats.high:.3f})")
-        ratio = f"{outcome.ratio:.2f}" if outcome.ratio is not None else "-"
+            if not stats.samples:
+                continue
+            cells.append(
+                f"{name}: {seconds_text(stats.median)} "
+                f"({seconds_text(stats.low)}-{seconds_text(stats.high)})"
+            )
+        ratios = "; ".join(
+            f"{label} = {value:.2f}" if value is not None else f"{label} = -"
+            for label, value in outcome.ratios.items()
+        )
         met = {True: "met", False: "MISSED", None: "-"}[outcome.met]
-        rows.append(f"| {outcome.name} | {'; '.join(cells)} | {ratio} | {outcome.target} | {met} |")
+        if outcome.error:
+            met = f"ERROR: {outcome.error[:120]}"
+        load = outcome.load.get("before", [])
+        load_text = f"{load[0]:.1f}" if load else "-"
+        rows.append(
+            f"| {outcome.name} | {'<br>'.join(cells) or '-'} | {ratios or '-'} | "
+            f"{outcome.target} | {met} | {load_text} |"
+        )
     return rows
+
+
+TABLE_HEADER = [
+    "| benchmark | median (min-max) | ratio | target | verdict | load (1 min) |",
+    "|---|---|---|---|---|---|",
+]

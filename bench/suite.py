@@ -6,28 +6,58 @@ from collections.abc import Callable
 
 from rich.console import Console
 
-from . import startup
-from .harness import Benchmark, markdown_rows, measure, write_results
+from . import devfixture, devup, lab, rebuild, seed, startup, workshop
+from .harness import TABLE_HEADER, Benchmark, load_average, markdown_rows, measure, write_results
 
+# In the order they run: the dev benchmarks share one fixture build (made by the
+# first that needs it), the workshop ones share their sshd hosts.
 BENCHMARKS: dict[str, Callable[[], Benchmark]] = {
     "startup": startup.benchmark,
+    "dev-build-built": rebuild.benchmark,
+    "dev-up": devup.benchmark,
+    "dev-seed": seed.benchmark,
+    "workshop-provision": workshop.provision,
+    "workshop-check": workshop.check,
+    "lab-cold": lab.cold,
+    "lab-warm": lab.warm,
+    "lab-rerun": lab.rerun,
 }
 
 
-def run(only: list[str], rounds: int, console: Console) -> bool:
+def run(only: list[str], rounds: int | None, console: Console) -> bool:
     """Run the chosen benchmarks; True when no target was missed."""
     unknown = [name for name in only if name not in BENCHMARKS]
     if unknown:
         raise KeyError(", ".join(unknown))
     outcomes = []
-    for name, make in BENCHMARKS.items():
-        if only and name not in only:
-            continue
-        console.print(f"[bold]{name}[/]: {rounds} rounds")
-        outcome = measure(make(), rounds)
-        outcomes.append(outcome)
-        for row in markdown_rows([outcome]):
-            console.print(row, markup=False)
-    path = write_results(outcomes)
-    console.print(f"results: {path}")
+    try:
+        for name, make in BENCHMARKS.items():
+            if only and name not in only:
+                continue
+            benchmark = make()
+            count = rounds or benchmark.rounds
+            console.print(
+                f"[bold]{name}[/]: {count} rounds (load average {load_average()})", highlight=False
+            )
+
+            def show(side: str, seconds: float) -> None:
+                console.print(f"  {side}: {seconds:.3f} s", markup=False, highlight=False)
+
+            outcome = measure(benchmark, count, on_sample=show)
+            outcomes.append(outcome)
+            if outcome.error:
+                console.print(f"  error: {outcome.error}", markup=False, highlight=False)
+            for key, value in outcome.extra.items():
+                if key != "traceback":
+                    console.print(f"  {key}: {value}", markup=False, highlight=False)
+    finally:
+        for close in (devfixture.close, workshop.close):
+            try:
+                close()
+            except Exception as exc:  # cleanup trouble must not hide the results
+                console.print(f"cleanup: {exc}", markup=False, highlight=False)
+        path = write_results(outcomes, context={"load_average_end": load_average()})
+    for row in [*TABLE_HEADER, *markdown_rows(outcomes)]:
+        console.print(row, markup=False, highlight=False, soft_wrap=True)
+    console.print(f"results: {path}", highlight=False)
     return all(o.met is not False for o in outcomes)

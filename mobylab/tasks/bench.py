@@ -16,20 +16,23 @@ REPO = Path(__file__).resolve().parents[2]
 
 @task(
     iterable=["only"],
-    help={"only": "run just this benchmark (repeat the flag for several)", "rounds": "rounds"},
+    help={
+        "only": "run just this benchmark (repeat the flag for several)",
+        "rounds": "rounds per benchmark (default: each benchmark's own, mostly 3)",
+    },
 )
 @friendly_errors
-def bench(c, only=None, rounds=5):
+def bench(c, only=None, rounds=None):
     """Run the benchmarks: the mobylab way against the by-hand way, alternating."""
     if not (REPO / "bench" / "suite.py").exists():
         raise MobylabError("the benchmarks are not installed", "Run them from a clone of mobylab.")
-    if rounds < 1:
+    if rounds is not None and int(rounds) < 1:
         raise UsageError(f"--rounds must be at least 1, not {rounds}")
     sys.path.insert(0, str(REPO))
     from bench import suite
 
     try:
-        met = suite.run(list(only or []), int(rounds), ui.out)
+        met = suite.run(list(only or []), int(rounds) if rounds is not None else None, ui.out)
     except KeyError as exc:
         names = ", ".join(suite.BENCHMARKS)
         raise UsageError(f"unknown benchmark {exc.args[0]}", f"Choose from: {names}.") from None

@@ -27,7 +27,7 @@ from mobylab.engine import Engine
 from mobylab.plan import read_plan
 from mobylab.probe import probe
 from mobylab.workspace import Workspace
-from tests.fixtures.enginesrc import ensure_dind_image, make_engine_source, rewrite
+from tests.fixtures.enginesrc import ensure_dind_image, make_engine_source, make_remote, rewrite
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
@@ -91,7 +91,9 @@ def test_build_2017_tgz_then_cache(engine, dind, workspace, tmp_path, dev_images
     dev_images.append(plan.dev_image)
     assert plan.target == "tgz"
 
-    record = run_build(workspace, plan, engine, caps.dind_security, interactive=False)
+    record = run_build(
+        workspace, plan, engine, caps.dind_security, interactive=False, skip_cross=True
+    )
 
     manifest = record.manifest
     assert manifest["commit"] == source.commit
@@ -111,6 +113,8 @@ def test_build_2017_tgz_then_cache(engine, dind, workspace, tmp_path, dev_images
     for folder in plan.daemon_dirs + plan.client_dirs:
         assert (source.path / folder).is_dir(), folder
     assert (bundles / "latest/binary-daemon/dockerd").resolve().name == "dockerd-17.05.0-dev"
+    # --skip-cross: DOCKER_CROSSPLATFORMS= reached the dev container.
+    assert (bundles / "latest/cross/PLATFORMS").read_text() == "cross platforms: none\n"
     archive = bundles / "17.05.0-dev/tgz/linux/amd64/docker-17.05.0-dev.tgz"
     with tarfile.open(archive) as tar:
         assert "docker/dockerd" in tar.getnames()
@@ -152,23 +156,29 @@ def test_build_2017_tgz_then_cache(engine, dind, workspace, tmp_path, dev_images
     assert json.loads(shown.stdout)["commit"] == source.commit
 
 
-def test_build_today_binary_as_a_user(engine, dind, workspace, tmp_path, dev_images):
+def test_clone_then_build_today_as_a_user(engine, dind, workspace, tmp_path, dev_images):
     image = unique("mobylab-test-dev")
-    source = make_engine_source(tmp_path / "engine", "today", image=image)
+    remote = make_remote(tmp_path / "remote", "today", image=image)
     dev_images.append(image)
 
-    result = run_task(workspace, "dev.build", "--checkout", str(source.path))
+    cloned = run_task(workspace, "dev.clone", "--repo", remote.url)
+    assert cloned.returncode == 0, cloned.stderr
+    result = run_task(workspace, "dev.build")  # the checkout dev.clone recorded
 
     assert result.returncode == 0, result.stderr[-3000:]
+    if not probe(engine, workspace).privileged:
+        assert "the engine refuses --privileged" in result.stderr
     record = last_build(workspace)
     assert record is not None
+    source_path = workspace.root / "checkouts" / "upstream"
+    assert record.plan.checkout == source_path and record.plan.commit == remote.master
     assert record.plan.era == "dev-container" and record.plan.target == "binary"
     binaries = {b["path"]: b for b in record.manifest["binaries"]}
     dockerd = binaries["bundles/binary-daemon/dockerd"]
     assert dockerd["version"] and dockerd["version"].startswith("Docker version")
     for name in ("containerd", "ctr", "runc", "docker-init", "docker-proxy"):
         assert f"bundles/binary-daemon/{name}" in binaries
-    assert record.bundles_dir == source.path / "bundles"
+    assert record.bundles_dir == source_path / "bundles"
     assert "---> Making bundle: binary" in result.stderr
     assert not build_containers(engine, ancestor=image)
 

@@ -471,7 +471,7 @@ def plan_from_files(
 
 def validate_target(target: str, targets: tuple[str, ...]) -> str:
     """Pure: a make target the Makefile defines (never an option or a variable)."""
-    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", target):
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", target):
         raise UsageError(f"invalid make target {target!r}", "Give a target name such as binary.")
     if target not in targets:
         raise UsageError(

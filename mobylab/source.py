@@ -25,8 +25,8 @@ STATE_NAME = "checkout"
 URL_SCHEMES = ("https", "http", "ssh", "git", "file")
 # Git allows more in a ref name (';', '$', '(' ...), but nothing a branch of the
 # engine uses: keeping to this set means a ref can never look like shell syntax.
-_REF_CHARS = re.compile(r"^[A-Za-z0-9._/+@-]+$")
-_HEX = re.compile(r"^[0-9a-fA-F]+$")
+_REF_CHARS = re.compile(r"[A-Za-z0-9._/+@-]+")
+_HEX = re.compile(r"[0-9a-fA-F]+")
 _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "GIT_ASK_YESNO": "false"}
 
 
@@ -41,8 +41,8 @@ def ref_problem(ref: str) -> str | None:
         return "it starts with '-'"
     if len(ref) > 255:
         return "it is longer than 255 characters"
-    if not _REF_CHARS.match(ref):
-        bad = sorted({c for c in ref if not _REF_CHARS.match(c)})
+    if not _REF_CHARS.fullmatch(ref):
+        bad = sorted({c for c in ref if not _REF_CHARS.fullmatch(c)})
         shown = " ".join(repr(c) for c in bad)
         return f"it contains {shown} (allowed: letters, digits and . _ / + @ -)"
     if ref == "@":
@@ -70,7 +70,7 @@ def validate_ref(ref: str) -> str:
 
 def is_sha(value: str, *, minimum: int = 7) -> bool:
     """Pure: an abbreviated (>= `minimum` digits) or full SHA-1/SHA-256 commit id."""
-    return minimum <= len(value) <= 64 and bool(_HEX.match(value))
+    return minimum <= len(value) <= 64 and bool(_HEX.fullmatch(value))
 
 
 def validate_sha(value: str) -> str:

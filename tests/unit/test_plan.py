@@ -150,6 +150,8 @@ def test_target_override():
     with pytest.raises(UsageError, match="invalid make target"):
         plan_of("2017", target="-j99")
     with pytest.raises(UsageError, match="invalid make target"):
+        plan_of("2017", target="binary\n")
+    with pytest.raises(UsageError, match="invalid make target"):
         plan_of("2017", target="DOCKER_FLAGS=x")
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mobylab.errors import UsageError
 from mobylab.source import (
@@ -53,6 +57,7 @@ BAD_REFS = [
     ("a/.b", "starts with '.'"),
     ("@", "'@' alone"),
     ("a\nb", "'\\n'"),
+    ("master\n", "'\\n'"),
     ("x" * 300, "longer than 255"),
 ]
 
@@ -98,7 +103,9 @@ def test_shas(value):
     assert validate_sha(value) == value.lower()
 
 
-@pytest.mark.parametrize("value", ["abc", "xyz1234", "-abc1234", "abc 1234", "f" * 65, ""])
+@pytest.mark.parametrize(
+    "value", ["abc", "xyz1234", "-abc1234", "abc 1234", "abc1234\n", "f" * 65, ""]
+)
 def test_bad_shas(value):
     assert not is_sha(value)
     with pytest.raises(UsageError, match="hexadecimal"):
@@ -209,3 +216,19 @@ def test_describe_loss_lists_files_then_commits():
     ]
     assert work.summary() == "2 changed files and 1 commit not on any remote"
     assert not LocalWork()
+
+
+# Property: what our validator accepts, git accepts too; shell syntax never gets through.
+REF_ALPHABET = "abcXYZ019._/+@-;$()`'\" {}~^:?*[\\\n"
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet=REF_ALPHABET, min_size=1, max_size=12))
+def test_accepted_refs_are_git_refs_and_never_shell(ref):
+    if ref_problem(ref) is not None:
+        return
+    assert not set(ref) & set(";$()`'\" {}~^:?*[\\\n")
+    result = subprocess.run(
+        ["git", "check-ref-format", "--allow-onelevel", ref], capture_output=True, check=False
+    )
+    assert result.returncode == 0, ref

@@ -438,6 +438,11 @@ def _build(
         ui.info(f"note: {note}")
     for warning in plan.warnings:
         ui.warn(warning)
+    if not engine.url.startswith("unix://"):
+        ui.warn(
+            f"the engine at {engine.url} may not be on this machine: make bind-mounts "
+            f"{plan.checkout} into the build container, which only a local engine can do"
+        )
     ui.step(f"make {plan.target} in {plan.checkout} (commit {plan.commit[:12]}, log {log})")
     env = {**engine.cli_env()}
     if skip_cross:

@@ -173,7 +173,10 @@ def test_the_dev_tasks_on_a_real_2017_build(
     session = Session(merge_settings({"workspace": str(workspace.root)}, environ={}))
     dev = ensure_dev_engine(session)
     assert dev.ping()
-    assert RUNTIME in run_task(workspace, "dev.exec", "--", "docker", "images").stdout
+    listed = run_task(
+        workspace, "dev.exec", "--", "docker", "images", "--format", "{{.Repository}}:{{.Tag}}"
+    )
+    assert RUNTIME in listed.stdout
     assert run_task(workspace, "dev.down").returncode == 0
     volume = DevNames.for_workspace(workspace.root).volume("2017-tgz")
     client = engine.client()

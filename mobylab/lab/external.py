@@ -12,13 +12,16 @@ import re
 import shlex
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from .. import process
 from ..errors import LabError, UsageError
 from ..source import repo_kind
-from ..tasks.base import Session
 from .model import Check, Command, Lab, Step, Variant
+
+if TYPE_CHECKING:
+    from ..tasks.base import Session
 
 REQUIRED = ("Dockerfile.build", "Dockerfile", "Dockerfile.multi")
 SCRIPTS = ("build.sh", "build-multi-dockerfiles.sh")

@@ -16,7 +16,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.markdown import Markdown
 from rich.panel import Panel
@@ -26,7 +26,6 @@ from .. import labels, process, ui
 from ..engine import Engine
 from ..errors import Interrupted, LabError, MobylabError
 from ..probe import probe
-from ..tasks.base import Session
 from . import report as report_mod
 from .bases import BaseImages, prepare_bases, resolve_bases
 from .checks import (
@@ -43,6 +42,9 @@ from .dockerfile import base_replacements, is_dockerfile, maintained_lines, subs
 from .metrics import container_exists, detect_builder, inspect_image
 from .model import Lab, Step
 from .site import ContainerSite, FixtureSite
+
+if TYPE_CHECKING:
+    from ..tasks.base import Session
 
 COMMAND_TIMEOUT = 1800.0
 LABEL_NOTE = (

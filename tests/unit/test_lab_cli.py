@@ -93,3 +93,25 @@ def test_source_missing_files_are_named(tmp_path: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
     result = invoke(tmp_path, "lab.multistage", "--source", "gopher://example.com/x")
     assert result.returncode == 2 and "scheme 'gopher' is not allowed" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "runner",
+        "external",
+        "report",
+        "html",
+        "metrics",
+        "bases",
+        "catalog",
+        "checks",
+        "model",
+        "site",
+    ],
+)
+def test_each_lab_module_imports_on_its_own(module: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", f"import mobylab.lab.{module}"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr

@@ -133,6 +133,8 @@ def remove_dev_resources(found: DevResources, key: str | None) -> list[str]:
         with contextlib.suppress(OSError):
             if path.is_dir():
                 shutil.rmtree(path)
+                # /run/mobylab/<key> goes too once nothing else (a private engine) uses it.
+                path.parent.rmdir()
             else:
                 path.unlink()
     return kept

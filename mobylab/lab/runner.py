@@ -192,9 +192,14 @@ class EngineRun:
         full = with_labels(argv, self.label_flags)
 
         cached = [0]
+        step_line = [""]
 
         def echo(line: str) -> None:
-            cached[0] += cache_hits([line])
+            # Count the Dockerfile's own steps, not the LABEL steps --label adds.
+            if line.startswith("Step "):
+                step_line[0] = line
+            elif "LABEL org.mobylab." not in step_line[0]:
+                cached[0] += cache_hits([line])
             ui.out.print("  " + line, style="dim", markup=False, highlight=False)
 
         with log.open("a") as handle:

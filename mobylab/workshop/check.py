@@ -84,14 +84,20 @@ def parse_doctor(text: str) -> dict[str, Any] | None:
     return value
 
 
-def _privileged(doctor: dict[str, Any] | None) -> str:
+def privileged_text(doctor: dict[str, Any] | None) -> str:
+    """Pure: the doctor's privileged check in a few words: works, fallback, refused."""
     if not doctor:
         return "unknown"
     for check in doctor.get("checks") or []:
         name = str(check.get("name", "")).lower()
-        if "privileged" in name or "fallback" in name:
-            detail = str(check.get("detail") or check.get("status") or "")
-            return detail if len(detail) <= 48 else detail[:45] + "..."
+        if "privileged" not in name:
+            continue
+        detail = str(check.get("detail") or "").lower()
+        if check.get("status") == FAIL:
+            return "refused, no fallback"
+        if "fallback" in detail:
+            return "fallback works" if "works" in detail else "fallback"
+        return "works" if check.get("status") == OK else str(check.get("status", "?"))
     return "unknown"
 
 
@@ -128,7 +134,7 @@ def summarize(facts: CheckFacts) -> CheckRow:
             state = WARN
         for check in failing + warning:
             notes.append(f"{check.get('name')}: {check.get('detail') or check.get('status')}")
-    return CheckRow(state, engine, disk, _privileged(facts.doctor), mobylab, notes)
+    return CheckRow(state, engine, disk, privileged_text(facts.doctor), mobylab, notes)
 
 
 def gather(remote: RemoteHost, layout: RemoteLayout, job: HostJob) -> CheckFacts:

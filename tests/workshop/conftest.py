@@ -197,7 +197,12 @@ def _has_group(name: str) -> bool:
 
 
 def _remove_user(name: str) -> None:
-    subprocess.run(["userdel", name], check=False, capture_output=True)
+    # --force: a session of the user may still be closing after its sshd stopped.
+    for _ in range(20):
+        done = subprocess.run(["userdel", "--force", name], check=False, capture_output=True)
+        if done.returncode in (0, 6):  # 6: no such user
+            return
+        time.sleep(0.25)
 
 
 @pytest.fixture(scope="session")
@@ -236,6 +241,15 @@ def ssh_farm() -> Iterator[SshFarm]:
                 f"    Port {host.port}",
                 f"    User {host.user}",
             ]
+        jump, target = farm.host(2), farm.host(5)
+        lines += [
+            "Host via-jump-5",
+            f"    HostName {target.address}",
+            f"    Port {target.port}",
+            f"    User {target.user}",
+            "    ProxyJump attendee-2",
+        ]
+        assert jump.number == 2
         # "Host *" first would win for IdentityFile only; put aliases first as ssh does.
         farm.ssh_config.write_text("\n".join(lines[3:] + lines[:3]) + "\n")
         farm.known_hosts.write_text(farm.known_hosts_text())

@@ -105,6 +105,16 @@ def test_an_alias_from_ssh_config_in_a_hosts_file(cli: MobylabCli, ssh_farm: Ssh
     assert "attendee-6" in result.stdout and "attendee-7" in result.stdout
 
 
+def test_proxyjump_hops_are_verified_too(cli: MobylabCli, ssh_farm: SshFarm):
+    result = cli("workshop.check", "--hosts", "via-jump-5")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "via-jump-5" in result.stdout
+    cli.known_hosts.write_text(ssh_farm.known_hosts_text(skip=[2]))  # the jump host's key
+    result = cli("workshop.check", "--hosts", "via-jump-5")
+    assert result.returncode == 1
+    assert "via-jump-5: unknown host key" in result.stderr
+
+
 def test_a_host_string_with_a_shell_metacharacter_is_a_usage_error(cli: MobylabCli):
     result = cli("workshop.check", "--hosts", "good.example,bad;rm -rf ~")
     assert result.returncode == 2

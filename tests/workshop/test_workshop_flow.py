@@ -5,6 +5,7 @@ collect, teardown listing, and no secret anywhere in what was written."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -161,6 +162,24 @@ def test_collect_writes_one_report(flow: MobylabCli, ssh_farm: SshFarm):
         assert host.spec in markdown
         assert host.spec in html
     assert "8/8 hosts finished" in markdown
+
+
+def test_status_names_a_stuck_host_and_where(flow: MobylabCli, ssh_farm: SshFarm):
+    stuck = ssh_farm.host(3)
+    report_file = stuck.remote_dir / "workspace" / "reports" / "latest" / "report.json"
+    report = json.loads(report_file.read_text())
+    report.update(status="running", finished=None)
+    report["steps"][0]["status"] = "running"
+    report_file.write_text(json.dumps(report))
+    an_hour_ago = time.time() - 3600
+    os.utime(report_file, (an_hour_ago, an_hour_ago))
+    result = flow("workshop.status", "--hosts", ssh_farm.specs(), "--stuck-after", "600")
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = _rows(result.stdout, ssh_farm)
+    assert "STUCK" in rows[stuck.spec]
+    assert re.search(r"stuck at Build and run a two-line image for 36\d\ds", rows[stuck.spec])
+    assert sum("finished" in line for line in rows.values()) == 7
+    assert "1 STUCK" in result.stderr
 
 
 def test_teardown_without_yes_only_lists(flow: MobylabCli, ssh_farm: SshFarm):

@@ -121,6 +121,19 @@ def repo_kind(repo: str) -> str:
     return "path"
 
 
+def shown(repo: str) -> str:
+    """Pure: a repository as messages show it, without a password or token in the URL."""
+    if "://" not in repo:
+        return repo
+    parsed = urlparse(repo)
+    if parsed.password is None and not (parsed.username and parsed.scheme.startswith("http")):
+        return repo
+    host = parsed.hostname or ""
+    if parsed.port:
+        host += f":{parsed.port}"
+    return parsed._replace(netloc=f"***@{host}").geturl()
+
+
 def checkout_name(repo: str) -> str:
     """Pure: the checkout folder name for a repository (its last path component)."""
     path = urlparse(repo).path if "://" in repo else repo
@@ -215,6 +228,8 @@ def _git_ok(args: Sequence[str], cwd: Path | None = None, what: str = "") -> str
 def _last_line(text: str) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     message = lines[-1] if lines else "no output"
+    # git repeats the URL it was given: keep tokens and passwords out of the message.
+    message = re.sub(r"://[^/@\s']+@", "://***@", message)
     return message.removeprefix("fatal: ").removeprefix("error: ")[:200]
 
 
@@ -359,9 +374,12 @@ def _ls_remote(repo: str, patterns: Sequence[str]) -> dict[str, str]:
         message = _last_line(err)
         if "does not appear to be a git repository" in err or "not a git repository" in err:
             raise SourceError(
-                f"{repo} is not a git repository", "Give the engine's repository URL or path."
+                f"{shown(repo)} is not a git repository",
+                "Give the engine's repository URL or path.",
             )
-        raise SourceError(f"cannot read {repo}: {message}", "Check the URL and your network.")
+        raise SourceError(
+            f"cannot read {shown(repo)}: {message}", "Check the URL and your network."
+        )
     return parse_ls_remote(out)
 
 
@@ -411,7 +429,9 @@ def clone(
         refs = _ls_remote(repo, [wanted])
         target = pick_remote_ref(refs, wanted)
         if target is None:
-            raise SourceError(f"pull request #{pr_number} is not in {repo}", "Check the number.")
+            raise SourceError(
+                f"pull request #{pr_number} is not in {shown(repo)}", "Check the number."
+            )
         ref_label = f"pull/{pr_number}"
     else:
         assert ref is not None
@@ -419,7 +439,7 @@ def clone(
         target = pick_remote_ref(refs, ref)
         if target is None and not is_sha(ref):
             raise SourceError(
-                f"unknown ref {ref!r} in {repo}: no such branch or tag",
+                f"unknown ref {ref!r} in {shown(repo)}: no such branch or tag",
                 "Check the name, or give a commit SHA.",
             )
         ref_label = ref
@@ -454,7 +474,9 @@ def clone(
         local = tracking_ref(target)
         code, message = _fetch(checkout, [f"+{target.name}:{local}"], shallow, full)
         if code != 0:
-            raise SourceError(f"fetching {target.name} from {repo} failed: {_last_line(message)}")
+            raise SourceError(
+                f"fetching {target.name} from {shown(repo)} failed: {_last_line(message)}"
+            )
         commit_expr = f"{local}^{{commit}}"
     else:
         commit_expr = _fetch_commit(checkout, repo, ref_label, shallow, full)
@@ -494,11 +516,11 @@ def _fetch_commit(checkout: Path, repo: str, sha: str, shallow: bool, full: bool
         True,
     )
     if code != 0:
-        raise SourceError(f"fetching from {repo} failed: {_last_line(message)}")
+        raise SourceError(f"fetching from {shown(repo)} failed: {_last_line(message)}")
     code, out, _ = _git(["rev-parse", "--verify", "-q", f"{sha}^{{commit}}"], cwd=checkout)
     if code != 0:
         raise SourceError(
-            f"unknown ref {sha!r} in {repo}: no branch, tag or commit by that name",
+            f"unknown ref {sha!r} in {shown(repo)}: no branch, tag or commit by that name",
             "Check the name or the SHA.",
         )
     full_sha = out.strip()
@@ -547,6 +569,7 @@ __all__ = [
     "pick_remote_ref",
     "ref_problem",
     "repo_kind",
+    "shown",
     "validate_pr",
     "validate_ref",
     "validate_sha",

@@ -21,6 +21,7 @@ from mobylab.source import (
     pick_remote_ref,
     ref_problem,
     repo_kind,
+    shown,
     tracking_ref,
     validate_pr,
     validate_ref,
@@ -232,3 +233,17 @@ def test_accepted_refs_are_git_refs_and_never_shell(ref):
         ["git", "check-ref-format", "--allow-onelevel", ref], capture_output=True, check=False
     )
     assert result.returncode == 0, ref
+
+
+@pytest.mark.parametrize(
+    ("repo", "expected"),
+    [
+        ("https://user:secret@github.com/moby/moby", "https://***@github.com/moby/moby"),
+        ("https://ghp_token@github.com:8443/moby/moby", "https://***@github.com:8443/moby/moby"),
+        ("ssh://git@github.com/moby/moby.git", "ssh://git@github.com/moby/moby.git"),
+        ("https://github.com/moby/moby", "https://github.com/moby/moby"),
+        ("/srv/engine", "/srv/engine"),
+    ],
+)
+def test_messages_never_show_credentials(repo, expected):
+    assert shown(repo) == expected

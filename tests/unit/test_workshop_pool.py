@@ -127,3 +127,16 @@ def test_only_connection_failures_are_retried():
     with pytest.raises(WorkshopError):
         with_retries(refused, retries=3, should_retry=retry, sleep=slept.append)
     assert slept == []
+
+
+def test_the_board_draws_live_on_a_terminal_and_plain_lines_otherwise(capsys):
+    from mobylab.workshop.display import HostBoard
+
+    with HostBoard(["vm1", "vm2"], "workshop.check", live=True) as board:
+        board.update("vm1", "connect", "")
+        board.update("vm1", "done", "OK")
+        board.update("vm1", "late words", "")  # ignored after done
+    assert board.rows["vm1"] == ["done", "OK"]
+    with HostBoard(["vm1"], "workshop.check", live=False) as board:
+        board.update("vm1", "connect", "retrying in 1s")
+    assert "vm1: connect (retrying in 1s)" in capsys.readouterr().err

@@ -208,3 +208,22 @@ def test_remote_paths_and_quoting():
     assert layout.mobylab_env()["MOBYLAB_WORKSPACE"].endswith("/workspace")
     assert sh("rm", "-rf", layout.root) == "rm -rf '/home/a b/.mobylab-workshop'"
     assert sh("echo", "$(id);") == "echo '$(id);'"
+
+
+def test_archives_are_named_by_content_and_reused(tmp_path: Path):
+    from mobylab.workshop.artifacts import make_tar
+
+    labs = tmp_path / "labs"
+    (labs / "hello").mkdir(parents=True)
+    (labs / "hello" / "lab.toml").write_text("title = 'x'\n")
+    (labs / "hello" / "latest").symlink_to(".")  # a folder link (bundles/latest) is not followed
+    out = tmp_path / "out"
+    first = make_tar(labs, out, "labs")
+    assert first is not None
+    archive, digest = first
+    assert archive.name == f"labs-{digest[:16]}.tar.gz"
+    assert make_tar(labs, out, "labs") == first
+    (labs / "hello" / "lab.toml").write_text("title = 'y'\n")
+    second = make_tar(labs, out, "labs")
+    assert second is not None and second[1] != digest
+    assert make_tar(tmp_path / "missing", out, "labs") is None

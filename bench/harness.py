@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 import platform
+import resource
 import socket
 import statistics
 import time
@@ -89,12 +90,29 @@ class Outcome:
     extra: dict[str, Any] = field(default_factory=dict)
     load: dict[str, list[float]] = field(default_factory=dict)
     error: str = ""
+    # CPU seconds (user + sys) of this process and the children it waited for, per
+    # side: what the side itself computed, whatever else the machine was doing.
+    # Work done by daemons (dockerd, sshd) is not in it.
+    cpu: dict[str, Stats] = field(default_factory=dict)
+
+
+def cpu_seconds() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def timed(action: Callable[[], Any]) -> float:
     started = time.perf_counter()
     action()
     return time.perf_counter() - started
+
+
+def timed_with_cpu(action: Callable[[], Any]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one call."""
+    cpu = cpu_seconds()
+    wall = timed(action)
+    return wall, cpu_seconds() - cpu
 
 
 def round_order(sides: list[Side], index: int, alternate: bool = True) -> list[Side]:
@@ -150,6 +168,7 @@ def measure(
     counts as missed, and the samples taken so far.
     """
     samples: dict[str, list[float]] = {side.name: [] for side in benchmark.sides}
+    cpu: dict[str, list[float]] = {side.name: [] for side in benchmark.sides}
     load = {"before": load_average()}
     extra: dict[str, Any] = {}
     error = ""
@@ -160,8 +179,9 @@ def measure(
             for side in round_order(benchmark.sides, index, benchmark.alternate):
                 if side.prepare:
                     side.prepare()
-                seconds = timed(side.run)
+                seconds, used = timed_with_cpu(side.run)
                 samples[side.name].append(seconds)
+                cpu[side.name].append(round(used, 3))
                 if on_sample:
                     on_sample(side.name, seconds)
         if benchmark.extra:
@@ -196,6 +216,7 @@ def measure(
         extra,
         load,
         error,
+        {name: Stats(values) for name, values in cpu.items()},
     )
 
 
@@ -250,21 +271,28 @@ def seconds_text(value: float) -> str:
     return f"{value:.2f} s"
 
 
+def cell_text(text: str) -> str:
+    """Pure: text safe inside a markdown table cell."""
+    return text.replace("|", "\\|")
+
+
 def markdown_rows(outcomes: list[Outcome]) -> list[str]:
     """Rows for the table in docs/benchmarks.md:
-    | benchmark | side: median (min-max) | ratios | target | verdict | load |"""
+    | benchmark | side: median (min-max), cpu | ratios | target | verdict | load |"""
     rows = []
     for outcome in outcomes:
         cells = []
         for name, stats in outcome.stats.items():
             if not stats.samples:
                 continue
+            used = outcome.cpu.get(name)
+            cpu_text = f", cpu {seconds_text(used.median)}" if used and used.samples else ""
             cells.append(
-                f"{name}: {seconds_text(stats.median)} "
-                f"({seconds_text(stats.low)}-{seconds_text(stats.high)})"
+                f"{cell_text(name)}: {seconds_text(stats.median)} "
+                f"({seconds_text(stats.low)}-{seconds_text(stats.high)}){cpu_text}"
             )
         ratios = "; ".join(
-            f"{label} = {value:.2f}" if value is not None else f"{label} = -"
+            f"{cell_text(label)} = {value:.2f}" if value is not None else f"{cell_text(label)} = -"
             for label, value in outcome.ratios.items()
         )
         met = {True: "met", False: "MISSED", None: "-"}[outcome.met]
@@ -280,6 +308,6 @@ def markdown_rows(outcomes: list[Outcome]) -> list[str]:
 
 
 TABLE_HEADER = [
-    "| benchmark | median (min-max) | ratio | target | verdict | load (1 min) |",
+    "| benchmark | wall median (min-max), client cpu | ratio | target | verdict | load (1 min) |",
     "|---|---|---|---|---|---|",
 ]

@@ -164,3 +164,27 @@ def test_importtime_rows_and_the_costliest():
         {"module": "mobylab.tasks", "depth": 0, "cumulative_ms": 3.0, "self_ms": 0.1},
         {"module": "docker", "depth": 1, "cumulative_ms": 2.1, "self_ms": 2.0},
     ]
+
+
+def test_markdown_rows_show_cpu_and_escape_pipes():
+    outcome = _outcome(
+        stats={"save | load": Stats([2.0])},
+        cpu={"save | load": Stats([0.25])},
+        ratios={"a | b": None},
+        met=None,
+        load={},
+    )
+    (row,) = harness.markdown_rows([outcome])
+    assert "save \\| load: 2.00 s (2.00 s-2.00 s), cpu 250 ms" in row
+    assert "a \\| b = -" in row
+    assert row.endswith("| - | - |")
+
+
+def test_measure_records_cpu_seconds_per_side():
+    def spin() -> None:
+        end = harness.cpu_seconds() + 0.05
+        while harness.cpu_seconds() < end:
+            pass
+
+    outcome = harness.measure(Benchmark("cpu", "", "", [Side("spin", spin)]), 1)
+    assert outcome.cpu["spin"].median >= 0.05

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .common import host_engine, run_quiet, run_task, scratch
+from .common import host_engine, remove_folder, run_quiet, run_task, scratch
 from .devfixture import DevBuild, shared_build
 from .harness import Benchmark, Ratio, Side
 
@@ -109,6 +109,7 @@ class RawDind:
 
     def close(self) -> None:
         self.remove()
+        remove_folder(self.run_dir)
         client = host_engine().client()
         try:
             volume = client.volumes.get(self.volume)

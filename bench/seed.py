@@ -119,4 +119,5 @@ def benchmark() -> Benchmark:
         ],
         setup=setup,
         extra=extra,
+        rounds=2,
     )

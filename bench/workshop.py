@@ -214,6 +214,7 @@ def _benchmark(kind: str) -> Benchmark:
         ],
         setup=setup,
         extra=extra,
+        rounds=2 if kind == "provision" else 3,
     )
 
 

@@ -188,3 +188,20 @@ def test_measure_records_cpu_seconds_per_side():
 
     outcome = harness.measure(Benchmark("cpu", "", "", [Side("spin", spin)]), 1)
     assert outcome.cpu["spin"].median >= 0.05
+
+
+def test_rerun_is_derived_from_the_cold_and_warm_mobylab_runs():
+    from bench.lab import rerun_from
+
+    cold = _outcome(stats={"mobylab": Stats([80.0, 100.0]), "script": Stats([90.0])}, rounds=2)
+    warm = _outcome(
+        name="lab-warm", stats={"mobylab": Stats([15.0, 16.0, 17.0]), "script": Stats([8.0])}
+    )
+    derived = rerun_from(cold, warm)
+    assert derived is not None
+    assert derived.ratios["second / first"] == pytest.approx(16.0 / 90.0)
+    assert derived.met is True
+    assert derived.rounds == 2
+    slow = _outcome(name="lab-warm", stats={"mobylab": Stats([30.0])})
+    assert rerun_from(cold, slow).met is False  # type: ignore[union-attr]
+    assert rerun_from(cold, _outcome(stats={})) is None

@@ -202,11 +202,22 @@ class DevEnvironment:
     ) -> tuple[int, str]:
         """Run a short command in the dev container; (exit code, output)."""
         api = self.client.api
-        exec_id = api.exec_create(
-            self.names.container, argv, environment=env, workdir=workdir, stdout=True, stderr=True
-        )["Id"]
-        output = api.exec_start(exec_id).decode(errors="replace")
-        code = api.exec_inspect(exec_id).get("ExitCode")
+        try:
+            exec_id = api.exec_create(
+                self.names.container,
+                argv,
+                environment=env,
+                workdir=workdir,
+                stdout=True,
+                stderr=True,
+            )["Id"]
+            output = api.exec_start(exec_id).decode(errors="replace")
+            code = api.exec_inspect(exec_id).get("ExitCode")
+        except docker.errors.APIError as exc:
+            raise DevEnvError(
+                f"the dev container did not run {Path(argv[0]).name}: {_api_message(exc)}",
+                "See `invoke dev.status`; `invoke dev.up` starts it again.",
+            ) from None
         return (code if isinstance(code, int) else 1), output
 
     def log_tail(self, lines: int = 25) -> str:
@@ -277,7 +288,7 @@ class DevEnvironment:
             reason = (
                 "this engine refuses --privileged"
                 if caps.privileged is False
-                else "--privileged never was asked"
+                else "--privileged never"
             )
             ui.info(f"{reason}: the dev container runs with {security.describe()}")
         return security
@@ -515,7 +526,7 @@ class DevEnvironment:
         started = output.strip().splitlines()[-1] if output.strip() else ""
         expected = str(state.get("workdir", "")).rstrip("/") + "/bundles/"
         if started and not started.startswith(expected):
-            self._exec([DIND_SCRIPT, "stop", "5"])
+            self._stop_quietly()
             raise DevEnvError(
                 f"the dev container found {started}, not the build's dockerd",
                 "Check the build's bundles (`invoke dev.build`); the era's PATH is "
@@ -528,12 +539,16 @@ class DevEnvironment:
                 what="the dev daemon",
             )
         except EngineError as exc:
-            self._exec([DIND_SCRIPT, "stop", "5"])
+            self._stop_quietly()
             raise DevEnvError(
                 exc.message,
                 f"Its log is {self.names.log}; `invoke dev.logs` shows it.",
                 detail=self.log_tail(),
             ) from None
+
+    def _stop_quietly(self) -> None:
+        with contextlib.suppress(DevEnvError):
+            self._exec([DIND_SCRIPT, "stop", "5"])
 
     def stop_daemon(self, grace: int = 20) -> None:
         self._running_container()
@@ -570,7 +585,7 @@ class DevEnvironment:
 
     def _remove_container(self, container: Any) -> None:
         if container.status == "running":
-            with contextlib.suppress(docker.errors.APIError):
+            with contextlib.suppress(DevEnvError):
                 self._exec([DIND_SCRIPT, "stop", "20"])
             with contextlib.suppress(docker.errors.APIError):
                 container.stop(timeout=30)

@@ -36,6 +36,7 @@ from mobylab.workspace import Workspace
 from tests.engine.test_devenv_helpers import (
     bundles_2017,
     plan_2017,
+    run_in_terminal,
     target_2017,
     target_today,
     tear_down,
@@ -515,3 +516,14 @@ def test_logs_follow_until_ctrl_c(workspace: Workspace) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_clean_asks_on_a_terminal(env: DevEnvironment, tmp_path: Path) -> None:
+    env.up(target_2017(tmp_path), timeout=120)
+    kept = run_in_terminal(env.workspace, ["dev.clean"], b"n\n")
+    assert "Remove all of the above?" in kept
+    assert "nothing removed" in kept
+    assert env.container() is not None
+    removed = run_in_terminal(env.workspace, ["dev.clean"], b"y\n")
+    assert "removed" in removed
+    assert env.container() is None

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import pty
-import select
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +24,7 @@ from mobylab.plan import read_plan
 from mobylab.probe import probe
 from mobylab.tasks.base import Session
 from mobylab.workspace import Workspace
-from tests.engine.test_devenv_helpers import tear_down
+from tests.engine.test_devenv_helpers import run_in_terminal, tear_down
 from tests.fixtures.enginesrc import make_engine_source
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
@@ -48,43 +44,6 @@ def run_task(
         text=True,
         timeout=timeout,
     )
-
-
-def run_in_terminal(
-    workspace: Workspace, args: list[str], typed: bytes, timeout: float = 60
-) -> str:
-    """Run a task on a pseudo-terminal, type `typed`, and return all it printed."""
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: becomes the task
-        env = {**os.environ, "MOBYLAB_WORKSPACE": str(workspace.root), "TERM": "dumb"}
-        env.pop("CI", None)
-        os.execvpe(
-            sys.executable,
-            [sys.executable, "-m", "invoke", "--search-root", str(REPO), *args],
-            env,
-        )
-    output = b""
-    sent = False
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([fd], [], [], 0.5)
-            if ready:
-                try:
-                    chunk = os.read(fd, 4096)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                output += chunk
-            if not sent and time.monotonic() > deadline - timeout + 3:
-                os.write(fd, typed)
-                sent = True
-    finally:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, 0)
-        os.close(fd)
-    return output.decode(errors="replace")
 
 
 @pytest.fixture

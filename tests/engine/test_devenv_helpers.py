@@ -6,8 +6,13 @@ in mobylab/dind:bookworm), laid out the way each era of the engine source does.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pty
+import select
 import shutil
+import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -113,3 +118,43 @@ def tear_down(engine: Engine, workspace: Workspace) -> None:
         pass
     finally:
         env.close()
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_in_terminal(
+    workspace: Workspace, args: list[str], typed: bytes, timeout: float = 60
+) -> str:
+    """Run a task on a pseudo-terminal, type `typed`, and return all it printed."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: becomes the task
+        env = {**os.environ, "MOBYLAB_WORKSPACE": str(workspace.root), "TERM": "dumb"}
+        env.pop("CI", None)
+        os.execvpe(
+            sys.executable,
+            [sys.executable, "-m", "invoke", "--search-root", str(REPO), *args],
+            env,
+        )
+    output = b""
+    sent = False
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.5)
+            if ready:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                output += chunk
+            if not sent and time.monotonic() > deadline - timeout + 3:
+                os.write(fd, typed)
+                sent = True
+    finally:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+        os.close(fd)
+    return output.decode(errors="replace")

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import process
-from .engine import Engine
+from .engine import DEFAULT_SOCKET, Engine
 from .errors import EngineError
 from .workspace import Workspace
 
@@ -51,9 +51,10 @@ class PrivateEngineLayout:
 def dockerd_argv(layout: PrivateEngineLayout, dockerd: str, share_host: bool) -> list[str]:
     """Pure: the dockerd command line of a private engine.
 
-    When another daemon already owns the default bridge (`share_host`), the private
-    one runs with no bridge and no iptables rules of its own, so the two never fight
-    over docker0 or the NAT table; its containers use host or no networking.
+    When another daemon runs or may run beside it (`share_host`), the private one
+    runs with no bridge and no iptables rules of its own: a daemon that creates
+    docker0 also deletes it when it stops, under the feet of the other one. Its
+    containers then use host or no networking.
     """
     argv = [
         dockerd,
@@ -65,6 +66,19 @@ def dockerd_argv(layout: PrivateEngineLayout, dockerd: str, share_host: bool) ->
     if share_host:
         argv += ["--bridge", "none", "--iptables=false", "--ip-masq=false"]
     return argv
+
+
+def other_engine_present() -> bool:
+    """Whether another daemon owns, or may soon own, the default bridge."""
+    if Path("/sys/class/net/docker0").exists() or Path(DEFAULT_SOCKET).exists():
+        return True
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().strip() == "dockerd":
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def _pid_alive(pid: int) -> bool:
@@ -110,7 +124,7 @@ class PrivateEngine:
         for folder in (layout.exec_root, layout.data_root, layout.log.parent):
             folder.mkdir(parents=True, exist_ok=True)
         layout.socket.unlink(missing_ok=True)
-        share_host = Path("/sys/class/net/docker0").exists()
+        share_host = other_engine_present()
         argv = dockerd_argv(layout, dockerd, share_host)
         with layout.log.open("ab") as log:
             log.write(f"\n--- mobylab starting: {' '.join(argv)}\n".encode())

@@ -296,6 +296,20 @@ def _add_link(tar: tarfile.TarFile, name: str, target: str) -> None:
     tar.addfile(info)
 
 
+# An `apk` stand-in, so that a Dockerfile written for alpine
+# (`RUN apk --no-cache add ca-certificates`) builds unchanged: the CA bundle is there.
+APK_STANDIN = b"""#!/bin/sh
+# mobylab's offline runtime has no package manager; it already holds the CA bundle.
+for word in "$@"; do
+  case "$word" in
+    -*|add|ca-certificates) ;;
+    *) echo "apk (mobylab offline runtime): cannot install $word offline" >&2; exit 1 ;;
+  esac
+done
+echo "apk (mobylab offline runtime): ca-certificates already installed"
+"""
+
+
 def busybox_tar(busybox: bytes, applets: list[str], ca_bundle: bytes) -> bytes:
     """Pure: a small root filesystem (busybox, its applets as links, CA bundle) as a tar.
 
@@ -303,13 +317,14 @@ def busybox_tar(busybox: bytes, applets: list[str], ca_bundle: bytes) -> bytes:
     """
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        for folder in ("bin", "etc", "etc/ssl", "etc/ssl/certs", "root", "usr", "usr/bin"):
+        for folder in ("bin", "etc", "etc/ssl", "etc/ssl/certs", "root", "sbin", "usr", "usr/bin"):
             _add_dir(tar, folder, 0o700 if folder == "root" else 0o755)
         _add_dir(tar, "tmp", 0o1777)
         _add_file(tar, "bin/busybox", busybox, 0o755)
         for applet in sorted(set(applets) - {"busybox"}):
             _add_link(tar, f"bin/{applet}", "busybox")
         _add_file(tar, "etc/ssl/certs/ca-certificates.crt", ca_bundle)
+        _add_file(tar, "sbin/apk", APK_STANDIN, 0o755)
         _add_file(tar, "etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:\n")
         _add_file(tar, "etc/group", b"root:x:0:\nnogroup:x:65534:\n")
     return buffer.getvalue()

@@ -24,7 +24,7 @@ from rich.syntax import Syntax
 
 from .. import labels, process, ui
 from ..engine import Engine
-from ..errors import Interrupted, LabError, MobylabError
+from ..errors import Interrupted, LabError, MobylabError, UsageError
 from ..probe import probe
 from . import report as report_mod
 from .bases import BaseImages, prepare_bases, resolve_bases
@@ -447,22 +447,16 @@ class LabRunner:
     def engines(self) -> list[Engine]:
         choice = self.options.engine
         if choice not in ("host", "dev", "both"):
-            raise LabError(f"--engine {choice!r} is not host, dev or both")
+            raise UsageError(f"--engine is {choice!r}", "Use host, dev or both.")
         host = self.session.engine(start=True)
         found = [host] if choice in ("host", "both") else []
         if choice in ("dev", "both"):
-            try:
-                from ..devenv import ensure_dev_engine
-                from ..seed import seed_images
-            except ImportError:
-                raise LabError(
-                    "the dev engine is not available in this mobylab", "Use --engine host."
-                ) from None
+            from ..devenv import ensure_dev_engine
+            from ..seed import seed_images
+
             dev = ensure_dev_engine(self.session, start=True)
             if self.bases.offline:
-                prepare_bases(
-                    host, self.session.workspace, self.bases, self.session.settings, self.lab.images
-                )
+                prepare_bases(host, self.session.workspace, self.session.settings, self.lab.images)
             wanted = {"golang": self.bases.builder, "runtime": self.bases.runtime}
             seed_images(host, dev, [wanted[n] for n in self.lab.images if n in wanted])
             found.append(dev)
@@ -543,11 +537,7 @@ class LabRunner:
         if self.bases.offline:
             for engine in engines:
                 prepare_bases(
-                    engine,
-                    self.session.workspace,
-                    self.bases,
-                    self.session.settings,
-                    self.lab.images,
+                    engine, self.session.workspace, self.session.settings, self.lab.images
                 )
         infos = [self.engine_info(engine) for engine in engines]
         site: FixtureSite | None = None

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from mobylab.errors import LabError, UsageError
+from mobylab.images import RECIPES
 from mobylab.lab import external
-from mobylab.lab.bases import LAB_RUNTIME, choose_bases
+from mobylab.lab.bases import choose_bases
 from mobylab.lab.checks import Facts, agree, evaluate, fill, last_json, step_status, with_labels
 from mobylab.lab.dockerfile import (
     base_replacements,
@@ -27,6 +28,8 @@ from mobylab.lab.model import Check
 from mobylab.lab.report import refresh, render_markdown, variant_table
 from mobylab.lab.runner import cache_hits, failure_reason, new_run_id, steps_to_run, tag_prefix
 from mobylab.lab.site import FixtureSite, render_page
+
+LAB_RUNTIME = RECIPES["runtime"].tag
 
 MULTI = """FROM golang:1.7.3 as builder
 WORKDIR /go/src/app

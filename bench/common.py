@@ -7,9 +7,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRATCH_PREFIX = "mobylab-bench-"
@@ -19,6 +22,28 @@ BENCH_COMPONENT = "bench"
 
 class BenchError(RuntimeError):
     """A side of a benchmark did not do what it should (its output is in the message)."""
+
+
+# The shared engine's default bridge can vanish for a moment when another daemon on
+# the machine starts or stops: containers on it then fail to start, whoever runs them.
+HICCUPS = ("could not find bridge docker0", "failed to create endpoint")
+
+
+def engine_hiccup(exc: BaseException) -> bool:
+    """Whether a failure came from the shared engine, not from the side itself."""
+    return any(marker in str(exc) for marker in HICCUPS)
+
+
+def retrying(action: Callable[[], T], attempts: int = 4) -> T:
+    """Run an untimed step (a setup), again after an engine hiccup."""
+    for _ in range(attempts - 1):
+        try:
+            return action()
+        except BenchError as exc:
+            if not engine_hiccup(exc):
+                raise
+            time.sleep(2)
+    return action()
 
 
 def scratch(name: str) -> Path:

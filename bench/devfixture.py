@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .common import ROOT, host_engine, remove_folder, run_quiet, run_task, scratch
+from .common import ROOT, host_engine, remove_folder, retrying, run_quiet, run_task, scratch
 
 
 @dataclass
@@ -62,7 +62,7 @@ def shared_build() -> DevBuild:
     source = enginesrc.make_engine_source(root / "engine", "2017", branch=branch)
     by_hand = root / "engine-by-hand"
     run_quiet(["git", "clone", "-q", "-b", branch, str(source.path), str(by_hand)])
-    run_task(workspace, "dev.build", "--checkout", str(source.path), timeout=1800)
+    retrying(lambda: run_task(workspace, "dev.build", "--checkout", str(source.path)))
     caps = probe(engine, Workspace(workspace))
     plan = read_plan(by_hand, host_cgroup=caps.cgroup_version, buildx=caps.buildx)
     _shared = DevBuild(

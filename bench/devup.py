@@ -18,7 +18,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .common import host_engine, remove_folder, run_quiet, run_task, scratch
+from .common import (
+    engine_hiccup,
+    host_engine,
+    remove_folder,
+    retrying,
+    run_quiet,
+    run_task,
+    scratch,
+)
 from .devfixture import DevBuild, shared_build
 from .harness import Benchmark, Ratio, Side
 
@@ -81,7 +89,7 @@ class RawDind:
                 plan.dev_image,
                 self.name,
                 self.volume,
-                str(plan.checkout / "bundles"),
+                str(self.build.checkout / "bundles"),
                 bundle_mount_target(plan),
                 str(self.run_dir),
                 plan.container_path,
@@ -169,7 +177,8 @@ def benchmark() -> Benchmark:
 
     def setup() -> None:
         build = state["build"] = shared_build()
-        run_task(build.workspace, "dev.up", "--timeout", "120")  # makes the volume, picks driver
+        # Makes the volume and picks the storage driver.
+        retrying(lambda: run_task(build.workspace, "dev.up", "--timeout", "120"))
         state["raw"] = RawDind(build, storage_driver(build.workspace))
 
     def down_both() -> None:
@@ -211,5 +220,6 @@ def benchmark() -> Benchmark:
         setup=setup,
         teardown=teardown,
         extra=extra,
+        transient=engine_hiccup,
     )
     return bench

@@ -76,6 +76,9 @@ class Benchmark:
     alternate: bool = True
     # Rounds when the command line does not say (kept small: the suite runs on demand).
     rounds: int = 3
+    # Failures caused by something outside both sides (a shared engine's hiccup): the
+    # round's side is prepared and run again, up to RETRIES times; counted in "retries".
+    transient: Callable[[BaseException], bool] = lambda exc: False
 
 
 @dataclass
@@ -106,6 +109,25 @@ def timed(action: Callable[[], Any]) -> float:
     started = time.perf_counter()
     action()
     return time.perf_counter() - started
+
+
+RETRIES = 3
+
+
+def attempt(side: Side, transient: Callable[[BaseException], bool]) -> tuple[float, float, int]:
+    """Prepare and time one run of a side; (wall, cpu, retries). Only the last try counts."""
+    retries = 0
+    while True:
+        if side.prepare:
+            side.prepare()
+        try:
+            wall, used = timed_with_cpu(side.run)
+            return wall, used, retries
+        except Exception as exc:
+            if retries >= RETRIES or not transient(exc):
+                raise
+            retries += 1
+            time.sleep(2)
 
 
 def timed_with_cpu(action: Callable[[], Any]) -> tuple[float, float]:
@@ -177,15 +199,15 @@ def measure(
             benchmark.setup()
         for index in range(rounds):
             for side in round_order(benchmark.sides, index, benchmark.alternate):
-                if side.prepare:
-                    side.prepare()
-                seconds, used = timed_with_cpu(side.run)
+                seconds, used, retried = attempt(side, benchmark.transient)
+                if retried:
+                    extra["retries"] = extra.get("retries", 0) + retried
                 samples[side.name].append(seconds)
                 cpu[side.name].append(round(used, 3))
                 if on_sample:
                     on_sample(side.name, seconds)
         if benchmark.extra:
-            extra = benchmark.extra({n: Stats(v) for n, v in samples.items()})
+            extra.update(benchmark.extra({n: Stats(v) for n, v in samples.items()}))
     except Exception as exc:  # the suite goes on with the next benchmark
         error = f"{type(exc).__name__}: {exc}".strip()
         extra["traceback"] = traceback.format_exc(limit=6)

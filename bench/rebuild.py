@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from .common import run_quiet, run_task
+from .common import engine_hiccup, run_quiet, run_task
 from .devfixture import shared_build
 from .harness import Benchmark, Side, Stats
 
@@ -48,4 +48,5 @@ def benchmark() -> Benchmark:
         sides=[Side("dev.build", mobylab_build), Side("make tgz", make_tgz)],
         judge=judge,
         setup=setup,
+        transient=engine_hiccup,
     )

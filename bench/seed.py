@@ -11,7 +11,7 @@ import subprocess
 import threading
 from typing import IO, Any
 
-from .common import BenchError, host_engine, run_task
+from .common import BenchError, host_engine, retrying, run_task
 from .devfixture import shared_build
 from .harness import Benchmark, Side
 
@@ -55,7 +55,8 @@ def benchmark() -> Benchmark:
 
     def setup() -> None:
         build = state["build"] = shared_build()
-        run_task(build.workspace, "dev.up", "--timeout", "120")  # a no-op when it runs
+        # A no-op when it runs.
+        retrying(lambda: run_task(build.workspace, "dev.up", "--timeout", "120"))
         state["url"] = dev_socket_url(build.workspace)
 
     def remove_inside() -> None:

@@ -205,3 +205,28 @@ def test_rerun_is_derived_from_the_cold_and_warm_mobylab_runs():
     slow = _outcome(name="lab-warm", stats={"mobylab": Stats([30.0])})
     assert rerun_from(cold, slow).met is False  # type: ignore[union-attr]
     assert rerun_from(cold, _outcome(stats={})) is None
+
+
+def test_a_transient_failure_is_run_again_and_counted(monkeypatch):
+    monkeypatch.setattr(harness.time, "sleep", lambda seconds: None)
+    tries = []
+
+    def flaky() -> None:
+        tries.append(1)
+        if len(tries) == 1:
+            raise RuntimeError("could not find bridge docker0")
+
+    bench = Benchmark(
+        "flaky", "", "", [Side("a", flaky)], transient=lambda exc: "docker0" in str(exc)
+    )
+    outcome = harness.measure(bench, 2)
+    assert not outcome.error
+    assert len(outcome.stats["a"].samples) == 2
+    assert outcome.extra["retries"] == 1
+
+
+def test_engine_hiccups_are_told_apart():
+    from bench.common import engine_hiccup
+
+    assert engine_hiccup(RuntimeError("... could not find bridge docker0: route ip+net"))
+    assert not engine_hiccup(RuntimeError("app printed the wrong counts"))

@@ -9,6 +9,7 @@ MOBYLAB_<KEY> (upper case). Flags given to a task win over everything.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -61,6 +62,17 @@ _CHOICES = {
     "privileged": ("always", "auto", "never"),
 }
 
+# Numbers that must be more than zero (and finite): a timeout of 0, -1 or NaN would
+# make every wait fail at once or never end.
+_POSITIVE = ("engine_timeout", "host_timeout", "parallel")
+
+
+def range_problem(name: str, value: Any) -> str:
+    """Pure: why a numeric setting's value is out of range, or ''."""
+    if name in _POSITIVE and not (math.isfinite(value) and value > 0):
+        return "must be a number more than 0"
+    return ""
+
 
 def _coerce(name: str, value: Any, default: Any) -> Any:
     """Convert a config or environment value to the type of the setting's default."""
@@ -69,6 +81,8 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
             if isinstance(value, bool):
                 return value
             return str(value).strip().lower() in ("1", "true", "yes", "on")
+        if isinstance(default, (int, float)) and isinstance(value, bool):
+            raise ValueError("true or false is not a number")
         if isinstance(default, int) and not isinstance(default, bool):
             return int(value)
         if isinstance(default, float):
@@ -112,6 +126,13 @@ def merge_settings(
         if name not in known:
             raise UsageError(f"unknown setting {name!r}")
         values[name] = _coerce(name, value, known[name])
+    for name, value in values.items():
+        problem = range_problem(name, value)
+        if problem:
+            raise UsageError(
+                f"setting {name!r} is {value!r}: it {problem}",
+                "Fix it in the config file, the environment or the flag.",
+            )
     for name, choices in _CHOICES.items():
         if name in values and values[name] not in choices:
             raise UsageError(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from ..errors import ImageError
+from ..errors import ImageError, UsageError
 from .recipes import parse_lab_images
 
 
@@ -19,6 +20,9 @@ def labs_root() -> Path:
 
 def lab_image_names(name: str, root: Path | None = None) -> list[str]:
     """The recipe names or image references lab `name` declares."""
+    # A lab is a folder of labs/: a plain name, never a path that leaves it.
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*", name):
+        raise UsageError(f"--lab {name!r} is not a lab name", "Use the name of a folder in labs/.")
     root = root or labs_root()
     path = root / name / "lab.toml"
     try:

@@ -1,0 +1,114 @@
+"""Helpers for the reliability suite: run mobylab as a user does, and see what changed.
+
+Every task here runs as a child process (`python -m invoke -r REPO TASK ...`)
+with its own workspace in a temporary folder, no terminal and CI=true, exactly
+as a user or a CI job starts it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from mobylab.engine import Engine
+from mobylab.labels import MANAGED_FILTER
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class TaskResult:
+    argv: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    def error_lines(self) -> list[str]:
+        return [line for line in self.stderr.splitlines() if line.strip()]
+
+
+@dataclass
+class UserCli:
+    """`invoke TASK ...` in a workspace of its own, as a user types it."""
+
+    workspace: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    def __call__(
+        self,
+        *args: str,
+        timeout: float = 300,
+        env: Mapping[str, str] | None = None,
+        config: Path | None = None,
+    ) -> TaskResult:
+        argv = [sys.executable, "-m", "invoke"]
+        if config is not None:
+            argv += ["-f", str(config)]
+        argv += ["-r", str(REPO), *args]
+        full_env = {
+            **os.environ,
+            "CI": "true",
+            "COLUMNS": "250",
+            "MOBYLAB_WORKSPACE": str(self.workspace),
+            **self.env,
+            **(env or {}),
+        }
+        done = subprocess.run(
+            argv, env=full_env, cwd=self.workspace.parent, capture_output=True, text=True,
+            timeout=timeout, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        return TaskResult(argv, done.returncode, done.stdout, done.stderr)
+
+
+@pytest.fixture
+def user(tmp_path: Path) -> UserCli:
+    return UserCli(tmp_path / "ws")
+
+
+def assert_refused(result: TaskResult, *names: str, code: int | None = 2) -> str:
+    """A one-line `error:` naming the argument, a non-zero exit and no traceback."""
+    assert result.returncode != 0, result.output
+    if code is not None:
+        assert result.returncode == code, result.output
+    assert "Traceback" not in result.output, result.output
+    lines = result.error_lines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("error: "), result.output
+    for name in names:
+        assert name.lower() in lines[0].lower(), (name, lines[0])
+    return lines[0]
+
+
+def tree(root: Path) -> dict[str, tuple[int, int]]:
+    """Every path under root with its mode and size: "nothing created" compares two of these."""
+    if not root.exists():
+        return {}
+    found: dict[str, tuple[int, int]] = {}
+    for path in sorted(root.rglob("*")):
+        stat = path.lstat()
+        found[str(path.relative_to(root))] = (stat.st_mode, stat.st_size)
+    return found
+
+
+def managed_objects(engine: Engine) -> set[str]:
+    """The engine's containers, volumes and networks that carry mobylab's label."""
+    api = engine.api(timeout=60)
+    try:
+        found = {"container:" + c["Id"] for c in api.containers(all=True, filters=MANAGED_FILTER)}
+        volumes = api.volumes(filters=MANAGED_FILTER).get("Volumes") or []
+        found |= {"volume:" + v["Name"] for v in volumes}
+        found |= {"network:" + n["Id"] for n in api.networks(filters=MANAGED_FILTER)}
+        found |= {"image:" + i["Id"] for i in api.images(filters=MANAGED_FILTER)}
+    finally:
+        api.close()
+    return found

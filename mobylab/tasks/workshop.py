@@ -58,6 +58,16 @@ def _parse_env(items: Sequence[str] | None) -> dict[str, str]:
     return env
 
 
+def _count(name: str, value: Any) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = -1
+    if number < 0:
+        raise UsageError(f"--{name} is {value!r}", "Use a whole number, 0 or more.")
+    return number
+
+
 def _setup(
     c: Any,
     task_name: str,
@@ -87,7 +97,7 @@ def _setup(
             known_hosts=Path(settings.known_hosts).expanduser(),
             trust_new_hosts=trust_new_hosts,
             ssh_config=Path(config_path).expanduser() if config_path else None,
-            retries=int(retries if retries is not None else extra.get("ssh_retries", 2)),
+            retries=_count("retries", extra.get("ssh_retries", 2) if retries is None else retries),
         ),
         remote_dir=remote_dir
         or str(extra.get("remote_dir") or os.environ.get("MOBYLAB_REMOTE_DIR") or "")
@@ -148,7 +158,7 @@ def _outcome_table(outcomes: Sequence[HostOutcome], title: str) -> None:
     ui.out.print(ui.table(["host", "state", "time", "details"], rows, title=title))
 
 
-@task(help=_help())
+@task(auto_shortflags=False, help=_help())
 @friendly_errors
 def check(
     c,
@@ -249,6 +259,7 @@ def _bundles_archive(session: Session) -> tuple[Path, str] | None:
 
 
 @task(
+    auto_shortflags=False,
     help=_help(
         source="the mobylab source tree to build the wheel from (default: this clone)",
         images="copy and load the labs' images (default yes; --no-images to skip)",
@@ -256,7 +267,7 @@ def _bundles_archive(session: Session) -> tuple[Path, str] | None:
         refresh_images="make the images archive again",
         bundles="also copy the workspace's newest dev build bundles",
         python="the remote Python (default python3)",
-    )
+    ),
 )
 @friendly_errors
 def provision(
@@ -309,6 +320,7 @@ def provision(
 
 
 @task(
+    auto_shortflags=False,
     iterable=["env"],
     help=_help(lab="the lab to run", env="NAME=VALUE for the remote lab (repeatable)"),
 )
@@ -343,7 +355,7 @@ def run(
     _finish("run", outcomes, json_)
 
 
-@task(help=_help())
+@task(auto_shortflags=False, help=_help())
 @friendly_errors
 def collect(
     c,
@@ -399,7 +411,10 @@ def collect(
     _finish("collect", outcomes, False)
 
 
-@task(help=_help(stuck_after="seconds without progress before a host counts as stuck"))
+@task(
+    auto_shortflags=False,
+    help=_help(stuck_after="seconds without progress before a host counts as stuck"),
+)
 @friendly_errors
 def status(
     c,
@@ -447,6 +462,7 @@ def status(
 
 
 @task(
+    auto_shortflags=False,
     iterable=["label"],
     help=_help(
         yes="really remove (without it, only list what would go)",

@@ -17,7 +17,7 @@ from ..workspace import write_atomic, write_json
 from .labrun import latest_run_dir, read_json, report_passed, report_steps
 from .layout import RemoteLayout
 from .pool import FAIL, OK, HostJob, HostOutcome, StepFailed
-from .redact import Redactor
+from .redact import Redactor, redacted
 from .remote import RemoteHost
 
 
@@ -154,17 +154,6 @@ def write_reports(summary: dict[str, Any], dest: Path, redactor: Redactor) -> di
     write_atomic(paths["md"], render_markdown(clean))
     write_atomic(paths["html"], render_html(clean))
     return paths
-
-
-def redacted(value: Any, redactor: Redactor) -> Any:
-    """Pure: a JSON-like value with every string passed through the redactor."""
-    if isinstance(value, str):
-        return redactor.clean(value)
-    if isinstance(value, list):
-        return [redacted(item, redactor) for item in value]
-    if isinstance(value, dict):
-        return {key: redacted(item, redactor) for key, item in value.items()}
-    return value
 
 
 class ReportFetcher:

@@ -18,7 +18,7 @@ from .display import HostBoard
 from .hosts import HostSpec
 from .layout import DEFAULT_REMOTE_DIR, RemoteLayout
 from .pool import HostJob, HostOutcome, run_on_hosts
-from .redact import Redactor, secrets_in_env
+from .redact import Redactor, redacted, secrets_in_env
 from .remote import HostLog, RemoteHost, SshOptions
 
 Body = Callable[[RemoteHost, RemoteLayout, HostJob], HostOutcome]
@@ -86,6 +86,7 @@ class Workshop:
             )
         for outcome in outcomes:
             outcome.message = self.redactor.clean(outcome.message)
+            outcome.data = redacted(outcome.data, self.redactor)
         self.record(task, outcomes)
         return outcomes
 

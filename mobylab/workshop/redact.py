@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 MASK = "***"
 
@@ -48,6 +49,17 @@ def secrets_in_env(env: dict[str, str]) -> list[str]:
             if ":" in userinfo:
                 found.append(userinfo.split(":", 1)[1])
     return found
+
+
+def redacted(value: Any, redactor: Redactor) -> Any:
+    """Pure: a JSON-like value with every string passed through the redactor."""
+    if isinstance(value, str):
+        return redactor.clean(value)
+    if isinstance(value, list):
+        return [redacted(item, redactor) for item in value]
+    if isinstance(value, dict):
+        return {key: redacted(item, redactor) for key, item in value.items()}
+    return value
 
 
 @dataclass

@@ -286,6 +286,37 @@ def write_results(
     return path
 
 
+def outcome_from_dict(data: dict[str, Any]) -> Outcome:
+    """Pure: an Outcome read back from a results file."""
+
+    def stats(values: dict[str, Any]) -> dict[str, Stats]:
+        return {name: Stats(list(entry.get("samples", []))) for name, entry in values.items()}
+
+    return Outcome(
+        name=data["name"],
+        description=data.get("description", ""),
+        target=data.get("target", ""),
+        rounds=int(data.get("rounds", 0)),
+        stats=stats(data.get("stats", {})),
+        ratios=dict(data.get("ratios", {})),
+        met=data.get("met"),
+        extra=dict(data.get("extra", {})),
+        load=dict(data.get("load", {})),
+        error=data.get("error", ""),
+        cpu=stats(data.get("cpu", {})),
+    )
+
+
+def table_from_results(path: Path) -> list[str]:
+    """The markdown table of every outcome in a results file, the latest of each name."""
+    runs = json.loads(path.read_text()).get("runs", [])
+    latest: dict[str, Outcome] = {}
+    for run in runs:
+        for data in run.get("outcomes", []):
+            latest[data["name"]] = outcome_from_dict(data)
+    return [*TABLE_HEADER, *markdown_rows(list(latest.values()))]
+
+
 def seconds_text(value: float) -> str:
     """Pure: a duration for the table, ms below one second."""
     if value < 1:
@@ -329,7 +360,7 @@ def markdown_rows(outcomes: list[Outcome]) -> list[str]:
     return rows
 
 
-TABLE_HEADER = [
+TABLE_HEADER: list[str] = [
     "| benchmark | wall median (min-max), client cpu | ratio | target | verdict | load (1 min) |",
     "|---|---|---|---|---|---|",
 ]

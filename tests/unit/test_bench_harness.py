@@ -230,3 +230,16 @@ def test_engine_hiccups_are_told_apart():
 
     assert engine_hiccup(RuntimeError("... could not find bridge docker0: route ip+net"))
     assert not engine_hiccup(RuntimeError("app printed the wrong counts"))
+
+
+def test_the_table_is_rebuilt_from_a_results_file(tmp_path):
+    first = _outcome(cpu={"mobylab": Stats([1.5])})
+    path = harness.write_results([first], tmp_path)
+    harness.write_results([_outcome(ratios={"mobylab / script": 1.05}, met=True)], tmp_path)
+    table = harness.table_from_results(path)
+    assert table[:2] == harness.TABLE_HEADER
+    assert len(table) == 3  # the latest lab-cold only
+    assert "mobylab / script = 1.05" in table[2] and "| met |" in table[2]
+    back = harness.outcome_from_dict(json.loads(path.read_text())["runs"][0]["outcomes"][0])
+    assert back.cpu["mobylab"].median == 1.5
+    assert back.stats["mobylab"].median == 11.0

@@ -98,15 +98,22 @@ def test_second_provision_does_little_and_says_so(flow: MobylabCli, ssh_farm: Ss
         assert "already up to date" in line, line
 
 
-def test_provision_copies_and_loads_the_lab_images_once(flow: MobylabCli, ssh_farm: SshFarm):
-    result = flow.provision("--hosts", ssh_farm.specs(), "--lab", "hello")
+def test_provision_copies_images_and_bundles_once(flow: MobylabCli, ssh_farm: SshFarm):
+    bundles = flow.workspace / "checkouts" / "moby" / "bundles" / "binary-daemon"
+    bundles.mkdir(parents=True)
+    (bundles / "dockerd").write_text("#!/bin/sh\necho a dev build\n")
+    (bundles / "dockerd").chmod(0o755)
+    flags = ("--hosts", ssh_farm.specs(), "--lab", "hello", "--bundles")
+    result = flow.provision(*flags)
     assert result.returncode == 0, result.stdout + result.stderr
     for line in _rows(result.stdout, ssh_farm).values():
-        assert "images loaded" in line, line
+        assert "images loaded" in line and "bundles copied" in line, line
     for host in ssh_farm.hosts:
         archives = list((host.remote_dir / "images").glob("images-hello.tar*"))
         assert sorted(p.name for p in archives) == ["images-hello.tar", "images-hello.tar.sha256"]
-    again = flow.provision("--hosts", ssh_farm.specs(), "--lab", "hello")
+        copied = host.remote_dir / "bundles" / "binary-daemon" / "dockerd"
+        assert copied.read_text() == "#!/bin/sh\necho a dev build\n"
+    again = flow.provision(*flags)
     assert again.returncode == 0, again.stdout + again.stderr
     for line in _rows(again.stdout, ssh_farm).values():
         assert "already up to date" in line, line

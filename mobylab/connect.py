@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from . import ui
 from .config import Settings
-from .engine import DEFAULT_SOCKET, Engine, context_host, url_from_host
+from .engine import DEFAULT_SOCKET, Engine, context_host, display_url, url_from_host
 from .errors import EngineError
 from .private_engine import PrivateEngine
 from .workspace import Workspace
@@ -52,7 +52,7 @@ def find_engine(settings: Settings, workspace: Workspace, *, start: bool = True)
                 "exists but does not answer" if socket and socket.exists() else "does not answer"
             )
             raise EngineError(
-                f"the engine from {candidate.source} ({candidate.url}) {state}",
+                f"the engine from {candidate.source} ({display_url(candidate.url)}) {state}",
                 "Start that engine, or unset it to let mobylab use its own.",
             )
         if socket is not None and socket.exists():

@@ -19,6 +19,7 @@ from typing import Any
 
 from . import __version__
 from .config import Settings
+from .engine import display_url
 from .errors import MobylabError
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
@@ -101,7 +102,7 @@ def check_docker_cli(f: Facts) -> Check:
 
 def check_engine(f: Facts) -> Check:
     if f.engine_url:
-        return Check("engine", OK, f"{f.engine_kind} engine at {f.engine_url}")
+        return Check("engine", OK, f"{f.engine_kind} engine at {display_url(f.engine_url)}")
     if f.engine_explicit:
         return Check(
             "engine",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,12 @@ if TYPE_CHECKING:
     import docker
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
+_PASSWORD = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/?#:@]*):[^/?#@]*@")
+
+
+def display_url(url: str) -> str:
+    """Pure: an engine URL as messages show it: a password in it becomes ***."""
+    return _PASSWORD.sub(lambda m: f"{m.group('scheme')}{m.group('user')}:***@", url)
 
 
 def _connect_errors() -> tuple[type[BaseException], ...]:
@@ -52,7 +59,8 @@ class Engine:
             return docker.DockerClient(base_url=self.url, version="auto", timeout=timeout)
         except _connect_errors() as exc:
             raise EngineError(
-                f"the {self.name} engine at {self.url} does not answer ({_short(exc)})",
+                f"the {self.name} engine at {display_url(self.url)} does not answer "
+                f"({_short(exc)})",
                 "Start it with `invoke engine.up` or check DOCKER_HOST.",
             ) from None
 
@@ -84,7 +92,7 @@ class Engine:
         """
         started = time.monotonic()
         delay = 0.02
-        label = what or f"the {self.name} engine at {self.url}"
+        label = what or f"the {self.name} engine at {display_url(self.url)}"
         while True:
             if self.ping(timeout=2.0):
                 return time.monotonic() - started

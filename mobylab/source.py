@@ -94,44 +94,57 @@ def validate_pr(value: Any) -> int:
 
 
 def repo_kind(repo: str) -> str:
-    """Pure: 'url' or 'path' for an acceptable repository; UsageError otherwise."""
+    """Pure: 'url' or 'path' for an acceptable repository; UsageError otherwise.
+
+    Messages name the repository as `shown` does: never with its password or token.
+    """
     hint = "Give a URL (https, http, ssh, git or file) or the path of a local repository."
+    text = shown(repo)
     if not repo or not repo.strip():
         raise UsageError("the repository is empty", hint)
     if repo.startswith("-"):
-        raise UsageError(f"invalid repository {repo!r}: it starts with '-'", hint)
+        raise UsageError(f"invalid repository {text!r}: it starts with '-'", hint)
     if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in repo):
-        raise UsageError(f"invalid repository {repo!r}: it contains spaces or control characters")
+        raise UsageError(f"invalid repository {text!r}: it contains spaces or control characters")
     scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", repo)
     if scheme:
         name = scheme.group(1).lower()
         if name not in URL_SCHEMES:
             raise UsageError(
-                f"invalid repository {repo!r}: the scheme {name!r} is not allowed", hint
+                f"invalid repository {text!r}: the scheme {name!r} is not allowed", hint
             )
-        parsed = urlparse(repo)
+        try:
+            parsed = urlparse(repo)
+            hostname, _ = parsed.hostname, parsed.port
+        except ValueError as exc:
+            raise UsageError(f"invalid repository {text!r}: {exc}", hint) from None
         if name == "file":
             if not parsed.path:
-                raise UsageError(f"invalid repository {repo!r}: no path", hint)
-        elif not parsed.hostname or parsed.hostname.startswith("-"):
-            raise UsageError(f"invalid repository {repo!r}: no valid host", hint)
+                raise UsageError(f"invalid repository {text!r}: no path", hint)
+        elif not hostname or hostname.startswith("-"):
+            raise UsageError(f"invalid repository {text!r}: no valid host", hint)
         return "url"
     if "::" in repo:
-        raise UsageError(f"invalid repository {repo!r}: git transports are not allowed", hint)
+        raise UsageError(f"invalid repository {text!r}: git transports are not allowed", hint)
     return "path"
+
+
+_USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#]*)@")
 
 
 def shown(repo: str) -> str:
     """Pure: a repository as messages show it, without a password or token in the URL."""
     if "://" not in repo:
         return repo
-    parsed = urlparse(repo)
-    if parsed.password is None and not (parsed.username and parsed.scheme.startswith("http")):
+    match = _USERINFO.match(repo)
+    if match is None:
         return repo
-    host = parsed.hostname or ""
-    if parsed.port:
-        host += f":{parsed.port}"
-    return parsed._replace(netloc=f"***@{host}").geturl()
+    userinfo = match.group("userinfo")
+    # An ssh user name alone (ssh://git@host) is no secret; anything else in http(s)
+    # userinfo, and any password, may be one.
+    if ":" not in userinfo and not match.group("scheme").lower().startswith("http"):
+        return repo
+    return match.group("scheme") + "***@" + repo[match.end() :]
 
 
 def checkout_name(repo: str) -> str:

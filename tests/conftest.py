@@ -152,11 +152,14 @@ def nothing_lost(request: pytest.FixtureRequest) -> Iterator[None]:
         if not engine.ping(timeout=5):
             yield
             return
+    test_folder = (
+        request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    )
     before = unmanaged_snapshot(engine)
     yield
     problems = losses(before, unmanaged_snapshot(engine))
-    if "tmp_path" in request.fixturenames:
-        problems += invalid_state_files(request.getfixturevalue("tmp_path"))
+    if test_folder is not None:
+        problems += invalid_state_files(test_folder)
     if not problems:
         return
     message = "nothing lost: " + "; ".join(problems[:10])

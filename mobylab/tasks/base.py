@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -37,6 +38,12 @@ def friendly_errors(body: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def no_writable_by_others() -> None:
+    """Whatever the user's umask, what mobylab creates is never writable by group or others."""
+    current = os.umask(0o022)
+    os.umask(current | 0o022)
+
+
 @dataclass
 class Session:
     """The settings and workspace of one task invocation."""
@@ -45,6 +52,7 @@ class Session:
 
     @classmethod
     def from_context(cls, ctx: Any, **flags: Any) -> Session:
+        no_writable_by_others()
         return cls(settings_from_context(ctx, **flags))
 
     @functools.cached_property

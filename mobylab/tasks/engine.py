@@ -7,6 +7,7 @@ import json
 from invoke import Collection, task
 
 from .. import ui
+from ..engine import display_url
 from ..private_engine import PrivateEngine
 from ..probe import probe
 from .base import Session, friendly_errors
@@ -14,7 +15,7 @@ from .base import Session, friendly_errors
 
 def _print_capabilities(caps_dict: dict[str, object]) -> None:
     rows = [
-        ("engine", caps_dict["url"]),
+        ("engine", display_url(str(caps_dict["url"]))),
         ("version", f"{caps_dict['server_version']} (API {caps_dict['api_version']})"),
         ("storage driver", caps_dict["storage_driver"]),
         ("image store", caps_dict["image_store"]),
@@ -44,7 +45,7 @@ def up(c, refresh=False):
     session = Session.from_context(c)
     engine = session.engine(start=True)
     caps = probe(engine, session.workspace, refresh=refresh)
-    ui.info(f"engine ready: {engine.name} engine at {engine.url}")
+    ui.info(f"engine ready: {engine.name} engine at {display_url(engine.url)}")
     _print_capabilities(caps.as_dict())
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from mobylab.config import Settings, merge_settings
@@ -104,10 +104,29 @@ def test_repositories_are_refused_in_one_line_or_accepted(repo: str) -> None:
     assert not any(ord(c) < 32 or c.isspace() for c in repo)
 
 
-@pytest.mark.parametrize("repo", ["-uupload-pack=touch /tmp/p", "ext::sh -c touch% /tmp/p", ""])
+@pytest.mark.parametrize(
+    "repo",
+    ["-uupload-pack=touch /tmp/p", "ext::sh -c touch% /tmp/p", "", "https://[x/",
+     "https://u:p@h:abc/x", "https://h:99999/x"],
+)  # fmt: skip
 def test_classic_repositories_are_refused(repo: str) -> None:
     with pytest.raises(UsageError):
         repo_kind(repo)
+
+
+@MANY
+@given(
+    st.sampled_from(["https", "http", "ssh", "git", "ftp"]),
+    st.text(alphabet="abcXYZ019-_.~%!$&'()*+,;=", min_size=6, max_size=20),
+    st.text(max_size=20),
+)
+def test_a_password_in_a_repository_is_never_in_its_error(scheme: str, secret: str, rest: str):
+    assume(secret not in rest and secret not in scheme)
+    repo = f"{scheme}://user:{secret}@{rest}"
+    try:
+        repo_kind(repo)
+    except UsageError as exc:
+        assert secret not in one_line(exc)
 
 
 @MANY

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from ..errors import UsageError
 from ..labels import MANAGED
 from .layout import RemoteLayout
-from .pool import OK, HostJob, HostOutcome, StepFailed
+from .pool import OK, WARN, HostJob, HostOutcome, StepFailed
 from .remote import RemoteHost, sh
 
 # kind -> (list command, format, remove command)
@@ -74,10 +74,13 @@ class Teardown:
     def __call__(self, remote: RemoteHost, layout: RemoteLayout, job: HostJob) -> HostOutcome:
         filters = label_filters(self.labels)
         found: dict[str, list[tuple[str, str]]] = {}
+        unlisted: list[str] = []
         for kind, (listing, fmt, _) in KINDS.items():
             job.begin(f"list {kind}")
             result = remote.run(sh(*listing, *filters, "--format", fmt), check=False)
             found[kind] = parse_listing(result.stdout) if result.ok else []
+            if not result.ok:
+                unlisted.append(kind)
         job.begin("list folder")
         has_marker = remote.run(sh("test", "-f", layout.marker), check=False).ok
         summary = [f"{len(v)} {k}" for k, v in found.items() if v]
@@ -85,9 +88,12 @@ class Teardown:
             summary.append(f"folder {layout.root}")
         data = {k: [name for _, name in v] for k, v in found.items()}
         data["folder"] = [layout.root] if has_marker else []
+        state = WARN if unlisted else OK
+        if unlisted:  # no engine there: say so rather than "nothing"
+            summary.append(f"could not list {', '.join(unlisted)} (is Docker running?)")
         if not self.remove:
             text = ", ".join(summary) if summary else "nothing of mobylab's"
-            return HostOutcome(job.label, OK, "listed", f"would remove: {text}", data=data)
+            return HostOutcome(job.label, state, "listed", f"would remove: {text}", data=data)
         for kind, (_, _, removal) in KINDS.items():
             if found[kind]:
                 job.begin(f"remove {kind}")
@@ -99,4 +105,4 @@ class Teardown:
             job.begin("remove folder")
             remote.run(sh("rm", "-rf", "--", layout.root), what=f"removing {layout.root}")
         text = ", ".join(summary) if summary else "nothing of mobylab's"
-        return HostOutcome(job.label, OK, "removed", f"removed: {text}", data=data)
+        return HostOutcome(job.label, state, "removed", f"removed: {text}", data=data)

@@ -340,3 +340,10 @@ def make_cli(
 def cli(tmp_path: Path, ssh_farm: SshFarm) -> MobylabCli:
     """A fresh workspace and known_hosts (with every test host's key) per test."""
     return make_cli(tmp_path, ssh_farm)
+
+
+@pytest.fixture(autouse=True)
+def nothing_lost(tmp_path: Path, nothing_lost: None) -> Iterator[None]:
+    """The repository-wide guard (tests/conftest.py), with tmp_path set up before it, so
+    that tmp_path still exists when the guard reads it at teardown."""
+    yield

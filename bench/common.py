@@ -34,6 +34,20 @@ def engine_hiccup(exc: BaseException) -> bool:
     return any(marker in str(exc) for marker in HICCUPS)
 
 
+DOCKER0 = Path("/sys/class/net/docker0")
+
+
+def wait_for_bridge(timeout: float = 300.0) -> bool:
+    """Wait until the default bridge exists again (another daemon on the machine
+    removed it; the engine makes it again when it restarts). True when it is there."""
+    deadline = time.monotonic() + timeout
+    while not DOCKER0.exists():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(2)
+    return True
+
+
 def retrying(action: Callable[[], T], attempts: int = 4) -> T:
     """Run an untimed step (a setup), again after an engine hiccup."""
     for _ in range(attempts - 1):
@@ -42,7 +56,7 @@ def retrying(action: Callable[[], T], attempts: int = 4) -> T:
         except BenchError as exc:
             if not engine_hiccup(exc):
                 raise
-            time.sleep(2)
+            wait_for_bridge()
     return action()
 
 

@@ -57,14 +57,18 @@ def shared_build() -> DevBuild:
     root = scratch("dev")
     workspace = root / "ws"
     engine = host_engine()
-    ensure_images(engine, Workspace(workspace), ["dind", "runtime"])
     branch = f"mobylab-bench-{secrets.token_hex(4)}"
-    source = enginesrc.make_engine_source(root / "engine", "2017", branch=branch)
-    by_hand = root / "engine-by-hand"
-    run_quiet(["git", "clone", "-q", "-b", branch, str(source.path), str(by_hand)])
-    retrying(lambda: run_task(workspace, "dev.build", "--checkout", str(source.path)))
-    caps = probe(engine, Workspace(workspace))
-    plan = read_plan(by_hand, host_cgroup=caps.cgroup_version, buildx=caps.buildx)
+    try:
+        ensure_images(engine, Workspace(workspace), ["dind", "runtime"])
+        source = enginesrc.make_engine_source(root / "engine", "2017", branch=branch)
+        by_hand = root / "engine-by-hand"
+        run_quiet(["git", "clone", "-q", "-b", branch, str(source.path), str(by_hand)])
+        retrying(lambda: run_task(workspace, "dev.build", "--checkout", str(source.path)))
+        caps = probe(engine, Workspace(workspace))
+        plan = read_plan(by_hand, host_cgroup=caps.cgroup_version, buildx=caps.buildx)
+    except BaseException:
+        _remove(root, workspace, f"docker-dev:{branch}")
+        raise
     _shared = DevBuild(
         root=root,
         workspace=workspace,
@@ -84,23 +88,28 @@ def close() -> None:
     if _shared is None:
         return
     build, _shared = _shared, None
+    _remove(build.root, build.workspace, build.dev_image)
+
+
+def _remove(root: Path, workspace: Path, dev_image: str) -> None:
     from mobylab import labels
 
-    run_task(build.workspace, "dev.clean", "--yes", check=False, timeout=300)
+    if workspace.exists():
+        run_task(workspace, "dev.clean", "--yes", check=False, timeout=300)
     client = host_engine().client(timeout=300)
     try:
         for container in client.containers.list(
             all=True, filters={"label": f"{labels.MANAGED}=true"}
         ):
-            # The by-hand build containers and dind containers this benchmark made.
-            if container.labels.get("org.mobylab.bench-root") == str(build.root):
+            # The by-hand dind containers this benchmark made.
+            if container.labels.get("org.mobylab.bench-root") == str(root):
                 container.remove(force=True)
         try:
-            image = client.images.get(build.dev_image)
+            image = client.images.get(dev_image)
             if labels.is_managed(image.labels):
                 client.images.remove(image.id, force=True)
         except Exception:
             pass
     finally:
         client.close()
-    remove_folder(build.root)
+    remove_folder(root)

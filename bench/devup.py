@@ -26,6 +26,7 @@ from .common import (
     run_quiet,
     run_task,
     scratch,
+    wait_for_bridge,
 )
 from .devfixture import DevBuild, shared_build
 from .harness import Benchmark, Ratio, Side
@@ -221,5 +222,6 @@ def benchmark() -> Benchmark:
         teardown=teardown,
         extra=extra,
         transient=engine_hiccup,
+        recover=wait_for_bridge,
     )
     return bench

@@ -79,6 +79,8 @@ class Benchmark:
     # Failures caused by something outside both sides (a shared engine's hiccup): the
     # round's side is prepared and run again, up to RETRIES times; counted in "retries".
     transient: Callable[[BaseException], bool] = lambda exc: False
+    # Called before such a retry (wait until the cause is gone).
+    recover: Callable[[], Any] = lambda: time.sleep(2)
 
 
 @dataclass
@@ -114,7 +116,11 @@ def timed(action: Callable[[], Any]) -> float:
 RETRIES = 3
 
 
-def attempt(side: Side, transient: Callable[[BaseException], bool]) -> tuple[float, float, int]:
+def attempt(
+    side: Side,
+    transient: Callable[[BaseException], bool],
+    recover: Callable[[], Any] = lambda: time.sleep(2),
+) -> tuple[float, float, int]:
     """Prepare and time one run of a side; (wall, cpu, retries). Only the last try counts."""
     retries = 0
     while True:
@@ -127,7 +133,7 @@ def attempt(side: Side, transient: Callable[[BaseException], bool]) -> tuple[flo
             if retries >= RETRIES or not transient(exc):
                 raise
             retries += 1
-            time.sleep(2)
+            recover()
 
 
 def timed_with_cpu(action: Callable[[], Any]) -> tuple[float, float]:
@@ -199,7 +205,7 @@ def measure(
             benchmark.setup()
         for index in range(rounds):
             for side in round_order(benchmark.sides, index, benchmark.alternate):
-                seconds, used, retried = attempt(side, benchmark.transient)
+                seconds, used, retried = attempt(side, benchmark.transient, benchmark.recover)
                 if retried:
                     extra["retries"] = extra.get("retries", 0) + retried
                 samples[side.name].append(seconds)
@@ -350,7 +356,7 @@ def markdown_rows(outcomes: list[Outcome]) -> list[str]:
         )
         met = {True: "met", False: "MISSED", None: "-"}[outcome.met]
         if outcome.error:
-            met = f"ERROR: {outcome.error[:120]}"
+            met = "ERROR: " + cell_text(outcome.error.splitlines()[0][:160])
         load = outcome.load.get("before", [])
         load_text = f"{load[0]:.1f}" if load else "-"
         rows.append(

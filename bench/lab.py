@@ -27,6 +27,7 @@ from .common import (
     run_quiet,
     run_task,
     scratch,
+    wait_for_bridge,
 )
 from .harness import Benchmark, Outcome, Ratio, Side, Stats, ratio_of, verdict
 
@@ -145,6 +146,7 @@ def cold() -> Benchmark:
         setup=setup,
         teardown=teardown,
         transient=engine_hiccup,
+        recover=wait_for_bridge,
         rounds=2,
     )
 
@@ -198,6 +200,7 @@ def warm() -> Benchmark:
         setup=setup,
         teardown=teardown,
         transient=engine_hiccup,
+        recover=wait_for_bridge,
     )
 
 
@@ -229,6 +232,7 @@ def rerun() -> Benchmark:
         setup=setup,
         teardown=teardown,
         transient=engine_hiccup,
+        recover=wait_for_bridge,
         alternate=False,
     )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from .common import engine_hiccup, run_quiet, run_task
+from .common import engine_hiccup, run_quiet, run_task, wait_for_bridge
 from .devfixture import shared_build
 from .harness import Benchmark, Side, Stats
 
@@ -49,4 +49,5 @@ def benchmark() -> Benchmark:
         judge=judge,
         setup=setup,
         transient=engine_hiccup,
+        recover=wait_for_bridge,
     )

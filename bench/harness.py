@@ -314,12 +314,16 @@ def outcome_from_dict(data: dict[str, Any]) -> Outcome:
 
 
 def table_from_results(path: Path) -> list[str]:
-    """The markdown table of every outcome in a results file, the latest of each name."""
+    """The markdown table of a results file: the latest outcome of each name, the
+    latest one that ran to the end when there is one."""
     runs = json.loads(path.read_text()).get("runs", [])
     latest: dict[str, Outcome] = {}
     for run in runs:
         for data in run.get("outcomes", []):
-            latest[data["name"]] = outcome_from_dict(data)
+            outcome = outcome_from_dict(data)
+            if outcome.error and outcome.name in latest and not latest[outcome.name].error:
+                continue
+            latest[outcome.name] = outcome
     return [*TABLE_HEADER, *markdown_rows(list(latest.values()))]
 
 

@@ -240,6 +240,8 @@ def test_the_table_is_rebuilt_from_a_results_file(tmp_path):
     assert table[:2] == harness.TABLE_HEADER
     assert len(table) == 3  # the latest lab-cold only
     assert "mobylab / script = 1.05" in table[2] and "| met |" in table[2]
+    harness.write_results([_outcome(error="BenchError: engine gone")], tmp_path)
+    assert harness.table_from_results(path)[2] == table[2]  # a failed run does not hide it
     back = harness.outcome_from_dict(json.loads(path.read_text())["runs"][0]["outcomes"][0])
     assert back.cpu["mobylab"].median == 1.5
     assert back.stats["mobylab"].median == 11.0

@@ -202,8 +202,8 @@ def test_rerun_is_derived_from_the_cold_and_warm_mobylab_runs():
     assert derived.ratios["second / first"] == pytest.approx(16.0 / 90.0)
     assert derived.met is True
     assert derived.rounds == 2
-    slow = _outcome(name="lab-warm", stats={"mobylab": Stats([30.0])})
-    assert rerun_from(cold, slow).met is False  # type: ignore[union-attr]
+    slow = rerun_from(cold, _outcome(name="lab-warm", stats={"mobylab": Stats([30.0])}))
+    assert slow is not None and slow.met is False
     assert rerun_from(cold, _outcome(stats={})) is None
 
 

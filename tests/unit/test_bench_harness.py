@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -98,8 +99,8 @@ def test_measure_keeps_going_after_a_failure_and_tears_down():
     assert torn == [1]
 
 
-def _outcome(**changes) -> Outcome:
-    values = {
+def _outcome(**changes: Any) -> Outcome:
+    values: dict[str, Any] = {
         "name": "lab-cold",
         "description": "d",
         "target": "within 10%",

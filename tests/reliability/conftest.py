@@ -64,6 +64,7 @@ class UserCli:
             **self.env,
             **(env or {}),
         }
+        self.workspace.parent.mkdir(parents=True, exist_ok=True)
         done = subprocess.run(
             argv, env=full_env, cwd=self.workspace.parent, capture_output=True, text=True,
             timeout=timeout, stdin=subprocess.DEVNULL,

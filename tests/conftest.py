@@ -77,8 +77,9 @@ def unmanaged_snapshot(engine: Engine) -> dict[str, dict[str, object]]:
                     "image": item.get("ImageID"),
                 }
         for item in api.images():
-            if not is_managed(item.get("Labels")):
-                tags = sorted(t for t in item.get("RepoTags") or [] if t != "<none>:<none>")
+            tags = sorted(t for t in item.get("RepoTags") or [] if t != "<none>:<none>")
+            # Untagged images are build cache: removing a run's tags may prune them.
+            if tags and not is_managed(item.get("Labels")):
                 found["image:" + item["Id"]] = {"tags": tags}
         for item in api.volumes().get("Volumes") or []:
             if not is_managed(item.get("Labels")):

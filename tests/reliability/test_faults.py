@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import subprocess
+import tarfile
 import threading
 import time
 import uuid
@@ -114,18 +115,27 @@ def small_archive(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> P
     return path
 
 
+def _content_end(path: Path) -> int:
+    """Where the last member's data ends: after it come only tar's zero blocks, whose
+    loss changes nothing (the content and its checksum are whole)."""
+    with tarfile.open(path) as tar:
+        last = tar.getmembers()[-1]
+    return last.offset_data + last.size
+
+
 @settings(
     max_examples=60,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(fraction=st.floats(min_value=0.0, max_value=0.99999))
+@given(fraction=st.floats(min_value=0.0, max_value=1.0, exclude_max=True))
 def test_an_archive_cut_anywhere_is_refused(
     small_archive: Path, tmp_path_factory: pytest.TempPathFactory, fraction: float
 ) -> None:
     data = small_archive.read_bytes()
+    end = _content_end(small_archive)
     cut = tmp_path_factory.mktemp("cut") / "runtime.tar"
-    cut.write_bytes(data[: int(len(data) * fraction)])
+    cut.write_bytes(data[: int(end * fraction)])
     with pytest.raises(ImageError) as info:
         verify_archive(cut)
     assert "\n" not in info.value.one_line()

@@ -4,6 +4,7 @@ are strict by default, and the workspace's files have sane permissions."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 from mobylab.config import Settings
 from mobylab.devenv import DevEnvironment
 from mobylab.engine import Engine
+from mobylab.lab.runner import remove_run_resources
 from mobylab.probe import probe
 from mobylab.workshop.remote import SshOptions
 from mobylab.workspace import Workspace
@@ -121,10 +123,15 @@ def test_workspace_files_have_sane_permissions(
     try:
         assert user("dev.clone", "--repo", str(upstream), timeout=120).returncode == 0
         assert user("engine.status", timeout=300).returncode == 0
+        ran = user("lab.run", "hello", "--yes", env={"MOBYLAB_OFFLINE": "yes"}, timeout=900)
+        assert ran.returncode == 0, ran.output
     finally:
         os.umask(old)
+        for report in user.workspace.glob("reports/*/report.json"):
+            remove_run_resources(engine, json.loads(report.read_text())["run_id"])
     workspace = Workspace(user.workspace)
     assert stat.S_IMODE(workspace.root.joinpath("state").stat().st_mode) == 0o700
+    assert list(workspace.root.glob("reports/*/report.html"))
     problems = [p for p in _permission_problems(workspace.root) if "/checkouts/" not in p]
     assert problems == []
 

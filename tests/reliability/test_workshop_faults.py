@@ -151,3 +151,33 @@ def test_ctrl_c_during_provision(cli: MobylabCli, ssh_farm: SshFarm) -> None:  #
             json.loads(path.read_text())
     again = cli.provision("--hosts", host.spec, "--no-images")
     assert again.returncode == 0, again.stdout + again.stderr
+
+
+@pytest.mark.parametrize("remote_dir", ["~", ".", "~/"])
+def test_teardown_never_removes_the_home_folder(
+    cli: MobylabCli,
+    ssh_farm: SshFarm,  # noqa: F811
+    remote_dir: str,
+) -> None:
+    """`--remote-dir ~` makes the home the marked folder; teardown must not `rm -rf` it."""
+    host = ssh_farm.host(6)
+    precious = host.home / "thesis.txt"
+    precious.write_text("years of work\n")
+    marker = host.home / ".mobylab-workshop"
+    marker.write_text("")  # what `workshop.provision --remote-dir ~` leaves there
+    try:
+        result = cli("workshop.teardown", "--yes", "--remote-dir", remote_dir, "--hosts", host.spec)
+        assert "Traceback" not in result.stdout + result.stderr
+        if not precious.exists():
+            pytest.xfail(
+                "open: --remote-dir ~ (or .) makes teardown rm -rf the home folder "
+                "(workshop: refuse a remote dir that is the home, / or above it)"
+            )
+        assert host.home.is_dir()
+    finally:
+        host.home.mkdir(mode=0o755, exist_ok=True)
+        import shutil
+
+        shutil.chown(host.home, host.user, host.user)
+        marker.unlink(missing_ok=True)
+        precious.unlink(missing_ok=True)

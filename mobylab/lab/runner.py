@@ -122,7 +122,7 @@ def substitute_workdir(workdir: Path, replacements: dict[str, str]) -> list[dict
     return changes
 
 
-def _lexer(name: str) -> str:
+def lexer_for(name: str) -> str:
     if is_dockerfile(name):
         return "docker"
     return {".sh": "bash", ".go": "go", ".json": "json", ".toml": "toml"}.get(
@@ -169,7 +169,7 @@ class EngineRun:
             text = path.read_text(errors="replace") if path.is_file() else "(missing)"
             ui.out.print(
                 Panel(
-                    Syntax(text.rstrip("\n"), _lexer(path.name), line_numbers=False),
+                    Syntax(text.rstrip("\n"), lexer_for(path.name), line_numbers=False),
                     title=name,
                     title_align="left",
                     expand=False,

@@ -10,20 +10,21 @@ import json
 import shutil
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from invoke import Collection, task
 
 from .. import process, ui
-from ..devbuild import cached_build, last_build, require_make, run_build
 from ..errors import BuildError
-from ..plan import ERA_BAKE, BuildPlan, host_cgroup_version, read_plan
-from ..probe import probe
-from ..source import clone as clone_source
-from ..source import default_checkout, is_dirty
 from .base import Session, friendly_errors
+
+if TYPE_CHECKING:
+    from ..plan import BuildPlan
 
 
 def _checkout(session: Session, checkout: str | None) -> Path:
+    from ..source import default_checkout
+
     return Path(checkout).expanduser() if checkout else default_checkout(session.workspace)
 
 
@@ -67,6 +68,8 @@ def _print_plan(plan: BuildPlan) -> None:
 @friendly_errors
 def clone(c, repo=None, ref=None, pr=None, full=False, force=False):
     """Clone or update the engine source in <workspace>/checkouts at a ref or pull request."""
+    from ..source import clone as clone_source
+
     session = Session.from_context(c)
     settings = session.settings
     if pr is None and ref is None:
@@ -83,6 +86,8 @@ def clone(c, repo=None, ref=None, pr=None, full=False, force=False):
 @friendly_errors
 def plan(c, checkout=None, json_=False):
     """Show how this checkout builds: era, make target, dev image, workdir, bundles."""
+    from ..plan import ERA_BAKE, host_cgroup_version, read_plan
+
     session = Session.from_context(c)
     path = _checkout(session, checkout)
     result = read_plan(path, host_cgroup=host_cgroup_version())
@@ -105,6 +110,11 @@ def plan(c, checkout=None, json_=False):
 @friendly_errors
 def build(c, target=None, force=False, checkout=None, skip_cross=False):
     """Build the engine with make the way its era does; a built commit is a no-op."""
+    from ..devbuild import cached_build, require_make, run_build
+    from ..plan import read_plan
+    from ..probe import probe
+    from ..source import is_dirty
+
     started = time.monotonic()
     session = Session.from_context(c)
     path = _checkout(session, checkout)
@@ -148,6 +158,8 @@ def build(c, target=None, force=False, checkout=None, skip_cross=False):
 @friendly_errors
 def bundles(c, json_=False):
     """List the binaries of the last build: size, sha256 and the version each reports."""
+    from ..devbuild import last_build
+
     session = Session.from_context(c)
     record = last_build(session.workspace)
     if record is None:

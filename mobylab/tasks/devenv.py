@@ -18,11 +18,7 @@ from invoke import task
 from invoke.exceptions import Exit
 
 from .. import process, ui
-from ..devclean import find_dev_resources, remove_dev_resources
-from ..devcontainer import DevNames, status_rows
-from ..devenv import dev_environment, ensure_dev_engine, target_from_last_build
 from ..errors import DevEnvError, UsageError
-from ..seed import seed_images
 from .base import Session, friendly_errors
 
 
@@ -64,6 +60,8 @@ def _version_line(name: str, version: dict[str, Any]) -> str:
 @friendly_errors
 def up(c, privileged=None, tcp=False, timeout=None):
     """Start the last build's dockerd inside the docker-dev container."""
+    from ..devenv import dev_environment, target_from_last_build
+
     session = Session.from_context(c, privileged=privileged)
     seconds = _timeout(timeout, session)
     env = dev_environment(session)
@@ -87,6 +85,8 @@ def up(c, privileged=None, tcp=False, timeout=None):
 @friendly_errors
 def shell(c):
     """An interactive shell inside the dev container, with the era's PATH."""
+    from ..devenv import dev_environment
+
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise DevEnvError(
             "dev.shell needs a terminal", "Use `invoke dev.exec -- COMMAND` to run one command."
@@ -109,6 +109,8 @@ def shell(c):
 @friendly_errors
 def exec_(c, command=None):
     """Run one command inside the dev container: `invoke dev.exec -- docker version`."""
+    from ..devenv import dev_environment
+
     argv = command_after_dashes(sys.argv) or shlex.split(command or "")
     if not argv:
         raise UsageError(
@@ -131,6 +133,9 @@ def exec_(c, command=None):
 @friendly_errors
 def seed(c, image=None):
     """Copy images from the host engine into the dev daemon: `invoke dev.seed -- IMAGE...`."""
+    from ..devenv import ensure_dev_engine
+    from ..seed import seed_images
+
     refs = [r for r in (image or []) if r] + command_after_dashes(sys.argv)
     if not refs:
         raise UsageError(
@@ -153,6 +158,8 @@ def seed(c, image=None):
 @friendly_errors
 def logs(c, follow=False, lines=100):
     """The dev daemon's log."""
+    from ..devcontainer import DevNames
+
     session = Session.from_context(c)
     log = DevNames.for_workspace(session.workspace.root).log
     if not log.exists():
@@ -184,6 +191,9 @@ def logs(c, follow=False, lines=100):
 @friendly_errors
 def status(c, json_=False):
     """Whether the dev container and its daemon run, which build, and what it holds."""
+    from ..devcontainer import status_rows
+    from ..devenv import dev_environment
+
     session = Session.from_context(c)
     env = dev_environment(session, start=False)
     try:
@@ -209,6 +219,8 @@ def status(c, json_=False):
 @friendly_errors
 def restart(c, timeout=None):
     """Restart the dev daemon; its images stay."""
+    from ..devenv import dev_environment
+
     session = Session.from_context(c)
     env = dev_environment(session, start=False)
     try:
@@ -223,6 +235,8 @@ def restart(c, timeout=None):
 @friendly_errors
 def down(c):
     """Stop and remove the dev container; its volume (the daemon's images) stays."""
+    from ..devenv import dev_environment
+
     session = Session.from_context(c)
     env = dev_environment(session, start=False)
     try:
@@ -245,6 +259,9 @@ def down(c):
 @friendly_errors
 def clean(c, yes=False, all_=False, images=False):
     """Remove what mobylab made for the dev environment (containers, volumes, state)."""
+    from ..devclean import find_dev_resources, remove_dev_resources
+    from ..devcontainer import DevNames
+
     session = Session.from_context(c)
     host = session.engine(start=False)
     client = host.client()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from invoke import Collection, task
 
-from .. import images, ui
+from .. import ui
 from ..errors import UsageError
 from .base import Session, friendly_errors
 
@@ -23,6 +23,8 @@ from .base import Session, friendly_errors
 @friendly_errors
 def bootstrap(c, only=None, force=False, refresh=False):
     """Make the offline base images (golang, runtime, dind) from Debian packages."""
+    from .. import images
+
     session = Session.from_context(c)
     names = list(only or images.RECIPES)
     for name in names:
@@ -44,6 +46,8 @@ def bootstrap(c, only=None, force=False, refresh=False):
 @friendly_errors
 def list_(c, json_=False):
     """Show mobylab's offline images on the engine and how each was made."""
+    from .. import images
+
     session = Session.from_context(c)
     rows = images.managed_images(session.engine(start=False))
     if json_:
@@ -82,6 +86,8 @@ def list_(c, json_=False):
 @friendly_errors
 def save(c, path, lab=None, image=None):
     """Save images to one archive with a checksum, for machines with no registry."""
+    from .. import images
+
     session = Session.from_context(c)
     names = list(image or [])
     if lab:
@@ -98,6 +104,8 @@ def save(c, path, lab=None, image=None):
 @friendly_errors
 def load(c, path):
     """Check an archive's checksum and structure, then load its images."""
+    from .. import images
+
     session = Session.from_context(c)
     engine = session.engine(start=True)
     ui.step(f"checking and loading {path}")

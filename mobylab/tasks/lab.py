@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from invoke import Collection, task
-from rich.markdown import Markdown
-from rich.panel import Panel
-from rich.syntax import Syntax
 
 from .. import ui
 from ..errors import LabError, UsageError
 from ..lab import catalog
-from ..lab import report as report_mod
-from ..lab.model import Lab
-from ..lab.runner import RunOptions, remove_run_resources, run_lab
 from .base import Session, friendly_errors
+
+if TYPE_CHECKING:
+    from ..lab.model import Lab
+    from ..lab.runner import RunOptions
+
+# The lab runner, its reports and rich's Markdown/Syntax load inside the tasks:
+# listing the tasks must stay fast.
 
 RUN_HELP = {
     "yes": "run straight through, without waiting for Enter between steps",
@@ -26,6 +29,8 @@ RUN_HELP = {
 def _options(
     yes: bool, engine: str, step: int | None, from_: int | None, url: str | None = None
 ) -> RunOptions:
+    from ..lab.runner import RunOptions
+
     if engine not in ("host", "dev", "both"):
         raise UsageError(f"--engine {engine!r} is not one of host, dev, both")
     return RunOptions(
@@ -39,16 +44,17 @@ def _options(
 
 
 def _finish(report: dict) -> None:
+    from ..lab import report as report_mod
+
     report_mod.print_comparison(report)
     for kind, path in (report.get("paths") or {}).items():
         ui.info(f"report ({kind}): {path}")
 
 
 def _run(session: Session, lab: Lab, options: RunOptions) -> None:
-    try:
-        run_lab(session, lab, options, on_report=_finish)
-    finally:
-        pass
+    from ..lab.runner import run_lab
+
+    run_lab(session, lab, options, on_report=_finish)
 
 
 @task(name="list")
@@ -57,13 +63,12 @@ def list_(c):
     """List the labs."""
     session = Session.from_context(c)
     rows: list[tuple[str, str, str]] = []
-    for name, folder in catalog.available(session.settings.extra).items():
+    for name in catalog.available(session.settings.extra):
         try:
             lab = catalog.find_lab(name, session.settings.extra)
             rows.append((name, str(len(lab.steps)), lab.summary or lab.title))
         except LabError as exc:
             rows.append((name, "-", f"broken: {exc.one_line()}"))
-        del folder
     if not rows:
         ui.info("no labs found")
         return
@@ -74,6 +79,12 @@ def list_(c):
 @friendly_errors
 def show(c, name):
     """Print a lab (narrative, files, commands, checks) without running it."""
+    from rich.markdown import Markdown
+    from rich.panel import Panel
+    from rich.syntax import Syntax
+
+    from ..lab.runner import lexer_for
+
     session = Session.from_context(c)
     lab = catalog.find_lab(name, session.settings.extra)
     ui.out.rule(lab.title)
@@ -85,11 +96,9 @@ def show(c, name):
             ui.out.print(Markdown(step.narrative), soft_wrap=False)
         for file_name in step.show:
             path = lab.workdir_source / file_name
-            from ..lab.runner import _lexer
-
             ui.out.print(
                 Panel(
-                    Syntax(path.read_text().rstrip("\n"), _lexer(file_name)),
+                    Syntax(path.read_text().rstrip("\n"), lexer_for(file_name)),
                     title=file_name,
                     expand=False,
                 )
@@ -143,6 +152,8 @@ def multistage(c, yes=False, engine="host", step=None, from_=None, url=None, sou
 @friendly_errors
 def report_(c, run=None):
     """Render a run's report again (JSON, Markdown, HTML) and print the paths."""
+    from ..lab import report as report_mod
+
     session = Session.from_context(c)
     run_id = run or report_mod.latest_run(session.workspace)
     if not run_id:
@@ -163,6 +174,8 @@ def report_(c, run=None):
 @friendly_errors
 def clean(c, run=None):
     """Remove the images and containers labs made (only those labelled by mobylab)."""
+    from ..lab.runner import remove_run_resources
+
     session = Session.from_context(c)
     engine = session.engine(start=False)
     removed = remove_run_resources(engine, run)

@@ -10,24 +10,19 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from invoke import Collection, task
 
 from .. import process, ui
 from ..errors import UsageError, WorkshopError
-from ..workshop import artifacts as art
-from ..workshop.check import check_body
-from ..workshop.collect import ReportFetcher, aggregate, summarize_host, write_reports
-from ..workshop.driver import Body, Workshop, WorkshopOptions
-from ..workshop.hosts import HostSpec, resolve_inventory, select
-from ..workshop.labrun import LabRunner, StatusReader, validate_lab
 from ..workshop.layout import DEFAULT_REMOTE_DIR
-from ..workshop.pool import HostOutcome
-from ..workshop.provision import Provisioner
-from ..workshop.remote import SshOptions
-from ..workshop.teardown import Teardown
 from .base import Session, friendly_errors
+
+if TYPE_CHECKING:
+    from ..workshop.driver import Body, Workshop
+    from ..workshop.hosts import HostSpec
+    from ..workshop.pool import HostOutcome
 
 COMMON_HELP = {
     "hosts": "comma-separated hosts: [user@]host[:port], IPv6 in brackets",
@@ -84,6 +79,10 @@ def _setup(
     only_failed: bool,
     env: dict[str, str] | None = None,
 ) -> tuple[Session, Workshop, list[HostSpec]]:
+    from ..workshop.driver import Workshop, WorkshopOptions
+    from ..workshop.hosts import resolve_inventory, select
+    from ..workshop.remote import SshOptions
+
     session = Session.from_context(
         c, parallel=parallel, host_timeout=timeout, known_hosts=known_hosts
     )
@@ -175,6 +174,8 @@ def check(
     json_=False,
 ):
     """Check every attendee machine (the doctor, run remotely) and show a table."""
+    from ..workshop.check import check_body
+
     _, workshop, specs = _setup(
         c, "check", hosts=hosts, hosts_file=hosts_file, parallel=parallel, timeout=timeout,
         known_hosts=known_hosts, trust_new_hosts=trust_new_hosts, ssh_config=ssh_config,
@@ -222,6 +223,7 @@ def _images_archive(
     session: Session, source: Path, lab: str | None, refresh: bool
 ) -> tuple[Path, str] | None:
     """The images archive from the local `mobylab images.save`, made once and reused."""
+    from ..workshop import artifacts as art
     from . import ns
 
     if "images.save" not in ns.task_names:
@@ -249,6 +251,8 @@ def _images_archive(
 
 def _bundles_archive(session: Session) -> tuple[Path, str] | None:
     """The newest dev build's bundles folder in the workspace, as an archive."""
+    from ..workshop import artifacts as art
+
     candidates = [p for p in session.workspace.root.glob("checkouts/*/bundles") if p.is_dir()]
     candidates = [p for p in candidates if any(p.iterdir())]
     if not candidates:
@@ -291,6 +295,10 @@ def provision(
     python="python3",
 ):
     """Install or update mobylab, the labs and their images on every attendee machine."""
+    from ..workshop import artifacts as art
+    from ..workshop.labrun import validate_lab
+    from ..workshop.provision import Provisioner
+
     session, workshop, specs = _setup(
         c, "provision", hosts=hosts, hosts_file=hosts_file, parallel=parallel, timeout=timeout,
         known_hosts=known_hosts, trust_new_hosts=trust_new_hosts, ssh_config=ssh_config,
@@ -342,6 +350,8 @@ def run(
     env=None,
 ):
     """Run a lab on every attendee machine (`mobylab lab.run LAB --yes` there)."""
+    from ..workshop.labrun import LabRunner, validate_lab
+
     validate_lab(lab)
     variables = _parse_env(env)
     _, workshop, specs = _setup(
@@ -372,6 +382,8 @@ def collect(
     json_=False,
 ):
     """Fetch each host's newest lab report and write one report (JSON, Markdown, HTML)."""
+    from ..workshop.collect import ReportFetcher, aggregate, summarize_host, write_reports
+
     _, workshop, specs = _setup(
         c, "collect", hosts=hosts, hosts_file=hosts_file, parallel=parallel, timeout=timeout,
         known_hosts=known_hosts, trust_new_hosts=trust_new_hosts, ssh_config=ssh_config,
@@ -432,6 +444,8 @@ def status(
     stuck_after=300.0,
 ):
     """Show who is done, who is stuck and where, from each host's newest lab run."""
+    from ..workshop.labrun import StatusReader
+
     _, workshop, specs = _setup(
         c, "status", hosts=hosts, hosts_file=hosts_file, parallel=parallel, timeout=timeout,
         known_hosts=known_hosts, trust_new_hosts=trust_new_hosts, ssh_config=ssh_config,
@@ -487,7 +501,7 @@ def teardown(
     label=None,
 ):
     """List, then with --yes remove, what mobylab created on the hosts (by label only)."""
-    from ..workshop.teardown import label_filters
+    from ..workshop.teardown import Teardown, label_filters
 
     label_filters(label or [])
     _, workshop, specs = _setup(

@@ -7,18 +7,3 @@ remote     a verified connection, quoted commands, files, the per-host log
 driver     connect every host, run a body, record outcomes for --only-failed
 check, provision, labrun (run/status), collect, teardown: the task bodies
 """
-
-from .driver import Workshop, WorkshopOptions
-from .hosts import HostSpec, parse_host, resolve_inventory
-from .pool import HostOutcome
-from .remote import SshOptions
-
-__all__ = [
-    "HostOutcome",
-    "HostSpec",
-    "SshOptions",
-    "Workshop",
-    "WorkshopOptions",
-    "parse_host",
-    "resolve_inventory",
-]

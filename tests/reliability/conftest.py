@@ -18,9 +18,16 @@ import pytest
 
 from mobylab.engine import Engine
 from mobylab.labels import MANAGED_FILTER
+from tests.conftest import _guard_mode
 
 REPO = Path(__file__).resolve().parents[2]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def owns_engine() -> bool:
+    """Whether this test process is alone on the engine (CI), so that exact before/after
+    comparisons of mobylab's objects hold; MOBYLAB_NOTHING_LOST=warn says it is shared."""
+    return _guard_mode() == "strict"
 
 
 @dataclass

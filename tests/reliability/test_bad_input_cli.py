@@ -20,11 +20,11 @@ from hypothesis import strategies as st
 
 from mobylab.engine import Engine
 from tests.reliability.conftest import (
-    IN_CI,
     TaskResult,
     UserCli,
     assert_refused,
     managed_objects,
+    owns_engine,
     tree,
 )
 
@@ -312,5 +312,5 @@ def test_images_load_of_random_bytes(
     assert_refused(result, str(archive), code=1)
     assert "nothing was loaded" in result.stderr or "refused" in result.stderr
     assert tree(marked.root) == marked.before
-    if IN_CI:  # one test process owns the engine: not one object more or less
+    if owns_engine():  # one test process owns the engine: not one object more or less
         assert managed_objects(engine) == objects

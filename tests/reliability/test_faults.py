@@ -30,7 +30,7 @@ from mobylab.private_engine import PrivateEngine
 from mobylab.tasks.base import Session
 from mobylab.workspace import Workspace
 from tests.engine.test_devenv_helpers import target_2017, tear_down
-from tests.reliability.conftest import UserCli, assert_refused, managed_objects, owns_engine
+from tests.reliability.conftest import IN_CI, UserCli, assert_refused, managed_objects, owns_engine
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 RUNTIME = "mobylab/runtime:busybox"

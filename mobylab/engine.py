@@ -61,7 +61,7 @@ class Engine:
             raise EngineError(
                 f"the {self.name} engine at {display_url(self.url)} does not answer "
                 f"({_short(exc)})",
-                "Start it with `invoke engine.up` or check DOCKER_HOST.",
+                _recover_hint(self.kind),
             ) from None
 
     def api(self, timeout: int = 600) -> docker.APIClient:
@@ -121,6 +121,12 @@ class Engine:
             return dict(client.version())
         finally:
             client.close()
+
+
+def _recover_hint(kind: str) -> str:
+    if kind == "dev":
+        return "See `invoke dev.status`; `invoke dev.up` starts it again."
+    return "Start it with `invoke engine.up` or check DOCKER_HOST."
 
 
 def log_tail(log: Path | None, lines: int = 20) -> str:

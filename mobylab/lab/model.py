@@ -165,7 +165,10 @@ class _Reader:
     def unknown(self, table: dict[str, Any], allowed: set[str], where: str) -> None:
         for key in table:
             if key not in allowed:
-                here = f"{where}.{key}" if where else key
+                # A key from the file may hold any character: quote odd ones, so the
+                # error stays one readable line.
+                name = key if key.replace("-", "_").isidentifier() else repr(key)
+                here = f"{where}.{name}" if where else name
                 raise self.fail(
                     here, "unknown field", f"Known fields: {', '.join(sorted(allowed))}."
                 )

@@ -29,8 +29,12 @@ SCRIPTS = ("build.sh", "build-multi-dockerfiles.sh")
 
 def validate_page_url(url: str) -> str:
     """An http(s) URL with a host, for --url."""
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+    try:
+        parsed = urlparse(url)
+        scheme, host, _ = parsed.scheme, parsed.hostname, parsed.port
+    except ValueError:
+        scheme, host = "", None
+    if scheme not in ("http", "https") or not host or any(c.isspace() or ord(c) < 32 for c in url):
         raise UsageError(
             f"--url {url!r} is not an http or https URL", "Give e.g. https://example.com/."
         )

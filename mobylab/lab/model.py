@@ -179,6 +179,13 @@ class _Reader:
         problem = outside_problem(value)
         if problem:
             raise self.fail(where, f"{value!r} {problem}", "Keep lab files inside the lab folder.")
+        root = (base or self.lab_dir).resolve()
+        if not (root / value).resolve().is_relative_to(root):
+            raise self.fail(
+                where,
+                f"{value!r} leads outside its folder (a symlink)",
+                "Keep lab files inside the lab folder.",
+            )
         if must_exist and not ((base or self.lab_dir) / value).exists():
             raise self.fail(where, f"{value!r} does not exist in {base or self.lab_dir}")
         return value
@@ -214,6 +221,9 @@ def outside_problem(value: str) -> str:
     return ""
 
 
+MOUNT_KEYS = ("type", "source", "src", "target", "dst", "destination", "readonly", "ro")
+
+
 def command_problem(text: str) -> str:
     """Pure: why a command template may not run, or ''.
 
@@ -234,6 +244,13 @@ def command_problem(text: str) -> str:
         if "{" in value:
             # A placeholder: filled by the runner with names, never paths.
             value = value.split("}", 1)[-1] if value.startswith("{") else value
+        if "=" in value and value.split("=", 1)[0] in MOUNT_KEYS:
+            # --mount type=bind,source=PATH,...: the source is a path on the engine's host.
+            for part in value.split(","):
+                key, _, path = part.partition("=")
+                if key in ("source", "src") and outside_problem(path) not in ("", "is empty"):
+                    return f"has {word!r}, which mounts {path!r}: {outside_problem(path)}"
+            continue
         if ":" in value and not value.startswith(("/", ".", "~")):
             continue
         if value.startswith("-"):

@@ -657,6 +657,25 @@ class LabRunner:
                     f"lab {self.lab.name} interrupted at step {number}",
                     f"What was done is in {self.report_dir}.",
                 ) from None
+            except MobylabError as exc:
+                # The engine died or refused under the step: record it, stop there.
+                self.record_step(
+                    {
+                        "index": number,
+                        "engine": engine.name,
+                        "title": step.title,
+                        "status": "failed",
+                        "reason": exc.message,
+                        "commands": [],
+                        "checks": [],
+                        "measurements": [],
+                    }
+                )
+                raise LabError(
+                    f"lab {self.lab.name} stopped at step {number} on the {engine.name} "
+                    f"engine: {exc.message}",
+                    exc.hint or f"What was done is in {self.report_dir}.",
+                ) from None
             self.record_step(record)
             last = position == len(self.numbers) - 1
             if self.options.guided and not last:

@@ -7,6 +7,7 @@ When the preferred port is taken, the system picks a free one.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import http.server
 import io
@@ -174,6 +175,9 @@ class ContainerSite:
         return False
 
     def stop(self) -> None:
+        """Remove the site's container; an engine that died meanwhile took it with it."""
         if self.container is not None:
-            self.container.remove(force=True)
-            self.container = None
+            container, self.container = self.container, None
+            # The engine is gone, or the container already is: nothing left to stop.
+            with contextlib.suppress(Exception):
+                container.remove(force=True)

@@ -26,6 +26,19 @@ RUN_HELP = {
 }
 
 
+def _step_number(flag: str, value: object) -> int | None:
+    """A step number flag as an int, or a one-line usage error."""
+    if value is None:
+        return None
+    try:
+        number = int(str(value))
+    except ValueError:
+        raise UsageError(f"{flag} {value!r} is not a step number", "Give e.g. 1.") from None
+    if number < 1:
+        raise UsageError(f"{flag} {value!r} is not a step number", "Steps count from 1.")
+    return number
+
+
 def _options(
     yes: bool, engine: str, step: int | None, from_: int | None, url: str | None = None
 ) -> RunOptions:
@@ -35,8 +48,8 @@ def _options(
         raise UsageError(f"--engine {engine!r} is not one of host, dev, both")
     return RunOptions(
         yes=yes,
-        step=int(step) if step is not None else None,
-        from_step=int(from_) if from_ is not None else None,
+        step=_step_number("--step", step),
+        from_step=_step_number("--from", from_),
         engine=engine,
         url=url,
         guided=ui.interactive() and not yes,

@@ -37,7 +37,7 @@ STUCK = "STUCK"
 
 def validate_lab(name: str) -> str:
     """Pure: a lab name is a plain word (it goes on a remote command line)."""
-    if not _LAB_NAME.match(name or ""):
+    if not _LAB_NAME.fullmatch(name or ""):
         raise UsageError(f"lab name {name!r} is not valid", "Use the name of a folder in labs/.")
     return name
 

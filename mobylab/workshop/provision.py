@@ -170,8 +170,11 @@ class Provisioner:
         return len(stale)
 
     def _install(self, remote: RemoteHost, layout: RemoteLayout) -> None:
-        if remote.run(sh("test", "-x", layout.python), check=False).exited != 0:
-            remote.run(sh(self.python, "-m", "venv", layout.venv), what="python3 -m venv")
+        # A venv cut short (the host dropped, Ctrl-C) has a python but no pip: make it again.
+        if remote.run(sh(layout.python, "-m", "pip", "--version"), check=False).exited != 0:
+            remote.run(
+                sh(self.python, "-m", "venv", "--clear", layout.venv), what="python3 -m venv"
+            )
         wheel = posixpath.join(layout.wheelhouse, self.artifacts.wheelhouse.mobylab_wheel)
         pip = [layout.python, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
         pip += ["--no-index", "--find-links", layout.wheelhouse]

@@ -7,6 +7,7 @@ when it carries mobylab's marker file. Without --yes nothing is removed.
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -64,6 +65,19 @@ def already_gone(output: str) -> bool:
     return bool(errors) and all("no such" in line.lower() for line in errors)
 
 
+def removal_problem(root: str, home: str) -> str:
+    """Pure: why mobylab's remote folder must not be removed whole, or ''.
+
+    `--remote-dir ~` (or /, or a parent of the home) marks a folder mobylab does not
+    own alone: removing it would take the attendee's own files with it.
+    """
+    folder = posixpath.normpath(root)
+    home = posixpath.normpath(home)
+    if folder in ("/", ".", "") or folder == home or home.startswith(folder.rstrip("/") + "/"):
+        return "it is the home folder, / or holds the home folder"
+    return ""
+
+
 @dataclass
 class Teardown:
     """List (and with remove=True delete) mobylab's objects and folder on a host."""
@@ -103,6 +117,9 @@ class Teardown:
                     raise StepFailed(f"{job.label}: removing {kind} failed: {reason}")
         if has_marker:
             job.begin("remove folder")
+            problem = removal_problem(layout.root, remote.home())
+            if problem:
+                raise StepFailed(f"{job.label}: not removing {layout.root}: {problem}")
             remote.run(sh("rm", "-rf", "--", layout.root), what=f"removing {layout.root}")
         text = ", ".join(summary) if summary else "nothing of mobylab's"
         return HostOutcome(job.label, state, "removed", f"removed: {text}", data=data)

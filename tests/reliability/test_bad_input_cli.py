@@ -34,8 +34,6 @@ FEW = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 SHELL = ";&|<>()$`\\\"' \t*?!{}~#"
-OPEN_URL = "open: --url takes a host name with a space (lab/external.py validate_page_url)"
-OPEN_STEP = "open: lab.run --step/--from with a non-number end in a ValueError traceback"
 
 
 class Marked:
@@ -164,8 +162,8 @@ def test_lab_names(tmp_path_factory: pytest.TempPathFactory, name: str) -> None:
     [
         (["--engine", "bogus"], "--engine"),
         (["--engine", "host;id"], "--engine"),
-        pytest.param(["--step", "abc"], "step", marks=pytest.mark.xfail(reason=OPEN_STEP)),
-        pytest.param(["--from", "x"], "from", marks=pytest.mark.xfail(reason=OPEN_STEP)),
+        (["--step", "abc"], "step"),
+        (["--from", "x"], "from"),
     ],
 )
 def test_lab_run_flags(marked: Marked, args: list[str], name: str) -> None:
@@ -180,8 +178,7 @@ def test_lab_run_flags(marked: Marked, args: list[str], name: str) -> None:
         "file:///etc/passwd",
         "x;touch {m}",
         "gopher://a/",
-        # Accepted today, and then the whole lab runs against it: not run here.
-        pytest.param("http://a b/", marks=pytest.mark.xfail(reason=OPEN_URL, run=False)),
+        "http://a b/",
     ],
 )
 def test_lab_multistage_urls(marked: Marked, url: str) -> None:
@@ -244,7 +241,6 @@ def test_a_lab_that_reaches_outside_its_folder(marked: Marked, kind: str) -> Non
     assert tree(marked.root) == before
 
 
-@pytest.mark.xfail(reason="open: lab paths are checked as text; a symlink inside leads out")
 def test_a_lab_whose_app_is_a_symlink_out_of_its_folder(marked: Marked) -> None:
     folder = _lab(marked.root, "linked", 'title = "t"\napp = "out"\n[[steps]]\ntitle = "s"\n')
     (folder / "out").symlink_to("/etc")

@@ -169,10 +169,6 @@ def dev_up(engine: Engine, workspace: Workspace, tmp_path: Path) -> Iterator[Dev
         environment.close()
 
 
-@pytest.mark.xfail(
-    reason="open: the fixture site's stop() raises requests' ConnectionError when the dev "
-    "daemon is dead, hiding the step's EngineError behind a traceback (lab/site.py)"
-)
 def test_the_dev_daemon_killed_mid_lab(
     engine: Engine, dev_up: DevEnvironment, workspace: Workspace
 ) -> None:

@@ -16,7 +16,7 @@ from invoke import Collection, task
 
 from .. import process, ui
 from ..errors import UsageError, WorkshopError
-from ..workshop.layout import DEFAULT_REMOTE_DIR
+from ..workshop.layout import DEFAULT_REMOTE_DIR, remote_dir_problem
 from .base import Session, friendly_errors
 
 if TYPE_CHECKING:
@@ -105,6 +105,12 @@ def _setup(
         host_timeout=settings.host_timeout,
         env=env or {},
     )
+    problem = remote_dir_problem(options.remote_dir)
+    if problem:
+        raise UsageError(
+            f"--remote-dir {options.remote_dir!r} cannot be mobylab's folder: {problem}",
+            "Name a folder of its own, such as ~/.mobylab-workshop.",
+        )
     workshop = Workshop(session.workspace, options)
     specs = resolve_inventory(hosts, hosts_file, settings.hosts)
     if only_failed:

@@ -88,3 +88,22 @@ class RemoteLayout:
     def mobylab_env(self) -> dict[str, str]:
         """The environment the remote mobylab runs with."""
         return {"MOBYLAB_WORKSPACE": self.workspace, "MOBYLAB_LABS": self.labs}
+
+
+def remote_dir_problem(value: str) -> str:
+    """Pure: why `--remote-dir` cannot be mobylab's own folder on the hosts, or ''.
+
+    mobylab owns that folder whole (teardown removes it): the home folder, / or a
+    folder holding the home would take the attendee's own files with them.
+    """
+    text = value.strip()
+    if text.startswith("~"):
+        text = "/HOME" + text[1:]
+    folder = posixpath.normpath(text) if text else "."
+    if (
+        folder in ("/", ".", "/HOME")
+        or folder.startswith("..")
+        or "/HOME".startswith(folder.rstrip("/") + "/")
+    ):
+        return "it is the home folder, / or a folder above it"
+    return ""

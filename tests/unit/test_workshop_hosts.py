@@ -157,3 +157,17 @@ def test_trusting_a_new_host_appends_it_in_the_port_form(tmp_path: Path):
     assert lines[0] == "vm0 ssh-rsa AAAA"
     assert lines[1] == f"[127.0.0.2]:2222 ssh-rsa {key.get_base64()}"
     assert client.get_host_keys().lookup("[127.0.0.2]:2222") is not None
+
+
+@pytest.mark.parametrize("value", ["~", "~/", ".", "/", "", "~/..", "/home/..", "../x"])
+def test_a_remote_dir_that_holds_the_home_is_refused(value: str) -> None:
+    from mobylab.workshop.layout import remote_dir_problem
+
+    assert remote_dir_problem(value)
+
+
+@pytest.mark.parametrize("value", ["~/.mobylab-workshop", "/srv/mobylab", "~/work/ml"])
+def test_a_folder_of_its_own_is_fine(value: str) -> None:
+    from mobylab.workshop.layout import remote_dir_problem
+
+    assert remote_dir_problem(value) == ""

@@ -36,7 +36,7 @@ from .engine import Engine
 from .errors import BuildError, Interrupted, MobylabError
 from .plan import BuildPlan
 from .probe import RunSecurity
-from .workspace import Workspace, read_json, write_json
+from .workspace import Workspace, file_sha256, read_json, write_json
 
 STATE_NAME = "last-build"
 BUILD_LABEL = "org.mobylab.build"
@@ -190,14 +190,6 @@ def _is_elf(path: Path) -> bool:
         return False
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def binary_version(path: Path) -> str | None:
     """The first line `<bin> --version` prints on this host, or None if it cannot run."""
     try:
@@ -227,7 +219,7 @@ def scan_bundles(checkout: Path) -> dict[str, list[dict[str, Any]]]:
             if name.endswith(ARCHIVE_SUFFIXES):
                 info = path.stat()
                 found["archives"].append(
-                    {"path": rel, "size": info.st_size, "sha256": _sha256(path)}
+                    {"path": rel, "size": info.st_size, "sha256": file_sha256(path)}
                 )
             elif _is_elf(path):
                 info = path.stat()
@@ -237,7 +229,7 @@ def scan_bundles(checkout: Path) -> dict[str, list[dict[str, Any]]]:
                         "name": name,
                         "size": info.st_size,
                         "mtime_ns": info.st_mtime_ns,
-                        "sha256": _sha256(path),
+                        "sha256": file_sha256(path),
                         "version": binary_version(path),
                     }
                 )

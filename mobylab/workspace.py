@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import tempfile
@@ -48,6 +49,15 @@ def write_atomic(path: Path, data: bytes | str, mode: int = 0o644) -> None:
 
 def write_json(path: Path, value: Any, mode: int = 0o644) -> None:
     write_atomic(path, json.dumps(value, indent=2, sort_keys=True) + "\n", mode)
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file, read in 1 MiB blocks (images and wheels are large)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def read_json(path: Path, default: Any = None) -> Any:

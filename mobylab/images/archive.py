@@ -28,8 +28,7 @@ import docker.errors
 from .. import __version__, process
 from ..engine import Engine
 from ..errors import ImageError
-from ..workspace import write_atomic
-from .rootfs import file_sha256
+from ..workspace import file_sha256, write_atomic
 
 _BLOCK = 1 << 20
 TRAILER = "mobylab-archive.json"

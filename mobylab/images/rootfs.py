@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .. import process
 from ..errors import ImageError, WorkspaceError
-from ..workspace import read_json, write_atomic, write_json
+from ..workspace import file_sha256, read_json, write_atomic, write_json
 from .recipes import Recipe, debootstrap_argv, rootfs_key
 
 DEFAULT_CACHE = Path("/var/cache/mobylab/rootfs")
@@ -48,14 +48,6 @@ def cache_dir(configured: str | None = None) -> Path:
     """The rootfs cache: the setting, else MOBYLAB_ROOTFS_CACHE, else /var/cache/mobylab."""
     value = configured or os.environ.get(CACHE_ENV)
     return Path(value).expanduser() if value else DEFAULT_CACHE
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def debootstrap_version() -> str:

@@ -229,7 +229,7 @@ def _images_archive(
     session: Session, source: Path, lab: str | None, refresh: bool
 ) -> tuple[Path, str] | None:
     """The images archive from the local `mobylab images.save`, made once and reused."""
-    from ..workshop import artifacts as art
+    from ..workspace import file_sha256
     from . import ns
 
     if "images.save" not in ns.task_names:
@@ -252,7 +252,7 @@ def _images_archive(
             raise WorkshopError(
                 "mobylab images.save failed", f"See {log}.", detail="\n".join(result.tail[-10:])
             )
-    return archive, art.sha256_file(archive)
+    return archive, file_sha256(archive)
 
 
 def _bundles_archive(session: Session) -> tuple[Path, str] | None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .. import __version__, process
 from ..errors import WorkshopError
-from .remote import sha256_file
+from ..workspace import file_sha256
 
 SOURCE_PARTS = ("pyproject.toml", "mobylab", "labs", "scripts")
 _SKIP = ("__pycache__", ".pyc", ".mypy_cache", ".pytest_cache", ".ruff_cache")
@@ -104,7 +104,7 @@ def build_wheelhouse(source: Path, dest: Path, log: Path) -> Wheelhouse:
                 detail=result.output,
             )
         stamp.write_text(source_hash + "\n")
-    wheels = {p.name: sha256_file(p) for p in sorted(dest.glob("*.whl"))}
+    wheels = {p.name: file_sha256(p) for p in sorted(dest.glob("*.whl"))}
     return Wheelhouse(dest, source_hash, wheels)
 
 

@@ -14,11 +14,12 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..workspace import file_sha256
 from .artifacts import Artifacts
 from .check import gather, summarize
 from .layout import RemoteLayout
 from .pool import HostJob, HostOutcome, StepFailed
-from .remote import RemoteHost, sh, sha256_file
+from .remote import RemoteHost, sh
 
 MIN_PYTHON = (3, 11)
 
@@ -188,7 +189,7 @@ class Provisioner:
         local_path = item[0]
         target = posixpath.join(folder, local_path.name)
         have = remote.sha256s([target]).get(target)
-        if have != sha256_file(local_path):
+        if have != file_sha256(local_path):
             job.note(f"copying {local_path.name}")
             remote.put(local_path, target)
         # images.load checks the archive against the PATH.sha256 written next to it.

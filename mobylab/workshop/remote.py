@@ -7,7 +7,6 @@ host's own log (<workspace>/workshop/logs/<host>.log), through the redactor.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import shlex
 import threading
@@ -41,14 +40,6 @@ class SshOptions:
 def sh(*argv: str | Path) -> str:
     """Pure: one remote command line from an argument list, every part quoted."""
     return shlex.join(str(a) for a in argv)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class HostLog:

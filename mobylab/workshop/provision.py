@@ -198,19 +198,30 @@ class Provisioner:
             remote.put(sidecar, target + ".sha256")
         return target
 
-    def _copy_labs(self, remote: RemoteHost, layout: RemoteLayout, job: HostJob) -> None:
-        assert self.artifacts.labs is not None
-        archive = self._upload_archive(remote, layout.root, self.artifacts.labs, job)
+    def _unpack(
+        self,
+        remote: RemoteHost,
+        layout: RemoteLayout,
+        item: tuple[Any, str],
+        folder: str,
+        job: HostJob,
+    ) -> None:
+        """Copy a tar.gz (with its sha256) over and make `folder` exactly its content."""
+        archive = self._upload_archive(remote, layout.root, item, job)
         remote.run(
-            sh("rm", "-rf", layout.labs)
+            sh("rm", "-rf", folder)
             + " && "
-            + sh("mkdir", "-p", layout.labs)
+            + sh("mkdir", "-p", folder)
             + " && "
-            + sh("tar", "-xzf", archive, "-C", layout.labs)
+            + sh("tar", "-xzf", archive, "-C", folder)
             + " && "
             + sh("rm", "-f", archive),
-            what="unpacking the labs",
+            what=f"unpacking {posixpath.basename(folder)}",
         )
+
+    def _copy_labs(self, remote: RemoteHost, layout: RemoteLayout, job: HostJob) -> None:
+        assert self.artifacts.labs is not None
+        self._unpack(remote, layout, self.artifacts.labs, layout.labs, job)
 
     def _copy_images(self, remote: RemoteHost, layout: RemoteLayout, job: HostJob) -> None:
         assert self.artifacts.images is not None
@@ -226,14 +237,4 @@ class Provisioner:
 
     def _copy_bundles(self, remote: RemoteHost, layout: RemoteLayout, job: HostJob) -> None:
         assert self.artifacts.bundles is not None
-        archive = self._upload_archive(remote, layout.root, self.artifacts.bundles, job)
-        remote.run(
-            sh("rm", "-rf", layout.bundles)
-            + " && "
-            + sh("mkdir", "-p", layout.bundles)
-            + " && "
-            + sh("tar", "-xzf", archive, "-C", layout.bundles)
-            + " && "
-            + sh("rm", "-f", archive),
-            what="unpacking the bundles",
-        )
+        self._unpack(remote, layout, self.artifacts.bundles, layout.bundles, job)

@@ -3,12 +3,15 @@ workshop.teardown: the same mobylab on every attendee machine over SSH."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,20 +66,45 @@ def _count(name: str, value: Any) -> int:
     return number
 
 
+@dataclass(frozen=True)
+class HostFlags:
+    """The flags every workshop task takes: which hosts, and how to reach them."""
+
+    hosts: str | None = None
+    hosts_file: str | None = None
+    parallel: int | None = None
+    timeout: float | None = None
+    known_hosts: str | None = None
+    trust_new_hosts: bool = False
+    ssh_config: str | None = None
+    remote_dir: str | None = None
+    retries: int | None = None
+    only_failed: bool = False
+
+
+def with_host_flags(body: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a task the host flags: `body(c, flags, ...)` is seen by invoke as
+    `(c, <the body's own flags>, <the host flags>)`, so the flags are declared once."""
+    params = list(inspect.signature(body).parameters.values())
+    host_params = [
+        inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default)
+        for f in fields(HostFlags)
+    ]
+
+    @functools.wraps(body)
+    def wrapper(c: Any, *args: Any, **kwargs: Any) -> Any:
+        flags = HostFlags(**{f.name: kwargs.pop(f.name, f.default) for f in fields(HostFlags)})
+        return body(c, flags, *args, **kwargs)
+
+    wrapper.__signature__ = inspect.Signature([params[0], *params[2:], *host_params])  # type: ignore[attr-defined]
+    return wrapper
+
+
 def _setup(
     c: Any,
     task_name: str,
+    flags: HostFlags,
     *,
-    hosts: str | None,
-    hosts_file: str | None,
-    parallel: int | None,
-    timeout: float | None,
-    known_hosts: str | None,
-    trust_new_hosts: bool,
-    ssh_config: str | None,
-    remote_dir: str | None,
-    retries: int | None,
-    only_failed: bool,
     env: dict[str, str] | None = None,
 ) -> tuple[Session, Workshop, list[HostSpec]]:
     from ..workshop.driver import Workshop, WorkshopOptions
@@ -84,21 +112,25 @@ def _setup(
     from ..workshop.remote import SshOptions
 
     session = Session.from_context(
-        c, parallel=parallel, host_timeout=timeout, known_hosts=known_hosts
+        c, parallel=flags.parallel, host_timeout=flags.timeout, known_hosts=flags.known_hosts
     )
     settings = session.settings
     extra = settings.extra
     if settings.parallel < 1:
         raise UsageError(f"--parallel is {settings.parallel}", "Use 1 or more.")
-    config_path = ssh_config or extra.get("ssh_config") or os.environ.get("MOBYLAB_SSH_CONFIG")
+    config_path = (
+        flags.ssh_config or extra.get("ssh_config") or os.environ.get("MOBYLAB_SSH_CONFIG")
+    )
     options = WorkshopOptions(
         ssh=SshOptions(
             known_hosts=Path(settings.known_hosts).expanduser(),
-            trust_new_hosts=trust_new_hosts,
+            trust_new_hosts=flags.trust_new_hosts,
             ssh_config=Path(config_path).expanduser() if config_path else None,
-            retries=_count("retries", extra.get("ssh_retries", 2) if retries is None else retries),
+            retries=_count(
+                "retries", extra.get("ssh_retries", 2) if flags.retries is None else flags.retries
+            ),
         ),
-        remote_dir=remote_dir
+        remote_dir=flags.remote_dir
         or str(extra.get("remote_dir") or os.environ.get("MOBYLAB_REMOTE_DIR") or "")
         or DEFAULT_REMOTE_DIR,
         parallel=settings.parallel,
@@ -112,8 +144,8 @@ def _setup(
             "Name a folder of its own, such as ~/.mobylab-workshop.",
         )
     workshop = Workshop(session.workspace, options)
-    specs = resolve_inventory(hosts, hosts_file, settings.hosts)
-    if only_failed:
+    specs = resolve_inventory(flags.hosts, flags.hosts_file, settings.hosts)
+    if flags.only_failed:
         failed = workshop.failed_last_time(task_name)
         if failed is None:
             raise UsageError(
@@ -165,28 +197,16 @@ def _outcome_table(outcomes: Sequence[HostOutcome], title: str) -> None:
 
 @task(auto_shortflags=False, help=_help())
 @friendly_errors
+@with_host_flags
 def check(
     c,
-    hosts=None,
-    hosts_file=None,
-    parallel=None,
-    timeout=None,
-    known_hosts=None,
-    trust_new_hosts=False,
-    ssh_config=None,
-    remote_dir=None,
-    retries=None,
-    only_failed=False,
+    flags: HostFlags,
     json_=False,
 ):
     """Check every attendee machine (the doctor, run remotely) and show a table."""
     from ..workshop.check import check_body
 
-    _, workshop, specs = _setup(
-        c, "check", hosts=hosts, hosts_file=hosts_file, parallel=parallel, timeout=timeout,
-        known_hosts=known_hosts, trust_new_hosts=trust_new_hosts, ssh_config=ssh_config,
-        remote_dir=remote_dir, retries=retries, only_failed=only_failed,
-    )  # fmt: skip
+    _, workshop, specs = _setup(c, "check", flags)
     outcomes = _run(workshop, "check", specs, check_body)
     if not json_:
         rows = []
@@ -280,18 +300,10 @@ def _bundles_archive(session: Session) -> tuple[Path, str] | None:
     ),
 )
 @friendly_errors
+@with_host_flags
 def provision(
     c,
-    hosts=None,
-    hosts_file=None,
-    parallel=None,
-    timeout=None,
-    known_hosts=None,
-    trust_new_hosts=False,
-    ssh_config=None,
-    remote_dir=None,
-    retries=None,
-    only_failed=False,
+    flags: HostFlags,
     json_=False,
     source=None,
     images=True,
@@ -305,11 +317,7 @@ def provision(
     from ..workshop.labrun import validate_lab
     from ..workshop.provision import Provisioner
 
-    session, workshop, specs = _setup(
-        c, "provision", hosts=hosts, hosts_file=hosts_file, parallel=parallel, timeout=timeout,
-        known_hosts=known_hosts, trust_new_hosts=trust_new_hosts, ssh_config=ssh_config,
-        remote_dir=remote_dir, retries=retries, only_failed=only_failed,
-    )  # fmt: skip
+    session, workshop, specs = _setup(c, "provision", flags)
     if lab:
         validate_lab(lab)
     if not specs:
@@ -339,19 +347,11 @@ def provision(
     help=_help(lab="the lab to run", env="NAME=VALUE for the remote lab (repeatable)"),
 )
 @friendly_errors
+@with_host_flags
 def run(
     c,
+    flags: HostFlags,
     lab,
-    hosts=None,
-    hosts_file=None,
-    parallel=None,
-    timeout=None,
-    known_hosts=None,
-    trust_new_hosts=False,
-    ssh_config=None,
-    remote_dir=None,
-    retries=None,
-    only_failed=False,
     json_=False,
     env=None,
 ):
@@ -360,11 +360,7 @@ def run(
 
     validate_lab(lab)
     variables = _parse_env(env)
-    _, workshop, specs = _setup(
-        c, "run", hosts=hosts, hosts_file=hosts_file, parallel=parallel, timeout=timeout,
-        known_hosts=known_hosts, trust_new_hosts=trust_new_hosts, ssh_config=ssh_config,
-        remote_dir=remote_dir, retries=retries, only_failed=only_failed, env=variables,
-    )  # fmt: skip
+    _, workshop, specs = _setup(c, "run", flags, env=variables)
     outcomes = _run(workshop, "run", specs, LabRunner(lab, variables))
     if not json_:
         _outcome_table(outcomes, f"Lab {lab}")
@@ -373,28 +369,16 @@ def run(
 
 @task(auto_shortflags=False, help=_help())
 @friendly_errors
+@with_host_flags
 def collect(
     c,
-    hosts=None,
-    hosts_file=None,
-    parallel=None,
-    timeout=None,
-    known_hosts=None,
-    trust_new_hosts=False,
-    ssh_config=None,
-    remote_dir=None,
-    retries=None,
-    only_failed=False,
+    flags: HostFlags,
     json_=False,
 ):
     """Fetch each host's newest lab report and write one report (JSON, Markdown, HTML)."""
     from ..workshop.collect import ReportFetcher, aggregate, summarize_host, write_reports
 
-    _, workshop, specs = _setup(
-        c, "collect", hosts=hosts, hosts_file=hosts_file, parallel=parallel, timeout=timeout,
-        known_hosts=known_hosts, trust_new_hosts=trust_new_hosts, ssh_config=ssh_config,
-        remote_dir=remote_dir, retries=retries, only_failed=only_failed,
-    )  # fmt: skip
+    _, workshop, specs = _setup(c, "collect", flags)
     dest = workshop.root / "reports" / time.strftime("%Y%m%d-%H%M%S")
     fetcher = ReportFetcher(dest / "hosts", workshop.redactor)
     outcomes = _run(workshop, "collect", specs, fetcher)
@@ -434,29 +418,17 @@ def collect(
     help=_help(stuck_after="seconds without progress before a host counts as stuck"),
 )
 @friendly_errors
+@with_host_flags
 def status(
     c,
-    hosts=None,
-    hosts_file=None,
-    parallel=None,
-    timeout=None,
-    known_hosts=None,
-    trust_new_hosts=False,
-    ssh_config=None,
-    remote_dir=None,
-    retries=None,
-    only_failed=False,
+    flags: HostFlags,
     json_=False,
     stuck_after=300.0,
 ):
     """Show who is done, who is stuck and where, from each host's newest lab run."""
     from ..workshop.labrun import StatusReader
 
-    _, workshop, specs = _setup(
-        c, "status", hosts=hosts, hosts_file=hosts_file, parallel=parallel, timeout=timeout,
-        known_hosts=known_hosts, trust_new_hosts=trust_new_hosts, ssh_config=ssh_config,
-        remote_dir=remote_dir, retries=retries, only_failed=only_failed,
-    )  # fmt: skip
+    _, workshop, specs = _setup(c, "status", flags)
     outcomes = _run(workshop, "status", specs, StatusReader(float(stuck_after)))
     if not json_:
         rows = []
@@ -490,18 +462,10 @@ def status(
     ),
 )
 @friendly_errors
+@with_host_flags
 def teardown(
     c,
-    hosts=None,
-    hosts_file=None,
-    parallel=None,
-    timeout=None,
-    known_hosts=None,
-    trust_new_hosts=False,
-    ssh_config=None,
-    remote_dir=None,
-    retries=None,
-    only_failed=False,
+    flags: HostFlags,
     json_=False,
     yes=False,
     label=None,
@@ -510,11 +474,7 @@ def teardown(
     from ..workshop.teardown import Teardown, label_filters
 
     label_filters(label or [])
-    _, workshop, specs = _setup(
-        c, "teardown", hosts=hosts, hosts_file=hosts_file, parallel=parallel, timeout=timeout,
-        known_hosts=known_hosts, trust_new_hosts=trust_new_hosts, ssh_config=ssh_config,
-        remote_dir=remote_dir, retries=retries, only_failed=only_failed,
-    )  # fmt: skip
+    _, workshop, specs = _setup(c, "teardown", flags)
     outcomes = _run(workshop, "teardown", specs, Teardown(remove=bool(yes), labels=label or []))
     if not json_:
         _outcome_table(outcomes, "Teardown" if yes else "Teardown (listing only)")

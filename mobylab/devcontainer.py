@@ -33,6 +33,8 @@ LABEL_KEY = "org.mobylab.dev-key"
 LABEL_ERA = "org.mobylab.era"
 LABEL_COMMIT = "org.mobylab.commit"
 PRIVILEGED_CHOICES = ("always", "auto", "never")
+# mobylab-dind's exit status (and dockerd.exit) when no dockerd is in PATH.
+NO_DOCKERD = 127
 
 
 def workspace_key(workspace_root: Path) -> str:
@@ -164,6 +166,24 @@ def storage_driver_refused(log_text: str) -> bool:
         "backing file system is unsupported",
     )
     return any(marker in text for marker in markers)
+
+
+def start_failure(init_status: str, exit_status: int | None, container_status: str | None) -> str:
+    """Pure: why a starting dev daemon can no longer answer ("" while it still may).
+
+    `init_status` is what the entry script wrote ("" before it did), `exit_status`
+    the daemon's recorded exit status, `container_status` the engine's word for
+    the container (None when not asked this time).
+    """
+    if init_status and init_status != "ok":
+        return "init"
+    if exit_status == NO_DOCKERD:
+        return "no-dockerd"
+    if exit_status is not None:
+        return "exited"
+    if container_status is not None and container_status != "running":
+        return "container"
+    return ""
 
 
 def last_start_section(log_text: str) -> str:

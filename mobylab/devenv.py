@@ -11,9 +11,7 @@ and the docker CLI on the host.
 from __future__ import annotations
 
 import contextlib
-import io
 import sys
-import tarfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +29,7 @@ from .devcontainer import (
     INNER_TCP_PORT,
     LABEL_KEY,
     LOG_DIR,
+    NO_DOCKERD,
     RUN_DIR,
     DevNames,
     bundle_mount_target,
@@ -39,6 +38,7 @@ from .devcontainer import (
     host_daemon_dirs,
     last_start_section,
     resource_labels,
+    start_failure,
     storage_driver_refused,
 )
 from .engine import Engine
@@ -50,7 +50,6 @@ from .workspace import Workspace
 STATE_NAME = "dev"
 # Storage driver chosen for each volume: kept after dev.down, dropped by dev.clean.
 VOLUMES_STATE = "dev-volumes"
-INIT_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -78,32 +77,24 @@ def target_from_last_build(workspace: Workspace) -> DevTarget:
     return DevTarget(record.plan, Path(record.bundles_dir))
 
 
-def dind_script() -> bytes:
-    """The entry script, from the source tree or the installed package."""
+def dind_script() -> Path:
+    """The entry script, from the source tree or the installed package.
+
+    It is bind-mounted into the dev container (read-only) and run with /bin/sh,
+    so it needs no copying in and no execute bit.
+    """
     here = Path(__file__).resolve().parent
     for candidate in (
         here / "_data" / "scripts" / "mobylab-dind",
         here.parent / "scripts" / "mobylab-dind",
     ):
         if candidate.is_file():
-            return candidate.read_bytes()
+            return candidate
     raise DevEnvError("mobylab's scripts/mobylab-dind is missing", "Reinstall mobylab.")
 
 
-def _script_tar() -> bytes:
-    data = dind_script()
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for folder in ("usr", "usr/local", "usr/local/sbin"):
-            info = tarfile.TarInfo(folder)
-            info.type = tarfile.DIRTYPE
-            info.mode = 0o755
-            tar.addfile(info)
-        info = tarfile.TarInfo(DIND_SCRIPT.lstrip("/"))
-        info.size = len(data)
-        info.mode = 0o755
-        tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+def dind_argv(*args: str) -> list[str]:
+    return ["/bin/sh", DIND_SCRIPT, *args]
 
 
 def find_bundle_daemon(target: DevTarget) -> Path:
@@ -123,6 +114,67 @@ def find_bundle_daemon(target: DevTarget) -> Path:
 def _api_message(exc: docker.errors.APIError) -> str:
     text = str(exc.explanation or exc).strip().splitlines()
     return text[-1][:240] if text else type(exc).__name__
+
+
+def _no_dockerd(detail: str) -> DevEnvError:
+    return DevEnvError(
+        "no dockerd in the dev container's PATH",
+        "Run `invoke dev.build` again; the bundles hold no daemon.",
+        detail=detail,
+    )
+
+
+class StartWatch:
+    """While the dev daemon starts: whether it still can answer, and if not, why.
+
+    The entry script reports through files in the shared run folder, read on
+    every poll; the container's own state costs an API call, so it is asked at
+    most every CONTAINER_CHECK_EVERY seconds.
+    """
+
+    CONTAINER_CHECK_EVERY = 0.5
+
+    def __init__(self, env: DevEnvironment) -> None:
+        self.env = env
+        self.reason = ""
+        self._checked = time.monotonic()
+
+    def alive(self) -> bool:
+        run_dir = self.env.names.run_dir
+        try:
+            init = (run_dir / "init.status").read_text().strip()
+        except OSError:
+            init = ""
+        container_status = None
+        if time.monotonic() - self._checked >= self.CONTAINER_CHECK_EVERY:
+            self._checked = time.monotonic()
+            container = self.env.container()
+            container_status = container.status if container is not None else "gone"
+        self.reason = start_failure(init, self.env.daemon_exit_status(), container_status)
+        return not self.reason
+
+    def failure(self, exc: EngineError) -> DevEnvError:
+        env = self.env
+        if self.reason == "container":
+            return DevEnvError(
+                "the dev container stopped right after it started",
+                "Check that the dev image has /bin/sh, mount and grep.",
+                detail=env.container_logs(),
+            )
+        if self.reason == "init":
+            status = (env.names.run_dir / "init.status").read_text().strip()
+            return DevEnvError(
+                f"the dev container could not prepare cgroups ({status})",
+                f"See `docker logs {env.names.container}`.",
+                detail=env.container_logs(),
+            )
+        if self.reason == "no-dockerd":
+            return _no_dockerd(env.container_logs())
+        return DevEnvError(
+            exc.message,
+            f"Its log is {env.names.log}; `invoke dev.logs` shows it.",
+            detail=env.log_tail(),
+        )
 
 
 class DevEnvironment:
@@ -341,9 +393,16 @@ class DevEnvironment:
     def _create(
         self, target: DevTarget, *, security: RunSecurity, tcp: bool, timeout: float
     ) -> Engine:
+        """Create and start the dev container; its entry script starts the daemon.
+
+        The script is bind-mounted, and gets dockerd's arguments on its command
+        line, so starting costs one container start and the wait for the daemon's
+        socket: no copying in, no `docker exec`.
+        """
         plan = target.plan
         volume = self._ensure_volume(plan)
         network = self._ensure_network(plan)
+        driver = self._storage_driver(volume)
         self._prepare_host_dirs()
         api = self.client.api
         options: dict[str, Any] = {
@@ -351,6 +410,7 @@ class DevEnvironment:
                 str(target.bundles_dir): {"bind": bundle_mount_target(plan), "mode": "ro"},
                 str(self.names.run_dir): {"bind": RUN_DIR, "mode": "rw"},
                 str(self.names.log_dir): {"bind": LOG_DIR, "mode": "rw"},
+                str(dind_script()): {"bind": DIND_SCRIPT, "mode": "ro"},
             },
             "mounts": [docker.types.Mount(INNER_DATA_ROOT, volume, type="volume")],
             "init": True,
@@ -358,13 +418,29 @@ class DevEnvironment:
         }
         if tcp:
             options["port_bindings"] = {INNER_TCP_PORT: ("127.0.0.1", None)}
+        state = {
+            "container": self.names.container,
+            "image": plan.dev_image,
+            "era": plan.era,
+            "commit": plan.commit,
+            "version": plan.version,
+            "workdir": plan.workdir,
+            "container_path": plan.container_path,
+            "bundles_dir": str(target.bundles_dir),
+            "volume": volume,
+            "network": network,
+            "tcp": tcp,
+            "security": security.describe(),
+            "privileged": security.privileged,
+            "created": time.time(),
+        }
         created = False
         try:
             try:
                 api.create_container(
                     plan.dev_image,
-                    command=[],
-                    entrypoint=[DIND_SCRIPT, "init"],
+                    command=dockerd_args(driver, tcp),
+                    entrypoint=dind_argv("init"),
                     name=self.names.container,
                     hostname="mobylab-dev",
                     working_dir=plan.workdir,
@@ -380,7 +456,7 @@ class DevEnvironment:
                     detach=True,
                 )
                 created = True
-                api.put_archive(self.names.container, "/", _script_tar())
+                self.workspace.save_state(STATE_NAME, state)
                 api.start(self.names.container)
             except docker.errors.APIError as exc:
                 message = _api_message(exc)
@@ -390,27 +466,7 @@ class DevEnvironment:
                         "Use --privileged auto to run with the closest thing it allows.",
                     ) from None
                 raise DevEnvError(f"the dev container could not start: {message}") from None
-            self._wait_init()
-            self.workspace.save_state(
-                STATE_NAME,
-                {
-                    "container": self.names.container,
-                    "image": plan.dev_image,
-                    "era": plan.era,
-                    "commit": plan.commit,
-                    "version": plan.version,
-                    "workdir": plan.workdir,
-                    "container_path": plan.container_path,
-                    "bundles_dir": str(target.bundles_dir),
-                    "volume": volume,
-                    "network": network,
-                    "tcp": tcp,
-                    "security": security.describe(),
-                    "privileged": security.privileged,
-                    "created": time.time(),
-                },
-            )
-            self.start_daemon(timeout)
+            self._settle(driver, state, timeout)
         except BaseException as exc:
             # Ctrl-C or a failure: leave nothing half-running (the volume stays).
             if created or isinstance(exc, KeyboardInterrupt):
@@ -442,35 +498,7 @@ class DevEnvironment:
             except (docker.errors.DockerException, OSError, MobylabError):
                 return
 
-    def _wait_init(self) -> None:
-        """Wait until the entry script has prepared the container for a nested daemon."""
-        status_file = self.names.run_dir / "init.status"
-        deadline = time.monotonic() + INIT_TIMEOUT
-        while time.monotonic() < deadline:
-            if status_file.exists():
-                status = status_file.read_text().strip()
-                if status == "ok":
-                    return
-                raise DevEnvError(
-                    f"the dev container could not prepare cgroups ({status})",
-                    "See `docker logs " + self.names.container + "`.",
-                    detail=self._container_logs(),
-                )
-            container = self.container()
-            if container is None or container.status in ("exited", "dead"):
-                raise DevEnvError(
-                    "the dev container stopped right after it started",
-                    "Check that the dev image has /bin/sh, mount and grep.",
-                    detail=self._container_logs(),
-                )
-            time.sleep(0.1)
-        raise DevEnvError(
-            f"the dev container was not ready within {INIT_TIMEOUT:.0f}s",
-            f"See `docker logs {self.names.container}`.",
-            detail=self._container_logs(),
-        )
-
-    def _container_logs(self) -> str:
+    def container_logs(self) -> str:
         try:
             raw = self.client.api.logs(self.names.container, tail=20)
         except docker.errors.DockerException:
@@ -497,10 +525,15 @@ class DevEnvironment:
             raise DevEnvError(
                 "the dev environment's state is missing", "Run `invoke dev.down`, then `dev.up`."
             )
-        volume = str(state.get("volume", ""))
-        driver = self._storage_driver(volume)
+        driver = self._storage_driver(str(state.get("volume", "")))
+        self._launch(driver, state)
+        self._settle(driver, state, timeout)
+        return self.engine
+
+    def _settle(self, driver: str, state: dict[str, Any], timeout: float) -> None:
+        """Wait for the daemon just launched; once, fall back to vfs if overlay2 is refused."""
         try:
-            self._start_with(driver, state, timeout)
+            self._wait_daemon(state, timeout)
         except DevEnvError:
             if driver == FALLBACK_STORAGE_DRIVER or not storage_driver_refused(self.log_tail(60)):
                 raise
@@ -508,22 +541,34 @@ class DevEnvironment:
                 f"the {driver} storage driver does not work here: using {FALLBACK_STORAGE_DRIVER}"
             )
             driver = FALLBACK_STORAGE_DRIVER
-            self._start_with(driver, state, timeout)
-        self._remember_driver(volume, driver)
-        return self.engine
+            self._launch(driver, state)
+            self._wait_daemon(state, timeout)
+        self._remember_driver(str(state.get("volume", "")), driver)
 
-    def _start_with(self, driver: str, state: dict[str, Any], timeout: float) -> None:
-        argv = [DIND_SCRIPT, "start", *dockerd_args(driver, bool(state.get("tcp")))]
+    def _launch(self, driver: str, state: dict[str, Any]) -> None:
+        argv = dind_argv("start", *dockerd_args(driver, bool(state.get("tcp"))))
         code, output = self._exec(argv, env={"PATH": str(state.get("container_path", ""))})
-        if code == 127:
-            raise DevEnvError(
-                "no dockerd in the dev container's PATH",
-                "Run `invoke dev.build` again; the bundles hold no daemon.",
-                detail=output.strip(),
-            )
+        if code == NO_DOCKERD:
+            raise _no_dockerd(output.strip())
         if code != 0:
             raise DevEnvError("the dev daemon could not be started", detail=output.strip())
-        started = output.strip().splitlines()[-1] if output.strip() else ""
+
+    def _wait_daemon(self, state: dict[str, Any], timeout: float) -> None:
+        """Wait until the daemon answers, or say why it never will."""
+        watch = StartWatch(self)
+        try:
+            self.engine.wait_ready(timeout, alive=watch.alive, what="the dev daemon")
+        except EngineError as exc:
+            self._stop_quietly()
+            raise watch.failure(exc) from None
+        self._check_daemon_binary(state)
+
+    def _check_daemon_binary(self, state: dict[str, Any]) -> None:
+        """The daemon that answers must be the build's, not another dockerd in PATH."""
+        try:
+            started = (self.names.run_dir / "dockerd.path").read_text().strip()
+        except OSError:
+            return
         expected = str(state.get("workdir", "")).rstrip("/") + "/bundles/"
         if started and not started.startswith(expected):
             self._stop_quietly()
@@ -532,27 +577,14 @@ class DevEnvironment:
                 "Check the build's bundles (`invoke dev.build`); the era's PATH is "
                 + str(state.get("container_path")),
             )
-        try:
-            self.engine.wait_ready(
-                timeout,
-                alive=lambda: self.daemon_exit_status() is None,
-                what="the dev daemon",
-            )
-        except EngineError as exc:
-            self._stop_quietly()
-            raise DevEnvError(
-                exc.message,
-                f"Its log is {self.names.log}; `invoke dev.logs` shows it.",
-                detail=self.log_tail(),
-            ) from None
 
     def _stop_quietly(self) -> None:
         with contextlib.suppress(DevEnvError):
-            self._exec([DIND_SCRIPT, "stop", "5"])
+            self._exec(dind_argv("stop", "5"))
 
     def stop_daemon(self, grace: int = 20) -> None:
         self._running_container()
-        self._exec([DIND_SCRIPT, "stop", str(grace)])
+        self._exec(dind_argv("stop", str(grace)))
 
     def restart(self, timeout: float) -> Engine:
         """Stop and start the inner daemon; its images stay on the volume."""
@@ -586,7 +618,7 @@ class DevEnvironment:
     def _remove_container(self, container: Any) -> None:
         if container.status == "running":
             with contextlib.suppress(DevEnvError):
-                self._exec([DIND_SCRIPT, "stop", "20"])
+                self._exec(dind_argv("stop", "20"))
             with contextlib.suppress(docker.errors.APIError):
                 container.stop(timeout=30)
         container.remove(force=True)

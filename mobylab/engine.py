@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     import docker
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
+# Longest pause between two pings of a starting daemon: asking a socket that does
+# not exist yet costs next to nothing, and every pause can delay the answer.
+READY_POLL_MAX = 0.05
 _PASSWORD = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/?#:@]*):[^/?#@]*@")
 
 
@@ -109,7 +112,7 @@ class Engine:
                     detail=log_tail(log),
                 )
             time.sleep(delay)
-            delay = min(delay * 1.5, 0.25)
+            delay = min(delay * 1.5, READY_POLL_MAX)
 
     def cli_env(self) -> dict[str, str]:
         """Environment for the docker CLI so that it talks to this engine."""

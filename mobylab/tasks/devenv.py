@@ -73,8 +73,8 @@ def up(c, privileged=None, tcp=False, timeout=None):
         )
         ui.info(f"dev daemon ready: DOCKER_HOST={engine.url}")
         ui.out.print(_version_line("dev daemon ", engine.version()))
-        ui.out.print(_version_line("host engine", env.host.version()))
-        tcp_url = env.status().get("tcp")
+        ui.out.print(_version_line("host engine", env.client.version()))
+        tcp_url = env.status().get("tcp") if tcp else None
         if tcp_url:
             ui.info(f"also on {tcp_url} (host loopback only)")
     finally:

@@ -17,6 +17,7 @@ from mobylab.devcontainer import (
     host_daemon_dirs,
     last_start_section,
     resource_labels,
+    start_failure,
     status_rows,
     storage_driver_refused,
     uptime_text,
@@ -151,6 +152,25 @@ class TestDaemon:
         text = "--- mobylab: starting a\nold line\n--- mobylab: starting b\nnew line\n"
         assert last_start_section(text) == "--- mobylab: starting b\nnew line\n"
         assert last_start_section("no marker") == "no marker"
+
+
+class TestStartFailure:
+    def test_still_starting_while_nothing_says_otherwise(self) -> None:
+        assert start_failure("", None, None) == ""
+        assert start_failure("ok", None, "running") == ""
+
+    def test_the_entry_scripts_word_comes_first(self) -> None:
+        # A failed cgroup set-up also stops the daemon and may stop the container.
+        assert start_failure("failed: cgroup v1 remount", 1, "exited") == "init"
+
+    def test_no_dockerd_in_path_and_a_daemon_that_exited(self) -> None:
+        assert start_failure("ok", 127, "running") == "no-dockerd"
+        assert start_failure("ok", 1, "running") == "exited"
+        assert start_failure("ok", 1, "exited") == "exited"
+
+    def test_the_container_itself_stopped_or_went(self) -> None:
+        assert start_failure("", None, "exited") == "container"
+        assert start_failure("", None, "gone") == "container"
 
 
 class TestStatus:

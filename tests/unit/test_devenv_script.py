@@ -50,7 +50,7 @@ def system_path() -> str:
 
 
 def test_the_packaged_script_is_the_source_one() -> None:
-    assert dind_script() == SCRIPT.read_bytes()
+    assert dind_script().read_bytes() == SCRIPT.read_bytes()
     assert subprocess.run(["sh", "-n", str(SCRIPT)]).returncode == 0
 
 

@@ -17,7 +17,7 @@ tag=$3
 port=$4
 run_id=$5
 builder=${BUILDER:-mobylab/golang:1.19-bookworm}
-runtime=${RUNTIME:-mobylab/lab-runtime:busybox}
+runtime=${RUNTIME:-mobylab/runtime:busybox}
 extract=extract-$run_id
 url=http://127.0.0.1:$port/
 labels="--label org.mobylab.managed=true --label org.mobylab.component=bench

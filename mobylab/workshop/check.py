@@ -19,6 +19,8 @@ from .remote import RemoteHost, sh
 DISK_WARN_BYTES = 5 * 10**9
 DISK_FAIL_BYTES = 1 * 10**9
 NOT_INSTALLED = "not installed"
+# The check's exit status when mobylab is not installed on a host (no doctor ran).
+NOT_INSTALLED_EXIT = 3
 
 
 @dataclass
@@ -62,12 +64,6 @@ def parse_df(text: str) -> int | None:
     if len(parts) < 4 or not parts[3].isdigit():
         return None
     return int(parts[3]) * 1024
-
-
-def parse_version(text: str) -> str | None:
-    """Pure: `mobylab 0.1.0` (invoke's --version) -> `0.1.0`."""
-    words = text.strip().split()
-    return words[-1] if words else None
 
 
 def parse_doctor(text: str) -> dict[str, Any] | None:
@@ -151,24 +147,20 @@ def gather(remote: RemoteHost, layout: RemoteLayout, job: HostJob) -> CheckFacts
     job.begin("disk")
     result = remote.run(sh("df", "-Pk", remote.home()), check=False, timeout=30)
     facts.disk_free = parse_df(result.stdout) if result.ok else None
-    job.begin("mobylab")
-    result = remote.run(
-        f"test -x {sh(layout.mobylab)} && test -f {sh(layout.config)} && "
-        + sh(layout.mobylab, "--version"),
+    job.begin("doctor")
+    # One remote command, one Python start: the doctor's report carries the version.
+    installed = f"test -x {sh(layout.mobylab)} && test -f {sh(layout.config)}"
+    doctor = remote.run(
+        f"{installed} || exit {NOT_INSTALLED_EXIT}; "
+        + remote.env_command(
+            layout.mobylab_env(), layout.mobylab_argv("doctor", "--json"), layout.root
+        ),
         check=False,
-        timeout=60,
+        timeout=300,
     )
-    if result.ok:
-        facts.mobylab_version = parse_version(result.stdout)
-        job.begin("doctor")
-        doctor = remote.run(
-            remote.env_command(
-                layout.mobylab_env(), layout.mobylab_argv("doctor", "--json"), layout.root
-            ),
-            check=False,
-            timeout=300,
-        )
+    if doctor.exited != NOT_INSTALLED_EXIT:
         facts.doctor = parse_doctor(doctor.stdout)
+        facts.mobylab_version = str((facts.doctor or {}).get("version") or "?")
         if facts.doctor is None:
             facts.doctor_error = remote.log.redactor.clean(doctor.last_line())
     return facts

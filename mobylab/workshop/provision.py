@@ -172,16 +172,20 @@ class Provisioner:
 
     def _install(self, remote: RemoteHost, layout: RemoteLayout) -> None:
         # A venv cut short (the host dropped, Ctrl-C) has a python but no pip: make it again.
-        if remote.run(sh(layout.python, "-m", "pip", "--version"), check=False).exited != 0:
+        fresh = remote.run(sh(layout.python, "-m", "pip", "--version"), check=False).exited != 0
+        if fresh:
             remote.run(
                 sh(self.python, "-m", "venv", "--clear", layout.venv), what="python3 -m venv"
             )
         wheel = posixpath.join(layout.wheelhouse, self.artifacts.wheelhouse.mobylab_wheel)
+        # --no-compile: compiling every installed module took as long as installing them;
+        # Python compiles what mobylab imports the first time it runs.
         pip = [layout.python, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-        pip += ["--no-index", "--find-links", layout.wheelhouse]
+        pip += ["--no-compile", "--no-index", "--find-links", layout.wheelhouse]
         remote.run(sh(*pip, wheel), what="pip install", timeout=900)
-        # Same version number, new source: replace mobylab itself without touching the rest.
-        remote.run(sh(*pip, "--force-reinstall", "--no-deps", wheel), what="pip install")
+        if not fresh:
+            # Same version number, new source: replace mobylab itself, not the rest.
+            remote.run(sh(*pip, "--force-reinstall", "--no-deps", wheel), what="pip install")
 
     def _upload_archive(
         self, remote: RemoteHost, folder: str, item: tuple[Any, str], job: HostJob

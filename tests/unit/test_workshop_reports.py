@@ -9,7 +9,7 @@ import pytest
 
 from mobylab.errors import UsageError
 from mobylab.workshop.artifacts import Artifacts, Wheelhouse, tree_hash
-from mobylab.workshop.check import CheckFacts, parse_df, parse_doctor, parse_version, summarize
+from mobylab.workshop.check import CheckFacts, parse_df, parse_doctor, summarize
 from mobylab.workshop.collect import aggregate, render_html, render_markdown, summarize_host
 from mobylab.workshop.labrun import classify, report_passed, report_steps, validate_lab
 from mobylab.workshop.layout import RemoteLayout
@@ -54,7 +54,6 @@ def test_parsers():
     df = "Filesystem 1024-blocks Used Available Capacity Mounted on\n/dev/sda 100 50 2048 50% /\n"
     assert parse_df(df) == 2048 * 1024
     assert parse_df("garbage") is None
-    assert parse_version("mobylab 0.1.0\n") == "0.1.0"
     assert parse_doctor("noise\n" + '{"ok": false, "checks": []}' + "\n") == {
         "ok": False,
         "checks": [],

@@ -104,3 +104,54 @@ def test_usage(tmp_path: Path, system_path: str) -> None:
     result = _run(["bogus"], tmp_path, system_path)
     assert result.returncode == 2
     assert "usage" in result.stderr
+
+
+def _functions(*names: str) -> str:
+    """The shell text of some of the script's functions, to run them alone."""
+    lines = SCRIPT.read_text().splitlines()
+    chosen: list[str] = []
+    for name in names:
+        start = lines.index(f"{name}() {{")
+        end = lines.index("}", start)
+        chosen += lines[start : end + 1]
+    return "\n".join(chosen)
+
+
+def _shell(script: str, *args: str) -> str:
+    done = subprocess.run(
+        ["/bin/sh", "-c", script, "sh", *args], capture_output=True, text=True, timeout=10
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+HYBRID = """\
+31 23 0:28 / /sys/fs/cgroup ro,nosuid,nodev,noexec - tmpfs tmpfs ro,mode=755
+32 31 0:29 / /sys/fs/cgroup/unified rw,nosuid shared:9 - cgroup2 cgroup2 rw,nsdelegate
+33 31 0:30 / /sys/fs/cgroup/cpu,cpuacct ro,nosuid master:3 - cgroup cgroup rw,cpu,cpuacct
+34 31 0:31 / /sys/fs/cgroup/systemd ro,nosuid - cgroup cgroup rw,xattr,name=systemd"""
+UNIFIED = """\
+25 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev - cgroup2 cgroup2 rw,nsdelegate"""
+
+
+@pytest.mark.parametrize(("mounts", "kind"), [(HYBRID, "tmpfs"), (UNIFIED, "cgroup2"), ("", "")])
+def test_cgroup_version_comes_from_the_mount_on_sys_fs_cgroup_itself(
+    mounts: str, kind: str
+) -> None:
+    # A cgroup2 mount below /sys/fs/cgroup (hybrid hosts) does not make the host cgroup v2.
+    assert _shell(_functions("fs_type") + '\nfs_type "$1" /sys/fs/cgroup', mounts) == kind
+
+
+@pytest.mark.parametrize(
+    ("superblock", "hierarchy"),
+    [
+        ("rw,cpu,cpuacct", "cpu,cpuacct"),
+        ("ro,memory", "memory"),
+        ("rw,xattr,name=systemd", "xattr,name=systemd"),
+        ("rw,name=systemd", "none,name=systemd"),
+        ("rw", ""),
+    ],
+)
+def test_the_hierarchy_of_a_cgroup_v1_mount(superblock: str, hierarchy: str) -> None:
+    script = _functions("hierarchy") + '\nhierarchy "$1"; echo "$options"'
+    assert _shell(script, superblock) == hierarchy

@@ -69,14 +69,25 @@ class Wheelhouse:
 
     @property
     def mobylab_wheel(self) -> str:
-        names = [n for n in self.wheels if n.startswith("mobylab-")]
+        return self._wheel_of("mobylab")
+
+    @property
+    def pip_wheel(self) -> str:
+        """pip itself: hosts make their venv without ensurepip and install with it."""
+        return self._wheel_of("pip")
+
+    def _wheel_of(self, project: str) -> str:
+        names = [n for n in self.wheels if n.startswith(f"{project}-")]
         if not names:
-            raise WorkshopError(f"the wheelhouse {self.path} has no mobylab wheel")
+            raise WorkshopError(
+                f"the wheelhouse {self.path} has no {project} wheel",
+                "Remove that folder; workshop.provision builds it again.",
+            )
         return sorted(names)[-1]
 
 
 def build_wheelhouse(source: Path, dest: Path, log: Path) -> Wheelhouse:
-    """`pip wheel SOURCE -w DEST`, unless DEST was already built from the same source."""
+    """`pip wheel SOURCE pip -w DEST`, unless DEST was already built from the same source."""
     source_hash = tree_hash(source, SOURCE_PARTS)
     stamp = dest / STAMP
     if not (stamp.is_file() and stamp.read_text().strip() == source_hash):
@@ -91,6 +102,7 @@ def build_wheelhouse(source: Path, dest: Path, log: Path) -> Wheelhouse:
                 "wheel",
                 "--disable-pip-version-check",
                 str(source),
+                "pip",
                 "-w",
                 str(dest),
             ],

@@ -1,8 +1,8 @@
 """workshop.provision: install or update mobylab, the labs and their images on a host.
 
 Steps: prepare (folder + marker), python, wheels (copy only files whose sha256
-differs), venv (python3 -m venv, pip install --no-index), labs, images (one
-archive, loaded with the remote `mobylab images.load`), bundles, doctor. The
+differs), venv (python3 -m venv --without-pip, then pip from the wheelhouse), labs,
+images (one archive, loaded with the remote `mobylab images.load`), bundles, doctor. The
 host's state.json records what was installed, so a second run skips each step
 whose input did not change and says so.
 """
@@ -93,7 +93,7 @@ class Provisioner:
         found = parse_python_version(version.stdout or version.stderr)
         if found is None or found < MIN_PYTHON:
             raise StepFailed(
-                f"{job.label}: needs Python >= 3.11 with venv "
+                f"{job.label}: needs Python >= 3.11 "
                 f"(found {version.last_line() if version.ok else 'no ' + self.python})"
             )
         installed = self._installed_version(remote, layout)
@@ -174,15 +174,21 @@ class Provisioner:
         # A venv cut short (the host dropped, Ctrl-C) has a python but no pip: make it again.
         fresh = remote.run(sh(layout.python, "-m", "pip", "--version"), check=False).exited != 0
         if fresh:
+            # Without ensurepip (hosts need no python3-venv package, and it compiled all
+            # of pip): pip comes from the wheelhouse like everything else.
             remote.run(
-                sh(self.python, "-m", "venv", "--clear", layout.venv), what="python3 -m venv"
+                sh(self.python, "-m", "venv", "--clear", "--without-pip", layout.venv),
+                what="python3 -m venv",
             )
-        wheel = posixpath.join(layout.wheelhouse, self.artifacts.wheelhouse.mobylab_wheel)
+        wheelhouse = self.artifacts.wheelhouse
+        wheel = posixpath.join(layout.wheelhouse, wheelhouse.mobylab_wheel)
+        # pip runs from its wheel file, so a venv without pip can install it too.
+        pip = [layout.python, posixpath.join(layout.wheelhouse, wheelhouse.pip_wheel, "pip")]
+        pip += ["install", "--disable-pip-version-check", "-q", "--no-index"]
         # --no-compile: compiling every installed module took as long as installing them;
         # Python compiles what mobylab imports the first time it runs.
-        pip = [layout.python, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-        pip += ["--no-compile", "--no-index", "--find-links", layout.wheelhouse]
-        remote.run(sh(*pip, wheel), what="pip install", timeout=900)
+        pip += ["--no-compile", "--find-links", layout.wheelhouse]
+        remote.run(sh(*pip, wheel, "pip"), what="pip install", timeout=900)
         if not fresh:
             # Same version number, new source: replace mobylab itself, not the rest.
             remote.run(sh(*pip, "--force-reinstall", "--no-deps", wheel), what="pip install")

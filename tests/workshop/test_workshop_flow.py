@@ -128,6 +128,9 @@ def test_check_after_provision_runs_the_remote_doctor(flow: MobylabCli, ssh_farm
         assert outcome["data"]["mobylab"] == "0.1.0"
         assert outcome["data"]["engine"] not in ("none", "-")
         assert "doctor gave no report" not in outcome["message"]
+    # The venv was made without ensurepip; pip came from the wheelhouse and stays usable.
+    for host in ssh_farm.hosts:
+        assert (host.remote_dir / "venv" / "bin" / "pip").is_file()
 
 
 def test_run_hello_on_every_host(flow: MobylabCli, ssh_farm: SshFarm):

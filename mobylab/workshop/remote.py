@@ -52,7 +52,10 @@ class HostLog:
         path.parent.mkdir(parents=True, exist_ok=True)
 
     def write(self, text: str) -> None:
-        stamp = time.strftime("%H:%M:%S")
+        # Milliseconds: most steps take well under a second, and the log is where a
+        # slow host shows which one took its time.
+        now = time.time()
+        stamp = time.strftime("%H:%M:%S", time.localtime(now)) + f".{int(now % 1 * 1000):03d}"
         lines = self.redactor.clean(text).rstrip("\n").splitlines() or [""]
         with self._lock, self.path.open("a", encoding="utf-8") as handle:
             for line in lines:

@@ -3,9 +3,9 @@
 The container runs `mobylab-dind init DOCKERD-ARGS` (scripts/mobylab-dind,
 bind-mounted), which prepares cgroups for a nested daemon, starts it and then
 waits; later stops and starts go through `docker exec`, so the daemon can die
-or be restarted while the container, and the images on its volume, stay. The daemon also listens on a socket in a
-short host folder, which makes it an ordinary Engine (kind "dev") for the SDK
-and the docker CLI on the host.
+or be restarted while the container, and the images on its volume, stay. The
+daemon also listens on a socket in a short host folder, which makes it an
+ordinary Engine (kind "dev") for the SDK and the docker CLI on the host.
 """
 
 from __future__ import annotations

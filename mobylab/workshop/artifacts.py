@@ -9,6 +9,7 @@ tar archives named by the hash of their content.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import sys
 import tarfile
@@ -25,27 +26,33 @@ _SKIP = ("__pycache__", ".pyc", ".mypy_cache", ".pytest_cache", ".ruff_cache")
 STAMP = ".source-hash"
 
 
-def _files(root: Path, parts: Iterable[str]) -> list[Path]:
+def _entries(root: Path, parts: Iterable[str]) -> list[Path]:
+    """Files and symbolic links under `parts`; links are entries of their own (never
+    followed), so a folder link such as bundles/latest travels as a link."""
     found: list[Path] = []
     for part in parts:
         path = root / part
-        if path.is_file():
+        if path.is_symlink() or path.is_file():
             found.append(path)
         elif path.is_dir():
             found += [
                 p
                 for p in sorted(path.rglob("*"))
-                if p.is_file() and not any(skip in str(p.relative_to(root)) for skip in _SKIP)
+                if (p.is_symlink() or p.is_file())
+                and not any(skip in str(p.relative_to(root)) for skip in _SKIP)
             ]
     return found
 
 
 def tree_hash(root: Path, parts: Iterable[str]) -> str:
-    """sha256 over the relative names and contents of the files under `parts`."""
+    """sha256 over the relative names and contents (or link targets) under `parts`."""
     digest = hashlib.sha256()
-    for path in _files(root, parts):
+    for path in _entries(root, parts):
         digest.update(str(path.relative_to(root)).encode() + b"\0")
-        digest.update(path.read_bytes())
+        if path.is_symlink():
+            digest.update(b"link:" + os.readlink(path).encode())
+        else:
+            digest.update(path.read_bytes())
         digest.update(b"\0")
     return digest.hexdigest()
 
@@ -130,11 +137,14 @@ def make_tar(root: Path, dest_dir: Path, name: str) -> tuple[Path, str] | None:
         dest_dir.mkdir(parents=True, exist_ok=True)
         tmp = archive.with_suffix(".part")
         with tarfile.open(tmp, mode="w:gz") as tar:
-            for path in _files(root, [p.name for p in sorted(root.iterdir())]):
+            for path in _entries(root, [p.name for p in sorted(root.iterdir())]):
                 info = tar.gettarinfo(str(path), arcname=str(path.relative_to(root)))
                 info.uid = info.gid = 0
                 info.uname = info.gname = ""
                 info.mtime = 0
+                if info.issym():
+                    tar.addfile(info)
+                    continue
                 with path.open("rb") as handle:
                     tar.addfile(info, handle)
         tmp.replace(archive)

@@ -3,6 +3,7 @@ aggregated reports, teardown filters and redaction."""
 
 from __future__ import annotations
 
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -215,14 +216,24 @@ def test_archives_are_named_by_content_and_reused(tmp_path: Path):
     labs = tmp_path / "labs"
     (labs / "hello").mkdir(parents=True)
     (labs / "hello" / "lab.toml").write_text("title = 'x'\n")
-    (labs / "hello" / "latest").symlink_to(".")  # a folder link (bundles/latest) is not followed
+    # A folder link (like bundles/latest) travels as a link: never followed, never lost.
+    (labs / "hello" / "latest").symlink_to(".")
     out = tmp_path / "out"
     first = make_tar(labs, out, "labs")
     assert first is not None
     archive, digest = first
     assert archive.name == f"labs-{digest[:16]}.tar.gz"
+    with tarfile.open(archive) as tar:
+        link = tar.getmember("hello/latest")
+        assert link.issym() and link.linkname == "."
+        assert tar.getnames() == ["hello/lab.toml", "hello/latest"]
     assert make_tar(labs, out, "labs") == first
     (labs / "hello" / "lab.toml").write_text("title = 'y'\n")
     second = make_tar(labs, out, "labs")
     assert second is not None and second[1] != digest
     assert make_tar(tmp_path / "missing", out, "labs") is None
+    # Pointing the link elsewhere is a change of content.
+    (labs / "hello" / "latest").unlink()
+    (labs / "hello" / "latest").symlink_to("..")
+    third = make_tar(labs, out, "labs")
+    assert third is not None and third[1] != second[1]

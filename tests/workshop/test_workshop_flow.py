@@ -99,10 +99,13 @@ def test_second_provision_does_little_and_says_so(flow: MobylabCli, ssh_farm: Ss
 
 
 def test_provision_copies_images_and_bundles_once(flow: MobylabCli, ssh_farm: SshFarm):
-    bundles = flow.workspace / "checkouts" / "moby" / "bundles" / "binary-daemon"
+    # The 2017 layout: bundles/<version>/binary-daemon, and bundles/latest linking to it.
+    root = flow.workspace / "checkouts" / "moby" / "bundles"
+    bundles = root / "17.05.0-dev" / "binary-daemon"
     bundles.mkdir(parents=True)
     (bundles / "dockerd").write_text("#!/bin/sh\necho a dev build\n")
     (bundles / "dockerd").chmod(0o755)
+    (root / "latest").symlink_to("17.05.0-dev")
     flags = ("--hosts", ssh_farm.specs(), "--lab", "hello", "--bundles")
     result = flow.provision(*flags)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -111,8 +114,9 @@ def test_provision_copies_images_and_bundles_once(flow: MobylabCli, ssh_farm: Ss
     for host in ssh_farm.hosts:
         archives = list((host.remote_dir / "images").glob("images-hello.tar*"))
         assert sorted(p.name for p in archives) == ["images-hello.tar", "images-hello.tar.sha256"]
-        copied = host.remote_dir / "bundles" / "binary-daemon" / "dockerd"
+        copied = host.remote_dir / "bundles" / "latest" / "binary-daemon" / "dockerd"
         assert copied.read_text() == "#!/bin/sh\necho a dev build\n"
+        assert (host.remote_dir / "bundles" / "latest").is_symlink()
     again = flow.provision(*flags)
     assert again.returncode == 0, again.stdout + again.stderr
     for line in _rows(again.stdout, ssh_farm).values():

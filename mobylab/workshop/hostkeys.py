@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import socket
 import threading
 from pathlib import Path
@@ -106,20 +107,27 @@ def policy_in_force(cxn: Any) -> paramiko.MissingHostKeyPolicy:
     return cxn.client._policy
 
 
+# paramiko's RejectPolicy: "Server '[host]:port' not found in known_hosts".
+_REFUSED_SERVER = re.compile(r"Server '([^']+)' not found in known_hosts")
+
+
 def translate(exc: BaseException, label: str, known_hosts: Path) -> WorkshopError:
     """Pure: one line naming the host for an exception raised while connecting."""
     if isinstance(exc, WorkshopError):
         return exc
     if isinstance(exc, BadHostKeyException):
         return HostKeyChanged(
-            f"{label}: host key changed ({exc.key.get_name()} {fingerprint(exc.key)} "
-            f"is not the key recorded in {known_hosts}); refused",
+            f"{label}: host key changed for {exc.hostname} ({exc.key.get_name()} "
+            f"{fingerprint(exc.key)} is not the key recorded in {known_hosts}); refused",
             "If the machine was really reinstalled, remove its old line with "
             f"`ssh-keygen -R HOST -f {known_hosts}` and connect again.",
         )
     if isinstance(exc, SSHException) and "not found in known_hosts" in str(exc):
+        # The server named is the one whose key was refused: with ProxyJump, maybe a hop.
+        server = _REFUSED_SERVER.search(str(exc))
+        where = f" for {server.group(1)}" if server else ""
         return HostKeyUnknown(
-            f"{label}: unknown host key (not in {known_hosts}); refused",
+            f"{label}: unknown host key{where} (not in {known_hosts}); refused",
             "Check the key out of band, or accept new keys once with --trust-new-hosts.",
         )
     if isinstance(exc, AuthenticationException):

@@ -113,11 +113,15 @@ def test_errors_while_connecting_become_one_line_naming_the_host():
     known = Path("/k")
     changed = hostkeys.translate(paramiko.BadHostKeyException("h", _key(), _key()), "vm1", known)
     assert isinstance(changed, hostkeys.HostKeyChanged)
-    assert changed.message.startswith("vm1: host key changed")
+    assert changed.message.startswith("vm1: host key changed for h (")
+    # Through a ProxyJump hop the refused key may be the hop's: the message names it.
     unknown = hostkeys.translate(
-        paramiko.SSHException("Server '[h]:22' not found in known_hosts"), "vm1", known
+        paramiko.SSHException("Server '[jump.example]:2200' not found in known_hosts"),
+        "vm1",
+        known,
     )
     assert isinstance(unknown, hostkeys.HostKeyUnknown)
+    assert unknown.message.startswith("vm1: unknown host key for [jump.example]:2200 (not in")
     assert "--trust-new-hosts" in unknown.one_line()
     refused = hostkeys.translate(
         paramiko.ssh_exception.NoValidConnectionsError({("127.0.0.1", 22): OSError("x")}),

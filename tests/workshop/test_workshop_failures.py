@@ -112,7 +112,7 @@ def test_proxyjump_hops_are_verified_too(cli: MobylabCli, ssh_farm: SshFarm):
     cli.known_hosts.write_text(ssh_farm.known_hosts_text(skip=[2]))  # the jump host's key
     result = cli("workshop.check", "--hosts", "via-jump-5")
     assert result.returncode == 1
-    assert "via-jump-5: unknown host key" in result.stderr
+    assert "via-jump-5: unknown host key for [127.0.0.2]:" in result.stderr
 
 
 def test_a_host_string_with_a_shell_metacharacter_is_a_usage_error(cli: MobylabCli):

@@ -29,9 +29,9 @@ class Settings:
     engine: str = "auto"
     # Seconds to wait for an engine or a daemon to answer.
     engine_timeout: float = 60.0
-    # "auto" (offline when no registry answers), "yes" or "no".
+    # "auto" (offline images when present or makeable, else a registry's), "yes" or "no".
     offline: str = "auto"
-    # Base images of the labs; "auto" picks the offline ones when offline.
+    # Base images of the labs; "auto" follows `offline`.
     builder_image: str = "auto"
     runtime_image: str = "auto"
     # Debian mirror and suite for offline base images.

@@ -1,7 +1,9 @@
-"""Which base images a lab run builds on: the blog's, or offline ones when no registry answers."""
+"""Which base images a lab run builds on: mobylab's offline ones, or the registry's."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass
 
 import docker.errors
@@ -38,17 +40,56 @@ def choose_bases(
     return BaseImages(builder, runtime, offline, reason)
 
 
-def is_offline(settings: Settings) -> tuple[bool, str]:
-    if settings.offline == "yes":
+def choose_offline(
+    setting: str, present: bool, can_make: bool, registry_answers: bool, registry_detail: str
+) -> tuple[bool, str]:
+    """Pure: whether a lab builds on the offline images, and why.
+
+    "auto" prefers them: they are what mobylab tests, and they set up the GOPATH
+    mode the blog's `go get` needs (today's golang images default to modules).
+    The registry's images are used only when the offline ones are neither on the
+    engine nor makeable here and a registry answers.
+    """
+    if setting == "yes":
         return True, "offline = yes"
-    if settings.offline == "no":
+    if setting == "no":
         return False, "offline = no"
-    answers, detail = reach(registry_address(settings), timeout=3.0)
-    return (not answers), ("a registry answers" if answers else f"no registry answers ({detail})")
+    if present:
+        return True, "the offline base images are on the engine"
+    if can_make:
+        return True, "the offline base images can be made here (root, debootstrap)"
+    if registry_answers:
+        return False, (
+            "a registry answers; the offline base images are not on the engine and "
+            "cannot be made here (root and debootstrap needed)"
+        )
+    return True, f"no registry answers ({registry_detail})"
 
 
-def resolve_bases(settings: Settings) -> BaseImages:
-    offline, reason = is_offline(settings)
+def can_make_offline() -> bool:
+    """Whether this machine can build the offline images: debootstrap, run as root."""
+    return os.geteuid() == 0 and shutil.which("debootstrap") is not None
+
+
+def offline_present(engine: Engine) -> bool:
+    """Whether the engine already has the offline builder and runtime images."""
+    client = engine.client(timeout=60)
+    try:
+        return all(_exists(client, RECIPES[name].tag) for name in ("golang", "runtime"))
+    finally:
+        client.close()
+
+
+def resolve_bases(settings: Settings, engine: Engine) -> BaseImages:
+    """The base images of a run on `engine`, asking only what the setting leaves open."""
+    present = can_make = answers = False
+    detail = ""
+    if settings.offline == "auto":
+        present = offline_present(engine)
+        can_make = not present and can_make_offline()
+        if not (present or can_make):
+            answers, detail = reach(registry_address(settings), timeout=3.0)
+    offline, reason = choose_offline(settings.offline, present, can_make, answers, detail)
     return choose_bases(settings.builder_image, settings.runtime_image, offline, reason)
 
 

@@ -1,8 +1,8 @@
 """Pure: base-image substitution in Dockerfiles, and what a Dockerfile costs to maintain.
 
 The lab's Dockerfiles keep the blog's FROM lines (`FROM golang:1.7.3`); a run
-rewrites them in its scratch copy to the base images it can use (offline ones
-when no registry answers), and shows the learner the file as it will be built.
+rewrites them in its scratch copy to the base images it uses (mobylab's offline
+ones unless they cannot be had), and shows the learner the file as it will be built.
 """
 
 from __future__ import annotations

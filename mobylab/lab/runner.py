@@ -429,7 +429,7 @@ class LabRunner:
         self.run_id = previous["run_id"] if previous else new_run_id()
         self.report_dir = session.workspace.reports / self.run_id
         self.url = options.url or ""
-        self.bases: BaseImages = resolve_bases(session.settings)
+        self.bases: BaseImages = resolve_bases(session.settings, session.engine(start=True))
         self.substitutions: list[dict[str, Any]] = []
         self.report: dict[str, Any] = {}
 

@@ -14,7 +14,7 @@ import pytest
 from mobylab.errors import LabError, UsageError
 from mobylab.images import RECIPES
 from mobylab.lab import external
-from mobylab.lab.bases import choose_bases
+from mobylab.lab.bases import choose_bases, choose_offline
 from mobylab.lab.checks import Facts, agree, evaluate, fill, last_json, step_status, with_labels
 from mobylab.lab.dockerfile import (
     base_replacements,
@@ -91,6 +91,27 @@ def test_choose_bases() -> None:
     online = choose_bases("auto", "auto", False, "registry answers")
     assert (online.builder, online.runtime) == ("golang:1.19", "alpine:3.17.1")
     assert choose_bases("my/go:1", "auto", True, "").builder == "my/go:1"
+
+
+@pytest.mark.parametrize(
+    ("setting", "present", "can_make", "registry", "offline"),
+    [
+        ("yes", False, False, True, True),
+        ("no", True, True, False, False),
+        # auto: the offline images whenever they are there or can be made, even online.
+        ("auto", True, False, True, True),
+        ("auto", False, True, True, True),
+        ("auto", False, False, True, False),
+        ("auto", False, False, False, True),
+    ],
+)
+def test_auto_prefers_the_offline_images(
+    setting: str, present: bool, can_make: bool, registry: bool, offline: bool
+) -> None:
+    chosen, reason = choose_offline(setting, present, can_make, registry, "timed out")
+    assert chosen is offline and reason
+    if (setting, present, can_make, registry) == ("auto", False, False, False):
+        assert reason == "no registry answers (timed out)"
 
 
 def test_maintained_lines() -> None:

@@ -344,7 +344,11 @@ def provision(
 @task(
     auto_shortflags=False,
     iterable=["env"],
-    help=_help(lab="the lab to run", env="NAME=VALUE for the remote lab (repeatable)"),
+    help=_help(
+        lab="the lab to run",
+        env="NAME=VALUE for the remote lab (repeatable)",
+        detach="start the lab on every host and return; follow with workshop.status",
+    ),
 )
 @friendly_errors
 @with_host_flags
@@ -354,6 +358,7 @@ def run(
     lab,
     json_=False,
     env=None,
+    detach=False,
 ):
     """Run a lab on every attendee machine (`mobylab lab.run LAB --yes` there)."""
     from ..workshop.labrun import LabRunner, validate_lab
@@ -361,7 +366,7 @@ def run(
     validate_lab(lab)
     variables = _parse_env(env)
     _, workshop, specs = _setup(c, "run", flags, env=variables)
-    outcomes = _run(workshop, "run", specs, LabRunner(lab, variables))
+    outcomes = _run(workshop, "run", specs, LabRunner(lab, variables, detach=bool(detach)))
     if not json_:
         _outcome_table(outcomes, f"Lab {lab}")
     _finish("run", outcomes, json_)

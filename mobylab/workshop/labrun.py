@@ -33,6 +33,8 @@ DONE_STATUSES = {
 PASS_STATUSES = {"pass", "passed", "ok", "done", "skip", "skipped"}
 RUNNING = "RUNNING"
 STUCK = "STUCK"
+# Exit status of a remote command refused because a detached lab still runs.
+ALREADY_RUNNING = 75
 
 
 def validate_lab(name: str) -> str:
@@ -45,6 +47,35 @@ def validate_lab(name: str) -> str:
 def require_installed(remote: RemoteHost, layout: RemoteLayout) -> None:
     if remote.run(sh("test", "-x", layout.mobylab), check=False).exited != 0:
         raise StepFailed(f"{remote.label}: mobylab is not installed; run workshop.provision first")
+
+
+def detached_lab_check(layout: RemoteLayout) -> str:
+    """Shell: when a detached lab still runs, print its pid and exit ALREADY_RUNNING."""
+    pid = sh(layout.lab_pid)
+    return (
+        f'if [ -s {pid} ] && kill -0 "$(cat {pid})" 2>/dev/null; then '
+        f"cat {pid}; exit {ALREADY_RUNNING}; fi"
+    )
+
+
+def detached_command(layout: RemoteLayout, env: dict[str, str], argv: list[str]) -> str:
+    """Shell: start argv in a session of its own that outlives the SSH connection;
+    record and print its pid (also its session and process group id)."""
+    assignments = [f"{key}={value}" for key, value in env.items()]
+    return (
+        f"cd {sh(layout.root)} || exit 1; "
+        + sh("setsid", "nohup", "env", *assignments, *argv)
+        + f" > {sh(layout.lab_log)} 2>&1 < /dev/null & echo $! > {sh(layout.lab_pid)}; echo $!"
+    )
+
+
+def stop_detached_lab(layout: RemoteLayout) -> str:
+    """Shell: end a detached lab that still runs (its whole process group)."""
+    pid = sh(layout.lab_pid)
+    return (
+        f'if [ -s {pid} ] && kill -0 "$(cat {pid})" 2>/dev/null; then '
+        f'kill -TERM -- "-$(cat {pid})"; fi; true'
+    )
 
 
 def latest_run_dir(remote: RemoteHost, layout: RemoteLayout) -> str | None:
@@ -164,10 +195,20 @@ class Progress:
 
 
 def classify(
-    doc: dict[str, Any] | None, idle_seconds: float | None, stuck_after: float
+    doc: dict[str, Any] | None,
+    idle_seconds: float | None,
+    stuck_after: float,
+    detached_running: bool = False,
 ) -> Progress:
     """Pure: from the run's progress (report.json is rewritten after every step):
-    finished, failed, running or stuck, and at which step."""
+    finished, failed, running or stuck, and at which step.
+
+    `detached_running`: a lab started with --detach still runs, so a missing or
+    finished report is an earlier run's and this one is starting.
+    """
+    verdict = report_passed(doc) if doc is not None else None
+    if detached_running and (doc is None or verdict is not None):
+        return Progress(RUNNING, "starting")
     if doc is None:
         return Progress(WARN, "no lab run yet")
     steps = report_steps(doc)
@@ -175,7 +216,6 @@ def classify(
     total = doc.get("step_count")
     total_steps = int(total) if isinstance(total, int) else len(steps)
     finished = [s for s in steps if s["passed"] is not None]
-    verdict = report_passed(doc)
     if verdict is not None:
         where = "finished" if verdict else f"failed at {first_failed_step(doc) or 'the end'}"
         state = OK if verdict else FAIL
@@ -197,11 +237,15 @@ def classify(
 
 
 class LabRunner:
-    """The workshop.run body: `mobylab lab.run LAB --yes` on the host."""
+    """The workshop.run body: `mobylab lab.run LAB --yes` on the host, waited for or
+    (detach) started in the background for workshop.status and workshop.collect."""
 
-    def __init__(self, lab: str, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, lab: str, extra_env: dict[str, str] | None = None, *, detach: bool = False
+    ) -> None:
         self.lab = validate_lab(lab)
         self.extra_env = dict(extra_env or {})
+        self.detach = detach
 
     def __call__(self, remote: RemoteHost, layout: RemoteLayout, job: HostJob) -> HostOutcome:
         job.begin("check")
@@ -209,11 +253,27 @@ class LabRunner:
         before = latest_run_dir(remote, layout)
         job.begin(f"lab.run {self.lab}")
         env = layout.mobylab_env() | self.extra_env
+        argv = layout.mobylab_argv("lab.run", self.lab, "--yes")
+        if self.detach:
+            command = detached_command(layout, env, argv)
+        else:
+            command = remote.env_command(env, argv, layout.root)
         result = remote.run(
-            remote.env_command(env, layout.mobylab_argv("lab.run", self.lab, "--yes"), layout.root),
-            check=False,
-            what=f"lab.run {self.lab}",
+            f"{detached_lab_check(layout)}; {command}", check=False, what=f"lab.run {self.lab}"
         )
+        if result.exited == ALREADY_RUNNING:
+            pid = result.stdout.strip()
+            return HostOutcome(
+                job.label,
+                FAIL,
+                "check",
+                f"a lab started with --detach still runs here (pid {pid}): see workshop.status",
+                data={"exit": result.exited, "pid": pid},
+            )
+        if self.detach and result.ok:
+            pid = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else "?"
+            message = f"{self.lab} started (pid {pid}): follow it with workshop.status"
+            return HostOutcome(job.label, OK, "started", message, data={"pid": pid})
         job.begin("report")
         run_dir = latest_run_dir(remote, layout)
         report = read_json(remote, f"{run_dir}/report.json") if run_dir else None
@@ -255,7 +315,8 @@ class StatusReader:
                 idle = float(ages.stdout.strip())
             except ValueError:
                 idle = None
-        where = classify(doc, idle, self.stuck_after)
+        detached = remote.run(detached_lab_check(layout), check=False, log_output=False)
+        where = classify(doc, idle, self.stuck_after, detached.exited == ALREADY_RUNNING)
         state = {RUNNING: OK, STUCK: WARN}.get(where.state, where.state)
         data = {
             "progress": where.state,

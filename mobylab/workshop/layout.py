@@ -85,6 +85,16 @@ class RemoteLayout:
     def reports(self) -> str:
         return self._join("workspace", "reports")
 
+    @property
+    def lab_pid(self) -> str:
+        """The process (and session) id of a lab started with workshop.run --detach."""
+        return self._join("lab.pid")
+
+    @property
+    def lab_log(self) -> str:
+        """The output of a detached lab run."""
+        return self._join("lab-run.log")
+
     def mobylab_env(self) -> dict[str, str]:
         """The environment the remote mobylab runs with."""
         return {"MOBYLAB_WORKSPACE": self.workspace, "MOBYLAB_LABS": self.labs}

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ..errors import UsageError
 from ..labels import MANAGED
+from .labrun import stop_detached_lab
 from .layout import RemoteLayout
 from .pool import OK, WARN, HostJob, HostOutcome, StepFailed
 from .remote import RemoteHost, sh
@@ -86,6 +87,10 @@ class Teardown:
     labels: Sequence[str] = ()
 
     def __call__(self, remote: RemoteHost, layout: RemoteLayout, job: HostJob) -> HostOutcome:
+        if self.remove:
+            job.begin("stop lab")
+            # A lab left running by workshop.run --detach would go on making containers.
+            remote.run(stop_detached_lab(layout), check=False)
         filters = label_filters(self.labels)
         found: dict[str, list[tuple[str, str]]] = {}
         unlisted: list[str] = []

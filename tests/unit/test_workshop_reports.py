@@ -148,6 +148,13 @@ def test_progress_classification():
     assert failed.state == "FAIL" and failed.where == "failed at Run"
     done = classify(_lab_report("passed", [STEP_OK]), 5, 300)
     assert done.state == "OK" and done.where == "finished"
+    # A detached lab that runs: a finished or missing report is an earlier run's.
+    for earlier in (_lab_report("passed", [STEP_OK]), None):
+        starting = classify(earlier, 5, 300, detached_running=True)
+        assert (starting.state, starting.where) == ("RUNNING", "starting")
+    # Once its own report exists, it is followed like any other run.
+    ongoing = classify(_lab_report("running", [STEP_OK]), 5, 300, detached_running=True)
+    assert ongoing.where == "at step 2"
 
 
 def test_aggregated_report():

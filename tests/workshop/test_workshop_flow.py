@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 import time
 from pathlib import Path
 
@@ -36,14 +37,19 @@ def flow(
     return cli
 
 
-def _rows(output: str, farm: SshFarm) -> dict[str, str]:
-    """host spec -> its table line."""
+def _rows_of(output: str, specs: str) -> dict[str, str]:
+    """host spec -> its table line, for a comma-separated list of specs."""
     rows = {}
-    for host in farm.hosts:
-        lines = [line for line in output.splitlines() if host.spec in line]
-        assert lines, f"{host.spec} missing from the table:\n{output}"
-        rows[host.spec] = lines[0]
+    for spec in specs.split(","):
+        lines = [line for line in output.splitlines() if spec in line]
+        assert lines, f"{spec} missing from the table:\n{output}"
+        rows[spec] = lines[0]
     return rows
+
+
+def _rows(output: str, farm: SshFarm) -> dict[str, str]:
+    """host spec -> its table line, for every host of the farm."""
+    return _rows_of(output, farm.specs())
 
 
 def test_check_before_provision_says_not_installed(flow: MobylabCli, ssh_farm: SshFarm):
@@ -196,6 +202,25 @@ def test_status_names_a_stuck_host_and_where(flow: MobylabCli, ssh_farm: SshFarm
     assert "1 STUCK" in result.stderr
 
 
+def test_a_detached_run_returns_at_once_and_status_follows_it(flow: MobylabCli, ssh_farm: SshFarm):
+    hosts = ssh_farm.specs([4, 5])
+    result = flow("workshop.run", "hello", "--hosts", hosts, "--detach")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert all("started (pid" in line for line in _rows_of(result.stdout, hosts).values())
+    deadline = time.monotonic() + 180
+    while True:
+        status = flow("workshop.status", "--hosts", hosts, "--json")
+        outcomes = json.loads(status.stdout[status.stdout.index("[") :])
+        if [o["data"]["where"] for o in outcomes] == ["finished", "finished"]:
+            break
+        assert time.monotonic() < deadline, status.stdout
+        time.sleep(1)
+    for number in (4, 5):
+        root = ssh_farm.host(number).remote_dir
+        assert (root / "lab.pid").read_text().strip().isdigit()
+        assert (root / "workspace" / "reports" / "latest" / "report.json").is_file()
+
+
 def test_teardown_without_yes_only_lists(flow: MobylabCli, ssh_farm: SshFarm):
     result = flow("workshop.teardown", "--hosts", ssh_farm.specs())
     assert result.returncode == 0, result.stdout + result.stderr
@@ -219,3 +244,26 @@ def test_no_secret_in_logs_tables_or_reports(flow: MobylabCli, ssh_farm: SshFarm
     # The command line with the token was logged, masked.
     logs = "".join(p.read_text() for p in (flow.workspace / "workshop" / "logs").glob("*.log"))
     assert "https://***@127.0.0.1:9/" in logs
+
+
+def test_a_running_detached_lab_refuses_another_and_teardown_stops_it(
+    flow: MobylabCli, ssh_farm: SshFarm
+):
+    host = ssh_farm.host(6)
+    # Stands in for a long detached lab: the host user's own process, in its own session.
+    lab = subprocess.Popen(["setsid", "sleep", "300"], user=host.user)
+    try:
+        (host.remote_dir / "lab.pid").write_text(f"{lab.pid}\n")
+        again = flow("workshop.run", "hello", "--hosts", host.spec)
+        assert again.returncode == 1
+        assert f"still runs here (pid {lab.pid})" in again.stdout + again.stderr
+        status = flow("workshop.status", "--hosts", host.spec, "--json")
+        outcome = json.loads(status.stdout[status.stdout.index("[") :])[0]
+        assert (outcome["data"]["progress"], outcome["data"]["where"]) == ("RUNNING", "starting")
+        removed = flow("workshop.teardown", "--hosts", host.spec, "--yes")
+        assert removed.returncode == 0, removed.stdout + removed.stderr
+        assert lab.wait(timeout=30) == -15  # SIGTERM, to the whole session
+        assert not host.remote_dir.exists()
+    finally:
+        if lab.poll() is None:
+            lab.kill()

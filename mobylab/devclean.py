@@ -99,30 +99,27 @@ def find_dev_resources(
     return found
 
 
+def _labels_of(handle: Any, kind: str) -> dict[str, str] | None:
+    """A container's labels sit in its Config; a network's and a volume's at the top."""
+    labels_found = handle.labels if kind == "container" else handle.attrs.get("Labels")
+    return labels_found if isinstance(labels_found, dict) else None
+
+
 def remove_dev_resources(found: DevResources, key: str | None) -> list[str]:
     """Remove what `find_dev_resources` listed; returns what could not be removed."""
     kept: list[str] = []
     order = {"container": 0, "network": 1, "volume": 2, "image": 3}
     for item in sorted(found.items, key=lambda i: order.get(i.kind, 9)):
         try:
-            if item.kind == "container":
+            if item.kind in ("container", "network", "volume"):
+                # Labels again, just before removing: the object may have changed hands.
                 item.handle.reload()
-                if not is_dev_resource(item.handle.labels, key):
-                    kept.append(f"container {item.name} (no longer mobylab's)")
+                if not is_dev_resource(_labels_of(item.handle, item.kind), key):
+                    kept.append(f"{item.kind} {item.name} (no longer mobylab's)")
                     continue
-                item.handle.remove(force=True, v=False)
-            elif item.kind == "network":
-                item.handle.reload()
-                if not is_dev_resource(item.handle.attrs.get("Labels"), key):
-                    kept.append(f"network {item.name} (no longer mobylab's)")
-                    continue
-                item.handle.remove()
-            elif item.kind == "volume":
-                item.handle.reload()
-                if not is_dev_resource(item.handle.attrs.get("Labels"), key):
-                    kept.append(f"volume {item.name} (no longer mobylab's)")
-                    continue
-                item.handle.remove()
+                # A container's anonymous volumes are not mobylab's to remove (v=False).
+                options = {"force": True, "v": False} if item.kind == "container" else {}
+                item.handle.remove(**options)
             elif item.kind == "image":
                 item.handle.client.images.remove(item.ident, force=False, noprune=False)
         except docker.errors.NotFound:

@@ -58,6 +58,16 @@ def require(program: str) -> str:
     return path
 
 
+def _prepared(
+    argv: Sequence[str | Path], env: Mapping[str, str] | None
+) -> tuple[list[str], dict[str, str]]:
+    """argv as strings (its program found in PATH, or a clear error) and the full environment."""
+    words = [str(a) for a in argv]
+    if os.sep not in words[0]:
+        require(words[0])
+    return words, {**os.environ, **(env or {})}
+
+
 def _terminate(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
     """Stop a child and its process group: SIGINT, then SIGTERM, then SIGKILL."""
     for sig, wait in ((signal.SIGINT, grace), (signal.SIGTERM, grace), (signal.SIGKILL, grace)):
@@ -90,12 +100,7 @@ def run(
     Never raises for a non-zero exit: callers decide what a failure means.
     Ctrl-C stops the child's whole process group and raises Interrupted.
     """
-    argv = [str(a) for a in argv]
-    if os.sep not in argv[0]:
-        require(argv[0])
-    full_env = dict(os.environ)
-    if env:
-        full_env.update(env)
+    argv, full_env = _prepared(argv, env)
     tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
     log_handle: IO[str] | None = None
     if log is not None:
@@ -154,12 +159,7 @@ def capture(
     stdin: bytes | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run a short command and capture its output (no streaming)."""
-    argv = [str(a) for a in argv]
-    if os.sep not in argv[0]:
-        require(argv[0])
-    full_env = dict(os.environ)
-    if env:
-        full_env.update(env)
+    argv, full_env = _prepared(argv, env)
     try:
         return subprocess.run(
             argv,

@@ -14,6 +14,7 @@ import json
 import secrets
 import shutil
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +115,37 @@ class LabSides:
         remove_folder(self.root)
 
 
+def overhead_benchmark(
+    name: str,
+    description: str,
+    sides: dict[str, LabSides],
+    prepare: Callable[[str], Any],
+    setup: Callable[[], Any],
+    rounds: int = 3,
+) -> Benchmark:
+    """mobylab against the script, each side reset by `prepare(side)` before its round."""
+
+    def teardown() -> None:
+        for side in sides.values():
+            side.close()
+
+    return Benchmark(
+        name=name,
+        description=description,
+        target=f"mobylab within {OVERHEAD_LIMIT - 1:.0%} of the script",
+        sides=[
+            Side("mobylab", lambda: sides["mobylab"].mobylab(), prepare("mobylab")),
+            Side("script", lambda: sides["script"].script(), prepare("script")),
+        ],
+        ratios=[Ratio("mobylab / script", "mobylab", "script", OVERHEAD_LIMIT)],
+        setup=setup,
+        teardown=teardown,
+        transient=engine_hiccup,
+        recover=wait_for_bridge,
+        rounds=rounds,
+    )
+
+
 def cold() -> Benchmark:
     sides: dict[str, LabSides] = {}
 
@@ -129,24 +161,13 @@ def cold() -> Benchmark:
 
         return reset
 
-    def teardown() -> None:
-        for side in sides.values():
-            side.close()
-
-    return Benchmark(
-        name="lab-cold",
-        description="`invoke lab.multistage --yes` vs the same docker commands in "
+    return overhead_benchmark(
+        "lab-cold",
+        "`invoke lab.multistage --yes` vs the same docker commands in "
         "bench/multistage_by_hand.sh, no layer cache for the app",
-        target=f"mobylab within {OVERHEAD_LIMIT - 1:.0%} of the script",
-        sides=[
-            Side("mobylab", lambda: sides["mobylab"].mobylab(), prepare("mobylab")),
-            Side("script", lambda: sides["script"].script(), prepare("script")),
-        ],
-        ratios=[Ratio("mobylab / script", "mobylab", "script", OVERHEAD_LIMIT)],
-        setup=setup,
-        teardown=teardown,
-        transient=engine_hiccup,
-        recover=wait_for_bridge,
+        sides,
+        prepare,
+        setup,
         rounds=2,
     )
 
@@ -184,23 +205,12 @@ def warm() -> Benchmark:
 
         return reset
 
-    def teardown() -> None:
-        for side in sides.values():
-            side.close()
-
-    return Benchmark(
-        name="lab-warm",
-        description="the same, with the layer cache of a first run of the same app",
-        target=f"mobylab within {OVERHEAD_LIMIT - 1:.0%} of the script",
-        sides=[
-            Side("mobylab", lambda: sides["mobylab"].mobylab(), prepare("mobylab")),
-            Side("script", lambda: sides["script"].script(), prepare("script")),
-        ],
-        ratios=[Ratio("mobylab / script", "mobylab", "script", OVERHEAD_LIMIT)],
-        setup=setup,
-        teardown=teardown,
-        transient=engine_hiccup,
-        recover=wait_for_bridge,
+    return overhead_benchmark(
+        "lab-warm",
+        "the same, with the layer cache of a first run of the same app",
+        sides,
+        prepare,
+        setup,
     )
 
 

@@ -27,6 +27,7 @@ from mobylab.engine import Engine
 from mobylab.plan import read_plan
 from mobylab.probe import probe
 from mobylab.workspace import Workspace
+from tests.fixtures.cli import run_task
 from tests.fixtures.enginesrc import ensure_dind_image, make_engine_source, make_remote, rewrite
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
@@ -60,19 +61,6 @@ def dev_images(engine: Engine) -> Iterator[list[str]]:
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def run_task(workspace: Workspace, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    """A task as a user runs it: `python -m invoke -r <repo> ...` with the workspace set."""
-    env = {**os.environ, "MOBYLAB_WORKSPACE": str(workspace.root), "CI": "true"}
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", "-r", str(REPO), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def build_containers(engine: Engine, **filters: str) -> list:

@@ -35,12 +35,13 @@ from mobylab.tasks.base import Session
 from mobylab.workspace import Workspace
 from tests.engine.test_devenv_helpers import (
     bundles_2017,
+    dev_environment,
     plan_2017,
     run_in_terminal,
     target_2017,
     target_today,
-    tear_down,
 )
+from tests.fixtures.cli import run_task
 
 REPO = Path(__file__).resolve().parents[2]
 RUNTIME = "mobylab/runtime:busybox"
@@ -57,26 +58,8 @@ def dev_images(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> dict
 def env(
     engine: Engine, workspace: Workspace, dev_images: dict[str, str]
 ) -> Iterator[DevEnvironment]:
-    environment = DevEnvironment(engine, workspace)
-    try:
+    with dev_environment(engine, workspace) as environment:
         yield environment
-    finally:
-        tear_down(engine, workspace)
-        environment.close()
-
-
-def run_task(
-    workspace: Workspace, *args: str, timeout: float = 300
-) -> subprocess.CompletedProcess[str]:
-    """Run an invoke task of this repository as a user would, without a terminal."""
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", "--search-root", str(REPO), *args],
-        env={**os.environ, "MOBYLAB_WORKSPACE": str(workspace.root)},
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def _context(dockerfile: str) -> io.BytesIO:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,25 +22,12 @@ from mobylab.probe import probe
 from mobylab.tasks.base import Session
 from mobylab.workspace import Workspace
 from tests.engine.test_devenv_helpers import run_in_terminal, tear_down
+from tests.fixtures.cli import run_task
 from tests.fixtures.enginesrc import make_engine_source
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[2]
 RUNTIME = "mobylab/runtime:busybox"
-
-
-def run_task(
-    workspace: Workspace, *args: str, timeout: float = 600
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", "--search-root", str(REPO), *args],
-        env={**os.environ, "MOBYLAB_WORKSPACE": str(workspace.root)},
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import shutil
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import docker.errors
@@ -118,6 +119,17 @@ def tear_down(engine: Engine, workspace: Workspace) -> None:
         pass
     finally:
         env.close()
+
+
+@contextlib.contextmanager
+def dev_environment(engine: Engine, workspace: Workspace) -> Iterator[DevEnvironment]:
+    """A test workspace's DevEnvironment, torn down afterwards (labelled resources only)."""
+    environment = DevEnvironment(engine, workspace)
+    try:
+        yield environment
+    finally:
+        tear_down(engine, workspace)
+        environment.close()
 
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,14 +9,13 @@ from pathlib import Path
 import pytest
 
 from mobylab.config import merge_settings
-from mobylab.devenv import DevEnvironment
 from mobylab.engine import Engine
 from mobylab.images import ensure_images
 from mobylab.lab import catalog
 from mobylab.lab.runner import RunOptions, remove_run_resources, run_lab
 from mobylab.tasks.base import Session
 from mobylab.workspace import Workspace
-from tests.engine.test_devenv_helpers import target_2017, tear_down
+from tests.engine.test_devenv_helpers import dev_environment, target_2017
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 LAB_DIR = Path(__file__).resolve().parents[2] / "labs" / "multistage"
@@ -26,12 +25,8 @@ EXPECTED = json.loads((LAB_DIR / "site" / "EXPECTED.json").read_text())
 @pytest.fixture
 def dev_engine(engine: Engine, workspace: Workspace, tmp_path: Path) -> Iterator[Engine]:
     ensure_images(engine, workspace, ["dind", "runtime"])
-    environment = DevEnvironment(engine, workspace)
-    try:
+    with dev_environment(engine, workspace) as environment:
         yield environment.up(target_2017(tmp_path), timeout=120)
-    finally:
-        tear_down(engine, workspace)
-        environment.close()
 
 
 def test_both_engines_side_by_side(

@@ -7,7 +7,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,9 +16,9 @@ import pytest
 
 from mobylab.engine import Engine
 from mobylab.lab.runner import remove_run_resources
+from tests.fixtures.cli import invoke_argv
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
-REPO = Path(__file__).resolve().parents[2]
 RUN_LINE = re.compile(r"run (\d{8}-\d{6}-[0-9a-f]{4}) ")
 
 
@@ -30,13 +29,6 @@ def lab_env(workspace: Path, engine: Engine) -> dict[str, str]:
         "MOBYLAB_OFFLINE": "yes",
         "DOCKER_HOST": engine.url,
     }
-
-
-def invoke_argv(*args: str, config: Path | None = None) -> list[str]:
-    argv = [sys.executable, "-m", "invoke"]
-    if config is not None:
-        argv += ["-f", str(config)]
-    return [*argv, "-r", str(REPO), *args]
 
 
 @pytest.fixture

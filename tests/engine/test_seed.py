@@ -8,14 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from mobylab.devenv import DevEnvironment
 from mobylab.engine import Engine
 from mobylab.errors import ImageError
 from mobylab.images import ensure_images
 from mobylab.probe import ensure_probe_image
 from mobylab.seed import seed_images
 from mobylab.workspace import Workspace
-from tests.engine.test_devenv_helpers import target_today, tear_down
+from tests.engine.test_devenv_helpers import dev_environment, target_today
 
 RUNTIME = "mobylab/runtime:busybox"
 
@@ -23,12 +22,8 @@ RUNTIME = "mobylab/runtime:busybox"
 @pytest.fixture
 def dev(engine: Engine, workspace: Workspace, tmp_path: Path) -> Iterator[Engine]:
     ensure_images(engine, workspace, ["dind", "runtime"])
-    environment = DevEnvironment(engine, workspace)
-    try:
+    with dev_environment(engine, workspace) as environment:
         yield environment.up(target_today(tmp_path), timeout=120)
-    finally:
-        tear_down(engine, workspace)
-        environment.close()
 
 
 def test_copies_several_and_skips_what_is_there(engine: Engine, dev: Engine) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +18,8 @@ import pytest
 from mobylab.engine import Engine
 from mobylab.labels import MANAGED_FILTER
 from tests.conftest import _guard_mode
+from tests.fixtures.cli import invoke_argv
 
-REPO = Path(__file__).resolve().parents[2]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -59,10 +58,7 @@ class UserCli:
         env: Mapping[str, str] | None = None,
         config: Path | None = None,
     ) -> TaskResult:
-        argv = [sys.executable, "-m", "invoke"]
-        if config is not None:
-            argv += ["-f", str(config)]
-        argv += ["-r", str(REPO), *args]
+        argv = invoke_argv(*args, config=config)
         full_env = {
             **os.environ,
             "CI": "true",

@@ -29,7 +29,7 @@ from mobylab.lab.runner import RunOptions, remove_run_resources, run_lab
 from mobylab.private_engine import PrivateEngine
 from mobylab.tasks.base import Session
 from mobylab.workspace import Workspace
-from tests.engine.test_devenv_helpers import target_2017, tear_down
+from tests.engine.test_devenv_helpers import dev_environment, target_2017, tear_down
 from tests.reliability.conftest import IN_CI, UserCli, assert_refused, managed_objects, owns_engine
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
@@ -160,13 +160,9 @@ def test_images_load_of_a_truncated_archive(
 @pytest.fixture
 def dev_up(engine: Engine, workspace: Workspace, tmp_path: Path) -> Iterator[DevEnvironment]:
     ensure_images(engine, workspace, ["dind", "runtime"])
-    environment = DevEnvironment(engine, workspace)
-    try:
+    with dev_environment(engine, workspace) as environment:
         environment.up(target_2017(tmp_path), timeout=120)
         yield environment
-    finally:
-        tear_down(engine, workspace)
-        environment.close()
 
 
 def test_the_dev_daemon_killed_mid_lab(

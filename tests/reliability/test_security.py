@@ -21,7 +21,7 @@ from mobylab.probe import probe
 from mobylab.workshop.remote import SshOptions
 from mobylab.workspace import Workspace
 from tests.engine.test_devenv import dev_images  # noqa: F401  (a session fixture)
-from tests.engine.test_devenv_helpers import target_2017, tear_down
+from tests.engine.test_devenv_helpers import dev_environment, target_2017
 from tests.reliability.conftest import UserCli
 
 SECRET = "s3cr3t-token"
@@ -145,12 +145,8 @@ def dev_env(
     workspace: Workspace,
     dev_images: dict[str, str],  # noqa: F811
 ) -> Iterator[DevEnvironment]:
-    environment = DevEnvironment(engine, workspace)
-    try:
+    with dev_environment(engine, workspace) as environment:
         yield environment
-    finally:
-        tear_down(engine, workspace)
-        environment.close()
 
 
 def _inner_dockerd_argv(env: DevEnvironment) -> list[str]:

@@ -6,8 +6,9 @@ import os
 import shutil
 from pathlib import Path
 
+from tests.fixtures.cli import run_task
 from tests.fixtures.enginesrc import make_engine_source
-from tests.unit.test_source_cli import one_error_line, run_task
+from tests.unit.test_source_cli import one_error_line
 
 
 def test_bundles_before_any_build(tmp_path: Path):

@@ -14,20 +14,22 @@ from mobylab.errors import LabError
 from mobylab.lab import catalog
 from mobylab.lab.external import source_lab
 from mobylab.tasks.base import Session
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.fixtures.cli import invoke_argv
 
 
 def invoke(tmp_path: Path, *args: str, config: str = "") -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "MOBYLAB_WORKSPACE": str(tmp_path / "ws"), "MOBYLAB_OFFLINE": "yes"}
-    argv = [sys.executable, "-m", "invoke"]
+    path = None
     if config:
         path = tmp_path / "mobylab.yaml"
         path.write_text(config)
-        argv += ["-f", str(path)]
-    argv += ["-r", str(REPO), *args]
     return subprocess.run(
-        argv, env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
+        invoke_argv(*args, config=path),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
     )
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tests.fixtures.cli import run_task
 from tests.fixtures.enginesrc import make_engine_source
-from tests.unit.test_source_cli import one_error_line, run_task
+from tests.unit.test_source_cli import one_error_line
 
 
 def test_plan_json_and_table(tmp_path: Path):

@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.fixtures.cli import run_task
 from tests.fixtures.enginesrc import Remote, make_remote
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def run_task(workspace_root: Path, *args: str, env: dict[str, str] | None = None):
-    full_env = {**os.environ, "MOBYLAB_WORKSPACE": str(workspace_root), "CI": "true", **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", "-r", str(REPO), *args],
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 @pytest.fixture

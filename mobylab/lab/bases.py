@@ -41,14 +41,21 @@ def choose_bases(
 
 
 def choose_offline(
-    setting: str, present: bool, can_make: bool, registry_answers: bool, registry_detail: str
+    setting: str,
+    present: bool,
+    can_make: bool,
+    registry_answers: bool,
+    registry_detail: str,
+    needs_go_path: bool = False,
 ) -> tuple[bool, str]:
     """Pure: whether a lab builds on the offline images, and why.
 
     "auto" prefers them: they are what mobylab tests, and they set up the GOPATH
-    mode the blog's `go get` needs (today's golang images default to modules).
-    The registry's images are used only when the offline ones are neither on the
-    engine nor makeable here and a registry answers.
+    mode the blog's `go get` needs. The registry's images are used only when the
+    offline ones are neither on the engine nor makeable here, a registry answers,
+    and the lab does not need that GOPATH mode (`needs_go_path`: it builds on the
+    golang base image, whose registry tag defaults to modules, where `go get`
+    outside a module fails).
     """
     if setting == "yes":
         return True, "offline = yes"
@@ -58,6 +65,11 @@ def choose_offline(
         return True, "the offline base images are on the engine"
     if can_make:
         return True, "the offline base images can be made here (root, debootstrap)"
+    if registry_answers and needs_go_path:
+        return True, (
+            f"the registry's {ONLINE_BUILDER} cannot run this lab's `go get` (module mode): "
+            "it needs the offline base images"
+        )
     if registry_answers:
         return False, (
             "a registry answers; the offline base images are not on the engine and "
@@ -80,7 +92,7 @@ def offline_present(engine: Engine) -> bool:
         client.close()
 
 
-def resolve_bases(settings: Settings, engine: Engine) -> BaseImages:
+def resolve_bases(settings: Settings, engine: Engine, needs_go_path: bool = False) -> BaseImages:
     """The base images of a run on `engine`, asking only what the setting leaves open."""
     present = can_make = answers = False
     detail = ""
@@ -89,7 +101,9 @@ def resolve_bases(settings: Settings, engine: Engine) -> BaseImages:
         can_make = not present and can_make_offline()
         if not (present or can_make):
             answers, detail = reach(registry_address(settings), timeout=3.0)
-    offline, reason = choose_offline(settings.offline, present, can_make, answers, detail)
+    offline, reason = choose_offline(
+        settings.offline, present, can_make, answers, detail, needs_go_path
+    )
     return choose_bases(settings.builder_image, settings.runtime_image, offline, reason)
 
 

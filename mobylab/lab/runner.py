@@ -429,7 +429,11 @@ class LabRunner:
         self.run_id = previous["run_id"] if previous else new_run_id()
         self.report_dir = session.workspace.reports / self.run_id
         self.url = options.url or ""
-        self.bases: BaseImages = resolve_bases(session.settings, session.engine(start=True))
+        # A lab on the golang base image runs the blog's `go get`, which needs GOPATH mode.
+        needs_go_path = bool(lab.builder_bases) and session.settings.builder_image == "auto"
+        self.bases: BaseImages = resolve_bases(
+            session.settings, session.engine(start=True), needs_go_path
+        )
         self.substitutions: list[dict[str, Any]] = []
         self.report: dict[str, Any] = {}
 

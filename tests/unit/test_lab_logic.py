@@ -114,6 +114,13 @@ def test_auto_prefers_the_offline_images(
         assert reason == "no registry answers (timed out)"
 
 
+def test_a_lab_on_the_golang_base_never_goes_to_the_registrys_module_mode_go() -> None:
+    chosen, reason = choose_offline("auto", False, False, True, "", needs_go_path=True)
+    assert chosen and "module mode" in reason
+    # Said explicitly, the registry's images are still used.
+    assert choose_offline("no", False, False, True, "", needs_go_path=True)[0] is False
+
+
 def test_maintained_lines() -> None:
     assert maintained_lines("#!/bin/sh\n# comment\n\ndocker build .\n  docker cp a b\n") == 2
 

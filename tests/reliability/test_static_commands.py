@@ -17,6 +17,8 @@ QUOTERS = {"quote", "sh", "join"}  # shlex.quote, workshop.remote.sh, shlex.join
 REVIEWED = {
     ("devenv.py", "shell_argv", "sh -c"): "a constant script; no value is formatted into it",
     ("workshop/remote.py", "home", "remote string"): "a constant command",
+    ("workshop/labrun.py", "__call__", "remote string"): "joins two commands whose every "
+    "value is quoted with sh() (detached_lab_check, and detached_command or env_command)",
 }
 
 

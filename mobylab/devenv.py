@@ -137,20 +137,23 @@ class StartWatch:
     def __init__(self, env: DevEnvironment) -> None:
         self.env = env
         self.reason = ""
+        self.init_status = ""
         self._checked = time.monotonic()
 
     def alive(self) -> bool:
-        run_dir = self.env.names.run_dir
         try:
-            init = (run_dir / "init.status").read_text().strip()
+            self.init_status = (self.env.names.run_dir / "init.status").read_text().strip()
         except OSError:
-            init = ""
+            self.init_status = ""
         container_status = None
         if time.monotonic() - self._checked >= self.CONTAINER_CHECK_EVERY:
             self._checked = time.monotonic()
-            container = self.env.container()
-            container_status = container.status if container is not None else "gone"
-        self.reason = start_failure(init, self.env.daemon_exit_status(), container_status)
+            # An engine hiccup is no verdict on the container: ask again next time.
+            with contextlib.suppress(docker.errors.DockerException):
+                container = self.env.container()
+                container_status = container.status if container is not None else "gone"
+        exit_status = self.env.daemon_exit_status()
+        self.reason = start_failure(self.init_status, exit_status, container_status)
         return not self.reason
 
     def failure(self, exc: EngineError) -> DevEnvError:
@@ -158,13 +161,12 @@ class StartWatch:
         if self.reason == "container":
             return DevEnvError(
                 "the dev container stopped right after it started",
-                "Check that the dev image has /bin/sh, mount and grep.",
+                "Check that the dev image has /bin/sh, mount, umount and setsid.",
                 detail=env.container_logs(),
             )
         if self.reason == "init":
-            status = (env.names.run_dir / "init.status").read_text().strip()
             return DevEnvError(
-                f"the dev container could not prepare cgroups ({status})",
+                f"the dev container could not prepare cgroups ({self.init_status})",
                 f"See `docker logs {env.names.container}`.",
                 detail=env.container_logs(),
             )

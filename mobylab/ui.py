@@ -24,6 +24,19 @@ def interactive() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
+def output_line(text: str, style: str = "dim") -> None:
+    """One line of a command's output on stdout, exactly as it came.
+
+    Styled on a terminal; written as it is otherwise (a pipe, CI, a workshop host),
+    where rich's per-line rendering was a tenth of a warm lab run's own time.
+    """
+    if out.is_terminal:
+        out.print(text, style=style, markup=False, highlight=False)
+    else:
+        out.file.write(text + "\n")
+        out.file.flush()
+
+
 def info(message: str) -> None:
     err.print(message)
 

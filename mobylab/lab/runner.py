@@ -200,7 +200,7 @@ class EngineRun:
                 step_line[0] = line
             elif "LABEL org.mobylab." not in step_line[0]:
                 cached[0] += cache_hits([line])
-            ui.out.print("  " + line, style="dim", markup=False, highlight=False)
+            ui.output_line("  " + line)
 
         with log.open("a") as handle:
             handle.write(f"$ {process_line(full)}\n")

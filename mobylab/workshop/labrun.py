@@ -250,7 +250,8 @@ class LabRunner:
     def __call__(self, remote: RemoteHost, layout: RemoteLayout, job: HostJob) -> HostOutcome:
         job.begin("check")
         require_installed(remote, layout)
-        before = latest_run_dir(remote, layout)
+        # Waiting for the run: the newest report before it tells an old one from its own.
+        before = None if self.detach else latest_run_dir(remote, layout)
         job.begin(f"lab.run {self.lab}")
         env = layout.mobylab_env() | self.extra_env
         argv = layout.mobylab_argv("lab.run", self.lab, "--yes")

@@ -83,21 +83,28 @@ def can_make_offline() -> bool:
     return os.geteuid() == 0 and shutil.which("debootstrap") is not None
 
 
-def offline_present(engine: Engine) -> bool:
-    """Whether the engine already has the offline builder and runtime images."""
+def offline_present(engine: Engine, names: tuple[str, ...]) -> bool:
+    """Whether the engine already has the offline images a lab names (lab.toml `images`)."""
+    wanted = [name for name in names if name in RECIPES]
     client = engine.client(timeout=60)
     try:
-        return all(_exists(client, RECIPES[name].tag) for name in ("golang", "runtime"))
+        return bool(wanted) and all(_exists(client, RECIPES[name].tag) for name in wanted)
     finally:
         client.close()
 
 
-def resolve_bases(settings: Settings, engine: Engine, needs_go_path: bool = False) -> BaseImages:
-    """The base images of a run on `engine`, asking only what the setting leaves open."""
+def resolve_bases(
+    settings: Settings,
+    engine: Engine,
+    images: tuple[str, ...] = ("golang", "runtime"),
+    needs_go_path: bool = False,
+) -> BaseImages:
+    """The base images of a run on `engine` for a lab naming `images`, asking only what
+    the setting leaves open."""
     present = can_make = answers = False
     detail = ""
     if settings.offline == "auto":
-        present = offline_present(engine)
+        present = offline_present(engine, images)
         can_make = not present and can_make_offline()
         if not (present or can_make):
             answers, detail = reach(registry_address(settings), timeout=3.0)

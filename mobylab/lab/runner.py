@@ -432,7 +432,7 @@ class LabRunner:
         # A lab on the golang base image runs the blog's `go get`, which needs GOPATH mode.
         needs_go_path = bool(lab.builder_bases) and session.settings.builder_image == "auto"
         self.bases: BaseImages = resolve_bases(
-            session.settings, session.engine(start=True), needs_go_path
+            session.settings, session.engine(start=True), lab.images, needs_go_path
         )
         self.substitutions: list[dict[str, Any]] = []
         self.report: dict[str, Any] = {}

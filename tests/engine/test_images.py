@@ -327,3 +327,15 @@ def test_the_tasks_from_the_command_line(
 
     unknown = _invoke(tmp_path, "images.bootstrap", "--only", "alpine")
     assert unknown.returncode == 1 and "no offline image recipe called 'alpine'" in unknown.output
+
+
+def test_a_lab_counts_the_offline_images_it_names(
+    engine: Engine, images_ready: dict[str, str]
+) -> None:
+    from mobylab.lab.bases import offline_present
+
+    # A runtime-only lab (hello) needs only the runtime image to build offline.
+    assert offline_present(engine, ("runtime",))
+    assert offline_present(engine, ("golang", "runtime"))
+    # A lab naming no offline image has none "present" to prefer.
+    assert not offline_present(engine, ())

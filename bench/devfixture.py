@@ -48,9 +48,9 @@ def shared_build() -> DevBuild:
     global _shared
     if _shared is not None:
         return _shared
+    from mobylab.dev.plan import read_plan
+    from mobylab.engine import probe
     from mobylab.images import ensure_images
-    from mobylab.plan import read_plan
-    from mobylab.probe import probe
     from mobylab.workspace import Workspace
 
     enginesrc = _import_fixture()

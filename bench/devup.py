@@ -8,7 +8,7 @@ loaded): what dev.up costs without the interpreter's start and the imports, whic
 `invoke` pays before any task runs (see the startup benchmark).
 
 The readiness wait is measured on its own, in-process: a watcher pings the dev
-daemon's socket every 2 ms while mobylab's DevEnvironment.start_daemon() runs;
+daemon's socket every 2 ms while mobylab's DevDaemon.start() runs;
 the wait adds (start_daemon returns) - (the first answered ping).
 """
 
@@ -84,7 +84,7 @@ class RawDind:
             client.close()
 
     def start(self) -> None:
-        from mobylab.devcontainer import bundle_mount_target
+        from mobylab.dev.container import bundle_mount_target
 
         plan = self.build.plan
         label_flags = [f for k, v in self.labels.items() for f in ("--label", f"{k}={v}")]
@@ -143,7 +143,7 @@ def labels_managed(found: dict[str, str] | None) -> bool:
 
 def storage_driver(workspace: Path) -> str:
     """The driver mobylab settled on for the dev volume (overlay2, or vfs as fallback)."""
-    from mobylab.devenv import VOLUMES_STATE
+    from mobylab.dev.daemon import VOLUMES_STATE
     from mobylab.workspace import Workspace
 
     drivers = Workspace(workspace).load_state(VOLUMES_STATE) or {}
@@ -152,21 +152,21 @@ def storage_driver(workspace: Path) -> str:
 
 def readiness_lags(build: DevBuild, samples: int) -> list[float]:
     """Seconds between the dev daemon's first answer and mobylab noticing, per restart."""
-    from mobylab.devenv import DevEnvironment
+    from mobylab.dev.environment import DevEnvironment
     from mobylab.workspace import Workspace
 
     env = DevEnvironment(host_engine(), Workspace(build.workspace))
     lags = []
     try:
         for _ in range(samples):
-            env.stop_daemon(grace=20)
+            env.daemon.stop(grace=20)
             socket_path = env.names.socket
             stop = threading.Event()
             found: list[float] = []
             watcher = threading.Thread(target=first_answer, args=(socket_path, stop, found))
             watcher.start()
             try:
-                env.start_daemon(timeout=120)
+                env.daemon.start(timeout=120)
                 noticed = time.perf_counter()
             finally:
                 stop.set()
@@ -187,7 +187,7 @@ def benchmark() -> Benchmark:
         retrying(lambda: run_task(build.workspace, "dev.up", "--timeout", "120"))
         state["raw"] = RawDind(build, storage_driver(build.workspace))
         # Loaded before the rounds: the in-process side times the work, not the imports.
-        importlib.import_module("mobylab.devenv")
+        importlib.import_module("mobylab.dev.environment")
 
     def down_both() -> None:
         run_task(state["build"].workspace, "dev.down", timeout=300)
@@ -197,7 +197,7 @@ def benchmark() -> Benchmark:
         run_task(state["build"].workspace, "dev.up", "--timeout", "120", timeout=300)
 
     def library_up() -> None:
-        from mobylab.devenv import DevEnvironment, target_from_last_build
+        from mobylab.dev.environment import DevEnvironment, target_from_last_build
         from mobylab.workspace import Workspace
 
         workspace = Workspace(state["build"].workspace)

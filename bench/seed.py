@@ -20,7 +20,7 @@ MB = 1_000_000
 
 
 def dev_socket_url(workspace: Any) -> str:
-    from mobylab.devcontainer import DevNames
+    from mobylab.dev.container import DevNames
 
     return DevNames.for_workspace(workspace.resolve()).url
 

@@ -322,9 +322,8 @@ def _free_bytes(path: Path) -> int | None:
 
 def collect_facts(settings: Settings) -> Facts:
     """Look at the machine and its engine; never starts an engine, never raises."""
-    from .connect import find_engine
+    from .engine import find_engine, probe
     from .images import RECIPES
-    from .probe import probe
     from .workspace import Workspace
 
     workspace = Workspace(settings.workspace_path)

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from .. import process
+from ..dev.source import repo_kind
 from ..errors import LabError, UsageError
-from ..source import repo_kind
 from .model import Check, Command, Lab, Step, Variant
 
 if TYPE_CHECKING:

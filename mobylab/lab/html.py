@@ -6,7 +6,7 @@ import json
 from html import escape
 from typing import Any
 
-from ..ui import human_bytes
+from .report import size_text, variant_table
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
@@ -23,10 +23,6 @@ th { background: #eef1f6; } td.num { text-align: right; font-variant-numeric: ta
 """
 
 BAR_COLORS = ("#5b6ee1", "#2a9d8f", "#e76f51", "#8d5fd3", "#e9c46a", "#264653")
-
-
-def _size(value: int | None) -> str:
-    return human_bytes(value) if value else "-"
 
 
 def size_chart(bars: list[tuple[str, int]], width: int = 900) -> str:
@@ -51,7 +47,7 @@ def size_chart(bars: list[tuple[str, int]], width: int = 900) -> str:
             f'<rect x="{label_width}" y="{y + 5}" width="{length:.1f}" height="{row - 10}" '
             f'rx="3" fill="{color}"><title>{escape(label)}: {size} bytes</title></rect>'
             f'<text x="{label_width + length + 6:.1f}" y="{y + 19}" font-size="13" '
-            f'fill="#1d2330">{escape(_size(size))}</text>'
+            f'fill="#1d2330">{escape(size_text(size))}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -72,8 +68,6 @@ def _table(header: list[str], rows: list[list[str]], numeric: set[int] = frozens
 
 
 def render_html(report: dict[str, Any]) -> str:
-    from .report import variant_table
-
     title = str(report.get("title") or report.get("lab"))
     status = str(report.get("status"))
     engines = report.get("engines", [])
@@ -84,7 +78,7 @@ def render_html(report: dict[str, Any]) -> str:
             str(e["version"]),
             f"{e['builder']} ({e['builder_reason']})",
             str(e["image_store"]),
-            f"{e.get('builder_image')} ({_size(e.get('builder_image_size_bytes'))})",
+            f"{e.get('builder_image')} ({size_text(e.get('builder_image_size_bytes'))})",
         ]
         for e in engines
     ]

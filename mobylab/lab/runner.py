@@ -23,9 +23,9 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 
 from .. import labels, process, ui
-from ..engine import Engine
+from ..engine import Engine, probe
 from ..errors import Interrupted, LabError, MobylabError, UsageError
-from ..probe import probe
+from . import render
 from . import report as report_mod
 from .bases import BaseImages, prepare_bases, resolve_bases
 from .checks import (
@@ -455,8 +455,8 @@ class LabRunner:
         host = self.session.engine(start=True)
         found = [host] if choice in ("host", "both") else []
         if choice in ("dev", "both"):
-            from ..devenv import ensure_dev_engine
-            from ..seed import seed_images
+            from ..dev.environment import ensure_dev_engine
+            from ..dev.seed import seed_images
 
             dev = ensure_dev_engine(self.session, start=True)
             if self.bases.offline:
@@ -576,7 +576,7 @@ class LabRunner:
                 self.report["status"] = "failed" if self.report["failed_steps"] else "passed"
             if self.report:
                 self.save()
-                paths = report_mod.render_all(self.report_dir, self.report)
+                paths = render.render_all(self.report_dir, self.report)
                 self.report["paths"] = {k: str(v) for k, v in paths.items()}
         return self.report
 

@@ -12,8 +12,7 @@ from invoke.exceptions import Exit
 
 from .. import ui
 from ..config import Settings, settings_from_context
-from ..connect import find_engine
-from ..engine import Engine
+from ..engine import Engine, find_engine
 from ..errors import Interrupted, MobylabError
 from ..workspace import Workspace
 

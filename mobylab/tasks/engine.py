@@ -7,9 +7,7 @@ import json
 from invoke import Collection, task
 
 from .. import ui
-from ..engine import display_url
-from ..private_engine import PrivateEngine
-from ..probe import probe
+from ..engine import PrivateEngine, display_url, probe
 from .base import Session, friendly_errors
 
 

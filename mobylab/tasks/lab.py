@@ -57,9 +57,9 @@ def _options(
 
 
 def _finish(report: dict) -> None:
-    from ..lab import report as report_mod
+    from ..lab import render
 
-    report_mod.print_comparison(report)
+    render.print_comparison(report)
     for kind, path in (report.get("paths") or {}).items():
         ui.info(f"report ({kind}): {path}")
 
@@ -165,6 +165,7 @@ def multistage(c, yes=False, engine="host", step=None, from_=None, url=None, sou
 @friendly_errors
 def report_(c, run=None):
     """Render a run's report again (JSON, Markdown, HTML) and print the paths."""
+    from ..lab import render
     from ..lab import report as report_mod
 
     session = Session.from_context(c)
@@ -177,8 +178,8 @@ def report_(c, run=None):
             f"no report for the run {run_id!r}", f"Runs are in {session.workspace.reports}."
         )
     report_mod.refresh(data)
-    paths = report_mod.render_all(session.workspace.reports / run_id, data)
-    report_mod.print_comparison(data)
+    paths = render.render_all(session.workspace.reports / run_id, data)
+    render.print_comparison(data)
     for kind, path in paths.items():
         ui.out.print(f"{kind}: {path}", markup=False, highlight=False)
 

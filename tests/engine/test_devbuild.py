@@ -22,10 +22,9 @@ import docker.errors
 import pytest
 
 from mobylab import labels
-from mobylab.devbuild import BUILD_LABEL, last_build, manifest_path, run_build
-from mobylab.engine import Engine
-from mobylab.plan import read_plan
-from mobylab.probe import probe
+from mobylab.dev.build import BUILD_LABEL, last_build, manifest_path, run_build
+from mobylab.dev.plan import read_plan
+from mobylab.engine import Engine, probe
 from mobylab.workspace import Workspace
 from tests.fixtures.cli import run_task
 from tests.fixtures.enginesrc import ensure_dind_image, make_engine_source, make_remote, rewrite

@@ -23,14 +23,13 @@ import docker.errors
 import pytest
 
 from mobylab import labels
-from mobylab.devclean import find_dev_resources, remove_dev_resources
-from mobylab.devcontainer import last_start_section
-from mobylab.devenv import DevEnvironment, DevTarget, ensure_dev_engine
-from mobylab.engine import Engine
+from mobylab.dev.clean import find_dev_resources, remove_dev_resources
+from mobylab.dev.container import last_start_section
+from mobylab.dev.environment import DevEnvironment, DevTarget, ensure_dev_engine
+from mobylab.dev.seed import seed_images
+from mobylab.engine import Engine, probe
 from mobylab.errors import DevEnvError
 from mobylab.images import ensure_images
-from mobylab.probe import probe
-from mobylab.seed import seed_images
 from mobylab.tasks.base import Session
 from mobylab.workspace import Workspace
 from tests.engine.test_devenv_helpers import (
@@ -113,7 +112,7 @@ def test_up_runs_the_builds_daemon_as_an_engine(
     # The daemon that runs is the bundles' one, found through the era's PATH.
     started = (env.names.run_dir / "dockerd.path").read_text().strip()
     assert started == "/go/src/github.com/docker/docker/bundles/latest/dynbinary-daemon/dockerd"
-    container = env.container()
+    container = env.container.find()
     assert container is not None
     assert container.labels[labels.MANAGED] == "true"
     assert container.labels["org.mobylab.era"] == "2017-tgz"
@@ -126,7 +125,7 @@ def test_up_runs_the_builds_daemon_as_an_engine(
     # A second up reuses what runs.
     started_at = container.attrs["State"]["StartedAt"]
     env.up(target, timeout=120)
-    again = env.container()
+    again = env.container.find()
     assert again is not None and again.attrs["State"]["StartedAt"] == started_at
 
 
@@ -163,10 +162,10 @@ def test_restart_and_down_up_keep_the_images(env: DevEnvironment, tmp_path: Path
     env.restart(timeout=120)
     assert RUNTIME in _inner_images(dev)
     assert env.down()
-    assert env.container() is None
+    assert env.container.find() is None
     volume = env.names.volume(target.plan.era)
-    assert env.client.volumes.get(volume).attrs["Labels"][labels.MANAGED] == "true"
-    assert env.status()["state"] == "no container"
+    assert env.container.client.volumes.get(volume).attrs["Labels"][labels.MANAGED] == "true"
+    assert env.console.status()["state"] == "no container"
     env.up(target, timeout=120)
     assert RUNTIME in _inner_images(dev)
     assert env.down() is True
@@ -178,7 +177,7 @@ def test_todays_bundles_layout(env: DevEnvironment, tmp_path: Path) -> None:
     assert dev.ping()
     started = (env.names.run_dir / "dockerd.path").read_text().strip()
     assert started == "/usr/src/moby/bundles/binary-daemon/dockerd"
-    assert env.status()["era"] == "dev-container"
+    assert env.console.status()["era"] == "dev-container"
 
 
 def test_privileged_always_fails_clearly_and_auto_falls_back(
@@ -192,34 +191,34 @@ def test_privileged_always_fails_clearly_and_auto_falls_back(
         env.up(target, privileged="always", timeout=120)
     assert "refuses --privileged" in info.value.one_line()
     assert "\n" not in info.value.one_line()
-    assert env.container() is None
+    assert env.container.find() is None
     capsys.readouterr()
     dev = env.up(target, privileged="auto", timeout=120)
     assert dev.ping()
     assert "all capabilities except" in capsys.readouterr().err
-    host_config = env.container().attrs["HostConfig"]  # type: ignore[union-attr]
+    host_config = env.container.find().attrs["HostConfig"]  # type: ignore[union-attr]
     assert host_config["Privileged"] is False
     assert "ALL" in host_config["CapAdd"]
-    assert env.status()["security"].startswith("all capabilities except")
+    assert env.console.status()["security"].startswith("all capabilities except")
 
 
 def test_never_privileged_works_too(env: DevEnvironment, tmp_path: Path) -> None:
     dev = env.up(target_2017(tmp_path), privileged="never", timeout=120)
     assert dev.ping()
-    assert env.container().attrs["HostConfig"]["Privileged"] is False  # type: ignore[union-attr]
+    assert env.container.find().attrs["HostConfig"]["Privileged"] is False  # type: ignore[union-attr]
 
 
 def test_tcp_is_published_on_the_host_loopback_only(env: DevEnvironment, tmp_path: Path) -> None:
     env.up(target_2017(tmp_path), tcp=True, timeout=120)
-    url = env.status()["tcp"]
+    url = env.console.status()["tcp"]
     assert url.startswith("tcp://127.0.0.1:")
     assert Engine(url, kind="dev", name="dev-tcp").ping(timeout=10)
-    networks = env.client.networks.list(names=[env.names.network])
+    networks = env.container.client.networks.list(names=[env.names.network])
     assert networks and networks[0].attrs["Labels"][labels.MANAGED] == "true"
     env.down()
     assert not [
         n
-        for n in env.client.networks.list(names=[env.names.network])
+        for n in env.container.client.networks.list(names=[env.names.network])
         if n.name == env.names.network
     ]
 
@@ -232,7 +231,7 @@ def test_no_dockerd_in_the_bundles(env: DevEnvironment, tmp_path: Path) -> None:
     with pytest.raises(DevEnvError) as info:
         env.up(target, timeout=60)
     assert "hold no dockerd" in info.value.one_line()
-    assert env.container() is None
+    assert env.container.find() is None
 
 
 def _failing_bundles(checkout: Path, script: str) -> DevTarget:
@@ -254,12 +253,14 @@ def test_a_daemon_that_exits_at_start_shows_its_log(env: DevEnvironment, tmp_pat
     assert "exited while starting" in info.value.message
     assert "this daemon refuses to start" in info.value.detail
     # Nothing is left half-running; the log stays for dev.logs.
-    assert env.container() is None
+    assert env.container.find() is None
     assert "this daemon refuses to start" in env.names.log.read_text()
 
 
 def test_a_container_name_mobylab_did_not_create(env: DevEnvironment, tmp_path: Path) -> None:
-    foreign = env.client.containers.create(RUNTIME, ["sleep", "60"], name=env.names.container)
+    foreign = env.container.client.containers.create(
+        RUNTIME, ["sleep", "60"], name=env.names.container
+    )
     try:
         with pytest.raises(DevEnvError) as info:
             env.up(target_2017(tmp_path), timeout=60)
@@ -277,19 +278,19 @@ def test_a_killed_daemon_is_reported_and_recovered(
     env: DevEnvironment, tmp_path: Path, session: Session
 ) -> None:
     dev = env.up(target_2017(tmp_path), timeout=120)
-    code = env.exec(["sh", "-c", "kill -9 $(cat /mobylab/run/dockerd.pid)"])
+    code = env.console.exec(["sh", "-c", "kill -9 $(cat /mobylab/run/dockerd.pid)"])
     assert code == 0
     deadline = time.monotonic() + 20
-    while env.daemon_exit_status() is None and time.monotonic() < deadline:
+    while env.daemon.exit_status() is None and time.monotonic() < deadline:
         time.sleep(0.1)
-    status = env.status()
+    status = env.console.status()
     assert status["state"] == "daemon dead"
     assert "137" in status["daemon_state"]
     with pytest.raises(DevEnvError):
         ensure_dev_engine(session, start=False)
     recovered = ensure_dev_engine(session)
     assert recovered == dev and recovered.ping()
-    assert env.status()["state"] == "running"
+    assert env.console.status()["state"] == "running"
 
 
 def test_ensure_dev_engine_reuses_a_running_daemon(
@@ -303,10 +304,10 @@ def test_ensure_dev_engine_reuses_a_running_daemon(
 
 def test_the_container_gone_is_reported(env: DevEnvironment, tmp_path: Path) -> None:
     env.up(target_2017(tmp_path), timeout=120)
-    container = env.container()
+    container = env.container.find()
     assert container is not None
     container.remove(force=True)
-    assert env.status()["state"] == "container gone"
+    assert env.console.status()["state"] == "container gone"
     with pytest.raises(DevEnvError):
         env.restart(timeout=30)
 
@@ -315,9 +316,9 @@ UP_SCRIPT = """
 import sys
 from pathlib import Path
 sys.path.insert(0, {repo!r})
-from mobylab.devenv import DevEnvironment, DevTarget
+from mobylab.dev.environment import DevEnvironment, DevTarget
 from mobylab.engine import Engine
-from mobylab.plan import BuildPlan
+from mobylab.dev.plan import BuildPlan
 from mobylab.workspace import Workspace
 import json
 data = json.loads(Path({plan!r}).read_text())
@@ -361,14 +362,14 @@ def test_ctrl_c_during_up_leaves_nothing_running(
             proc.kill()
     assert proc.returncode != 0
     assert "Interrupted" in output
-    assert env.container() is None
-    assert env.state() == {}
+    assert env.container.find() is None
+    assert env.container.state() == {}
 
 
 def test_clean_removes_only_labelled_resources(
     env: DevEnvironment, engine: Engine, tmp_path: Path
 ) -> None:
-    client = env.client
+    client = env.container.client
     suffix = uuid.uuid4().hex[:8]
     decoys: list[object] = []
     try:
@@ -400,11 +401,11 @@ def test_clean_removes_only_labelled_resources(
         refused = run_task(env.workspace, "dev.clean")
         assert refused.returncode == 2
         assert "--yes" in refused.stderr
-        assert env.container() is not None
+        assert env.container.find() is not None
 
         done = run_task(env.workspace, "dev.clean", "--yes")
         assert done.returncode == 0, done.stderr
-        assert env.container() is None
+        assert env.container.find() is None
         with pytest.raises(docker.errors.NotFound):
             client.volumes.get(env.names.volume("2017-tgz"))
         assert not env.workspace.state_file("dev").exists()
@@ -444,8 +445,11 @@ def test_tasks_without_a_build_say_what_to_do(env: DevEnvironment) -> None:
 
 
 def test_clean_with_nothing_to_clean(env: DevEnvironment) -> None:
-    assert not find_dev_resources(env.client, env.workspace)
-    assert remove_dev_resources(find_dev_resources(env.client, env.workspace), env.names.key) == []
+    assert not find_dev_resources(env.container.client, env.workspace)
+    assert (
+        remove_dev_resources(find_dev_resources(env.container.client, env.workspace), env.names.key)
+        == []
+    )
 
 
 def test_overlay2_refused_falls_back_to_vfs_and_remembers(
@@ -506,7 +510,7 @@ def test_clean_asks_on_a_terminal(env: DevEnvironment, tmp_path: Path) -> None:
     kept = run_in_terminal(env.workspace, ["dev.clean"], b"n\n")
     assert "Remove all of the above?" in kept
     assert "nothing removed" in kept
-    assert env.container() is not None
+    assert env.container.find() is not None
     removed = run_in_terminal(env.workspace, ["dev.clean"], b"y\n")
     assert "removed" in removed
-    assert env.container() is None
+    assert env.container.find() is None

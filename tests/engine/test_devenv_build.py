@@ -12,13 +12,12 @@ import pytest
 
 from mobylab import labels
 from mobylab.config import merge_settings
-from mobylab.devbuild import run_build
-from mobylab.devcontainer import DevNames
-from mobylab.devenv import ensure_dev_engine
-from mobylab.engine import Engine
+from mobylab.dev.build import run_build
+from mobylab.dev.container import DevNames
+from mobylab.dev.environment import ensure_dev_engine
+from mobylab.dev.plan import read_plan
+from mobylab.engine import Engine, probe
 from mobylab.images import ensure_images
-from mobylab.plan import read_plan
-from mobylab.probe import probe
 from mobylab.tasks.base import Session
 from mobylab.workspace import Workspace
 from tests.engine.test_devenv_helpers import run_in_terminal, tear_down

@@ -20,10 +20,10 @@ from pathlib import Path
 import docker.errors
 import pytest
 
-from mobylab.devclean import find_dev_resources, remove_dev_resources
-from mobylab.devenv import DevEnvironment, DevTarget
+from mobylab.dev.clean import find_dev_resources, remove_dev_resources
+from mobylab.dev.environment import DevEnvironment, DevTarget
+from mobylab.dev.plan import BuildPlan
 from mobylab.engine import Engine
-from mobylab.plan import BuildPlan
 from mobylab.workspace import Workspace
 
 DEV_IMAGE = "mobylab/dind:bookworm"
@@ -113,7 +113,7 @@ def tear_down(engine: Engine, workspace: Workspace) -> None:
     """Remove the dev environment of a test workspace (labelled resources only)."""
     env = DevEnvironment(engine, workspace)
     try:
-        found = find_dev_resources(env.client, workspace)
+        found = find_dev_resources(env.container.client, workspace)
         remove_dev_resources(found, env.names.key)
     except docker.errors.DockerException:
         pass

@@ -12,8 +12,7 @@ import pytest
 from mobylab import __version__, process
 from mobylab.config import merge_settings
 from mobylab.doctor import FAIL, OK, WARN, collect_facts, evaluate, run_doctor
-from mobylab.engine import Engine
-from mobylab.private_engine import PrivateEngine
+from mobylab.engine import Engine, PrivateEngine
 from mobylab.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from mobylab.engine import Engine
+from mobylab.engine import Engine, PrivateEngine
+from mobylab.engine._private import mounts_at
 from mobylab.errors import EngineError
-from mobylab.private_engine import PrivateEngine, mounts_at
 from mobylab.workspace import Workspace
 
 pytestmark = pytest.mark.skipif(

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from mobylab.dev.seed import seed_images
 from mobylab.engine import Engine
+from mobylab.engine._probe import ensure_probe_image
 from mobylab.errors import ImageError
 from mobylab.images import ensure_images
-from mobylab.probe import ensure_probe_image
-from mobylab.seed import seed_images
 from mobylab.workspace import Workspace
 from tests.engine.test_devenv_helpers import dev_environment, target_today
 

@@ -20,13 +20,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mobylab.config import merge_settings
-from mobylab.devenv import DevEnvironment, ensure_dev_engine
-from mobylab.engine import Engine
+from mobylab.dev.environment import DevEnvironment, ensure_dev_engine
+from mobylab.engine import Engine, PrivateEngine
 from mobylab.errors import ImageError, MobylabError
 from mobylab.images import ensure_images, save_images, verify_archive
 from mobylab.lab import catalog
 from mobylab.lab.runner import RunOptions, remove_run_resources, run_lab
-from mobylab.private_engine import PrivateEngine
 from mobylab.tasks.base import Session
 from mobylab.workspace import Workspace
 from tests.engine.test_devenv_helpers import dev_environment, target_2017, tear_down
@@ -190,7 +189,7 @@ def test_the_dev_daemon_killed_mid_lab(
         time.sleep(0.05)
     time.sleep(0.5)
     assert worker.is_alive(), outcome
-    assert dev_up.exec(["sh", "-c", "kill -9 $(cat /mobylab/run/dockerd.pid)"]) == 0
+    assert dev_up.console.exec(["sh", "-c", "kill -9 $(cat /mobylab/run/dockerd.pid)"]) == 0
     worker.join(900)
     assert not worker.is_alive(), "the lab kept waiting on a dead daemon"
     try:
@@ -205,7 +204,7 @@ def test_the_dev_daemon_killed_mid_lab(
         report = json.loads(reports[0].read_text())
         assert report["status"] != "passed"
         # The dev environment says what happened, and recovers.
-        assert dev_up.status()["state"] in ("daemon dead", "daemon not answering")
+        assert dev_up.console.status()["state"] in ("daemon dead", "daemon not answering")
         recovered = ensure_dev_engine(session)
         assert recovered.ping()
     finally:
@@ -251,11 +250,11 @@ def test_the_host_engine_restarted_under_the_dev_container(
         env.close()
         env = DevEnvironment(host, workspace)
         # dev.status prints "container exited: start it again with `invoke dev.up`".
-        assert env.status()["state"] == "container exited"
+        assert env.console.status()["state"] == "container exited"
         # dev.up brings it back, on the same volume.
         dev = env.up(target, timeout=180)
         assert dev.ping()
-        assert env.status()["state"] == "running"
+        assert env.console.status()["state"] == "running"
     finally:
         with contextlib.suppress(Exception):
             tear_down(host, workspace)

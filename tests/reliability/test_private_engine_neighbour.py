@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mobylab.engine import Engine
-from mobylab.private_engine import PrivateEngine, PrivateEngineLayout, dockerd_argv
+from mobylab.engine import Engine, PrivateEngine
+from mobylab.engine._private import PrivateEngineLayout, dockerd_argv
 from mobylab.workspace import Workspace
 
 DOCKER0 = Path("/sys/class/net/docker0")

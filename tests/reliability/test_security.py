@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 
 from mobylab.config import Settings
-from mobylab.devenv import DevEnvironment
-from mobylab.engine import Engine
+from mobylab.dev.environment import DevEnvironment
+from mobylab.engine import Engine, probe
 from mobylab.lab.runner import remove_run_resources
-from mobylab.probe import probe
 from mobylab.workshop.remote import SshOptions
 from mobylab.workspace import Workspace
 from tests.engine.test_devenv import dev_images  # noqa: F401  (a session fixture)
@@ -150,7 +149,7 @@ def dev_env(
 
 
 def _inner_dockerd_argv(env: DevEnvironment) -> list[str]:
-    container = env.container()
+    container = env.container.find()
     assert container is not None
     done = container.exec_run(["sh", "-c", "cat /proc/$(cat /mobylab/run/dockerd.pid)/cmdline"])
     assert done.exit_code == 0, done.output
@@ -173,7 +172,7 @@ def test_the_dev_daemon_listens_on_unix_sockets_only(
     dev_env.up(target_2017(tmp_path), timeout=120)
     hosts = _hosts(_inner_dockerd_argv(dev_env))
     assert hosts and all(h.startswith("unix://") for h in hosts), hosts
-    container = dev_env.container()
+    container = dev_env.container.find()
     assert container is not None
     assert not container.attrs["HostConfig"].get("PortBindings")
     assert not any((container.attrs["NetworkSettings"].get("Ports") or {}).values())
@@ -189,7 +188,7 @@ def test_tcp_when_asked_is_published_on_loopback_only(
     dev_env.up(target_2017(tmp_path), tcp=True, timeout=120)
     hosts = _hosts(_inner_dockerd_argv(dev_env))
     assert [h for h in hosts if h.startswith("tcp://")], hosts
-    container = dev_env.container()
+    container = dev_env.container.find()
     assert container is not None
     bindings = container.attrs["HostConfig"]["PortBindings"]
     published = [b for entries in bindings.values() for b in entries or []]
@@ -206,5 +205,5 @@ def test_the_fallback_says_what_it_grants(
     said = capsys.readouterr().err
     for grant in ("all capabilities except", "seccomp", "AppArmor", "device"):
         assert grant in said, said
-    host_config = dev_env.container().attrs["HostConfig"]  # type: ignore[union-attr]
+    host_config = dev_env.container.find().attrs["HostConfig"]  # type: ignore[union-attr]
     assert host_config["Privileged"] is False

@@ -15,7 +15,7 @@ QUOTERS = {"quote", "sh", "join"}  # shlex.quote, workshop.remote.sh, shlex.join
 
 # (file, enclosing function, kind) -> why it is safe.
 REVIEWED = {
-    ("devenv.py", "shell_argv", "sh -c"): "a constant script; no value is formatted into it",
+    ("dev/console.py", "shell_argv", "sh -c"): "a constant script; no value is formatted into it",
     ("workshop/remote.py", "home", "remote string"): "a constant command",
     ("workshop/labrun.py", "__call__", "remote string"): "joins two commands whose every "
     "value is quoted with sh() (detached_lab_check, and detached_command or env_command)",

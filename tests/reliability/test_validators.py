@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from mobylab.config import Settings, merge_settings
+from mobylab.dev.source import ref_problem, repo_kind, validate_pr, validate_ref
 from mobylab.errors import ImageError, LabError, MobylabError, UsageError
 from mobylab.images import lab_image_names, verify_archive
 from mobylab.lab.model import command_problem, outside_problem, parse_lab
-from mobylab.source import ref_problem, repo_kind, validate_pr, validate_ref
 from mobylab.workshop.hosts import SHELL_METACHARACTERS, parse_host, parse_host_list
 from mobylab.workshop.labrun import validate_lab
 

@@ -1,4 +1,4 @@
-from mobylab.connect import Candidate, candidates
+from mobylab.engine._connect import Candidate, candidates
 
 
 def test_auto_tries_the_default_socket_and_may_fall_back():
@@ -29,7 +29,7 @@ def test_private_means_no_user_engine():
 def test_mounts_at_counts_only_exact_mount_points():
     from pathlib import Path
 
-    from mobylab.private_engine import mounts_at
+    from mobylab.engine._private import mounts_at
 
     text = (
         "/dev/vda /work/ws/engine/data ext4 rw 0 0\n"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mobylab.devbuild import (
+from mobylab.dev.build import (
     PhaseClock,
     cache_valid,
     docker_run_override,
@@ -17,8 +17,9 @@ from mobylab.devbuild import (
     recipe_exit_code,
     scan_bundles,
 )
-from mobylab.plan import plan_from_files
-from mobylab.probe import PRIVILEGED, fallback_security
+from mobylab.dev.plan import plan_from_files
+from mobylab.engine import PRIVILEGED
+from mobylab.engine._probe import fallback_security
 from tests.fixtures.enginesrc import era_files
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -161,7 +162,7 @@ def test_scan_and_cache(tmp_path: Path):
 
 
 def test_one_build_at_a_time_per_checkout(tmp_path: Path, workspace):
-    from mobylab.devbuild import _checkout_lock, run_build
+    from mobylab.dev.build import _checkout_lock, run_build
     from mobylab.errors import BuildError
 
     plan = plan_of("today", checkout=tmp_path)

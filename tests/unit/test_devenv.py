@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from mobylab import labels
-from mobylab.devclean import is_dev_resource, label_filters
-from mobylab.devcontainer import (
+from mobylab.dev.clean import is_dev_resource, label_filters
+from mobylab.dev.container import (
     LABEL_KEY,
     DevNames,
     bundle_mount_target,
@@ -22,11 +22,11 @@ from mobylab.devcontainer import (
     storage_driver_refused,
     uptime_text,
 )
+from mobylab.dev.plan import BuildPlan
+from mobylab.dev.seed import _load_errors, needs_copy, normalise_ref, save_name
+from mobylab.engine import RunSecurity
 from mobylab.errors import DevEnvError
-from mobylab.plan import BuildPlan
-from mobylab.probe import RunSecurity
-from mobylab.seed import _load_errors, needs_copy, normalise_ref, save_name
-from mobylab.tasks.devenv import command_after_dashes
+from mobylab.tasks.dev.environment import command_after_dashes
 
 FALLBACK = RunSecurity(
     privileged=False,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mobylab.devenv import dind_script
+from mobylab.dev.resources import dind_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "mobylab-dind"
 

@@ -25,7 +25,8 @@ from mobylab.lab.dockerfile import (
 from mobylab.lab.html import render_html, size_chart
 from mobylab.lab.metrics import bar, builder_kind, ratio_text
 from mobylab.lab.model import Check
-from mobylab.lab.report import refresh, render_markdown, variant_table
+from mobylab.lab.render import render_markdown
+from mobylab.lab.report import refresh, variant_table
 from mobylab.lab.runner import cache_hits, failure_reason, new_run_id, steps_to_run, tag_prefix
 from mobylab.lab.site import FixtureSite, render_page
 

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mobylab.errors import SourceError, UsageError
-from mobylab.plan import (
+from mobylab.dev.plan import (
     ERA_BAKE,
     ERA_DEV_CONTAINER,
     ERA_TGZ,
@@ -23,6 +22,7 @@ from mobylab.plan import (
     tgz_script_is_stub,
     workdir_from_mounts,
 )
+from mobylab.errors import SourceError, UsageError
 from tests.fixtures.enginesrc import era_files, git, make_engine_source
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"

@@ -5,10 +5,9 @@ from __future__ import annotations
 import docker
 import pytest
 
-from mobylab.probe import (
+from mobylab.engine import PRIVILEGED, Capabilities
+from mobylab.engine._probe import (
     CAPABILITIES,
-    PRIVILEGED,
-    Capabilities,
     fallback_security,
     image_store,
     missing_capabilities,

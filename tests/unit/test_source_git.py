@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from mobylab.dev.source import clone, load_checkout
 from mobylab.errors import SourceError, UsageError
-from mobylab.source import clone, load_checkout
 from mobylab.workspace import Workspace
 from tests.fixtures.enginesrc import Remote, git, make_remote
 

@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mobylab.errors import UsageError
-from mobylab.source import (
+from mobylab.dev.source import (
     LocalWork,
     RemoteRef,
     check_ref_format,
@@ -27,6 +26,7 @@ from mobylab.source import (
     validate_ref,
     validate_sha,
 )
+from mobylab.errors import UsageError
 
 GOOD_REFS = [
     "master",

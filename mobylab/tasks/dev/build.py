@@ -1,8 +1,4 @@
-"""The `dev` collection: dev.clone, dev.plan, dev.build, dev.bundles.
-
-The dev environment's tasks (dev.up, dev.shell, ...) join this same collection
-from tasks/devenv.py: `from .dev import ns` then `ns.add_task(...)`.
-"""
+"""dev.clone, dev.plan, dev.build, dev.bundles: the engine's source and its build."""
 
 from __future__ import annotations
 
@@ -10,20 +6,20 @@ import json
 import shutil
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from invoke import Collection, task
+from invoke import task
 
-from .. import process, ui
-from ..errors import BuildError
-from .base import Session, friendly_errors
+from ... import process, ui
+from ...errors import BuildError
+from ..base import Session, friendly_errors
 
 if TYPE_CHECKING:
-    from ..plan import BuildPlan
+    from ...dev.plan import BuildPlan
 
 
 def _checkout(session: Session, checkout: str | None) -> Path:
-    from ..source import default_checkout
+    from ...dev.source import default_checkout
 
     return Path(checkout).expanduser() if checkout else default_checkout(session.workspace)
 
@@ -68,7 +64,7 @@ def _print_plan(plan: BuildPlan) -> None:
 @friendly_errors
 def clone(c, repo=None, ref=None, pr=None, full=False, force=False):
     """Clone or update the engine source in <workspace>/checkouts at a ref or pull request."""
-    from ..source import clone as clone_source
+    from ...dev.source import clone as clone_source
 
     session = Session.from_context(c)
     settings = session.settings
@@ -86,7 +82,7 @@ def clone(c, repo=None, ref=None, pr=None, full=False, force=False):
 @friendly_errors
 def plan(c, checkout=None, json_=False):
     """Show how this checkout builds: era, make target, dev image, workdir, bundles."""
-    from ..plan import ERA_BAKE, host_cgroup_version, read_plan
+    from ...dev.plan import ERA_BAKE, host_cgroup_version, read_plan
 
     session = Session.from_context(c)
     path = _checkout(session, checkout)
@@ -110,10 +106,10 @@ def plan(c, checkout=None, json_=False):
 @friendly_errors
 def build(c, target=None, force=False, checkout=None, skip_cross=False):
     """Build the engine with make the way its era does; a built commit is a no-op."""
-    from ..devbuild import cached_build, require_make, run_build
-    from ..plan import read_plan
-    from ..probe import probe
-    from ..source import is_dirty
+    from ...dev.build import cached_build, require_make, run_build
+    from ...dev.plan import read_plan
+    from ...dev.source import is_dirty
+    from ...engine import probe
 
     started = time.monotonic()
     session = Session.from_context(c)
@@ -158,7 +154,7 @@ def build(c, target=None, force=False, checkout=None, skip_cross=False):
 @friendly_errors
 def bundles(c, json_=False):
     """List the binaries of the last build: size, sha256 and the version each reports."""
-    from ..devbuild import last_build
+    from ...dev.build import last_build
 
     session = Session.from_context(c)
     record = last_build(session.workspace)
@@ -183,4 +179,4 @@ def bundles(c, json_=False):
     ui.info(f"in {record.bundles_dir}; phases: {phases}; log: {manifest['log']}")
 
 
-ns = Collection("dev", clone, plan, build, bundles)
+TASKS: tuple[Any, ...] = (clone, plan, build, bundles)

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from . import labels
-from .errors import DevEnvError
+from .. import labels
+from ..engine import RunSecurity
+from ..errors import DevEnvError
 from .plan import BuildPlan
-from .probe import RunSecurity
 
 COMPONENT = "dev"
 # Inside the container: the folders shared with the host and the entry script.

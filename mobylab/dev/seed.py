@@ -23,9 +23,9 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from . import ui
-from .engine import Engine
-from .errors import ImageError
+from .. import ui
+from ..engine import Engine
+from ..errors import ImageError
 
 CHUNK = 1 << 20
 

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import SourceError, UsageError
+from ..errors import SourceError, UsageError
 
 ERA_TGZ = "2017-tgz"
 ERA_DEV_CONTAINER = "dev-container"
@@ -68,7 +68,7 @@ class BuildPlan:
     # DOCKER_IMAGE on a detached HEAD), whatever the engine.
     make_vars: tuple[str, ...] = ()
     # The Makefile variable holding `docker run ... --privileged ...` and its text;
-    # devbuild overrides it on the make command line (labels, no --privileged).
+    # dev.build overrides it on the make command line (labels, no --privileged).
     run_var: str = ""
     run_value: str = ""
     # The variable the `build` recipe passes to `docker build` (labels go there).

@@ -6,12 +6,12 @@ import os
 import shutil
 from dataclasses import dataclass
 
-from . import ui
-from .config import Settings
-from .engine import DEFAULT_SOCKET, Engine, context_host, display_url, url_from_host
-from .errors import EngineError
-from .private_engine import PrivateEngine
-from .workspace import Workspace
+from .. import ui
+from ..config import Settings
+from ..errors import EngineError
+from ..workspace import Workspace
+from ._engine import DEFAULT_SOCKET, Engine, context_host, display_url, url_from_host
+from ._private import PrivateEngine
 
 
 @dataclass(frozen=True)

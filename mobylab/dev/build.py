@@ -31,12 +31,11 @@ from rich.console import Group
 from rich.live import Live
 from rich.text import Text
 
-from . import labels, process, ui
-from .engine import Engine
-from .errors import BuildError, Interrupted, MobylabError
+from .. import labels, process, ui
+from ..engine import Engine, RunSecurity
+from ..errors import BuildError, Interrupted, MobylabError
+from ..workspace import Workspace, file_sha256, read_json, write_json
 from .plan import BuildPlan
-from .probe import RunSecurity
-from .workspace import Workspace, file_sha256, read_json, write_json
 
 STATE_NAME = "last-build"
 BUILD_LABEL = "org.mobylab.build"
@@ -311,7 +310,7 @@ def cached_build(workspace: Workspace, plan: BuildPlan) -> BuildRecord | None:
     path = manifest_path(workspace, plan.commit)
     manifest = read_json(path)
     if isinstance(manifest, dict) and cache_valid(manifest, plan):
-        # It is the build in the checkout now: devenv and dev.bundles use it.
+        # It is the build in the checkout now: dev.up and dev.bundles use it.
         workspace.save_state(STATE_NAME, {"commit": plan.commit, "manifest": str(path)})
         return _record(manifest, path, cached=True)
     return None

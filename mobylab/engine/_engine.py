@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from . import process
-from .errors import EngineError
+from .. import process
+from ..errors import EngineError
 
 if TYPE_CHECKING:
     import docker

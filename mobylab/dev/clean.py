@@ -16,10 +16,11 @@ from typing import Any
 
 import docker.errors
 
-from . import labels
-from .devcontainer import COMPONENT, LABEL_KEY, DevNames
-from .devenv import STATE_NAME, VOLUMES_STATE
-from .workspace import Workspace
+from .. import labels
+from ..workspace import Workspace
+from .container import COMPONENT, LABEL_KEY, DevNames
+from .daemon import VOLUMES_STATE
+from .resources import STATE_NAME
 
 # Components of the images a dev build makes (the docker-dev images).
 DEV_IMAGE_COMPONENTS = ("dev", "dev-image", "devbuild")

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from . import process, ui
-from .errors import SourceError, UsageError
-from .workspace import Workspace
+from .. import process, ui
+from ..errors import SourceError, UsageError
+from ..workspace import Workspace
 
 STATE_NAME = "checkout"
 URL_SCHEMES = ("https", "http", "ssh", "git", "file")

@@ -15,10 +15,10 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import process
-from .engine import DEFAULT_SOCKET, Engine
-from .errors import EngineError
-from .workspace import Workspace
+from .. import process
+from ..errors import EngineError
+from ..workspace import Workspace
+from ._engine import DEFAULT_SOCKET, Engine
 
 STATE_NAME = "private-engine"
 

@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import labels, process
-from .engine import Engine
-from .workspace import Workspace
+from .. import labels, process
+from ..workspace import Workspace
+from ._engine import Engine
 
 # Linux capability numbers (include/uapi/linux/capability.h), as docker names them.
 CAPABILITIES = (

@@ -1,7 +1,6 @@
 """dev.up, dev.shell, dev.exec, dev.seed, dev.logs, dev.status, dev.restart, dev.down, dev.clean.
 
-The tasks of the dev environment (the build's dockerd inside docker-dev); they
-join the `dev` collection next to dev.clone, dev.plan and dev.build.
+The tasks of the dev environment: the build's dockerd inside docker-dev.
 """
 
 from __future__ import annotations
@@ -17,9 +16,9 @@ from typing import Any
 from invoke import task
 from invoke.exceptions import Exit
 
-from .. import process, ui
-from ..errors import DevEnvError, UsageError
-from .base import Session, friendly_errors
+from ... import process, ui
+from ...errors import DevEnvError, UsageError
+from ..base import Session, friendly_errors
 
 
 def command_after_dashes(argv: Sequence[str]) -> list[str]:
@@ -60,7 +59,7 @@ def _version_line(name: str, version: dict[str, Any]) -> str:
 @friendly_errors
 def up(c, privileged=None, tcp=False, timeout=None):
     """Start the last build's dockerd inside the docker-dev container."""
-    from ..devenv import dev_environment, target_from_last_build
+    from ...dev.environment import dev_environment, target_from_last_build
 
     session = Session.from_context(c, privileged=privileged)
     seconds = _timeout(timeout, session)
@@ -73,8 +72,8 @@ def up(c, privileged=None, tcp=False, timeout=None):
         )
         ui.info(f"dev daemon ready: DOCKER_HOST={engine.url}")
         ui.out.print(_version_line("dev daemon ", engine.version()))
-        ui.out.print(_version_line("host engine", env.client.version()))
-        tcp_url = env.status().get("tcp") if tcp else None
+        ui.out.print(_version_line("host engine", env.container.client.version()))
+        tcp_url = env.console.status().get("tcp") if tcp else None
         if tcp_url:
             ui.info(f"also on {tcp_url} (host loopback only)")
     finally:
@@ -85,7 +84,7 @@ def up(c, privileged=None, tcp=False, timeout=None):
 @friendly_errors
 def shell(c):
     """An interactive shell inside the dev container, with the era's PATH."""
-    from ..devenv import dev_environment
+    from ...dev.environment import dev_environment
 
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise DevEnvError(
@@ -94,7 +93,7 @@ def shell(c):
     session = Session.from_context(c)
     env = dev_environment(session, start=False)
     try:
-        argv = env.shell_argv(process.require("docker"))
+        argv = env.console.shell_argv(process.require("docker"))
     finally:
         env.close()
     sys.stdout.flush()
@@ -109,7 +108,7 @@ def shell(c):
 @friendly_errors
 def exec_(c, command=None):
     """Run one command inside the dev container: `invoke dev.exec -- docker version`."""
-    from ..devenv import dev_environment
+    from ...dev.environment import dev_environment
 
     argv = command_after_dashes(sys.argv) or shlex.split(command or "")
     if not argv:
@@ -119,7 +118,7 @@ def exec_(c, command=None):
     session = Session.from_context(c)
     env = dev_environment(session, start=False)
     try:
-        code = env.exec(argv)
+        code = env.console.exec(argv)
     finally:
         env.close()
     if code != 0:
@@ -133,8 +132,8 @@ def exec_(c, command=None):
 @friendly_errors
 def seed(c, image=None):
     """Copy images from the host engine into the dev daemon: `invoke dev.seed -- IMAGE...`."""
-    from ..devenv import ensure_dev_engine
-    from ..seed import seed_images
+    from ...dev.environment import ensure_dev_engine
+    from ...dev.seed import seed_images
 
     refs = [r for r in (image or []) if r] + command_after_dashes(sys.argv)
     if not refs:
@@ -158,7 +157,7 @@ def seed(c, image=None):
 @friendly_errors
 def logs(c, follow=False, lines=100):
     """The dev daemon's log."""
-    from ..devcontainer import DevNames
+    from ...dev.container import DevNames
 
     session = Session.from_context(c)
     log = DevNames.for_workspace(session.workspace.root).log
@@ -191,13 +190,13 @@ def logs(c, follow=False, lines=100):
 @friendly_errors
 def status(c, json_=False):
     """Whether the dev container and its daemon run, which build, and what it holds."""
-    from ..devcontainer import status_rows
-    from ..devenv import dev_environment
+    from ...dev.container import status_rows
+    from ...dev.environment import dev_environment
 
     session = Session.from_context(c)
     env = dev_environment(session, start=False)
     try:
-        record = env.status()
+        record = env.console.status()
     finally:
         env.close()
     if json_:
@@ -219,7 +218,7 @@ def status(c, json_=False):
 @friendly_errors
 def restart(c, timeout=None):
     """Restart the dev daemon; its images stay."""
-    from ..devenv import dev_environment
+    from ...dev.environment import dev_environment
 
     session = Session.from_context(c)
     env = dev_environment(session, start=False)
@@ -235,7 +234,7 @@ def restart(c, timeout=None):
 @friendly_errors
 def down(c):
     """Stop and remove the dev container; its volume (the daemon's images) stays."""
-    from ..devenv import dev_environment
+    from ...dev.environment import dev_environment
 
     session = Session.from_context(c)
     env = dev_environment(session, start=False)
@@ -259,8 +258,8 @@ def down(c):
 @friendly_errors
 def clean(c, yes=False, all_=False, images=False):
     """Remove what mobylab made for the dev environment (containers, volumes, state)."""
-    from ..devclean import find_dev_resources, remove_dev_resources
-    from ..devcontainer import DevNames
+    from ...dev.clean import find_dev_resources, remove_dev_resources
+    from ...dev.container import DevNames
 
     session = Session.from_context(c)
     host = session.engine(start=False)
@@ -293,9 +292,3 @@ def clean(c, yes=False, all_=False, images=False):
 
 
 TASKS: tuple[Any, ...] = (up, shell, exec_, seed, logs, status, restart, down, clean)
-
-# Join the shared `dev` collection (dev.clone, dev.plan, dev.build live in tasks/dev.py).
-from .dev import ns  # noqa: E402
-
-for _task in TASKS:
-    ns.add_task(_task)

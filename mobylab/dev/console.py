@@ -1,0 +1,132 @@
+"""Looking inside a running dev environment: its status, one command, a shell."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import IO, Any
+
+import docker.errors
+
+from ..errors import DevEnvError
+from .container import INNER_TCP_PORT
+from .daemon import DevDaemon
+from .resources import DevContainer, api_message
+
+
+class DevConsole:
+    """What a person does with the dev environment once it is up."""
+
+    def __init__(self, container: DevContainer, daemon: DevDaemon) -> None:
+        self.container = container
+        self.daemon = daemon
+
+    def status(self) -> dict[str, Any]:
+        """What runs: the container, the daemon, its version, uptime and images."""
+        state = self.container.state()
+        found = self.container.own()
+        names = self.container.names
+        engine = self.daemon.engine
+        record: dict[str, Any] = {
+            "container": names.container,
+            "image": state.get("image"),
+            "era": state.get("era"),
+            "commit": state.get("commit"),
+            "security": state.get("security"),
+            "volume": state.get("volume"),
+            "socket": engine.url,
+            "log": str(names.log),
+            "images": None,
+        }
+        if found is None:
+            record.update(container_state="gone", daemon_state="-", state="no container")
+            if state:
+                record["state"] = "container gone"
+            return record
+        labels_found = found.labels or {}
+        record["image"] = record["image"] or found.attrs.get("Config", {}).get("Image")
+        record["era"] = record["era"] or labels_found.get("org.mobylab.era")
+        record["commit"] = record["commit"] or labels_found.get("org.mobylab.commit")
+        record["container_state"] = found.status
+        if found.status != "running":
+            record.update(daemon_state="-", state=f"container {found.status}")
+            return record
+        ports = (found.attrs.get("NetworkSettings") or {}).get("Ports") or {}
+        for binding in ports.get(f"{INNER_TCP_PORT}/tcp") or []:
+            record["tcp"] = f"tcp://{binding.get('HostIp')}:{binding.get('HostPort')}"
+        if engine.ping():
+            dev_client = engine.client(timeout=30)
+            try:
+                version = dev_client.version()
+                record["daemon_version"] = version.get("Version")
+                record["daemon_api"] = version.get("ApiVersion")
+                record["images"] = len(dev_client.api.images())
+            finally:
+                dev_client.close()
+            started = self.daemon.started_at()
+            record["uptime_seconds"] = time.time() - started if started else None
+            record.update(daemon_state="running", state="running")
+            return record
+        exit_status = self.daemon.exit_status()
+        if exit_status is not None:
+            record.update(
+                daemon_state=f"dead (exited with status {exit_status})", state="daemon dead"
+            )
+        else:
+            record.update(daemon_state="not answering", state="daemon not answering")
+        return record
+
+    def exec(
+        self,
+        argv: list[str],
+        *,
+        stdout: IO[bytes] | None = None,
+        stderr: IO[bytes] | None = None,
+    ) -> int:
+        """Run one command in the dev container with the era's PATH; its exit code."""
+        self.container.running()
+        state = self.container.state()
+        api = self.container.client.api
+        try:
+            exec_id = api.exec_create(
+                self.container.names.container,
+                argv,
+                environment={"PATH": state["container_path"]}
+                if state.get("container_path")
+                else None,
+                workdir=state.get("workdir") or None,
+                stdout=True,
+                stderr=True,
+            )["Id"]
+            out = stdout or sys.stdout.buffer
+            err = stderr or sys.stderr.buffer
+            for chunk_out, chunk_err in api.exec_start(exec_id, stream=True, demux=True):
+                if chunk_out:
+                    out.write(chunk_out)
+                    out.flush()
+                if chunk_err:
+                    err.write(chunk_err)
+                    err.flush()
+        except docker.errors.APIError as exc:
+            raise DevEnvError(
+                f"cannot run {argv[0]} in the dev container: {api_message(exc)}"
+            ) from None
+        code = api.exec_inspect(exec_id).get("ExitCode")
+        return code if isinstance(code, int) else 1
+
+    def shell_argv(self, docker_cli: str) -> list[str]:
+        """The `docker exec -it` command line of an interactive shell inside."""
+        self.container.running()
+        state = self.container.state()
+        argv = [docker_cli, "exec", "-it"]
+        if state.get("container_path"):
+            argv += ["-e", f"PATH={state['container_path']}"]
+        if state.get("workdir"):
+            argv += ["-w", str(state["workdir"])]
+        return [
+            *argv,
+            self.container.names.container,
+            "sh",
+            "-c",
+            "if command -v bash >/dev/null 2>&1; then exec bash; else exec sh; fi",
+        ]

@@ -1,0 +1,249 @@
+"""The dev environment: a build's dockerd running inside the docker-dev container.
+
+Three parts, each with one concern, brought up and down in order here:
+the container with its volume and network (resources.DevContainer), the daemon
+inside it (daemon.DevDaemon), and what a person does with them once up
+(console.DevConsole). The container runs `mobylab-dind init DOCKERD-ARGS`
+(scripts/mobylab-dind, bind-mounted), which prepares cgroups for a nested daemon,
+starts it and then waits; later stops and starts go through `docker exec`, so the
+daemon can die or be restarted while the container, and the images on its
+volume, stay.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import docker.errors
+
+from .. import ui
+from ..engine import Engine, RunSecurity, probe
+from ..errors import DevEnvError, Interrupted
+from ..workspace import Workspace
+from .build import last_build
+from .console import DevConsole
+from .container import choose_security, host_daemon_dirs
+from .daemon import DevDaemon
+from .resources import STATE_NAME, DevContainer, DevTarget
+
+
+def target_from_last_build(workspace: Workspace) -> DevTarget:
+    """The workspace's last dev.build, or an error that says to build first."""
+    record = last_build(workspace)
+    if record is None:
+        raise DevEnvError(
+            "nothing has been built in this workspace yet",
+            "Run `invoke dev.clone` and `invoke dev.build` first.",
+        )
+    return DevTarget(record.plan, Path(record.bundles_dir))
+
+
+def find_bundle_daemon(target: DevTarget) -> Path:
+    """The build's dockerd on the host, or an error naming where it was looked for."""
+    folders = host_daemon_dirs(target.plan, target.bundles_dir)
+    for folder in folders:
+        candidate = folder / "dockerd"
+        if candidate.is_file():
+            return candidate
+    where = ", ".join(str(f) for f in folders) or str(target.bundles_dir)
+    raise DevEnvError(
+        f"the build's bundles hold no dockerd (looked in {where})",
+        "Run `invoke dev.build` again; its log says why no daemon was made.",
+    )
+
+
+class DevEnvironment:
+    """The dev container and its daemon for one workspace, on one host engine."""
+
+    def __init__(self, host: Engine, workspace: Workspace) -> None:
+        self.host = host
+        self.workspace = workspace
+        self.container = DevContainer(host, workspace)
+        self.daemon = DevDaemon(self.container)
+        self.console = DevConsole(self.container, self.daemon)
+        self.names = self.container.names
+
+    @property
+    def engine(self) -> Engine:
+        return self.daemon.engine
+
+    def close(self) -> None:
+        self.container.close()
+
+    # -- up -----------------------------------------------------------------
+
+    def up(
+        self,
+        target: DevTarget,
+        *,
+        privileged: str = "auto",
+        tcp: bool = False,
+        timeout: float = 60.0,
+    ) -> Engine:
+        """Start the dev container and its daemon, or reuse them when they run."""
+        plan = target.plan
+        find_bundle_daemon(target)
+        try:
+            self.container.client.images.get(plan.dev_image)
+        except docker.errors.ImageNotFound:
+            raise DevEnvError(
+                f"the dev image {plan.dev_image} is not on the {self.host.name} engine",
+                "Run `invoke dev.build` to make it.",
+            ) from None
+        found = self.container.own()
+        security = self._security(privileged)
+        if found is not None:
+            state = self.container.state()
+            reusable = (
+                found.status == "running"
+                and found.labels.get("org.mobylab.commit") == plan.commit
+                and bool(state.get("tcp")) == tcp
+                and state.get("bundles_dir") == str(target.bundles_dir)
+                and state.get("privileged") == security.privileged
+            )
+            if reusable:
+                return self._reuse(timeout)
+            ui.step(f"replacing the dev container {self.names.container}")
+            self.container.remove(found)
+        return self._create(target, security=security, tcp=tcp, timeout=timeout)
+
+    def _reuse(self, timeout: float) -> Engine:
+        if self.engine.ping():
+            ui.info(f"the dev daemon already runs: {self.engine.url}")
+            return self.engine
+        status = self.daemon.exit_status()
+        ui.warn(
+            "the dev daemon is not running"
+            + (f" (it exited with status {status})" if status is not None else "")
+            + ": starting it again"
+        )
+        self.daemon.start(timeout)
+        return self.engine
+
+    def _security(self, privileged: str) -> RunSecurity:
+        caps = probe(self.host, self.workspace)
+        fallback = RunSecurity(
+            privileged=False,
+            **{k: tuple(v) for k, v in caps.fallback.items() if k != "privileged"},
+        )
+        security = choose_security(privileged, caps.privileged, fallback)
+        if not security.privileged:
+            reason = (
+                "this engine refuses --privileged"
+                if caps.privileged is False
+                else "--privileged never"
+            )
+            ui.info(f"{reason}: the dev container runs with {security.describe()}")
+        return security
+
+    def _create(
+        self, target: DevTarget, *, security: RunSecurity, tcp: bool, timeout: float
+    ) -> Engine:
+        """Create the dev container, whose entry script starts the daemon, and wait for it."""
+        plan = target.plan
+        volume = self.container.ensure_volume(plan)
+        network = self.container.ensure_network(plan)
+        driver = self.daemon.storage_driver(volume)
+        self.container.prepare_host_dirs()
+        state = {
+            "container": self.names.container,
+            "image": plan.dev_image,
+            "era": plan.era,
+            "commit": plan.commit,
+            "version": plan.version,
+            "workdir": plan.workdir,
+            "container_path": plan.container_path,
+            "bundles_dir": str(target.bundles_dir),
+            "volume": volume,
+            "network": network,
+            "tcp": tcp,
+            "security": security.describe(),
+            "privileged": security.privileged,
+            "created": time.time(),
+        }
+        created = False
+        try:
+            self.container.create(
+                target,
+                security=security,
+                storage_driver=driver,
+                tcp=tcp,
+                volume=volume,
+                network=network,
+                state=state,
+            )
+            created = True
+            self.container.start(security)
+            self.daemon.settle(driver, state, timeout)
+        except BaseException as exc:
+            # Ctrl-C or a failure: leave nothing half-running (the volume stays).
+            if created or isinstance(exc, KeyboardInterrupt):
+                self.container.discard_quietly()
+            if isinstance(exc, KeyboardInterrupt):
+                raise Interrupted(
+                    "interrupted while starting the dev environment",
+                    "Nothing was left running; run `invoke dev.up` again.",
+                ) from None
+            raise
+        return self.engine
+
+    def restart(self, timeout: float) -> Engine:
+        """Stop and start the inner daemon; its images stay on the volume."""
+        return self.daemon.restart(timeout)
+
+    def ensure(self, *, start: bool, privileged: str, timeout: float) -> Engine:
+        """The dev daemon: reused when it answers, recovered or started when `start`."""
+        if self.engine.ping():
+            found = self.container.own()
+            if found is not None and found.status == "running":
+                return self.engine
+        found = self.container.own()
+        if found is not None and found.status == "running" and self.container.state():
+            if not start:
+                raise DevEnvError(
+                    "the dev daemon is not running", "Run `invoke dev.restart` or `invoke dev.up`."
+                )
+            return self._reuse(timeout)
+        if not start:
+            raise DevEnvError("the dev environment is not up", "Run `invoke dev.up`.")
+        return self.up(
+            target_from_last_build(self.workspace),
+            privileged=privileged,
+            tcp=bool(self.container.state().get("tcp")),
+            timeout=timeout,
+        )
+
+    # -- down -----------------------------------------------------------------
+
+    def down(self) -> bool:
+        """Stop and remove the dev container (the volume stays); False when there was none."""
+        found = self.container.own()
+        had_state = bool(self.container.state())
+        if found is not None:
+            self.container.remove(found)
+        self.container.remove_network()
+        self.workspace.drop_state(STATE_NAME)
+        self.container.clear_run_dir()
+        return found is not None or had_state
+
+
+def dev_environment(session: Any, *, start: bool = True) -> DevEnvironment:
+    return DevEnvironment(session.engine(start=start), session.workspace)
+
+
+def ensure_dev_engine(session: Any, *, start: bool = True) -> Engine:
+    """The dev daemon as an Engine: up if needed, reused if running, recovered if it died.
+
+    `session` is a mobylab.tasks.base.Session.
+    """
+    env = dev_environment(session, start=start)
+    try:
+        return env.ensure(
+            start=start,
+            privileged=session.settings.privileged,
+            timeout=session.settings.engine_timeout,
+        )
+    finally:
+        env.close()

@@ -1,0 +1,157 @@
+"""Draw a run's report: Markdown, the terminal comparison, and all files at once (HTML: html.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..workspace import write_atomic, write_json
+from .html import render_html
+from .report import seconds_text, size_text, variant_table
+
+
+def render_all(report_dir: Path, report: dict[str, Any]) -> dict[str, Path]:
+    paths = {
+        "json": report_dir / "report.json",
+        "md": report_dir / "report.md",
+        "html": report_dir / "report.html",
+    }
+    write_json(paths["json"], report)
+    write_atomic(paths["md"], render_markdown(report))
+    write_atomic(paths["html"], render_html(report))
+    return paths
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    lines = [
+        f"# {report.get('title', report.get('lab'))}",
+        "",
+        f"Lab `{report['lab']}`, run `{report['run_id']}`: **{report.get('status')}** "
+        f"(started {report.get('started')}, finished {report.get('finished') or '-'}).",
+        "",
+        "## Engines",
+        "",
+        "| engine | url | version | builder | image store | SDK image |",
+        "|---|---|---|---|---|---|",
+    ]
+    for engine in report.get("engines", []):
+        lines.append(
+            f"| {engine['name']} | `{engine['url']}` | {engine['version']} | "
+            f"{engine['builder']} ({engine['builder_reason']}) | {engine['image_store']} | "
+            f"{engine.get('builder_image')} {size_text(engine.get('builder_image_size_bytes'))} |"
+        )
+    bases = report.get("base_images") or {}
+    lines += [
+        "",
+        f"Base images: builder `{bases.get('builder')}`, runtime `{bases.get('runtime')}` "
+        f"({bases.get('reason')}).",
+    ]
+    for change in bases.get("substitutions") or []:
+        lines.append(
+            f"- {change['file']} line {change['line']}: `{change['old']}` -> `{change['new']}`"
+        )
+    if report.get("url"):
+        site = "the lab's fixture site" if report.get("site") == "fixture" else "a real site"
+        lines += ["", f"Site: {report['url']} ({site})."]
+    if report.get("expected") is not None:
+        lines.append(f"Expected output: `{json.dumps(report['expected'], sort_keys=True)}`.")
+    header, rows = variant_table(report)
+    if rows:
+        lines += ["", "## Comparison", "", "| " + " | ".join(header) + " |"]
+        lines.append("|" + "---|" * len(header))
+        lines += [
+            "| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows
+        ]
+        lines += [
+            "",
+            "Sizes and layers are what the engine reports (`docker image inspect`); "
+            '"vs SDK image" divides by the builder base image.',
+        ]
+    lines += ["", "## Steps", ""]
+    for step in report.get("steps", []):
+        lines.append(
+            f"- step {step['index']} on {step['engine']}: **{step['status']}** {step['title']}"
+        )
+        if step.get("reason"):
+            lines.append(f"  - {step['reason']}")
+    if report.get("failed_steps"):
+        first = report["failed_steps"][0]
+        lines += ["", f"First failure: step {first['index']} ({first['title']}): {first['reason']}"]
+    return "\n".join(lines) + "\n"
+
+
+def print_comparison(report: dict[str, Any]) -> None:
+    """The comparison on the terminal, with size bars; details below the table."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    from .. import ui
+    from .metrics import bar
+
+    variants = report.get("variants", [])
+    if not variants:
+        return
+    engines = report.get("engines", [])
+    largest = max((v.get("size_bytes") or 0 for v in variants), default=0)
+    for engine in engines:
+        largest = max(largest, engine.get("builder_image_size_bytes") or 0)
+    table = Table(
+        title=f"{report.get('title')}: comparison",
+        title_justify="left",
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+    )
+    _header, text_rows = variant_table(report)
+    several = len(engines) > 1
+    columns = ["variant", "size", "", "vs SDK", "layers", "build", "files/lines", "cmds", "result"]
+    if several:
+        columns.insert(1, "engine")
+    for column in columns:
+        table.add_column(column, no_wrap=True)
+
+    def add(cells: list[str]) -> None:
+        table.add_row(*(cells if several else [cells[0], *cells[2:]]))
+
+    for engine in engines:
+        size = engine.get("builder_image_size_bytes")
+        if size:
+            add(
+                [
+                    "SDK image",
+                    engine["name"],
+                    size_text(size),
+                    bar(size, largest, 8),
+                    "1.00x",
+                    *[""] * 5,
+                ]
+            )
+    for variant, row in zip(variants, text_rows, strict=True):
+        add(
+            [row[0], row[1], row[2], bar(variant.get("size_bytes"), largest, 8), row[3], row[4],
+             seconds_text(variant.get("build_seconds")), row[6].replace(" ", ""), row[7],
+             ui.status_text(row[10])]
+        )  # fmt: skip
+    if ui.out.is_terminal:
+        ui.out.print(table)
+    else:  # a log: wide enough for the whole table
+        Console(file=ui.out.file, width=110, highlight=False, color_system=None).print(table)
+    for variant, row in zip(variants, text_rows, strict=True):
+        cached = variant.get("cached_steps") or 0
+        ui.out.print(
+            f"{row[0]} ({row[1]}): output {row[9]}; leaves behind: {row[8]}"
+            + (f"; {cached} build steps from the cache" if cached else ""),
+            markup=False,
+            highlight=False,
+        )
+    for engine in engines:
+        sdk = engine.get("builder_image") if engine.get("builder_image_size_bytes") else ""
+        ui.out.print(
+            f"{engine['name']} engine: Docker {engine['version']}, {engine['builder']} builder "
+            f"({engine['builder_reason']}), image store {engine['image_store']}"
+            + (f", SDK image {sdk}" if sdk else ""),
+            markup=False,
+            highlight=False,
+        )

@@ -1,0 +1,7 @@
+"""The `dev` collection, mirroring mobylab/dev: the source and its build, then its daemon."""
+
+from invoke import Collection
+
+from . import build, environment
+
+ns = Collection("dev", *build.TASKS, *environment.TASKS)

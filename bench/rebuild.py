@@ -2,7 +2,7 @@
 fixture's own `make tgz` (which runs the whole build every time).
 
 The by-hand side runs in a second clone of the same commit, with the make command
-line mobylab would use (dev.build.make_argv: the engine refuses --privileged, so
+line mobylab would use (dev.build_upstream.make_argv: the engine refuses --privileged, so
 the Makefile's docker run gets the fallback security flags).
 """
 
@@ -31,7 +31,7 @@ def benchmark() -> Benchmark:
             raise RuntimeError("dev.build built again: " + done.stderr.strip()[-300:])
 
     def make_tgz() -> None:
-        from mobylab.dev.build import make_argv
+        from mobylab.dev.build_upstream import make_argv
 
         build = state["build"]
         argv, _ = make_argv(build.plan, security=build.security, build_id=secrets.token_hex(4))

@@ -40,6 +40,8 @@ class Settings:
     # Engine source defaults for dev.clone.
     repo: str = "https://github.com/moby/moby"
     ref: str = "master"
+    # Folders of bare git repositories standing in for GitHub (moby.git, runc.git ...).
+    mirrors: tuple[str, ...] = ()
     # "always", "auto" or "never": whether the dev container asks for --privileged.
     privileged: str = "auto"
     # Workshop inventory and SSH behaviour.

@@ -1,11 +1,10 @@
-"""Run a BuildPlan: `make <target>` in the checkout, live output, a log, a bundles manifest.
+"""Run a BuildPlan: live output, a log, a bundles manifest, a cache by commit and plan.
 
-The engine's Makefile builds the dev image with `docker build` and runs the
-target in `docker run --privileged ...`. mobylab overrides the Makefile variable
-holding that `docker run` on the make command line: the engine's working
-docker-in-docker flags replace --privileged when it is refused, and labels let
-Ctrl-C find and remove the build container that killing make leaves running.
-A build is cached by commit and plan: building the same commit again is a no-op.
+What runs depends on the plan's route: the era's own make (build_upstream) or
+hack/make.sh in mobylab's Debian-made dev image (build_source). Both come here as
+a BuildJob, and share the rest: one build at a time per folder, Ctrl-C removes the
+labelled build container, the manifest lists every binary with its sha256 and the
+version it reports, and building the same commit with the same plan is a no-op.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ import shlex
 import signal
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -32,73 +30,23 @@ from rich.live import Live
 from rich.text import Text
 
 from .. import labels, process, ui
+from ..config import Settings
 from ..engine import Engine, RunSecurity
 from ..errors import BuildError, Interrupted, MobylabError
+from ..images.recipes import Recipe
 from ..workspace import Workspace, file_sha256, read_json, write_json
+from .build_source import source_job
+from .build_upstream import upstream_job
+from .job import BUILD_LABEL, BuildJob, build_dir, manifest_path, new_build_id
 from .plan import BuildPlan
 
 STATE_NAME = "last-build"
-BUILD_LABEL = "org.mobylab.build"
-COMPONENT = "devbuild"
 ARCHIVE_SUFFIXES = (".tgz", ".tar.gz", ".zip")
 VERSION_TIMEOUT = 5.0
 TAIL_LINES = 40
 
 
 # --- pure decisions ------------------------------------------------------------------------
-
-
-def _make_quote(value: str) -> str:
-    """A word for the shell that runs make's recipe, with make's own `$` escaped."""
-    return shlex.quote(value).replace("$", "$$")
-
-
-def docker_run_override(
-    run_value: str, security_flags: Sequence[str], extra_flags: Sequence[str]
-) -> str:
-    """Pure: the Makefile's `docker run ...` text with our flags in place of --privileged.
-
-    Make references ($(DOCKER_ENVS), $(DOCKER_MOUNT), ...) stay as they are, so make
-    still expands them. A pseudo-tty flag is dropped: the build never has a terminal.
-    """
-    tokens = [t for t in run_value.split() if t not in ("--privileged", "-t", "--tty")]
-    added = [_make_quote(flag) for flag in [*security_flags, *extra_flags]]
-    try:
-        at = tokens.index("run") + 1
-    except ValueError:
-        at = len(tokens)
-    return " ".join([*tokens[:at], *added, *tokens[at:]])
-
-
-def make_argv(
-    plan: BuildPlan,
-    *,
-    security: RunSecurity,
-    build_id: str,
-) -> tuple[list[str], list[str]]:
-    """Pure: the make command line for a plan, and notes on what was overridden."""
-    argv = ["make", *plan.make_vars]
-    notes: list[str] = []
-    if plan.run_var:
-        extra = labels.label_flags(COMPONENT, build=build_id, commit=plan.commit[:12])
-        override = docker_run_override(plan.run_value, security.cli_flags(), extra)
-        argv.append(f"{plan.run_var}={override}")
-        if not security.privileged:
-            notes.append(
-                f"the engine refuses --privileged: the build container gets "
-                f"{security.describe()} ({plan.run_var}=... on the make command line)"
-            )
-    elif not security.privileged:
-        notes.append(
-            "the engine refuses --privileged and the Makefile's docker run flags were not "
-            "found: the build container may fail to start"
-        )
-    if plan.build_args_var:
-        image_labels = [_make_quote(flag) for flag in labels.label_flags("dev-image")]
-        value = " ".join([plan.build_args_value, *image_labels]).strip()
-        argv.append(f"{plan.build_args_var}={value}")
-    argv.append(plan.target)
-    return argv, notes
 
 
 _MAKE_ERROR = re.compile(r"^make(?:\[\d+\])?: \*\*\* \[[^\]]*\] Error (\d+)")
@@ -153,29 +101,33 @@ class PhaseClock:
         ]
 
 
-def build_dir(workspace: Workspace, commit: str) -> Path:
-    return workspace.root / "builds" / commit
-
-
-def manifest_path(workspace: Workspace, commit: str) -> Path:
-    return build_dir(workspace, commit) / "manifest.json"
-
-
-def cache_valid(manifest: Mapping[str, Any] | None, plan: BuildPlan) -> bool:
-    """A manifest for this plan whose binaries are still there, unchanged."""
-    if not manifest or manifest.get("plan_key") != plan.key:
-        return False
+def binaries_unchanged(manifest: Mapping[str, Any], source_dir: Path) -> bool:
+    """Pure-ish: every binary the manifest lists is still there with its size and mtime."""
     binaries = manifest.get("binaries") or []
     if not binaries:
         return False
     for entry in binaries:
         try:
-            info = (plan.checkout / entry["path"]).stat()
+            info = (source_dir / entry["path"]).stat()
         except (OSError, KeyError):
             return False
         if info.st_size != entry.get("size") or info.st_mtime_ns != entry.get("mtime_ns"):
             return False
     return True
+
+
+def cache_valid(manifest: Mapping[str, Any] | None, plan: BuildPlan) -> bool:
+    """A manifest for this plan whose binaries are still there, unchanged.
+
+    `plan` is the era's plan or the routed one: a source-route build counts for
+    the era plan it was made from.
+    """
+    if not manifest:
+        return False
+    made_from = (manifest.get("plan") or {}).get("era_key") or manifest.get("plan_key")
+    if plan.key not in (manifest.get("plan_key"), made_from):
+        return False
+    return binaries_unchanged(manifest, Path(manifest.get("source_dir") or plan.checkout))
 
 
 # --- the manifest --------------------------------------------------------------------------
@@ -279,7 +231,7 @@ class BuildView:
 
 @dataclass(frozen=True)
 class BuildRecord:
-    """A finished build: its plan, its manifest and the checkout's bundles folder."""
+    """A finished build: its plan, its manifest and the folder holding its bundles."""
 
     plan: BuildPlan
     manifest: dict[str, Any]
@@ -290,7 +242,15 @@ class BuildRecord:
 
 def _record(manifest: dict[str, Any], path: Path, cached: bool = False) -> BuildRecord:
     plan = BuildPlan.from_dict(manifest["plan"])
-    return BuildRecord(plan, manifest, plan.checkout / "bundles", path, cached)
+    bundles = Path(manifest.get("bundles_dir") or plan.checkout / "bundles")
+    return BuildRecord(plan, manifest, bundles, path, cached)
+
+
+def load_record(path: Path) -> BuildRecord | None:
+    manifest = read_json(path)
+    if not isinstance(manifest, dict) or "plan" not in manifest:
+        return None
+    return _record(manifest, path)
 
 
 def last_build(workspace: Workspace) -> BuildRecord | None:
@@ -298,29 +258,29 @@ def last_build(workspace: Workspace) -> BuildRecord | None:
     state = workspace.load_state(STATE_NAME)
     if not isinstance(state, dict) or "manifest" not in state:
         return None
-    path = Path(state["manifest"])
-    manifest = read_json(path)
-    if not isinstance(manifest, dict) or "plan" not in manifest:
+    return load_record(Path(state["manifest"]))
+
+
+def cached_build(
+    workspace: Workspace, plan: BuildPlan, route: str | None = None
+) -> BuildRecord | None:
+    """The build of this commit and plan, when its binaries are still in place.
+
+    `route` "auto" accepts a build by either route (the newest); None: the plan's own.
+    """
+    routes = ("upstream", "source") if route == "auto" else (route or plan.route,)
+    found: list[tuple[str, Path, dict[str, Any]]] = []
+    for name in routes:
+        path = manifest_path(workspace, plan.commit, name)
+        manifest = read_json(path)
+        if isinstance(manifest, dict) and cache_valid(manifest, plan):
+            found.append((str(manifest.get("built_at", "")), path, manifest))
+    if not found:
         return None
-    return _record(manifest, path)
-
-
-def cached_build(workspace: Workspace, plan: BuildPlan) -> BuildRecord | None:
-    """The build of this commit and plan, when its binaries are still in place."""
-    path = manifest_path(workspace, plan.commit)
-    manifest = read_json(path)
-    if isinstance(manifest, dict) and cache_valid(manifest, plan):
-        # It is the build in the checkout now: dev.up and dev.bundles use it.
-        workspace.save_state(STATE_NAME, {"commit": plan.commit, "manifest": str(path)})
-        return _record(manifest, path, cached=True)
-    return None
-
-
-def require_make() -> None:
-    try:
-        process.require("make")
-    except MobylabError as exc:
-        raise BuildError(exc.message, exc.hint) from None
+    _, path, manifest = max(found, key=lambda item: item[0])
+    # It is the build in use now: dev.up and dev.bundles take it.
+    workspace.save_state(STATE_NAME, {"commit": plan.commit, "manifest": str(path)})
+    return _record(manifest, path, cached=True)
 
 
 def remove_build_containers(engine: Engine, build_id: str) -> list[str]:
@@ -373,6 +333,145 @@ def _container_removed_on_ctrl_c(
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+@contextmanager
+def build_lock(workspace: Workspace, folder: Path) -> Iterator[None]:
+    """One build at a time per folder (two builds there would share bundles/)."""
+    key = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:12]
+    path = workspace.root / "builds" / f".lock-{key}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BuildError(
+                f"another dev.build is running in {folder}",
+                "Wait for it to finish, or stop it with Ctrl-C.",
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def command_name(argv: Sequence[str]) -> str:
+    """Pure: a build command as messages name it: `make tgz`, `hack/make.sh binary`."""
+    words = list(argv)
+    if "hack/make.sh" in words:
+        return " ".join(words[words.index("hack/make.sh") :])
+    if words and Path(words[0]).name == "make":
+        return f"make {words[-1]}"
+    return Path(words[0]).name if words else "the build"
+
+
+def failure_hint(tail: Sequence[str], log: Path) -> tuple[str, str]:
+    """Pure: (what went wrong, what to do) from the last lines of a failed build."""
+    text = "\n".join(tail).lower()
+    if "no space left on device" in text:
+        return (
+            "the build ran out of disk space",
+            f"Free some space (docker system df shows what the engine holds), then build "
+            f"again; the log is {log}.",
+        )
+    return "", f"The full log is {log}."
+
+
+def execute(
+    workspace: Workspace,
+    plan: BuildPlan,
+    engine: Engine,
+    job: BuildJob,
+    *,
+    interactive: bool | None = None,
+) -> BuildRecord:
+    """Run a job's commands with live output and a log, then list the bundles."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    log = workspace.logs / f"build-{plan.commit[:12]}-{stamp}-{job.build_id[:6]}.log"
+    for note in [*plan.notes, *job.notes]:
+        ui.info(f"note: {note}")
+    for warning in plan.warnings:
+        ui.warn(warning)
+    with log.open("w", encoding="utf-8") as handle:
+        for argv in job.commands:
+            handle.write(f"# {shlex.join(argv)}\n")
+        handle.write(f"# DOCKER_HOST={job.env.get('DOCKER_HOST', '')}\n")
+    removed: list[str] = []
+    clock = PhaseClock()
+    view = BuildView(ui.interactive() if interactive is None else interactive, clock, "dev.build")
+    started = time.monotonic()
+    try:
+        with view.shown(), _container_removed_on_ctrl_c(engine, job.build_id, removed):
+            for argv in job.commands:
+                result = process.run(
+                    list(argv),
+                    env=dict(job.env),
+                    cwd=job.cwd,
+                    log=log,
+                    on_line=view.on_line,
+                    tail_lines=TAIL_LINES,
+                )
+                if not result.ok:
+                    break
+    except (Interrupted, KeyboardInterrupt):
+        removed.extend(remove_build_containers(engine, job.build_id))
+        with log.open("a", encoding="utf-8") as handle:
+            handle.write(f"# interrupted; removed build containers: {removed or 'none'}\n")
+        raise Interrupted(
+            "build interrupted", f"The build container was removed; the log is {log}."
+        ) from None
+    finally:
+        remove_build_containers(engine, job.build_id)
+    if not result.ok:
+        step_code = recipe_exit_code(result.tail)
+        because = f"; the failing step exited with {step_code}" if step_code is not None else ""
+        what, hint = failure_hint(result.tail, log)
+        name = command_name(argv)
+        raise BuildError(
+            f"{name} failed with exit code {result.returncode}{because}"
+            + (f": {what}" if what else ""),
+            hint,
+            detail="\n".join(result.tail[-TAIL_LINES:]),
+        )
+    phases = clock.finish()
+    ui.step("listing the bundles")
+    listed = time.monotonic()
+    found = scan_bundles(job.source_dir)
+    phases.append({"name": "manifest", "seconds": round(time.monotonic() - listed, 3)})
+    if not found["binaries"]:
+        raise BuildError(
+            f"{plan.command} succeeded but {job.source_dir / 'bundles'} holds no binaries",
+            f"See the log {log}.",
+        )
+    manifest: dict[str, Any] = {
+        "commit": plan.commit,
+        "plan_key": plan.key,
+        "plan": plan.as_dict(),
+        "route": plan.route,
+        "target": plan.target,
+        "argv": list(job.commands[0]),
+        "commands": [list(argv) for argv in job.commands],
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "seconds": round(time.monotonic() - started, 3),
+        "phases": phases,
+        "log": str(log),
+        "engine": engine.url,
+        "source_dir": str(job.source_dir),
+        "bundles_dir": str(job.source_dir / "bundles"),
+        **job.manifest,
+        **found,
+    }
+    path = manifest_path(workspace, plan.commit, plan.route)
+    write_json(path, manifest)
+    workspace.save_state(STATE_NAME, {"commit": plan.commit, "manifest": str(path)})
+    return _record(manifest, path)
+
+
+def require_make() -> None:
+    try:
+        process.require("make")
+    except MobylabError as exc:
+        raise BuildError(exc.message, exc.hint) from None
+
+
 def run_build(
     workspace: Workspace,
     plan: BuildPlan,
@@ -382,120 +481,25 @@ def run_build(
     force: bool = False,
     skip_cross: bool = False,
     interactive: bool | None = None,
+    recipe: Recipe | None = None,
+    settings: Settings | None = None,
 ) -> BuildRecord:
-    """Build `plan` with make on `engine`; a cached build of the same plan is a no-op."""
+    """Build `plan` on `engine` by its route; a cached build of the same plan is a no-op."""
     if not force:
         cached = cached_build(workspace, plan)
         if cached is not None:
             return cached
-    require_make()
-    with _checkout_lock(workspace, plan.checkout):
-        return _build(workspace, plan, engine, security, skip_cross, interactive)
-
-
-@contextmanager
-def _checkout_lock(workspace: Workspace, checkout: Path) -> Iterator[None]:
-    """One build at a time per checkout (they would share bundles/)."""
-    key = hashlib.sha256(str(checkout.resolve()).encode()).hexdigest()[:12]
-    path = workspace.root / "builds" / f".lock-{key}"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise BuildError(
-                f"another dev.build is running in {checkout}",
-                "Wait for it to finish, or stop it with Ctrl-C.",
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _build(
-    workspace: Workspace,
-    plan: BuildPlan,
-    engine: Engine,
-    security: RunSecurity,
-    skip_cross: bool,
-    interactive: bool | None,
-) -> BuildRecord:
-    build_id = uuid.uuid4().hex[:12]
-    argv, notes = make_argv(plan, security=security, build_id=build_id)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    log = workspace.logs / f"build-{plan.commit[:12]}-{stamp}-{build_id[:6]}.log"
-    for note in [*plan.notes, *notes]:
-        ui.info(f"note: {note}")
-    for warning in plan.warnings:
-        ui.warn(warning)
-    if not engine.url.startswith("unix://"):
-        ui.warn(
-            f"the engine at {engine.url} may not be on this machine: make bind-mounts "
-            f"{plan.checkout} into the build container, which only a local engine can do"
-        )
-    ui.step(f"make {plan.target} in {plan.checkout} (commit {plan.commit[:12]}, log {log})")
-    env = {**engine.cli_env()}
-    if skip_cross:
-        env["DOCKER_CROSSPLATFORMS"] = ""
-    with log.open("w", encoding="utf-8") as handle:
-        handle.write(f"# {shlex.join(argv)}\n# DOCKER_HOST={env.get('DOCKER_HOST', '')}\n")
-    removed: list[str] = []
-    clock = PhaseClock()
-    view = BuildView(ui.interactive() if interactive is None else interactive, clock, "dev.build")
-    try:
-        with view.shown(), _container_removed_on_ctrl_c(engine, build_id, removed):
-            result = process.run(
-                argv,
-                env=env,
-                cwd=plan.checkout,
-                log=log,
-                on_line=view.on_line,
-                tail_lines=TAIL_LINES,
-            )
-    except (Interrupted, KeyboardInterrupt):
-        removed.extend(remove_build_containers(engine, build_id))
-        with log.open("a", encoding="utf-8") as handle:
-            handle.write(f"# interrupted; removed build containers: {removed or 'none'}\n")
-        raise Interrupted(
-            "build interrupted", f"The build container was removed; the log is {log}."
-        ) from None
-    finally:
-        remove_build_containers(engine, build_id)
-    if not result.ok:
-        step_code = recipe_exit_code(result.tail)
-        because = f"; the failing step exited with {step_code}" if step_code is not None else ""
-        raise BuildError(
-            f"make {plan.target} failed with exit code {result.returncode}{because}",
-            f"The full log is {log}.",
-            detail="\n".join(result.tail[-TAIL_LINES:]),
-        )
-    phases = clock.finish()
-    ui.step("listing the bundles")
-    started = time.monotonic()
-    found = scan_bundles(plan.checkout)
-    phases.append({"name": "manifest", "seconds": round(time.monotonic() - started, 3)})
-    if not found["binaries"]:
-        raise BuildError(
-            f"make {plan.target} succeeded but {plan.checkout / 'bundles'} holds no binaries",
-            f"See the log {log}.",
-        )
-    manifest: dict[str, Any] = {
-        "commit": plan.commit,
-        "plan_key": plan.key,
-        "plan": plan.as_dict(),
-        "target": plan.target,
-        "argv": argv,
-        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "seconds": round(result.seconds, 3),
-        "phases": phases,
-        "log": str(log),
-        "engine": engine.url,
-        "security": security.describe(),
-        "bundles_dir": str(plan.checkout / "bundles"),
-        **found,
-    }
-    path = manifest_path(workspace, plan.commit)
-    write_json(path, manifest)
-    workspace.save_state(STATE_NAME, {"commit": plan.commit, "manifest": str(path)})
-    return _record(manifest, path)
+    build_id = new_build_id()
+    source = plan.route == "source"
+    if source and recipe is None:
+        raise BuildError("the source route needs its dev image's recipe (dev.planner)")
+    if not source:
+        require_make()
+    # Upstream builds write the checkout's bundles/, source builds their build copy's.
+    folder = build_dir(workspace, plan.commit, plan.route) if source else plan.checkout
+    with build_lock(workspace, folder):
+        if recipe is not None and source:
+            job = source_job(workspace, plan, engine, recipe, settings, build_id)
+        else:
+            job = upstream_job(plan, engine, security, build_id, skip_cross=skip_cross)
+        return execute(workspace, plan, engine, job, interactive=interactive)

@@ -16,19 +16,32 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import SourceError, UsageError
+from .routes import external_images, needs_buildx
+from .toolchain import Toolchain
 
 ERA_TGZ = "2017-tgz"
 ERA_DEV_CONTAINER = "dev-container"
 ERA_BAKE = "bake"
 
 #: The files the plan reads, relative to the checkout.
-PLAN_FILES = ("Makefile", "Dockerfile", "VERSION", "hack/make/tgz")
+PLAN_FILES = (
+    "Makefile",
+    "Dockerfile",
+    "VERSION",
+    "hack/make/tgz",
+    "hack/make.sh",
+    "go.mod",
+    "vendor.mod",
+    "hack/dockerfile/binaries-commits",
+)
+#: Folders whose presence the plan needs to know (vendoring, the era's containerd API).
+PLAN_FOLDERS = ("vendor", "vendor/github.com/docker/containerd")
 
 WORKDIR_2017 = "/go/src/github.com/docker/docker"
 WORKDIR_TODAY = "/usr/src/moby"
@@ -78,10 +91,27 @@ class BuildPlan:
     make_targets: tuple[str, ...] = ()
     # What mobylab decided on the user's behalf (shown, not problems).
     notes: tuple[str, ...] = ()
+    # "upstream" (the era's own make, above) or "source" (mobylab's Debian-made dev
+    # image runs hack/make.sh), and why (dev.routes).
+    route: str = "upstream"
+    route_reason: str = ""
+    # Whether the chosen make target runs `docker buildx`; the images its Dockerfile
+    # starts FROM; make targets run after the main one (the bake era's `build`, which
+    # makes the docker-dev image).
+    needs_buildx: bool = False
+    base_images: tuple[str, ...] = ()
+    then_targets: tuple[str, ...] = ()
+    # The source route: hack/make.sh's bundles, and the toolchain (dev.toolchain).
+    bundles: tuple[str, ...] = ()
+    toolchain: Toolchain | None = None
+    # The key of the era's plan this one was made from (the source route changes
+    # the image, workdir and command, not what is built).
+    era_key: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["checkout"] = str(self.checkout)
+        data["toolchain"] = self.toolchain.as_dict() if self.toolchain else None
         for key, value in data.items():
             if isinstance(value, tuple):
                 data[key] = list(value)
@@ -98,13 +128,24 @@ class BuildPlan:
                 value = tuple(value)
             values[key] = value
         values["checkout"] = Path(values.get("checkout", "."))
+        toolchain = values.get("toolchain")
+        values["toolchain"] = Toolchain.from_dict(toolchain) if toolchain else None
         return cls(**values)
 
     @property
     def key(self) -> str:
         """What a cached build must match: the commit and how it was built."""
         parts = [self.commit, self.era, self.target, self.dev_image, *self.make_vars]
+        if self.route != "upstream":
+            parts += [self.route, *self.bundles]
         return "|".join(parts)
+
+    @property
+    def command(self) -> str:
+        """The build command as the plan shows it."""
+        if self.route == "source":
+            return " ".join(["hack/make.sh", *self.bundles])
+        return " ".join(["make", *self.make_vars, self.target, *self.then_targets])
 
 
 # --- Makefile reading ----------------------------------------------------------------------
@@ -446,6 +487,10 @@ def plan_from_files(
 
     run_var, run_value = run_variable(variables)
     build_var, build_value = build_args_variable(rules, variables)
+    # The bake era's `make binary` builds on the host and makes no docker-dev image:
+    # `make build` (the dev-base target) is run after it, the way that era makes one.
+    then = ("build",) if era == ERA_BAKE and chosen != "build" and "build" in rules else ()
+    recipes = [expand("\n".join(rules.get(t, [])), variables).splitlines() for t in (chosen, *then)]
     return BuildPlan(
         checkout=checkout,
         commit=commit,
@@ -466,6 +511,61 @@ def plan_from_files(
         build_args_value=build_value,
         make_targets=targets,
         notes=tuple(notes),
+        needs_buildx=needs_buildx(recipes),
+        base_images=tuple(external_images(files.get("Dockerfile") or "")),
+        then_targets=then,
+    )
+
+
+def source_bundles(plan: BuildPlan, target: str | None) -> tuple[str, ...]:
+    """Pure: the hack/make.sh bundles the source route makes for this era.
+
+    `binary` everywhere (2017: the static client and daemon; later: the daemon and
+    docker-proxy); a 2017 source asked for `tgz` also packs the release archive.
+    """
+    if target == "tgz" and plan.era == ERA_TGZ:
+        return ("binary", "tgz")
+    return ("binary",)
+
+
+def source_plan(
+    plan: BuildPlan,
+    toolchain: Toolchain,
+    *,
+    image: str,
+    image_path: str,
+    reason: str,
+    target: str | None = None,
+    notes: tuple[str, ...] = (),
+) -> BuildPlan:
+    """Pure: the era's plan turned to the source route: mobylab's dev image runs
+    hack/make.sh with the source at the era's workdir (GOPATH mode: its import path)."""
+    workdir = toolchain.workdir
+    in_container = [
+        d if d.startswith("/") else f"{workdir}/{d}" for d in (*plan.daemon_dirs, *plan.client_dirs)
+    ]
+    container_path = ":".join(
+        dict.fromkeys(p for p in [*in_container, *image_path.split(":")] if p)
+    )
+    return dataclasses.replace(
+        plan,
+        era_key=plan.key,
+        route="source",
+        route_reason=reason,
+        target="binary" if target is None else target,
+        dev_image=image,
+        workdir=workdir,
+        container_path=container_path,
+        make_vars=(),
+        then_targets=(),
+        bundles=source_bundles(plan, target),
+        toolchain=toolchain,
+        notes=(
+            *[n for n in plan.notes if "DOCKER_IMAGE" not in n and "bind mount" not in n],
+            *toolchain.notes,
+            *notes,
+        ),
+        warnings=tuple(w for w in plan.warnings if "buildx" not in w and "cross" not in w),
     )
 
 
@@ -493,6 +593,23 @@ def read_plan_files(checkout: Path) -> dict[str, str | None]:
         except OSError:
             files[name] = None
     return files
+
+
+def read_plan_folders(checkout: Path) -> list[str]:
+    """Which of PLAN_FOLDERS the checkout has."""
+    return [name for name in PLAN_FOLDERS if (checkout / name).is_dir()]
+
+
+def read_go_sources(checkout: Path, folders: Sequence[str]) -> list[str]:
+    """The text of the .go files directly in these folders of the checkout."""
+    texts: list[str] = []
+    for folder in folders:
+        for path in sorted((checkout / folder).glob("*.go")):
+            try:
+                texts.append(path.read_text(errors="replace"))
+            except OSError:
+                continue
+    return texts
 
 
 def host_cgroup_version() -> str:

@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 from .. import process, ui
 from ..errors import SourceError, UsageError
 from ..workspace import Workspace
+from .mirrors import Remote, remote_for
 
 STATE_NAME = "checkout"
 URL_SCHEMES = ("https", "http", "ssh", "git", "file")
@@ -354,6 +355,8 @@ class CheckoutRecord:
     branch: str | None
     shallow: bool
     fetched_at: float
+    # Where it was fetched from: `repo` itself, or a mirror's copy of it.
+    remote: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -396,6 +399,24 @@ def _ls_remote(repo: str, patterns: Sequence[str]) -> dict[str, str]:
     return parse_ls_remote(out)
 
 
+def fetched_from(record: CheckoutRecord) -> str:
+    """Pure: "from <repo>" or "from the mirror <path> (for <repo>)" for a checkout."""
+    mirror = record.remote.startswith("file://") and record.remote != record.repo
+    if not mirror:
+        return f"from {shown(record.repo)}"
+    return f"from the mirror {record.remote.removeprefix('file://')} (for {shown(record.repo)})"
+
+
+def _missing_hint(remote: Remote, otherwise: str = "Check the number.") -> str:
+    """What to do when a ref or commit is not where we looked."""
+    if remote.mirror is None:
+        return otherwise
+    return (
+        f"The mirror {remote.mirror} lacks it: fetch it into the mirror, or leave the "
+        "mirrors setting empty to fetch from the repository itself."
+    )
+
+
 def _fetch(checkout: Path, refspecs: Sequence[str], depth: bool, full: bool) -> tuple[int, str]:
     args = ["fetch", "--no-tags", "--quiet", "origin"]
     if depth:
@@ -419,8 +440,12 @@ def clone(
     *,
     full: bool = False,
     force: bool = False,
+    mirrors: Sequence[str] = (),
 ) -> CheckoutRecord:
-    """Clone or update <workspace>/checkouts/<name> at `ref` or pull request `pr`."""
+    """Clone or update <workspace>/checkouts/<name> at `ref` or pull request `pr`.
+
+    A mirror folder that holds the repository (see dev.mirrors) is used instead of it.
+    """
     # Validate everything before git runs.
     if pr is not None and ref is not None:
         raise UsageError("give --ref or --pr, not both")
@@ -429,6 +454,8 @@ def clone(
         check_ref_format(ref)
     repo = _resolve_repo(repo)
     process.require("git")
+    remote = remote_for(repo, mirrors)
+    where = remote.url
     checkout = workspace.checkouts / checkout_name(repo)
     if checkout.exists() and not is_git_checkout(checkout):
         raise SourceError(
@@ -439,21 +466,21 @@ def clone(
     # What the remote has.
     if pr_number is not None:
         wanted = f"refs/pull/{pr_number}/head"
-        refs = _ls_remote(repo, [wanted])
+        refs = _ls_remote(where, [wanted])
         target = pick_remote_ref(refs, wanted)
         if target is None:
             raise SourceError(
-                f"pull request #{pr_number} is not in {shown(repo)}", "Check the number."
+                f"pull request #{pr_number} is not in {shown(where)}", _missing_hint(remote)
             )
         ref_label = f"pull/{pr_number}"
     else:
         assert ref is not None
-        refs = _ls_remote(repo, [ref])
+        refs = _ls_remote(where, [ref])
         target = pick_remote_ref(refs, ref)
         if target is None and not is_sha(ref):
             raise SourceError(
-                f"unknown ref {ref!r} in {shown(repo)}: no such branch or tag",
-                "Check the name, or give a commit SHA.",
+                f"unknown ref {ref!r} in {shown(where)}: no such branch or tag",
+                _missing_hint(remote, "Check the name, or give a commit SHA."),
             )
         ref_label = ref
     branch = local_branch(target) if target else None
@@ -474,11 +501,11 @@ def clone(
             _git_ok(["clean", "-fdq"], cwd=checkout, what="git clean")
             ui.warn(f"discarded the local work above in {checkout}")
         fresh = False
-        _git_ok(["remote", "set-url", "origin", repo], cwd=checkout)
+        _git_ok(["remote", "set-url", "origin", where], cwd=checkout)
     else:
         checkout.parent.mkdir(parents=True, exist_ok=True)
         _git_ok(["init", "-q", str(checkout)], what="git init")
-        _git_ok(["remote", "add", "origin", repo], cwd=checkout)
+        _git_ok(["remote", "add", "origin", where], cwd=checkout)
         fresh = True
     shallow = not full and (fresh or _is_shallow(checkout))
 
@@ -488,11 +515,11 @@ def clone(
         code, message = _fetch(checkout, [f"+{target.name}:{local}"], shallow, full)
         if code != 0:
             raise SourceError(
-                f"fetching {target.name} from {shown(repo)} failed: {_last_line(message)}"
+                f"fetching {target.name} from {shown(where)} failed: {_last_line(message)}"
             )
         commit_expr = f"{local}^{{commit}}"
     else:
-        commit_expr = _fetch_commit(checkout, repo, ref_label, shallow, full)
+        commit_expr = _fetch_commit(checkout, remote, ref_label, shallow, full)
     commit = _git_ok(["rev-parse", "--verify", commit_expr], cwd=checkout).strip()
 
     # Check it out (the guard above made sure nothing is lost).
@@ -503,6 +530,7 @@ def clone(
     record = CheckoutRecord(
         path=str(checkout),
         repo=repo,
+        remote=where,
         ref=ref_label,
         pr=pr_number,
         commit=commit,
@@ -514,7 +542,7 @@ def clone(
     return record
 
 
-def _fetch_commit(checkout: Path, repo: str, sha: str, shallow: bool, full: bool) -> str:
+def _fetch_commit(checkout: Path, remote: Remote, sha: str, shallow: bool, full: bool) -> str:
     """Fetch a commit by SHA: directly when the server allows it, else all branches and tags."""
     sha = validate_sha(sha)
     keep = f"refs/remotes/origin/commit-{sha[:12]}"
@@ -529,12 +557,15 @@ def _fetch_commit(checkout: Path, repo: str, sha: str, shallow: bool, full: bool
         True,
     )
     if code != 0:
-        raise SourceError(f"fetching from {shown(repo)} failed: {_last_line(message)}")
+        raise SourceError(f"fetching from {shown(remote.url)} failed: {_last_line(message)}")
     code, out, _ = _git(["rev-parse", "--verify", "-q", f"{sha}^{{commit}}"], cwd=checkout)
     if code != 0:
+        short = len(sha) not in (40, 64)
         raise SourceError(
-            f"unknown ref {sha!r} in {shown(repo)}: no branch, tag or commit by that name",
-            "Check the name or the SHA.",
+            f"unknown ref {sha!r} in {shown(remote.url)}: no branch, tag or commit by that name",
+            "Give the full 40-digit SHA: a server fetches a commit by its full hash only."
+            if short
+            else _missing_hint(remote, "Check the name or the SHA."),
         )
     full_sha = out.strip()
     _git_ok(["update-ref", f"refs/remotes/origin/commit-{full_sha[:12]}", full_sha], cwd=checkout)

@@ -9,8 +9,10 @@ private modules behind it:
     probe(engine, ws)            versions, storage, cgroups, BuildKit, --privileged or
                                  its fallback: a Capabilities record (_probe)
     RunSecurity                  how to start a container that runs its own dockerd
+    cli_facts(engine, ws)        the docker CLI's version and whether it has buildx (_cli)
 """
 
+from ._cli import cli_facts, local_buildx, local_fingerprint
 from ._connect import find_engine
 from ._engine import DEFAULT_SOCKET, Engine, display_url, log_tail, url_from_host
 from ._private import PrivateEngine
@@ -23,8 +25,11 @@ __all__ = [
     "Engine",
     "PrivateEngine",
     "RunSecurity",
+    "cli_facts",
     "display_url",
     "find_engine",
+    "local_buildx",
+    "local_fingerprint",
     "log_tail",
     "probe",
     "url_from_host",

@@ -16,8 +16,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import labels, process
+from .. import labels
 from ..workspace import Workspace
+from ._cli import local_buildx, local_fingerprint
 from ._engine import Engine
 
 # Linux capability numbers (include/uapi/linux/capability.h), as docker names them.
@@ -167,13 +168,6 @@ def image_store(info: dict[str, Any]) -> str:
     return "graphdriver"
 
 
-def _buildx_available(engine: Engine) -> bool:
-    if shutil.which("docker") is None:
-        return False
-    result = process.capture(["docker", "buildx", "version"], env=engine.cli_env(), timeout=20)
-    return result.returncode == 0
-
-
 def _version_tuple(version: str) -> tuple[int, ...]:
     parts = []
     for piece in version.split("+")[0].split("-")[0].split("."):
@@ -245,10 +239,11 @@ def probe(
     try:
         version = client.version()
         info = client.info()
+        # The CLI's fingerprint is part of the key: installing buildx changes the answer.
         cache_key = (
             "probe-"
             + hashlib.sha256(
-                f"{engine.url}|{info.get('ID')}|{version.get('Version')}".encode()
+                f"{engine.url}|{info.get('ID')}|{version.get('Version')}|{local_fingerprint()}".encode()
             ).hexdigest()[:12]
         )
         if workspace is not None and not refresh:
@@ -271,7 +266,7 @@ def probe(
             cgroup_version=str(info.get("CgroupVersion", "1")),
             cgroup_driver=str(info.get("CgroupDriver", "")),
             buildkit=_version_tuple(str(version.get("Version", "0"))) >= (18, 9),
-            buildx=_buildx_available(engine),
+            buildx=local_buildx(),
             privileged=None,
             fallback=asdict(fallback),
             missing_capabilities=missing_capabilities(bounding, last_cap),

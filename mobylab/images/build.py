@@ -76,7 +76,7 @@ def make_rootfs(
         return rootfs.busybox_rootfs(cache, report, recipe.name)
     return rootfs.debootstrap_rootfs(
         recipe,
-        suite=settings.debian_suite,
+        suite=recipe.suite or settings.debian_suite,
         mirror=settings.debian_mirror,
         cache=cache,
         log=workspace.logs / f"image-{recipe.name}.log",

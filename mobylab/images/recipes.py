@@ -36,6 +36,14 @@ class Recipe:
     workdir: str = ""
     # Folders created empty in the root filesystem (GOPATH and the like).
     folders: tuple[str, ...] = field(default=())
+    # The Debian suite ("" for the debian_suite setting); packages installed
+    # afterwards from another suite of the mirror (a backports suite, with apt in
+    # the new root: debootstrap's own --extra-suites cannot install them); symbolic
+    # links made in the root filesystem: (path, target).
+    suite: str = ""
+    extra_suite: str = ""
+    extra_packages: tuple[str, ...] = ()
+    links: tuple[tuple[str, str], ...] = ()
 
 
 RECIPES: dict[str, Recipe] = {
@@ -91,28 +99,66 @@ def recipe_for_ref(ref: str) -> Recipe | None:
     return None
 
 
-def rootfs_key(suite: str, mirror: str, packages: Iterable[str], arch: str = "amd64") -> str:
+def rootfs_key(
+    suite: str,
+    mirror: str,
+    packages: Iterable[str],
+    arch: str = "amd64",
+    *,
+    extra: Sequence[str] = (),
+    links: Sequence[tuple[str, str]] = (),
+) -> str:
     """The cache key of a debootstrap root filesystem: same inputs, same tarball."""
-    text = json.dumps(
-        {
-            "suite": suite,
-            "mirror": mirror.rstrip("/"),
-            "variant": "minbase",
-            "arch": arch,
-            "packages": sorted(set(packages)),
-        },
-        sort_keys=True,
-    )
-    return hashlib.sha256(text.encode()).hexdigest()[:24]
+    inputs: dict[str, Any] = {
+        "suite": suite,
+        "mirror": mirror.rstrip("/"),
+        "variant": "minbase",
+        "arch": arch,
+        "packages": sorted(set(packages)),
+    }
+    if extra:
+        inputs["extra"] = list(extra)
+    if links:
+        inputs["links"] = [list(link) for link in links]
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def extra_install_argv(root: Path, suite: str, packages: Sequence[str]) -> list[list[str]]:
+    """Pure: the commands that install `packages` from `suite` inside a new root."""
+    chroot = ["chroot", str(root), "env", "DEBIAN_FRONTEND=noninteractive"]
+    return [
+        [*chroot, "apt-get", "update", "-qq"],
+        [*chroot, "apt-get", "install", "-y", "-qq", "--no-install-recommends", "-t", suite,
+         *packages],
+        [*chroot, "apt-get", "clean"],
+    ]  # fmt: skip
+
+
+def debootstrap_script(suite: str, native: Sequence[str]) -> str:
+    """Pure: "" when debootstrap knows `suite`, else the script to make it with.
+
+    A suite newer than the machine's debootstrap (Debian's testing, say) is made
+    with the script of unstable, which every debootstrap has and which fits it.
+    """
+    return "" if suite in native else "sid"
 
 
 def debootstrap_argv(
-    debootstrap: str, suite: str, target: Path, mirror: str, packages: Sequence[str]
+    debootstrap: str,
+    suite: str,
+    target: Path,
+    mirror: str,
+    packages: Sequence[str],
+    *,
+    script: str = "",
 ) -> list[str]:
     argv = [debootstrap, "--variant=minbase"]
     if packages:
         argv.append("--include=" + ",".join(packages))
-    return [*argv, suite, str(target), mirror]
+    argv += [suite, str(target), mirror]
+    if script:
+        argv.append(f"/usr/share/debootstrap/scripts/{script}")
+    return argv
 
 
 def image_labels(recipe: Recipe, made: Mapping[str, str]) -> dict[str, str]:

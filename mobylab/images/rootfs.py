@@ -25,7 +25,13 @@ from pathlib import Path
 from .. import process
 from ..errors import ImageError, WorkspaceError
 from ..workspace import file_sha256, read_json, write_atomic, write_json
-from .recipes import Recipe, debootstrap_argv, rootfs_key
+from .recipes import (
+    Recipe,
+    debootstrap_argv,
+    debootstrap_script,
+    extra_install_argv,
+    rootfs_key,
+)
 
 DEFAULT_CACHE = Path("/var/cache/mobylab/rootfs")
 CACHE_ENV = "MOBYLAB_ROOTFS_CACHE"
@@ -48,6 +54,12 @@ def cache_dir(configured: str | None = None) -> Path:
     """The rootfs cache: the setting, else MOBYLAB_ROOTFS_CACHE, else /var/cache/mobylab."""
     value = configured or os.environ.get(CACHE_ENV)
     return Path(value).expanduser() if value else DEFAULT_CACHE
+
+
+def native_suites() -> list[str]:
+    """The suites this machine's debootstrap has a script for."""
+    scripts = Path("/usr/share/debootstrap/scripts")
+    return sorted(path.name for path in scripts.iterdir()) if scripts.is_dir() else []
 
 
 def debootstrap_version() -> str:
@@ -113,6 +125,25 @@ def _require_debootstrap() -> str:
     return "debootstrap"
 
 
+def _install_extra(recipe: Recipe, root: Path, mirror: str, log: Path, progress: Progress) -> None:
+    """Install the recipe's packages from its extra suite with apt inside the new root."""
+    progress(f"{recipe.name}: {', '.join(recipe.extra_packages)} from {recipe.extra_suite}")
+    sources = root / "etc/apt/sources.list.d/mobylab-extra.list"
+    sources.write_text(f"deb {mirror.rstrip('/')} {recipe.extra_suite} main\n")
+    try:
+        for argv in extra_install_argv(root, recipe.extra_suite, recipe.extra_packages):
+            result = process.run(argv, log=log)
+            if not result.ok:
+                raise ImageError(
+                    f"installing {', '.join(recipe.extra_packages)} from {recipe.extra_suite} "
+                    f"failed (exit status {result.returncode})",
+                    f"See {log}.",
+                    detail="\n".join(result.tail[-10:]),
+                )
+    finally:
+        sources.unlink(missing_ok=True)
+
+
 def _tidy(root: Path) -> None:
     for pattern in _CLEANUP_GLOBS:
         for path in root.glob(pattern):
@@ -131,7 +162,8 @@ def debootstrap_rootfs(
     refresh: bool = False,
 ) -> Rootfs:
     """The cached root filesystem of a debootstrap recipe, made when missing."""
-    key = rootfs_key(suite, mirror, recipe.packages)
+    extra = [recipe.extra_suite, *recipe.extra_packages] if recipe.extra_packages else []
+    key = rootfs_key(suite, mirror, recipe.packages, extra=extra, links=recipe.links)
     try:
         cache.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -171,11 +203,21 @@ def _debootstrap_rootfs(
         progress(f"{recipe.name}: root filesystem from the cache ({tarball})")
         return Rootfs(tarball, str(meta["sha256"]), {k: str(v) for k, v in meta.items()})
     debootstrap = _require_debootstrap()
-    check_mirror(mirror, suite)
+    for wanted in (suite, recipe.extra_suite):
+        if wanted:
+            check_mirror(mirror, wanted)
     version = debootstrap_version()
     with tempfile.TemporaryDirectory(prefix=f".{key}.", dir=cache) as scratch:
         root = Path(scratch) / "rootfs"
-        argv = debootstrap_argv(debootstrap, suite, root, mirror, recipe.packages)
+        argv = debootstrap_argv(
+            debootstrap,
+            suite,
+            root,
+            mirror,
+            recipe.packages,
+            script=debootstrap_script(suite, native_suites()),
+        )
+        suites = " + ".join(s for s in (suite, recipe.extra_suite) if s)
         progress(f"{recipe.name}: debootstrap {suite} with {', '.join(recipe.packages)}")
 
         phases: list[str] = []
@@ -195,9 +237,16 @@ def _debootstrap_rootfs(
                 f"See {log}.",
                 detail="\n".join(result.tail[-10:]),
             )
+        if recipe.extra_packages:
+            _install_extra(recipe, root, mirror, log, progress)
         _tidy(root)
         for folder in recipe.folders:
             (root / folder).mkdir(parents=True, exist_ok=True)
+        for link, target in recipe.links:
+            path = root / link.lstrip("/")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.unlink(missing_ok=True)
+            path.symlink_to(target)
         progress(f"{recipe.name}: packing the root filesystem")
         partial = Path(scratch) / "rootfs.tar"
         packed = process.run(
@@ -211,7 +260,7 @@ def _debootstrap_rootfs(
             )
         sha = file_sha256(partial)
         made = {
-            "suite": suite,
+            "suite": suites,
             "mirror": mirror,
             "packages": ",".join(recipe.packages),
             "debootstrap": version,

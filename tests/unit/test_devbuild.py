@@ -11,12 +11,11 @@ import pytest
 from mobylab.dev.build import (
     PhaseClock,
     cache_valid,
-    docker_run_override,
-    make_argv,
     phase_of,
     recipe_exit_code,
     scan_bundles,
 )
+from mobylab.dev.build_upstream import docker_run_override, make_argv
 from mobylab.dev.plan import plan_from_files
 from mobylab.engine import PRIVILEGED
 from mobylab.engine._probe import fallback_security
@@ -162,10 +161,10 @@ def test_scan_and_cache(tmp_path: Path):
 
 
 def test_one_build_at_a_time_per_checkout(tmp_path: Path, workspace):
-    from mobylab.dev.build import _checkout_lock, run_build
+    from mobylab.dev.build import build_lock, run_build
     from mobylab.errors import BuildError
 
     plan = plan_of("today", checkout=tmp_path)
     busy = pytest.raises(BuildError, match=r"another dev\.build")
-    with _checkout_lock(workspace, tmp_path), busy:
+    with build_lock(workspace, tmp_path), busy:
         run_build(workspace, plan, None, PRIVILEGED)  # type: ignore[arg-type]

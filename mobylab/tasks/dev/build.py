@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from invoke import task
 
-from ... import process, ui
-from ...errors import BuildError
+from ... import ui
+from ...errors import BuildError, UsageError
 from ..base import Session, friendly_errors
 
 if TYPE_CHECKING:
-    from ...dev.plan import BuildPlan
+    from ...dev.planner import Planned
+    from ...engine import Engine
 
 
 def _checkout(session: Session, checkout: str | None) -> Path:
@@ -24,32 +24,39 @@ def _checkout(session: Session, checkout: str | None) -> Path:
     return Path(checkout).expanduser() if checkout else default_checkout(session.workspace)
 
 
-def _local_buildx() -> bool:
-    """Whether this machine's docker CLI has the buildx plugin."""
-    if shutil.which("docker") is None:
-        return False
-    return process.capture(["docker", "buildx", "version"], timeout=20).returncode == 0
+def _print_plan(planned: Planned) -> None:
+    from ...dev.planner import plan_rows
 
-
-def _print_plan(plan: BuildPlan) -> None:
-    rows = [
-        ("checkout", str(plan.checkout)),
-        ("commit", f"{plan.commit[:12]} ({plan.branch or 'detached HEAD'})"),
-        ("era", plan.era),
-        ("command", " ".join(["make", *plan.make_vars, plan.target])),
-        ("dev image", plan.dev_image),
-        ("workdir", plan.workdir),
-        ("version", plan.version),
-        ("daemon", ", ".join(plan.daemon_dirs)),
-        ("client", ", ".join(plan.client_dirs)),
-        ("PATH in docker-dev", plan.container_path),
-        ("docker run flags", f"${plan.run_var}" if plan.run_var else "not found"),
-    ]
-    ui.out.print(ui.table(["", ""], rows, title="Build plan"))
+    plan = planned.plan
+    ui.out.print(ui.table(["", ""], plan_rows(plan), title="Build plan"))
     for note in plan.notes:
         ui.info(f"note: {note}")
     for warning in plan.warnings:
         ui.warn(warning)
+
+
+def _planned(
+    session: Session, path: Path, route: str, target: str | None, engine: Engine | None
+) -> Planned:
+    """The whole plan, with what the engine (when one answers) and the CLI offer."""
+    from ...dev.planner import plan_build
+    from ...engine import local_buildx, probe
+
+    cgroup = None
+    if engine is not None:
+        cgroup = probe(engine, session.workspace).cgroup_version
+    return plan_build(
+        path,
+        session.settings,
+        engine=engine,
+        buildx=local_buildx(),
+        route=route,
+        target=target,
+        host_cgroup=cgroup,
+    )
+
+
+ROUTE_HELP = "auto (default: the era's own make where it can work here), upstream or source"
 
 
 @task(
@@ -59,40 +66,61 @@ def _print_plan(plan: BuildPlan) -> None:
         "pr": "pull request number (fetches refs/pull/N/head)",
         "full": "fetch the full history instead of a shallow one",
         "force": "discard local changes and commits in the checkout (they are listed first)",
+        "mirrors": "a folder of bare git repositories standing in for GitHub (comma-separated "
+        "for several); default: the mirrors setting",
     }
 )
 @friendly_errors
-def clone(c, repo=None, ref=None, pr=None, full=False, force=False):
+def clone(c, repo=None, ref=None, pr=None, full=False, force=False, mirrors=None):
     """Clone or update the engine source in <workspace>/checkouts at a ref or pull request."""
     from ...dev.source import clone as clone_source
+    from ...dev.source import fetched_from
 
-    session = Session.from_context(c)
+    session = Session.from_context(c, mirrors=mirrors)
     settings = session.settings
     if pr is None and ref is None:
         ref = settings.ref
-    record = clone_source(session.workspace, repo or settings.repo, ref, pr, full=full, force=force)
+    record = clone_source(
+        session.workspace,
+        repo or settings.repo,
+        ref,
+        pr,
+        full=full,
+        force=force,
+        mirrors=settings.mirrors,
+    )
     where = f"branch {record.branch}" if record.branch else "detached HEAD"
     ui.info(
         f"checked out {record.ref} at {record.commit[:12]} ({where}) in {record.path}"
-        f"{' (shallow)' if record.shallow else ''}"
+        f"{' (shallow)' if record.shallow else ''}, {fetched_from(record)}"
     )
 
 
-@task(help={"checkout": "engine checkout (default: the one dev.clone made)", "json": "print JSON"})
+@task(
+    help={
+        "checkout": "engine checkout (default: the one dev.clone made)",
+        "json": "print JSON",
+        "route": ROUTE_HELP,
+        "target": "make target instead of the plan's (tgz or binary)",
+    }
+)
 @friendly_errors
-def plan(c, checkout=None, json_=False):
-    """Show how this checkout builds: era, make target, dev image, workdir, bundles."""
-    from ...dev.plan import ERA_BAKE, host_cgroup_version, read_plan
+def plan(c, checkout=None, json_=False, route="auto", target=None):
+    """Show how this checkout builds: era, route, toolchain, dev image, workdir, bundles."""
+    from ...dev.planner import plan_summary
+    from ...errors import EngineError
 
     session = Session.from_context(c)
     path = _checkout(session, checkout)
-    result = read_plan(path, host_cgroup=host_cgroup_version())
-    if result.era == ERA_BAKE:
-        result = read_plan(path, host_cgroup=host_cgroup_version(), buildx=_local_buildx())
+    try:
+        engine: Engine | None = session.engine(start=False)
+    except EngineError:
+        engine = None
+    planned = _planned(session, path, route, target, engine)
     if json_:
-        print(json.dumps(result.as_dict(), indent=2))
+        print(json.dumps(plan_summary(planned), indent=2))
     else:
-        _print_plan(result)
+        _print_plan(planned)
 
 
 @task(
@@ -101,17 +129,22 @@ def plan(c, checkout=None, json_=False):
         "force": "build even if this commit was built with this plan",
         "checkout": "engine checkout (default: the one dev.clone made)",
         "skip_cross": "set DOCKER_CROSSPLATFORMS= so tgz skips cross builds",
+        "route": ROUTE_HELP,
     }
 )
 @friendly_errors
-def build(c, target=None, force=False, checkout=None, skip_cross=False):
-    """Build the engine with make the way its era does; a built commit is a no-op."""
-    from ...dev.build import cached_build, require_make, run_build
+def build(c, target=None, force=False, checkout=None, skip_cross=False, route="auto"):
+    """Build the engine the way its era does (or from source, offline); a built commit is a
+    no-op."""
+    from ...dev.build import cached_build, run_build
     from ...dev.plan import read_plan
+    from ...dev.routes import ROUTES
     from ...dev.source import is_dirty
     from ...engine import probe
 
     started = time.monotonic()
+    if route not in ROUTES:
+        raise UsageError(f"--route {route!r} is not a route", "Use auto, upstream or source.")
     session = Session.from_context(c)
     path = _checkout(session, checkout)
     quick = read_plan(path, target=target)
@@ -119,22 +152,19 @@ def build(c, target=None, force=False, checkout=None, skip_cross=False):
     if dirty:
         ui.info("note: the checkout has uncommitted changes: building it again")
     if not force and not dirty:
-        cached = cached_build(session.workspace, quick)
+        cached = cached_build(session.workspace, quick, route)
         if cached is not None:
             ui.info(
-                f"commit {quick.commit[:12]} is already built (make {quick.target}); "
-                f"nothing to do ({time.monotonic() - started:.2f}s). Use --force to rebuild."
+                f"commit {quick.commit[:12]} is already built ({cached.plan.route} route: "
+                f"{cached.plan.command}); nothing to do ({time.monotonic() - started:.2f}s). "
+                "Use --force to rebuild."
             )
             return
-    require_make()
     engine = session.engine()
     caps = probe(engine, session.workspace)
-    full = read_plan(path, target=target, host_cgroup=caps.cgroup_version, buildx=caps.buildx)
-    if full.era == "bake" and full.target == "binary" and not caps.buildx:
-        raise BuildError(
-            "make binary in this checkout runs `docker buildx bake`, and buildx is not installed",
-            "Install the docker buildx plugin, or build an older ref.",
-        )
+    planned = _planned(session, path, route, target, engine)
+    full = planned.plan
+    ui.info(f"route: {full.route} ({full.route_reason})")
     record = run_build(
         session.workspace,
         full,
@@ -142,6 +172,8 @@ def build(c, target=None, force=False, checkout=None, skip_cross=False):
         caps.dind_security,
         force=True,
         skip_cross=skip_cross,
+        recipe=planned.recipe,
+        settings=session.settings,
     )
     binaries = record.manifest["binaries"]
     ui.info(

@@ -1,0 +1,135 @@
+"""The source route: mobylab's Debian-made dev image runs the checkout's own hack/make.sh.
+
+No registry, no buildx: the image comes from Debian packages (dev.devimage), the
+source is a build copy of the checkout (dev.buildcopy) mounted at the era's
+workdir, the build container has no network at all, and Go's build and module
+caches live on labelled volumes named after the toolchain, so a rebuild after a
+small change compiles only what changed and a cache is never shared between Go
+versions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import docker.errors
+
+from .. import labels, ui
+from ..config import Settings, merge_settings
+from ..engine import Engine
+from ..errors import BuildError
+from ..images.recipes import Recipe
+from ..workspace import Workspace
+from .buildcopy import BuildCopy, prepare
+from .devimage import ensure_dev_image
+from .job import COMPONENT, BuildJob, build_dir
+from .plan import BuildPlan
+from .toolchain import Toolchain
+
+GO_BUILD_CACHE = "/root/.cache/go-build"
+GO_MOD_CACHE = "/go/pkg/mod"
+CACHE_COMPONENT = "go-cache"
+
+
+def cache_volumes(toolchain: Toolchain) -> dict[str, str]:
+    """Pure: volume name -> where it is mounted, one pair per Go toolchain."""
+    key = f"{toolchain.go.short}-{toolchain.go.suite}"
+    return {f"mobylab-go-build-{key}": GO_BUILD_CACHE, f"mobylab-go-mod-{key}": GO_MOD_CACHE}
+
+
+def git_commit(commit: str, dirty: bool) -> str:
+    """Pure: DOCKER_GITCOMMIT as `docker version` will show it; a build of local changes
+    says so the way the engine's own hack/make.sh does."""
+    return commit[:12] + ("-unsupported" if dirty else "")
+
+
+def source_build_argv(
+    plan: BuildPlan,
+    *,
+    build_id: str,
+    copy: Path,
+    volumes: dict[str, str],
+    gitcommit: str,
+    docker: str = "docker",
+) -> list[str]:
+    """Pure: the `docker run` of one source-route build."""
+    toolchain = plan.toolchain
+    assert toolchain is not None
+    argv = [docker, "run", "--rm", "--network", "none"]
+    argv += labels.label_flags(COMPONENT, build=build_id, commit=plan.commit[:12])
+    argv += ["-v", f"{copy}:{plan.workdir}", "-w", plan.workdir]
+    for name, target in volumes.items():
+        argv += ["--mount", f"type=volume,source={name},target={target}"]
+    for key, value in (*toolchain.env, ("DOCKER_GITCOMMIT", gitcommit)):
+        argv += ["-e", f"{key}={value}"]
+    return [*argv, plan.dev_image, "hack/make.sh", *plan.bundles]
+
+
+def ensure_cache_volumes(engine: Engine, volumes: dict[str, str]) -> None:
+    """The toolchain's cache volumes, labelled; a same-named one mobylab did not make is refused."""
+    client = engine.client()
+    try:
+        for name in volumes:
+            try:
+                volume = client.volumes.get(name)
+            except docker.errors.NotFound:
+                client.volumes.create(name, labels=labels.labels(CACHE_COMPONENT))
+                continue
+            if not labels.is_managed(volume.attrs.get("Labels")):
+                raise BuildError(
+                    f"a volume named {name} exists and mobylab did not create it",
+                    "mobylab never uses or removes it: rename or remove it yourself.",
+                )
+    finally:
+        client.close()
+
+
+def source_job(
+    workspace: Workspace,
+    plan: BuildPlan,
+    engine: Engine,
+    recipe: Recipe,
+    settings: Settings | None,
+    build_id: str,
+) -> BuildJob:
+    """Everything the source route needs in place, and the command that builds."""
+    toolchain = plan.toolchain
+    if toolchain is None:
+        raise BuildError("this plan has no toolchain: it is not a source-route plan")
+    ui.step(f"dev image {recipe.tag} ({toolchain.go.package} from Debian {toolchain.go.suite})")
+    ensure_dev_image(engine, workspace, settings or merge_settings(), recipe)
+    volumes = cache_volumes(toolchain)
+    ensure_cache_volumes(engine, volumes)
+    folder = build_dir(workspace, plan.commit, plan.route)
+    ui.step(f"build copy of {plan.checkout} at {plan.commit[:12]} in {folder}")
+    copy = prepare(plan.checkout, folder / "src", plan.commit)
+    if copy.dirty:
+        ui.info("note: the checkout has uncommitted changes: they are built as they are")
+    argv = source_build_argv(
+        plan,
+        build_id=build_id,
+        copy=copy.path,
+        volumes=volumes,
+        gitcommit=git_commit(plan.commit, copy.dirty),
+    )
+    ui.step(f"{plan.command} in {recipe.tag} (commit {plan.commit[:12]}, {toolchain.describe()})")
+    return BuildJob(
+        commands=(tuple(argv),),
+        env=engine.cli_env(),
+        cwd=copy.path,
+        source_dir=copy.path,
+        build_id=build_id,
+        manifest=copy_manifest(copy, recipe, volumes),
+    )
+
+
+def copy_manifest(copy: BuildCopy, recipe: Recipe, volumes: dict[str, str]) -> dict[str, object]:
+    """Pure: what the manifest says of the build copy, the dev image and the caches."""
+    return {
+        "dirty": copy.dirty,
+        "changes_sha256": copy.changes_sha256,
+        "dev_image": recipe.tag,
+        "dev_image_packages": list(recipe.packages + recipe.extra_packages),
+        "cache_volumes": sorted(volumes),
+        "security": "no privileges, no network (a plain build container)",
+    }

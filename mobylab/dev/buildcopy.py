@@ -1,0 +1,84 @@
+"""The build copy: the source route builds here, never in the user's checkout.
+
+A git clone of the checkout (kept per commit, so a rebuild only rewrites what
+changed) at the checkout's commit, with the checkout's uncommitted changes and
+untracked files laid on top: what the user has is built as it is, and nothing in
+their checkout or its .git is written. The engine's later fixes (dev.fixes) are
+applied here too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import SourceError
+
+_GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+
+
+@dataclass(frozen=True)
+class BuildCopy:
+    path: Path
+    commit: str
+    # Uncommitted changes or untracked files of the checkout were laid on top.
+    dirty: bool
+    # sha256 of what was laid on top ("" when nothing was).
+    changes_sha256: str = ""
+
+
+def _git(args: list[str], cwd: Path, stdin: bytes | None = None) -> bytes:
+    """Run git on bytes (diffs may hold any encoding); SourceError when it fails."""
+    try:
+        result = subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            input=stdin,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
+            capture_output=True,
+            env={**os.environ, **_GIT_ENV},
+            timeout=900,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise SourceError(f"git {args[0]} took too long preparing the build copy") from None
+    if result.returncode != 0:
+        message = result.stderr.decode(errors="replace").strip().splitlines()
+        raise SourceError(
+            f"preparing the build copy failed: git {args[0]}: {message[-1] if message else '?'}",
+            f"The copy is {cwd}; remove it and build again.",
+        )
+    return result.stdout
+
+
+def prepare(checkout: Path, dest: Path, commit: str) -> BuildCopy:
+    """`dest` as a clone of `checkout` at `commit`, with the checkout's local changes."""
+    if not (dest / ".git").is_dir():
+        if dest.exists():
+            shutil.rmtree(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        _git(["clone", "--quiet", "--no-checkout", str(checkout), str(dest)], cwd=dest.parent)
+    # The checkout may have moved on since the copy was made: its commit comes along.
+    _git(["fetch", "--quiet", str(checkout), commit], cwd=dest)
+    _git(["checkout", "--quiet", "--force", "--detach", commit], cwd=dest)
+    _git(["clean", "--quiet", "-fdx"], cwd=dest)
+    diff = _git(["diff", "HEAD", "--binary"], checkout)
+    if diff:
+        _git(["apply", "--binary", "--whitespace=nowarn"], cwd=dest, stdin=diff)
+    listing = _git(["ls-files", "--others", "--exclude-standard", "-z"], checkout)
+    untracked = [name for name in listing.decode(errors="surrogateescape").split("\0") if name]
+    digest = hashlib.sha256(diff)
+    for name in untracked:
+        source = checkout / name
+        if source.is_symlink() or not source.is_file():
+            continue
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+        digest.update(name.encode(errors="surrogateescape") + b"\0" + source.read_bytes())
+    dirty = bool(diff or untracked)
+    return BuildCopy(dest, commit, dirty, digest.hexdigest() if dirty else "")

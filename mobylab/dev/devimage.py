@@ -1,0 +1,77 @@
+"""mobylab's docker-dev image for a toolchain, made from Debian packages only.
+
+One image per toolchain (Go package and suite, and whether Debian's containerd,
+runc, CLI and buildx serve the era's daemon): debootstrap + docker import like
+the other offline images, labelled, listed by images.list, shipped by
+images.save. Its tag carries a digest of the recipe, so a changed package list
+makes a new image instead of reusing a stale one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+
+from ..config import Settings
+from ..engine import Engine
+from ..images.build import build_image, image_exists
+from ..images.debian import Package, base_suite
+from ..images.recipes import DEBOOTSTRAP, DEFAULT_PATH, Recipe
+from ..workspace import Workspace
+from .toolchain import Toolchain, build_packages, companion_packages
+
+REPOSITORY = "mobylab/docker-dev"
+
+
+def dev_image_recipe(
+    toolchain: Toolchain, offered: Mapping[str, Mapping[str, Package]]
+) -> tuple[Recipe, tuple[str, ...]]:
+    """Pure: the recipe of the dev image for a toolchain, and notes on what it lacks."""
+    go = toolchain.go
+    suite = base_suite(go.suite)
+    backports = go.suite != suite
+    companions, links, notes = companion_packages(
+        offered, go.suite, toolchain.companions_from_debian
+    )
+    wanted = [*build_packages(toolchain.need, go), *companions]
+    packages = tuple(dict.fromkeys(p for p in wanted if not (backports and p == go.package)))
+    extra = (go.package,) if backports else ()
+    path = f"{go.goroot}/bin:/go/bin:/usr/local/cli:{DEFAULT_PATH}"
+    env = (("PATH", path), ("GOPATH", "/go"), ("GOTOOLCHAIN", "local"))
+    inputs = {"packages": packages, "suite": go.suite, "extra": extra, "links": links, "env": env}
+    digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:8]
+    flavour = "" if toolchain.companions_from_debian else "-build"
+    name = f"docker-dev-{go.short}-{go.suite}{flavour}"
+    recipe = Recipe(
+        name=name,
+        tag=f"{REPOSITORY}:{go.short}-{go.suite}{flavour}-{digest}",
+        method=DEBOOTSTRAP,
+        description=(
+            f"docker-dev for {toolchain.need.describe()}: {go.package} from Debian {go.suite}"
+            + (", with Debian's containerd, runc, docker CLI" if flavour == "" else "")
+        ),
+        packages=packages,
+        env=env,
+        cmd=("/bin/bash",),
+        folders=("go/src", "go/bin", "go/pkg/mod", "root/.cache/go-build"),
+        suite=suite,
+        extra_suite=go.suite if backports else "",
+        extra_packages=extra,
+        links=tuple(links),
+    )
+    return recipe, tuple(notes)
+
+
+def ensure_dev_image(
+    engine: Engine, workspace: Workspace, settings: Settings, recipe: Recipe
+) -> str:
+    """The dev image on the engine: made from Debian packages when it is missing."""
+    client = engine.client()
+    try:
+        present = image_exists(client, recipe.tag)
+    finally:
+        client.close()
+    if not present:
+        build_image(engine, workspace, recipe, settings=settings)
+    return recipe.tag

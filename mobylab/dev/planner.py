@@ -1,0 +1,178 @@
+"""Gather what the pure plan needs, then plan: the era, the route, the toolchain.
+
+The era comes from the checkout's files (dev.plan); the route from what the
+engine and the machine offer the era's own Makefile (dev.routes: buildx, the
+Dockerfile's base images, a registry); the toolchain, for the source route, from
+the checkout's Go needs and what the Debian mirror serves (dev.toolchain).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..config import Settings
+from ..doctor import reach, registry_address
+from ..engine import Engine
+from ..errors import MobylabError
+from ..images import debian
+from ..images.recipes import Recipe
+from ..images.rootfs import cache_dir, native_suites
+from .devimage import dev_image_recipe
+from .plan import (
+    BuildPlan,
+    host_cgroup_version,
+    read_go_sources,
+    read_plan,
+    read_plan_files,
+    read_plan_folders,
+    source_plan,
+)
+from .routes import SOURCE, UPSTREAM, RouteFacts, choose_route
+from .toolchain import GRAPHDRIVER_FOLDERS, cgo_includes, choose_go, go_need, make_toolchain
+
+# Vendored here means the daemon still speaks containerd 0.2's API: Debian's
+# containerd (1.x and later) cannot serve it; its companions are built from source.
+CONTAINERD_02_API = "vendor/github.com/docker/containerd"
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A plan, and for the source route the recipe of its dev image."""
+
+    plan: BuildPlan
+    recipe: Recipe | None = None
+
+
+def _missing(engine: Engine | None, images: tuple[str, ...]) -> tuple[str, ...]:
+    if not images:
+        return ()
+    if engine is None:
+        return images
+    import docker.errors
+
+    try:
+        client = engine.client(timeout=30)
+    except MobylabError:
+        return images
+    try:
+        missing = []
+        for image in images:
+            try:
+                client.images.get(image)
+            except docker.errors.ImageNotFound:
+                missing.append(image)
+            except docker.errors.APIError:
+                missing.append(image)
+        return tuple(missing)
+    finally:
+        client.close()
+
+
+def route_facts(
+    plan: BuildPlan, engine: Engine | None, buildx: bool, settings: Settings
+) -> RouteFacts:
+    """What the upstream route would have: buildx, the base images, a registry."""
+    missing = _missing(engine, plan.base_images)
+    answers, detail = False, ""
+    if missing:
+        answers, detail = reach(registry_address(settings), timeout=3.0)
+    return RouteFacts(buildx, answers, detail, missing)
+
+
+def source_route(
+    plan: BuildPlan, checkout: Path, settings: Settings, reason: str, target: str | None
+) -> Planned:
+    """The source route's plan and dev image recipe, from the checkout and the mirror."""
+    files = read_plan_files(checkout)
+    folders = read_plan_folders(checkout)
+    need = go_need(files, "vendor" in folders)
+    cache = debian.cache_folder(cache_dir(settings.extra.get("rootfs_cache")))
+    offered = debian.offers(settings.debian_mirror, cache)
+    go = choose_go(need, offered, native_suites())
+    toolchain = make_toolchain(
+        need,
+        go,
+        dockerfile=files.get("Dockerfile"),
+        cgo_includes=cgo_includes(read_go_sources(checkout, GRAPHDRIVER_FOLDERS)),
+        workdir=plan.workdir,
+        companions_from_debian=CONTAINERD_02_API not in folders,
+    )
+    recipe, notes = dev_image_recipe(toolchain, offered)
+    image_path = dict(recipe.env)["PATH"]
+    planned = source_plan(
+        plan,
+        toolchain,
+        image=recipe.tag,
+        image_path=image_path,
+        reason=reason,
+        target=target,
+        notes=notes,
+    )
+    return Planned(planned, recipe)
+
+
+def plan_build(
+    checkout: Path,
+    settings: Settings,
+    *,
+    engine: Engine | None,
+    buildx: bool,
+    route: str = "auto",
+    target: str | None = None,
+    host_cgroup: str | None = None,
+) -> Planned:
+    """The whole plan of a checkout: its era, the route (and why), the toolchain."""
+    cgroup = host_cgroup or host_cgroup_version()
+    era_plan = read_plan(checkout, host_cgroup=cgroup, buildx=buildx, target=target)
+    facts = route_facts(era_plan, engine, buildx, settings)
+    chosen, reason = choose_route(route, era_plan.needs_buildx, facts)
+    if chosen == UPSTREAM:
+        return Planned(dataclasses.replace(era_plan, route=UPSTREAM, route_reason=reason))
+    assert chosen == SOURCE
+    return source_route(era_plan, checkout, settings, reason, target)
+
+
+def plan_rows(plan: BuildPlan) -> list[tuple[str, str]]:
+    """Pure: the dev.plan table."""
+    rows = [
+        ("checkout", str(plan.checkout)),
+        ("commit", f"{plan.commit[:12]} ({plan.branch or 'detached HEAD'})"),
+        ("era", plan.era),
+        ("route", f"{plan.route}: {plan.route_reason}" if plan.route_reason else plan.route),
+        ("command", plan.command),
+        ("dev image", plan.dev_image),
+        ("workdir", plan.workdir),
+        ("version", plan.version),
+        ("daemon", ", ".join(plan.daemon_dirs)),
+        ("client", ", ".join(plan.client_dirs)),
+        ("PATH in docker-dev", plan.container_path),
+    ]
+    toolchain = plan.toolchain
+    if toolchain is not None:
+        rows += [
+            ("Go", toolchain.describe()),
+            ("build tags", " ".join(toolchain.build_tags) or "(none)"),
+            ("environment", " ".join(f"{k}={v}" for k, v in toolchain.env if v)),
+        ]
+    else:
+        rows.append(("docker run flags", f"${plan.run_var}" if plan.run_var else "not found"))
+    return rows
+
+
+def plan_summary(planned: Planned) -> dict[str, Any]:
+    """The plan as JSON, with the dev image's recipe when there is one."""
+    data = planned.plan.as_dict()
+    if planned.recipe is not None:
+        recipe = planned.recipe
+        data["dev_image_recipe"] = {
+            "tag": recipe.tag,
+            "suite": recipe.suite,
+            "packages": list(recipe.packages),
+            "extra_suite": recipe.extra_suite,
+            "extra_packages": list(recipe.extra_packages),
+            "links": [list(link) for link in recipe.links],
+        }
+    return data

@@ -1,0 +1,134 @@
+"""Pure: which way a checkout is built, "upstream" or "source", and why.
+
+- upstream: the era's own Makefile (`make tgz`, `make binary`, and for the bake era
+  `make build` too, so a docker-dev image exists for dev.up). It needs what that
+  Makefile needs: buildx where it calls `docker buildx`, and every image its
+  Dockerfile starts FROM, on the engine already or from a registry that answers.
+- source: mobylab's own dev image, made from Debian packages, runs the checkout's
+  hack/make.sh: no registry, no buildx, offline.
+`auto` takes upstream only where it can work.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from ..errors import BuildError, UsageError
+
+UPSTREAM = "upstream"
+SOURCE = "source"
+ROUTES = ("auto", UPSTREAM, SOURCE)
+
+_FROM = re.compile(r"^\s*FROM\s+(.*)$", re.IGNORECASE)
+_ARG = re.compile(r"^\s*ARG\s+([A-Za-z_][A-Za-z0-9_]*)(?:=(.*))?$", re.IGNORECASE)
+_VAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}?")
+
+
+def _unquote(value: str) -> str:
+    value = value.strip()
+    return value[1:-1] if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'" else value
+
+
+def _logical_lines(text: str) -> list[str]:
+    lines: list[str] = []
+    buffer = ""
+    for raw in text.splitlines():
+        stripped = raw.rstrip()
+        if stripped.startswith("#") and not buffer:
+            continue
+        if stripped.endswith("\\"):
+            buffer += stripped[:-1] + " "
+            continue
+        lines.append(buffer + stripped)
+        buffer = ""
+    if buffer:
+        lines.append(buffer)
+    return lines
+
+
+def external_images(dockerfile: str) -> list[str]:
+    """Pure: the images a Dockerfile starts FROM that are not its own stages.
+
+    ARG defaults are substituted ($X, ${X}, ${X:-default}); `scratch`, stage names
+    and FROM lines whose image is still a variable after that are left out.
+    """
+    args: dict[str, str] = {}
+    stages: set[str] = set()
+    images: list[str] = []
+    for line in _logical_lines(dockerfile):
+        arg = _ARG.match(line)
+        if arg:
+            name, default = arg.group(1), arg.group(2)
+            if default is not None and name not in args:
+                args[name] = _unquote(default)
+            continue
+        match = _FROM.match(line)
+        if not match:
+            continue
+        words = [w for w in match.group(1).split() if not w.startswith("--")]
+        if not words:
+            continue
+        image = _VAR.sub(lambda m: args.get(m.group(1), m.group(2) or ""), words[0])
+        if len(words) >= 3 and words[1].lower() == "as":
+            stages.add(words[2].lower())
+        if not image or "$" in image or image.lower() == "scratch" or image.lower() in stages:
+            continue
+        if image not in images:
+            images.append(image)
+    return images
+
+
+@dataclass(frozen=True)
+class RouteFacts:
+    """What the engine and the machine offer the upstream route."""
+
+    buildx: bool
+    registry_answers: bool
+    registry_detail: str
+    # The Dockerfile's FROM images the engine does not have.
+    missing_images: tuple[str, ...]
+
+
+def upstream_problem(needs_buildx: bool, facts: RouteFacts) -> str:
+    """Pure: why the era's Makefile cannot work here ('' when it can)."""
+    if needs_buildx and not facts.buildx:
+        return "its Makefile runs `docker buildx` and the docker CLI has no buildx plugin"
+    if facts.missing_images and not facts.registry_answers:
+        shown = ", ".join(facts.missing_images[:3])
+        more = f" and {len(facts.missing_images) - 3} more" if len(facts.missing_images) > 3 else ""
+        return (
+            f"its Dockerfile starts FROM {shown}{more}, which the engine does not have, "
+            f"and no registry answers ({facts.registry_detail})"
+        )
+    return ""
+
+
+def choose_route(requested: str, needs_buildx: bool, facts: RouteFacts) -> tuple[str, str]:
+    """Pure: (route, why) for `--route requested`."""
+    if requested not in ROUTES:
+        raise UsageError(f"--route {requested!r} is not a route", "Use auto, upstream or source.")
+    problem = upstream_problem(needs_buildx, facts)
+    if requested == UPSTREAM:
+        if problem:
+            raise BuildError(
+                f"the upstream route cannot work here: {problem}",
+                "Use --route source (mobylab's Debian-made dev image builds it offline)"
+                + (
+                    ", or install the docker buildx plugin (`invoke engine.buildx`)"
+                    if "buildx" in problem
+                    else ""
+                ),
+            )
+        return UPSTREAM, "asked for (--route upstream)"
+    if requested == SOURCE:
+        return SOURCE, "asked for (--route source)"
+    if problem:
+        return SOURCE, f"the era's own make cannot work here: {problem}"
+    return UPSTREAM, "the era's own make can work here (its images and tools are at hand)"
+
+
+def needs_buildx(recipes: Iterable[Sequence[str]]) -> bool:
+    """Pure: whether any recipe line calls `docker buildx` (or $(BUILDX))."""
+    return any(re.search(r"\bbuildx\b|\$[({]BUILDX[)}]|BAKE", line) for r in recipes for line in r)

@@ -1,0 +1,360 @@
+"""Pure: which Go a checkout needs, how it builds, and which Debian suite provides that Go.
+
+The source says what it needs: go.mod's `go` line (and `toolchain`), else
+vendor.mod's, else the Dockerfile's `GO_VERSION` (ARG or ENV). A go.mod means a
+module build (with `vendor/`: -mod=vendor); without one the engine builds in GOPATH
+mode from its import path. The Debian mirror says what exists: every suite's
+golang-1.NN-go packages (images.debian). The choice is the oldest Go that is new
+enough, the one closest to what the era built with; ties go to a suite debootstrap
+makes natively, then to a release over backports.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..errors import SourceError
+from ..images.debian import SUITES, Package, available, base_suite, upstream_version
+
+MODULE = "module"
+GOPATH = "gopath"
+IMPORT_PATH_2017 = "github.com/docker/docker"
+# Build tags the era's Dockerfile asks for that need a C library at build time, and
+# which: the dev image does not carry these, so the tags are left out (and said so).
+TAGS_NEEDING_LIBRARIES = {
+    "seccomp": "libseccomp",
+    "apparmor": "libapparmor",
+    "pkcs11": "libltdl",
+    "selinux": "libselinux",
+}
+# Graph drivers whose cgo code includes headers the dev image does not carry (they
+# come with libbtrfs-dev and libdevmapper-dev), and the tag that leaves each out.
+# Today's btrfs driver includes only the kernel's headers, which libc6-dev brings.
+GRAPHDRIVER_FOLDERS = ("daemon/graphdriver/btrfs", "daemon/graphdriver/devicemapper")
+HEADERS_NOT_IN_IMAGE = {
+    "btrfs/ioctl.h": "exclude_graphdriver_btrfs",
+    "btrfs/ctree.h": "exclude_graphdriver_btrfs",
+    "libdevmapper.h": "exclude_graphdriver_devicemapper",
+}
+
+
+def cgo_includes(go_sources: Sequence[str]) -> list[str]:
+    """Pure: the headers the cgo preambles of these Go files #include."""
+    found: list[str] = []
+    for text in go_sources:
+        if 'import "C"' not in text:
+            continue
+        found += re.findall(r"^\s*#\s*include\s*<([^>]+)>", text, re.MULTILINE)
+    return found
+
+
+def version_text(version: Sequence[int]) -> str:
+    return ".".join(str(part) for part in version)
+
+
+def parse_version(text: str) -> tuple[int, ...]:
+    """Pure: "1.26.3", "go1.26.7", "1.7.5" -> numbers; () when it is not a version."""
+    match = re.match(r"^(?:go)?(\d+(?:\.\d+)*)", text.strip())
+    return tuple(int(part) for part in match.group(1).split(".")) if match else ()
+
+
+@dataclass(frozen=True)
+class GoNeed:
+    """What the checkout asks of Go."""
+
+    minimum: tuple[int, ...]
+    # Where the minimum was read ("go.mod: go 1.26.3").
+    source: str
+    # MODULE or GOPATH.
+    mode: str
+    vendored: bool
+    # The package path the source lives at in GOPATH mode ("" in module mode).
+    import_path: str = ""
+    # The Go the era's own build used, when the source names one (toolchain line, Dockerfile).
+    preferred: str = ""
+
+    def describe(self) -> str:
+        how = "a module" if self.mode == MODULE else f"GOPATH mode as {self.import_path}"
+        vendor = " with vendor/" if self.vendored else ""
+        return f"Go >= {version_text(self.minimum)} ({self.source}), {how}{vendor}"
+
+
+def _go_directive(text: str, word: str) -> str:
+    match = re.search(rf"^\s*{word}\s+(\S+)\s*$", text, re.MULTILINE)
+    return match.group(1) if match else ""
+
+
+def dockerfile_go_version(text: str | None) -> str:
+    """Pure: GO_VERSION from `ARG GO_VERSION=x` or `ENV GO_VERSION x` (the first one)."""
+    for line in (text or "").splitlines():
+        match = re.match(r"^\s*(?:ARG|ENV)\s+GO_VERSION(?:=|\s+)\"?([0-9][0-9.]*)", line, re.I)
+        if match:
+            return match.group(1).rstrip(".")
+    return ""
+
+
+def dockerfile_build_tags(text: str | None) -> tuple[str, ...]:
+    """Pure: the DOCKER_BUILDTAGS the era's Dockerfile sets (ENV, either spelling)."""
+    for line in (text or "").splitlines():
+        match = re.match(r"^\s*ENV\s+DOCKER_BUILDTAGS(?:=|\s+)\"?([^\"]*)\"?\s*$", line, re.I)
+        if match:
+            return tuple(match.group(1).split())
+    return ()
+
+
+def import_path(make_sh: str | None) -> str:
+    """Pure: the engine's package path from hack/make.sh's DOCKER_PKG, else the 2017 one."""
+    match = re.search(r"DOCKER_PKG=['\"]?([\w./-]+)", make_sh or "")
+    return match.group(1) if match else IMPORT_PATH_2017
+
+
+def go_need(files: Mapping[str, str | None], has_vendor: bool) -> GoNeed:
+    """Pure: what Go the checkout with these files needs."""
+    dockerfile = files.get("Dockerfile")
+    era_go = dockerfile_go_version(dockerfile)
+    go_mod = files.get("go.mod")
+    if go_mod is not None:
+        line = _go_directive(go_mod, "go")
+        toolchain = _go_directive(go_mod, "toolchain")
+        minimum = parse_version(line)
+        if minimum:
+            return GoNeed(
+                minimum,
+                f"go.mod: go {line}",
+                MODULE,
+                has_vendor,
+                preferred=toolchain.removeprefix("go") or era_go,
+            )
+    path = import_path(files.get("hack/make.sh"))
+    vendor_mod = files.get("vendor.mod")
+    candidates: list[tuple[tuple[int, ...], str]] = []
+    if vendor_mod is not None and parse_version(_go_directive(vendor_mod, "go")):
+        line = _go_directive(vendor_mod, "go")
+        candidates.append((parse_version(line), f"vendor.mod: go {line}"))
+    if era_go:
+        candidates.append((parse_version(era_go), f"Dockerfile: GO_VERSION {era_go}"))
+    if not candidates:
+        raise SourceError(
+            "the checkout names no Go version (no go.mod or vendor.mod go line, no GO_VERSION "
+            "in its Dockerfile)",
+            "Check that this is a Docker engine checkout.",
+        )
+    minimum, source = max(candidates)
+    return GoNeed(minimum, source, GOPATH, has_vendor, import_path=path, preferred=era_go)
+
+
+@dataclass(frozen=True)
+class GoChoice:
+    """A Go from the Debian mirror: the suite to make the image from and the package."""
+
+    suite: str
+    package: str
+    debian_version: str
+    version: tuple[int, ...]
+
+    @property
+    def goroot(self) -> str:
+        return f"/usr/lib/go-{self.version[0]}.{self.version[1]}"
+
+    @property
+    def short(self) -> str:
+        return f"go{self.version[0]}.{self.version[1]}"
+
+
+def _go_packages(offered: Mapping[str, Package]) -> list[Package]:
+    return [p for name, p in offered.items() if re.fullmatch(r"golang-1\.\d+-go", name)]
+
+
+def choose_go(
+    need: GoNeed,
+    offered: Mapping[str, Mapping[str, Package]],
+    native_scripts: Sequence[str],
+) -> GoChoice:
+    """Pure: the Debian Go that builds this source, or a SourceError saying what to do.
+
+    `offered` is suite -> packages (images.debian.offers); `native_scripts` the
+    suites debootstrap has a script for (backports sit on their base suite's).
+    """
+    candidates: list[tuple[tuple[Any, ...], GoChoice]] = []
+    newest: GoChoice | None = None
+    for index, suite in enumerate(s for s in SUITES if s in offered):
+        for package in _go_packages(offered[suite]):
+            version = upstream_version(package.version)
+            choice = GoChoice(suite, package.name, package.version, version)
+            if newest is None or version > newest.version:
+                newest = choice
+            if version < need.minimum:
+                continue
+            backports = suite != base_suite(suite)
+            native = base_suite(suite) in native_scripts
+            candidates.append(((version, backports, not native, index), choice))
+    if candidates:
+        return min(candidates, key=lambda item: item[0])[1]
+    offer = (
+        f"the newest the Debian mirror offers is {version_text(newest.version)} "
+        f"({newest.package} in {newest.suite})"
+        if newest
+        else "the Debian mirror offers no golang-1.NN-go package"
+    )
+    raise SourceError(
+        f"this source needs Go {version_text(need.minimum)} or newer ({need.source}) and {offer}",
+        "Point debian_mirror at a mirror that has it, or build an older ref of the engine.",
+    )
+
+
+def build_tags(
+    need: GoNeed, dockerfile: str | None, cgo_includes: Sequence[str]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Pure: (DOCKER_BUILDTAGS for hack/make.sh, notes on what was left out and why).
+
+    Older sources ask in their Dockerfile for tags whose C libraries the dev image
+    does not carry, and hold graph drivers whose cgo code includes headers it lacks
+    (`cgo_includes`: what the graph drivers' files #include): those are turned off.
+    """
+    asked = dockerfile_build_tags(dockerfile)
+    kept = [tag for tag in asked if tag not in TAGS_NEEDING_LIBRARIES]
+    notes = [
+        f"build tag {tag!r} left out: it needs {TAGS_NEEDING_LIBRARIES[tag]} at build time"
+        for tag in asked
+        if tag in TAGS_NEEDING_LIBRARIES
+    ]
+    for header in dict.fromkeys(cgo_includes):
+        tag = HEADERS_NOT_IN_IMAGE.get(header)
+        if tag and tag not in kept:
+            kept.append(tag)
+            notes.append(f"{tag}: that graph driver needs <{header}>, which the dev image lacks")
+    return tuple(kept), tuple(notes)
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    """How the source route builds one checkout: Go, mode, tags, environment, image."""
+
+    need: GoNeed
+    go: GoChoice
+    build_tags: tuple[str, ...]
+    workdir: str
+    notes: tuple[str, ...] = ()
+    # Debian packages of the dev image beyond Go, and whether Debian's daemon
+    # companions (containerd, runc ...) serve this era's daemon.
+    companions_from_debian: bool = True
+    env: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Toolchain:
+        need = data["need"]
+        go = data["go"]
+        return cls(
+            need=GoNeed(**{**need, "minimum": tuple(need["minimum"])}),
+            go=GoChoice(**{**go, "version": tuple(go["version"])}),
+            build_tags=tuple(data.get("build_tags", ())),
+            workdir=str(data["workdir"]),
+            notes=tuple(data.get("notes", ())),
+            companions_from_debian=bool(data.get("companions_from_debian", True)),
+            env=tuple((str(k), str(v)) for k, v in data.get("env", ())),
+        )
+
+    def describe(self) -> str:
+        return (
+            f"{self.go.package} {self.go.debian_version} from Debian {self.go.suite} "
+            f"for {self.need.describe()}"
+        )
+
+
+def build_env(need: GoNeed, tags: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """Pure: the environment hack/make.sh runs with (besides DOCKER_GITCOMMIT).
+
+    GOTOOLCHAIN=local: Go never downloads another toolchain (go.mod's `toolchain`
+    line would make it try). GOPATH mode turns modules off; a vendored module uses
+    its vendor/ folder, so nothing is fetched either way.
+    """
+    env = [("GOTOOLCHAIN", "local"), ("GOPATH", "/go"), ("DOCKER_BUILDTAGS", " ".join(tags))]
+    if need.mode == GOPATH:
+        env.append(("GO111MODULE", "off"))
+    elif need.vendored:
+        env.append(("GOFLAGS", "-mod=vendor"))
+    return tuple(env)
+
+
+def gopath_workdir(path: str) -> str:
+    return f"/go/src/{path}"
+
+
+def make_toolchain(
+    need: GoNeed,
+    go: GoChoice,
+    *,
+    dockerfile: str | None,
+    cgo_includes: Sequence[str],
+    workdir: str,
+    companions_from_debian: bool,
+) -> Toolchain:
+    """Pure: the whole toolchain from the decisions above."""
+    tags, notes = build_tags(need, dockerfile, cgo_includes)
+    if need.mode == GOPATH:
+        workdir = gopath_workdir(need.import_path)
+    return Toolchain(
+        need=need,
+        go=go,
+        build_tags=tags,
+        workdir=workdir,
+        notes=notes,
+        companions_from_debian=companions_from_debian,
+        env=build_env(need, tags),
+    )
+
+
+def companion_packages(
+    offered: Mapping[str, Mapping[str, Package]], suite: str, from_debian: bool
+) -> tuple[list[str], list[tuple[str, str]], list[str]]:
+    """Pure: (packages, links, notes) of the daemon's companions in a dev image of `suite`.
+
+    docker-init is tini's static build (the daemon bind-mounts it into containers,
+    whose libc may differ): `tini-static` where the suite splits it out, else `tini`.
+    The docker CLI stays where today's dev image keeps it (/usr/local/cli).
+    """
+    packages = ["iptables", "procps"]
+    links: list[tuple[str, str]] = []
+    notes: list[str] = []
+    init = "tini-static" if available(offered, suite, "tini-static") else "tini"
+    if available(offered, suite, init):
+        packages.append(init)
+        links.append(("/usr/local/bin/docker-init", "/usr/bin/tini-static"))
+    else:
+        notes.append(f"Debian {suite} has no tini: `docker run --init` will not work")
+    if not from_debian:
+        return packages, links, notes
+    for name in ("containerd", "runc"):
+        if available(offered, suite, name):
+            packages.append(name)
+        else:
+            notes.append(f"Debian {suite} has no {name}: the daemon cannot run containers")
+    if available(offered, suite, "docker-cli"):
+        packages.append("docker-cli")
+        links.append(("/usr/local/cli/docker", "/usr/bin/docker"))
+    else:
+        notes.append(f"Debian {suite} has no docker-cli: use the host's CLI with DOCKER_HOST")
+    if available(offered, suite, "docker-buildx"):
+        packages.append("docker-buildx")
+    return packages, links, notes
+
+
+BUILD_PACKAGES = ("ca-certificates", "git", "make", "gcc", "libc6-dev", "pkg-config")
+
+
+def build_packages(need: GoNeed, go: GoChoice) -> list[str]:
+    """Pure: what compiling the engine needs: Go, cgo's compiler and headers, git, make.
+
+    Module-era engines build the journald log driver when libsystemd's headers are
+    there (hack/make.sh asks pkg-config), so those come too.
+    """
+    packages = [go.package, *BUILD_PACKAGES]
+    if need.mode == MODULE:
+        packages.append("libsystemd-dev")
+    return packages

@@ -386,6 +386,8 @@ def execute(
     """Run a job's commands with live output and a log, then list the bundles."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     log = workspace.logs / f"build-{plan.commit[:12]}-{stamp}-{job.build_id[:6]}.log"
+    if plan.route_reason:
+        ui.info(f"route: {plan.route} ({plan.route_reason})")
     for note in [*plan.notes, *job.notes]:
         ui.info(f"note: {note}")
     for warning in plan.warnings:

@@ -9,6 +9,7 @@ the checkout's Go needs and what the Debian mirror serves (dev.toolchain).
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 from ..config import Settings
 from ..doctor import reach, registry_address
 from ..engine import Engine
-from ..errors import MobylabError
+from ..errors import ImageError, MobylabError, SourceError
 from ..images import debian
 from ..images.recipes import Recipe
 from ..images.rootfs import cache_dir, native_suites
@@ -79,7 +80,7 @@ def route_facts(
     answers, detail = False, ""
     if missing:
         answers, detail = reach(registry_address(settings), timeout=3.0)
-    return RouteFacts(buildx, answers, detail, missing)
+    return RouteFacts(buildx, shutil.which("make") is not None, answers, detail, missing)
 
 
 def source_route(
@@ -132,7 +133,21 @@ def plan_build(
     if chosen == UPSTREAM:
         return Planned(dataclasses.replace(era_plan, route=UPSTREAM, route_reason=reason))
     assert chosen == SOURCE
-    return source_route(era_plan, checkout, settings, reason, target)
+    try:
+        return source_route(era_plan, checkout, settings, reason, target)
+    except (SourceError, ImageError) as exc:
+        if route == SOURCE:
+            raise
+        # Neither route is sure to work: try the era's own make, and say why.
+        why = f"{reason}; the source route cannot build it either: {exc.one_line()}"
+        return Planned(
+            dataclasses.replace(
+                era_plan,
+                route=UPSTREAM,
+                route_reason=why,
+                warnings=(*era_plan.warnings, f"neither route is sure to work here: {why}"),
+            )
+        )
 
 
 def plan_rows(plan: BuildPlan) -> list[tuple[str, str]]:

@@ -85,6 +85,7 @@ class RouteFacts:
     """What the engine and the machine offer the upstream route."""
 
     buildx: bool
+    make: bool
     registry_answers: bool
     registry_detail: str
     # The Dockerfile's FROM images the engine does not have.
@@ -93,6 +94,8 @@ class RouteFacts:
 
 def upstream_problem(needs_buildx: bool, facts: RouteFacts) -> str:
     """Pure: why the era's Makefile cannot work here ('' when it can)."""
+    if not facts.make:
+        return "make is not installed"
     if needs_buildx and not facts.buildx:
         return "its Makefile runs `docker buildx` and the docker CLI has no buildx plugin"
     if facts.missing_images and not facts.registry_answers:

@@ -164,7 +164,6 @@ def build(c, target=None, force=False, checkout=None, skip_cross=False, route="a
     caps = probe(engine, session.workspace)
     planned = _planned(session, path, route, target, engine)
     full = planned.plan
-    ui.info(f"route: {full.route} ({full.route_reason})")
     record = run_build(
         session.workspace,
         full,

@@ -60,6 +60,7 @@ class DevConsole:
                 version = dev_client.version()
                 record["daemon_version"] = version.get("Version")
                 record["daemon_api"] = version.get("ApiVersion")
+                record["daemon_commit"] = version.get("GitCommit")
                 record["images"] = len(dev_client.api.images())
             finally:
                 dev_client.close()

@@ -213,7 +213,10 @@ def status_rows(status: dict[str, Any]) -> list[tuple[str, str]]:
     """Pure: the dev.status table from the status record."""
     daemon = status.get("daemon_state", "-")
     if status.get("daemon_version"):
-        daemon = f"{daemon}, {status['daemon_version']} (API {status.get('daemon_api', '?')})"
+        daemon = (
+            f"{daemon}, {status['daemon_version']} (API {status.get('daemon_api', '?')}, "
+            f"commit {status.get('daemon_commit') or '?'})"
+        )
     rows = [
         ("container", f"{status.get('container', '-')} ({status.get('container_state', '-')})"),
         ("image", status.get("image") or "-"),
@@ -231,3 +234,27 @@ def status_rows(status: dict[str, Any]) -> list[tuple[str, str]]:
     rows.append(("volume", status.get("volume") or "-"))
     rows.append(("log", status.get("log") or "-"))
     return rows
+
+
+def parse_daemon_version(text: str | None) -> tuple[str, str] | None:
+    """Pure: (version, commit) from `dockerd --version` ("Docker version dev, build
+    b985e2313a86"), or None when the line says neither."""
+    match = re.match(r"^Docker version ([^,\s]+), build ([0-9A-Za-z.+-]+)", (text or "").strip())
+    return (match.group(1), match.group(2)) if match else None
+
+
+def identity_problem(expected: tuple[str, str] | None, answered: dict[str, Any]) -> str:
+    """Pure: why the daemon that answers is not the build's ('' when it is).
+
+    `expected` is what the bundle's dockerd says of itself; `answered` the daemon's
+    /version. Version AND commit must match: a daemon that answers is no proof.
+    """
+    if expected is None:
+        return ""
+    version, commit = str(answered.get("Version", "")), str(answered.get("GitCommit", ""))
+    if (version, commit) == tuple(expected):
+        return ""
+    return (
+        f"the daemon that answers is {version or '?'} (commit {commit or '?'}), "
+        f"not the build's {expected[0]} (commit {expected[1]})"
+    )

@@ -22,6 +22,7 @@ from .container import (
     FALLBACK_STORAGE_DRIVER,
     NO_DOCKERD,
     dockerd_args,
+    identity_problem,
     last_start_section,
     start_failure,
     storage_driver_refused,
@@ -206,6 +207,11 @@ class DevDaemon:
                 "Check the build's bundles (`invoke dev.build`); the era's PATH is "
                 + str(state.get("container_path")),
             )
+        identity = state.get("identity")
+        problem = identity_problem(tuple(identity) if identity else None, self.engine.version())
+        if problem:
+            self.stop_quietly()
+            raise DevEnvError(problem, "Rebuild with `invoke dev.build --force`, then `dev.up`.")
 
     def stop_quietly(self) -> None:
         with contextlib.suppress(DevEnvError):

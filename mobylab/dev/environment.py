@@ -24,7 +24,7 @@ from ..errors import DevEnvError, Interrupted
 from ..workspace import Workspace
 from .build import last_build
 from .console import DevConsole
-from .container import choose_security, host_daemon_dirs
+from .container import choose_security, host_daemon_dirs, parse_daemon_version
 from .daemon import DevDaemon
 from .resources import STATE_NAME, DevContainer, DevTarget
 
@@ -37,7 +37,18 @@ def target_from_last_build(workspace: Workspace) -> DevTarget:
             "nothing has been built in this workspace yet",
             "Run `invoke dev.clone` and `invoke dev.build` first.",
         )
-    return DevTarget(record.plan, Path(record.bundles_dir))
+    return DevTarget(record.plan, Path(record.bundles_dir), bundle_identity(record.manifest))
+
+
+def bundle_identity(manifest: dict[str, Any]) -> tuple[str, str] | None:
+    """Pure: (version, commit) the build's dockerd reports, from its manifest."""
+    for binary in manifest.get("binaries") or []:
+        name = str(binary.get("name", ""))
+        if name == "dockerd" or name.startswith("dockerd-"):
+            found = parse_daemon_version(binary.get("version"))
+            if found:
+                return found
+    return None
 
 
 def find_bundle_daemon(target: DevTarget) -> Path:
@@ -161,6 +172,7 @@ class DevEnvironment:
             "tcp": tcp,
             "security": security.describe(),
             "privileged": security.privileged,
+            "identity": list(target.identity) if target.identity else None,
             "created": time.time(),
         }
         created = False

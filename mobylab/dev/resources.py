@@ -38,10 +38,12 @@ STATE_NAME = "dev"
 
 @dataclass(frozen=True)
 class DevTarget:
-    """What to run: a build plan and the host folder holding its bundles."""
+    """What to run: a build plan, the host folder holding its bundles, and what the
+    bundle's dockerd says it is (version, commit), to check the daemon that answers."""
 
     plan: BuildPlan
     bundles_dir: Path
+    identity: tuple[str, str] | None = None
 
 
 def dind_script() -> Path:

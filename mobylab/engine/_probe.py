@@ -146,6 +146,8 @@ class Capabilities:
     fallback_works: bool | None = None
     missing_capabilities: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # The git commit the daemon was built from, as it reports it.
+    git_commit: str = ""
 
     @property
     def dind_security(self) -> RunSecurity:
@@ -258,6 +260,7 @@ def probe(
         caps = Capabilities(
             url=engine.url,
             server_version=str(version.get("Version", "")),
+            git_commit=str(version.get("GitCommit", "")),
             api_version=str(version.get("ApiVersion", "")),
             operating_system=str(info.get("OperatingSystem", "")),
             kernel=str(info.get("KernelVersion", "")),

@@ -76,6 +76,7 @@ def render_html(report: dict[str, Any]) -> str:
             e["name"],
             e["url"],
             str(e["version"]),
+            str(e.get("commit") or "-"),
             f"{e['builder']} ({e['builder_reason']})",
             str(e["image_store"]),
             f"{e.get('builder_image')} ({size_text(e.get('builder_image_size_bytes'))})",
@@ -127,7 +128,7 @@ def render_html(report: dict[str, Any]) -> str:
 <span class="status {escape(status)}">{escape(status)}</span> · started
 {escape(str(report.get("started")))}, finished {escape(str(report.get("finished") or "-"))}</p>
 <h2>Engines</h2>
-{_table(["engine", "url", "version", "builder", "image store", "SDK image"], engine_rows)}
+{_table(["engine", "url", "version", "commit", "builder", "image store", "SDK image"], engine_rows)}
 <p>Base images: builder <code>{escape(str(bases.get("builder")))}</code>, runtime
 <code>{escape(str(bases.get("runtime")))}</code> ({escape(str(bases.get("reason")))}).</p>
 {f"<ul>{subs}</ul>" if subs else ""}

@@ -32,12 +32,13 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
         "## Engines",
         "",
-        "| engine | url | version | builder | image store | SDK image |",
-        "|---|---|---|---|---|---|",
+        "| engine | url | version | commit | builder | image store | SDK image |",
+        "|---|---|---|---|---|---|---|",
     ]
     for engine in report.get("engines", []):
         lines.append(
             f"| {engine['name']} | `{engine['url']}` | {engine['version']} | "
+            f"{engine.get('commit') or '-'} | "
             f"{engine['builder']} ({engine['builder_reason']}) | {engine['image_store']} | "
             f"{engine.get('builder_image')} {size_text(engine.get('builder_image_size_bytes'))} |"
         )
@@ -149,7 +150,8 @@ def print_comparison(report: dict[str, Any]) -> None:
     for engine in engines:
         sdk = engine.get("builder_image") if engine.get("builder_image_size_bytes") else ""
         ui.out.print(
-            f"{engine['name']} engine: Docker {engine['version']}, {engine['builder']} builder "
+            f"{engine['name']} engine: Docker {engine['version']} "
+            f"(commit {engine.get('commit') or '?'}), {engine['builder']} builder "
             f"({engine['builder_reason']}), image store {engine['image_store']}"
             + (f", SDK image {sdk}" if sdk else ""),
             markup=False,

@@ -475,6 +475,7 @@ class LabRunner:
             "kind": engine.kind,
             "url": engine.url,
             "version": caps.server_version,
+            "commit": caps.git_commit,
             "api_version": caps.api_version,
             "storage_driver": caps.storage_driver,
             "image_store": caps.image_store,
@@ -634,6 +635,7 @@ class LabRunner:
         )
         ui.info(
             f"{engine.name} engine: {info['url']} (version {info['version']}, "
+            f"commit {info.get('commit') or '?'}, "
             f"{info['builder']} builder: {info['builder_reason']}; "
             f"image store {info['image_store']})"
         )

@@ -190,12 +190,13 @@ class TestStatus:
                     "daemon_state": "running",
                     "daemon_version": "17.05.0-dev",
                     "daemon_api": "1.29",
+                    "daemon_commit": "2fa8fe400d92",
                     "images": 3,
                     "tcp": "tcp://127.0.0.1:5555",
                 }
             )
         )
-        assert rows["daemon"] == "running, 17.05.0-dev (API 1.29)"
+        assert rows["daemon"] == "running, 17.05.0-dev (API 1.29, commit 2fa8fe400d92)"
         assert rows["images inside"] == "3"
         assert rows["tcp"] == "tcp://127.0.0.1:5555"
 
@@ -251,3 +252,52 @@ class TestCleanDecisions:
         assert not is_dev_resource({}, None)
         assert not is_dev_resource(labels.labels("probe"), None)
         assert not is_dev_resource({labels.COMPONENT: "dev", LABEL_KEY: "k"}, "k")
+
+
+class TestDaemonIdentity:
+    """The daemon that answers must be the build's: version AND commit."""
+
+    def test_dockerd_version_lines(self) -> None:
+        from mobylab.dev.container import parse_daemon_version
+
+        assert parse_daemon_version("Docker version dev, build b985e2313a86") == (
+            "dev",
+            "b985e2313a86",
+        )
+        assert parse_daemon_version("Docker version 17.05.0-dev, build 2fa8fe400d92") == (
+            "17.05.0-dev",
+            "2fa8fe400d92",
+        )
+        assert parse_daemon_version("Docker version 20.10.24+dfsg1, build 5d6db84") == (
+            "20.10.24+dfsg1",
+            "5d6db84",
+        )
+        assert parse_daemon_version("dockerd: unknown flag --version") is None
+        assert parse_daemon_version(None) is None
+
+    def test_only_the_same_version_and_commit_pass(self) -> None:
+        from mobylab.dev.container import identity_problem
+
+        built = ("dev", "b985e2313a86")
+        assert identity_problem(built, {"Version": "dev", "GitCommit": "b985e2313a86"}) == ""
+        # The image's own Debian dockerd on PATH: another version and commit.
+        other = identity_problem(built, {"Version": "28.5.2+dfsg4", "GitCommit": "89c5d5b"})
+        assert "28.5.2+dfsg4 (commit 89c5d5b)" in other and "b985e2313a86" in other
+        # Same version string, another commit: still not the build.
+        assert identity_problem(built, {"Version": "dev", "GitCommit": "0123456789ab"})
+        assert identity_problem(None, {"Version": "x"}) == ""
+
+    def test_the_manifest_names_the_bundle_daemon(self) -> None:
+        from mobylab.dev.environment import bundle_identity
+
+        manifest = {
+            "binaries": [
+                {"name": "docker-proxy", "version": None},
+                {
+                    "name": "dockerd-17.05.0-dev",
+                    "version": "Docker version 17.05.0-dev, build 2fa8fe4",
+                },
+            ]
+        }
+        assert bundle_identity(manifest) == ("17.05.0-dev", "2fa8fe4")
+        assert bundle_identity({"binaries": []}) is None

@@ -46,7 +46,10 @@ def _timeout(value: Any, session: Session) -> float:
 
 
 def _version_line(name: str, version: dict[str, Any]) -> str:
-    return f"{name}: {version.get('Version', '?')} (API {version.get('ApiVersion', '?')})"
+    return (
+        f"{name}: {version.get('Version', '?')} (API {version.get('ApiVersion', '?')}, "
+        f"commit {version.get('GitCommit') or '?'})"
+    )
 
 
 @task(

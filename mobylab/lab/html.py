@@ -53,6 +53,9 @@ def size_chart(bars: list[tuple[str, int]], width: int = 900) -> str:
     return "".join(parts)
 
 
+NUMERIC_COLUMNS = ("image size", "vs SDK image", "layers", "build time", "commands")
+
+
 def _table(header: list[str], rows: list[list[str]], numeric: set[int] = frozenset()) -> str:  # type: ignore[assignment]
     head = "".join(f"<th>{escape(h)}</th>" for h in header)
     body = []
@@ -137,7 +140,7 @@ def render_html(report: dict[str, Any]) -> str:
 {size_chart(bars)}
 <p class="muted">Sizes and layers as the engine reports them (docker image inspect).</p>
 <h2>Comparison</h2>
-{_table(header, rows, {2, 3, 4, 5, 7})}
+{_table(header, rows, {header.index(n) for n in NUMERIC_COLUMNS})}
 <h2>Steps</h2>
 {_table(["step", "engine", "title", "status", "reason"], step_rows)}
 </body></html>

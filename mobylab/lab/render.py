@@ -105,9 +105,10 @@ def print_comparison(report: dict[str, Any]) -> None:
         box=box.SIMPLE_HEAD,
         padding=(0, 1),
     )
-    _header, text_rows = variant_table(report)
+    header, text_rows = variant_table(report)
     several = len(engines) > 1
-    columns = ["variant", "size", "", "vs SDK", "layers", "build", "files/lines", "cmds", "result"]
+    columns = ["variant", "size", "", "vs SDK", "layers", "build", "builder", "files/lines",
+               "cmds", "result"]  # fmt: skip
     if several:
         columns.insert(1, "engine")
     for column in columns:
@@ -126,23 +127,27 @@ def print_comparison(report: dict[str, Any]) -> None:
                     size_text(size),
                     bar(size, largest, 8),
                     "1.00x",
-                    *[""] * 5,
+                    *[""] * 6,
                 ]
             )
-    for variant, row in zip(variants, text_rows, strict=True):
+    for variant, cells in zip(variants, text_rows, strict=True):
+        row = dict(zip(header, cells, strict=True))
         add(
-            [row[0], row[1], row[2], bar(variant.get("size_bytes"), largest, 8), row[3], row[4],
-             seconds_text(variant.get("build_seconds")), row[6].replace(" ", ""), row[7],
-             ui.status_text(row[10])]
+            [row["variant"], row["engine"], row["image size"], bar(variant.get("size_bytes"),
+             largest, 8), row["vs SDK image"], row["layers"],
+             seconds_text(variant.get("build_seconds")), row["builder"],
+             row["files / lines"].replace(" ", ""), row["commands"], ui.status_text(row["result"])]
         )  # fmt: skip
     if ui.out.is_terminal:
         ui.out.print(table)
     else:  # a log: wide enough for the whole table
         Console(file=ui.out.file, width=110, highlight=False, color_system=None).print(table)
-    for variant, row in zip(variants, text_rows, strict=True):
+    for variant, cells in zip(variants, text_rows, strict=True):
+        row = dict(zip(header, cells, strict=True))
         cached = variant.get("cached_steps") or 0
         ui.out.print(
-            f"{row[0]} ({row[1]}): output {row[9]}; leaves behind: {row[8]}"
+            f"{row['variant']} ({row['engine']}): output {row['output']}; "
+            f"leaves behind: {row['leaves behind']}"
             + (f"; {cached} build steps from the cache" if cached else ""),
             markup=False,
             highlight=False,

@@ -101,6 +101,7 @@ def variant_table(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         "vs SDK image",
         "layers",
         "build time",
+        "builder",
         "files / lines",
         "commands",
         "leaves behind",
@@ -129,6 +130,7 @@ def variant_table(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
                     if variant.get("cached_steps")
                     else ""
                 ),
+                variant.get("builder") or "-",
                 f"{variant.get('files', 0)} / {variant.get('lines', 0)}",
                 str(variant.get("commands_typed", 0)),
                 ", ".join(leftovers) or "nothing",

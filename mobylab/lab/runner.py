@@ -42,6 +42,7 @@ from .dockerfile import base_replacements, is_dockerfile, maintained_lines, subs
 from .metrics import container_exists, detect_builder, inspect_image
 from .model import Lab, Step
 from .site import ContainerSite, FixtureSite
+from .stages import StageLog, dockerfile_of, dockerfile_stages, stage_report, target_of
 
 if TYPE_CHECKING:
     from ..tasks.base import Session
@@ -156,6 +157,10 @@ class EngineRun:
         }
         self.label_flags = labels.label_flags("lab", lab=lab.name, run=runner.run_id)
         self.env = {**engine.cli_env(), "DOCKER_CLI_HINTS": "false"}
+        if engine_info.get("builder") == "legacy":
+            # Say it to the CLI: with buildx it would try BuildKit on any engine, and an
+            # engine that predates BuildKit (before 18.09) cannot build that way.
+            self.env["DOCKER_BUILDKIT"] = "0"
         self.variant_outputs: dict[str, Any] = {}
 
     # -- presenting ----------------------------------------------------------
@@ -193,6 +198,7 @@ class EngineRun:
 
         cached = [0]
         step_line = [""]
+        stages = StageLog(self._stages_of(argv))
 
         def echo(line: str) -> None:
             # Count the Dockerfile's own steps, not the LABEL steps --label adds.
@@ -200,6 +206,7 @@ class EngineRun:
                 step_line[0] = line
             elif "LABEL org.mobylab." not in step_line[0]:
                 cached[0] += cache_hits([line])
+            stages.feed(line)
             ui.output_line("  " + line)
 
         with log.open("a") as handle:
@@ -220,7 +227,18 @@ class EngineRun:
             "seconds": round(done.seconds, 3),
             "output_tail": done.tail,
             "cached_steps": cached[0],
+            "builder": stages.builder,
+            "stages_built": stages.built,
+            "target": target_of(argv),
+            "stages": list(stages.stages),
         }
+
+    def _stages_of(self, argv: list[str]) -> list[str]:
+        """The stages of the Dockerfile a `docker build` command names ([] otherwise)."""
+        if argv[:2] != ["docker", "build"]:
+            return []
+        path = self.workdir / dockerfile_of(argv)
+        return dockerfile_stages(path.read_text(errors="replace")) if path.is_file() else []
 
     def facts(self, outputs: list[str], codes: list[int]) -> Facts:
         lab_path = self.runner.lab.path
@@ -286,6 +304,13 @@ class EngineRun:
                     continue
             checks.append(evaluate(check, facts))
         record["checks"] = [c.as_dict() for c in checks]
+        for command in record["commands"]:
+            if command.get("target") and command.get("stages"):
+                record["stages"] = stage_report(
+                    command["stages"], command["stages_built"], command["builder"],
+                    command["target"],
+                )  # fmt: skip
+                ui.out.print(record["stages"]["text"], style="cyan", markup=False)
         for measurement in step.measurements:
             ref = argv_of(measurement.image, self.values)[0]
             found = inspect_image(self.engine, ref)
@@ -345,6 +370,7 @@ class EngineRun:
             "build_seconds": round(sum(c["seconds"] for c in commands if c["role"] == "build"), 3),
             "cached_steps": sum(c.get("cached_steps", 0) for c in commands if c["role"] == "build"),
             "commands_typed": sum(1 for c in step.commands if c.role == "build"),
+            "builder": next((c["builder"] for c in commands if c.get("builder")), None),
             "files": len(variant.maintain),
             "maintained_files": list(variant.maintain),
             "lines": lines,

@@ -72,4 +72,22 @@ def down(c):
         ui.info("no private engine was running; nothing stopped")
 
 
-ns = Collection("engine", up, status, down)
+@task(help={"force": "install Debian's plugin even when the CLI already has buildx"})
+@friendly_errors
+def buildx(c, force=False):
+    """Give the docker CLI BuildKit builds: Debian's static buildx plugin, system-wide."""
+    from ..images.buildx import install_buildx
+    from ..images.rootfs import cache_dir
+
+    session = Session.from_context(c)
+    settings = session.settings
+    result = install_buildx(
+        settings.debian_mirror, cache_dir(settings.extra.get("rootfs_cache")), force=force
+    )
+    if result.status == "present":
+        ui.info(f"the docker CLI already has buildx: {result.version}")
+    else:
+        ui.info(f"{result.status} {result.path} from Debian {result.suite}: {result.version}")
+
+
+ns = Collection("engine", up, status, down, buildx)

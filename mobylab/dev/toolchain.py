@@ -33,7 +33,11 @@ TAGS_NEEDING_LIBRARIES = {
 # Graph drivers whose cgo code includes headers the dev image does not carry (they
 # come with libbtrfs-dev and libdevmapper-dev), and the tag that leaves each out.
 # Today's btrfs driver includes only the kernel's headers, which libc6-dev brings.
-GRAPHDRIVER_FOLDERS = ("daemon/graphdriver/btrfs", "daemon/graphdriver/devicemapper")
+GRAPHDRIVER_FOLDERS = (
+    "daemon/graphdriver/btrfs",
+    "daemon/graphdriver/devicemapper",
+    "pkg/devicemapper",
+)
 HEADERS_NOT_IN_IMAGE = {
     "btrfs/ioctl.h": "exclude_graphdriver_btrfs",
     "btrfs/ctree.h": "exclude_graphdriver_btrfs",

@@ -24,12 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import docker.errors
 from rich.console import Group
 from rich.live import Live
 from rich.text import Text
 
-from .. import labels, process, ui
+from .. import process, ui
 from ..config import Settings
 from ..engine import Engine, RunSecurity
 from ..errors import BuildError, Interrupted, MobylabError
@@ -37,7 +36,13 @@ from ..images.recipes import Recipe
 from ..workspace import Workspace, file_sha256, read_json, write_json
 from .build_source import source_job
 from .build_upstream import upstream_job
-from .job import BUILD_LABEL, BuildJob, build_dir, manifest_path, new_build_id
+from .job import (
+    BuildJob,
+    build_dir,
+    manifest_path,
+    new_build_id,
+    remove_build_containers,
+)
 from .plan import BuildPlan
 
 STATE_NAME = "last-build"
@@ -117,15 +122,8 @@ def binaries_unchanged(manifest: Mapping[str, Any], source_dir: Path) -> bool:
 
 
 def cache_valid(manifest: Mapping[str, Any] | None, plan: BuildPlan) -> bool:
-    """A manifest for this plan whose binaries are still there, unchanged.
-
-    `plan` is the era's plan or the routed one: a source-route build counts for
-    the era plan it was made from.
-    """
-    if not manifest:
-        return False
-    made_from = (manifest.get("plan") or {}).get("era_key") or manifest.get("plan_key")
-    if plan.key not in (manifest.get("plan_key"), made_from):
+    """A manifest of this very plan (same key) whose binaries are still there, unchanged."""
+    if not manifest or manifest.get("plan_key") != plan.key:
         return False
     return binaries_unchanged(manifest, Path(manifest.get("source_dir") or plan.checkout))
 
@@ -262,18 +260,17 @@ def last_build(workspace: Workspace) -> BuildRecord | None:
 
 
 def cached_build(
-    workspace: Workspace, plan: BuildPlan, route: str | None = None
+    workspace: Workspace, plan: BuildPlan, *, other: BuildPlan | None = None
 ) -> BuildRecord | None:
-    """The build of this commit and plan, when its binaries are still in place.
-
-    `route` "auto" accepts a build by either route (the newest); None: the plan's own.
-    """
-    routes = ("upstream", "source") if route == "auto" else (route or plan.route,)
+    """The build of `plan` (or of `other`, the same commit by the other route), when
+    its binaries are still in place; the newest when both are."""
     found: list[tuple[str, Path, dict[str, Any]]] = []
-    for name in routes:
-        path = manifest_path(workspace, plan.commit, name)
+    for candidate in (plan, other):
+        if candidate is None:
+            continue
+        path = manifest_path(workspace, candidate.commit, candidate.route)
         manifest = read_json(path)
-        if isinstance(manifest, dict) and cache_valid(manifest, plan):
+        if isinstance(manifest, dict) and cache_valid(manifest, candidate):
             found.append((str(manifest.get("built_at", "")), path, manifest))
     if not found:
         return None
@@ -281,31 +278,6 @@ def cached_build(
     # It is the build in use now: dev.up and dev.bundles take it.
     workspace.save_state(STATE_NAME, {"commit": plan.commit, "manifest": str(path)})
     return _record(manifest, path, cached=True)
-
-
-def remove_build_containers(engine: Engine, build_id: str) -> list[str]:
-    """Remove the (mobylab-labelled) containers of one build; their short ids."""
-    removed: list[str] = []
-    try:
-        client = engine.client(timeout=60)
-    except MobylabError:
-        return removed
-    try:
-        filters = {"label": [f"{labels.MANAGED}=true", f"{BUILD_LABEL}={build_id}"]}
-        for container in client.containers.list(all=True, filters=filters):
-            if not labels.is_managed(container.labels):
-                continue
-            try:
-                container.remove(force=True)
-                removed.append(container.short_id)
-            except docker.errors.NotFound:
-                pass
-            except docker.errors.APIError as exc:
-                if "already in progress" not in str(exc):
-                    raise
-    finally:
-        client.close()
-    return removed
 
 
 @contextmanager

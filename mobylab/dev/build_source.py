@@ -10,19 +10,25 @@ versions.
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import docker.errors
 
-from .. import labels, ui
+from .. import labels, process, ui
 from ..config import Settings, merge_settings
 from ..engine import Engine
 from ..errors import BuildError
 from ..images.recipes import Recipe
+from ..images.rootfs import cache_dir
 from ..workspace import Workspace
 from .buildcopy import BuildCopy, prepare
+from .companions import INSTALL_DIR, Companion, build_companions
 from .devimage import ensure_dev_image
+from .fixes import FIXES
 from .job import COMPONENT, BuildJob, build_dir
+from .mirrors import remote_for
 from .plan import BuildPlan
 from .toolchain import Toolchain
 
@@ -50,14 +56,22 @@ def source_build_argv(
     copy: Path,
     volumes: dict[str, str],
     gitcommit: str,
+    companions: Sequence[Path] = (),
     docker: str = "docker",
 ) -> list[str]:
-    """Pure: the `docker run` of one source-route build."""
+    """Pure: the `docker run` of one source-route build.
+
+    Companions built from source are mounted where that era's hack/make.sh looks
+    for them (/usr/local/bin/docker-runc ...), file by file, so the image's own
+    /usr/local/bin (docker-init) stays.
+    """
     toolchain = plan.toolchain
     assert toolchain is not None
     argv = [docker, "run", "--rm", "--network", "none"]
     argv += labels.label_flags(COMPONENT, build=build_id, commit=plan.commit[:12])
     argv += ["-v", f"{copy}:{plan.workdir}", "-w", plan.workdir]
+    for path in companions:
+        argv += ["-v", f"{path}:{INSTALL_DIR}/{path.name}:ro"]
     for name, target in volumes.items():
         argv += ["--mount", f"type=volume,source={name},target={target}"]
     for key, value in (*toolchain.env, ("DOCKER_GITCOMMIT", gitcommit)):
@@ -101,16 +115,24 @@ def source_job(
     volumes = cache_volumes(toolchain)
     ensure_cache_volumes(engine, volumes)
     folder = build_dir(workspace, plan.commit, plan.route)
+    settings = settings or merge_settings()
     ui.step(f"build copy of {plan.checkout} at {plan.commit[:12]} in {folder}")
-    copy = prepare(plan.checkout, folder / "src", plan.commit)
+    fixes = [fix for fix in FIXES if fix.commit in plan.fixes]
+    copy = prepare(
+        plan.checkout, folder / "src", plan.commit, fixes=fixes, remote=origin_url(plan.checkout)
+    )
+    for fix in copy.fixes:
+        ui.info(f"era fix {fix['commit'][:12]} ({fix['title']}): {fix['status']}")
     if copy.dirty:
         ui.info("note: the checkout has uncommitted changes: they are built as they are")
+    installed = _companions(plan, toolchain, recipe.tag, engine, settings, folder, workspace)
     argv = source_build_argv(
         plan,
         build_id=build_id,
         copy=copy.path,
         volumes=volumes,
         gitcommit=git_commit(plan.commit, copy.dirty),
+        companions=installed,
     )
     ui.step(f"{plan.command} in {recipe.tag} (commit {plan.commit[:12]}, {toolchain.describe()})")
     return BuildJob(
@@ -119,8 +141,53 @@ def source_job(
         cwd=copy.path,
         source_dir=copy.path,
         build_id=build_id,
-        manifest=copy_manifest(copy, recipe, volumes),
+        manifest={
+            **copy_manifest(copy, recipe, volumes),
+            "companions": list(plan.companions),
+            "companion_files": [path.name for path in installed],
+        },
     )
+
+
+def origin_url(checkout: Path) -> str:
+    """Where the checkout came from: era fixes are fetched from the same remote."""
+    result = process.capture(["git", "remote", "get-url", "origin"], cwd=checkout, timeout=30)
+    url = result.stdout.strip()
+    if result.returncode != 0 or not url:
+        raise BuildError(
+            f"{checkout} has no origin remote to fetch the era fixes from",
+            "Clone it with `invoke dev.clone`, or build with --no-fixes.",
+        )
+    return url
+
+
+def _companions(
+    plan: BuildPlan,
+    toolchain: Toolchain,
+    image: str,
+    engine: Engine,
+    settings: Settings,
+    folder: Path,
+    workspace: Workspace,
+) -> list[Path]:
+    """Build (or take from the cache) the companions the plan names; their files."""
+    if not plan.companions:
+        return []
+    wanted = [Companion.from_dict(record) for record in plan.companions]
+    remotes = {c.repo: remote_for(c.repo, settings.mirrors).url for c in wanted}
+    into = folder / "companions"
+    shutil.rmtree(into, ignore_errors=True)
+    build_companions(
+        wanted,
+        toolchain=toolchain,
+        image=image,
+        engine=engine,
+        cache_root=cache_dir(settings.extra.get("rootfs_cache")).parent / "companions",
+        remotes=remotes,
+        into=into,
+        log=workspace.logs / f"companions-{plan.commit[:12]}.log",
+    )
+    return sorted(into.iterdir())
 
 
 def copy_manifest(copy: BuildCopy, recipe: Recipe, volumes: dict[str, str]) -> dict[str, object]:

@@ -13,10 +13,13 @@ import hashlib
 import os
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import SourceError
+from .fixes import EraFix, apply_fixes
 
 _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
 
@@ -29,6 +32,8 @@ class BuildCopy:
     dirty: bool
     # sha256 of what was laid on top ("" when nothing was).
     changes_sha256: str = ""
+    # What happened to each era fix (dev.fixes.apply_fixes).
+    fixes: tuple[dict[str, Any], ...] = ()
 
 
 def _git(args: list[str], cwd: Path, stdin: bytes | None = None) -> bytes:
@@ -55,8 +60,16 @@ def _git(args: list[str], cwd: Path, stdin: bytes | None = None) -> bytes:
     return result.stdout
 
 
-def prepare(checkout: Path, dest: Path, commit: str) -> BuildCopy:
-    """`dest` as a clone of `checkout` at `commit`, with the checkout's local changes."""
+def prepare(
+    checkout: Path,
+    dest: Path,
+    commit: str,
+    *,
+    fixes: Sequence[EraFix] = (),
+    remote: str = "",
+) -> BuildCopy:
+    """`dest` as a clone of `checkout` at `commit`, the era `fixes` (fetched from
+    `remote`) cherry-picked, then the checkout's local changes on top."""
     if not (dest / ".git").is_dir():
         if dest.exists():
             shutil.rmtree(dest)
@@ -66,6 +79,7 @@ def prepare(checkout: Path, dest: Path, commit: str) -> BuildCopy:
     _git(["fetch", "--quiet", str(checkout), commit], cwd=dest)
     _git(["checkout", "--quiet", "--force", "--detach", commit], cwd=dest)
     _git(["clean", "--quiet", "-fdx"], cwd=dest)
+    applied = apply_fixes(dest, remote, fixes) if fixes else []
     diff = _git(["diff", "HEAD", "--binary"], checkout)
     if diff:
         _git(["apply", "--binary", "--whitespace=nowarn"], cwd=dest, stdin=diff)
@@ -81,4 +95,4 @@ def prepare(checkout: Path, dest: Path, commit: str) -> BuildCopy:
         shutil.copy2(source, target)
         digest.update(name.encode(errors="surrogateescape") + b"\0" + source.read_bytes())
     dirty = bool(diff or untracked)
-    return BuildCopy(dest, commit, dirty, digest.hexdigest() if dirty else "")
+    return BuildCopy(dest, commit, dirty, digest.hexdigest() if dirty else "", tuple(applied))

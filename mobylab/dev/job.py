@@ -12,6 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import docker.errors
+
+from .. import labels
+from ..engine import Engine
+from ..errors import MobylabError
 from ..workspace import Workspace
 
 # The label of a build's containers (Ctrl-C and the end of a build remove them).
@@ -48,3 +53,28 @@ def build_dir(workspace: Workspace, commit: str, route: str = "upstream") -> Pat
 
 def manifest_path(workspace: Workspace, commit: str, route: str = "upstream") -> Path:
     return build_dir(workspace, commit, route) / "manifest.json"
+
+
+def remove_build_containers(engine: Engine, build_id: str) -> list[str]:
+    """Remove the (mobylab-labelled) containers of one build; their short ids."""
+    removed: list[str] = []
+    try:
+        client = engine.client(timeout=60)
+    except MobylabError:
+        return removed
+    try:
+        filters = {"label": [f"{labels.MANAGED}=true", f"{BUILD_LABEL}={build_id}"]}
+        for container in client.containers.list(all=True, filters=filters):
+            if not labels.is_managed(container.labels):
+                continue
+            try:
+                container.remove(force=True)
+                removed.append(container.short_id)
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as exc:
+                if "already in progress" not in str(exc):
+                    raise
+    finally:
+        client.close()
+    return removed

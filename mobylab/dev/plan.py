@@ -104,9 +104,12 @@ class BuildPlan:
     # The source route: hack/make.sh's bundles, and the toolchain (dev.toolchain).
     bundles: tuple[str, ...] = ()
     toolchain: Toolchain | None = None
-    # The key of the era's plan this one was made from (the source route changes
-    # the image, workdir and command, not what is built).
-    era_key: str = ""
+    # The source route's era fixes (commit hashes, dev.fixes) and the companions
+    # built from source (dev.companions), as plain records.
+    fixes: tuple[str, ...] = ()
+    companions: tuple[dict[str, Any], ...] = ()
+    # False when built with --no-fixes (the cache keeps the two apart).
+    with_fixes: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -137,7 +140,8 @@ class BuildPlan:
         """What a cached build must match: the commit and how it was built."""
         parts = [self.commit, self.era, self.target, self.dev_image, *self.make_vars]
         if self.route != "upstream":
-            parts += [self.route, *self.bundles]
+            parts += [self.route, *self.bundles, *self.fixes]
+            parts += [f"{c['name']}@{c['commit']}" for c in self.companions]
         return "|".join(parts)
 
     @property
@@ -537,6 +541,9 @@ def source_plan(
     reason: str,
     target: str | None = None,
     notes: tuple[str, ...] = (),
+    fixes: tuple[str, ...] = (),
+    companions: tuple[dict[str, Any], ...] = (),
+    with_fixes: bool = True,
 ) -> BuildPlan:
     """Pure: the era's plan turned to the source route: mobylab's dev image runs
     hack/make.sh with the source at the era's workdir (GOPATH mode: its import path)."""
@@ -549,7 +556,6 @@ def source_plan(
     )
     return dataclasses.replace(
         plan,
-        era_key=plan.key,
         route="source",
         route_reason=reason,
         target="binary" if target is None else target,
@@ -560,6 +566,9 @@ def source_plan(
         then_targets=(),
         bundles=source_bundles(plan, target),
         toolchain=toolchain,
+        fixes=fixes,
+        companions=companions,
+        with_fixes=with_fixes,
         notes=(
             *[n for n in plan.notes if "DOCKER_IMAGE" not in n and "bind mount" not in n],
             *toolchain.notes,

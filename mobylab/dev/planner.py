@@ -21,7 +21,9 @@ from ..errors import ImageError, MobylabError, SourceError
 from ..images import debian
 from ..images.recipes import Recipe
 from ..images.rootfs import cache_dir, native_suites
+from .companions import companions_for
 from .devimage import dev_image_recipe
+from .fixes import FIXES, fixes_for
 from .plan import (
     BuildPlan,
     host_cgroup_version,
@@ -34,6 +36,8 @@ from .plan import (
 from .routes import SOURCE, UPSTREAM, RouteFacts, choose_route
 from .toolchain import GRAPHDRIVER_FOLDERS, cgo_includes, choose_go, go_need, make_toolchain
 
+# The files the era fixes change (a source without them needs none).
+FIX_FILES = tuple(dict.fromkeys(fix.file for fix in FIXES))
 # Vendored here means the daemon still speaks containerd 0.2's API: Debian's
 # containerd (1.x and later) cannot serve it; its companions are built from source.
 CONTAINERD_02_API = "vendor/github.com/docker/containerd"
@@ -84,7 +88,13 @@ def route_facts(
 
 
 def source_route(
-    plan: BuildPlan, checkout: Path, settings: Settings, reason: str, target: str | None
+    plan: BuildPlan,
+    checkout: Path,
+    settings: Settings,
+    reason: str,
+    target: str | None,
+    *,
+    with_fixes: bool = True,
 ) -> Planned:
     """The source route's plan and dev image recipe, from the checkout and the mirror."""
     files = read_plan_files(checkout)
@@ -102,6 +112,15 @@ def source_route(
         companions_from_debian=CONTAINERD_02_API not in folders,
     )
     recipe, notes = dev_image_recipe(toolchain, offered)
+    companions, companion_notes = companions_for(files, toolchain.companions_from_debian)
+    fixes = fixes_for(go.version, [f for f in FIX_FILES if (checkout / f).is_file()])
+    fix_notes = [
+        f"era fix {fix.commit[:12]} ({fix.title}): without it, {fix.breaks}" for fix in fixes
+    ]
+    if fixes and not with_fixes:
+        fix_notes = [f"--no-fixes: {fix.commit[:12]} ({fix.title}) is left out, so {fix.breaks}"
+                     for fix in fixes]  # fmt: skip
+        fixes = []
     image_path = dict(recipe.env)["PATH"]
     planned = source_plan(
         plan,
@@ -110,7 +129,10 @@ def source_route(
         image_path=image_path,
         reason=reason,
         target=target,
-        notes=notes,
+        notes=(*notes, *companion_notes, *fix_notes),
+        fixes=tuple(fix.commit for fix in fixes),
+        companions=tuple(c.as_dict() for c in companions),
+        with_fixes=with_fixes,
     )
     return Planned(planned, recipe)
 
@@ -124,6 +146,7 @@ def plan_build(
     route: str = "auto",
     target: str | None = None,
     host_cgroup: str | None = None,
+    with_fixes: bool = True,
 ) -> Planned:
     """The whole plan of a checkout: its era, the route (and why), the toolchain."""
     cgroup = host_cgroup or host_cgroup_version()
@@ -134,7 +157,7 @@ def plan_build(
         return Planned(dataclasses.replace(era_plan, route=UPSTREAM, route_reason=reason))
     assert chosen == SOURCE
     try:
-        return source_route(era_plan, checkout, settings, reason, target)
+        return source_route(era_plan, checkout, settings, reason, target, with_fixes=with_fixes)
     except (SourceError, ImageError) as exc:
         if route == SOURCE:
             raise
@@ -171,7 +194,10 @@ def plan_rows(plan: BuildPlan) -> list[tuple[str, str]]:
             ("Go", toolchain.describe()),
             ("build tags", " ".join(toolchain.build_tags) or "(none)"),
             ("environment", " ".join(f"{k}={v}" for k, v in toolchain.env if v)),
-        ]
+            ("companions", ", ".join(f"{c['name']} {c['commit'][:12]}" for c in plan.companions)
+             or "the dev image's Debian packages"),
+            ("era fixes", ", ".join(f[:12] for f in plan.fixes) or "none"),
+        ]  # fmt: skip
     else:
         rows.append(("docker run flags", f"${plan.run_var}" if plan.run_var else "not found"))
     return rows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from ...errors import BuildError, UsageError
 from ..base import Session, friendly_errors
 
 if TYPE_CHECKING:
+    from ...dev.plan import BuildPlan
     from ...dev.planner import Planned
     from ...engine import Engine
 
@@ -36,7 +38,12 @@ def _print_plan(planned: Planned) -> None:
 
 
 def _planned(
-    session: Session, path: Path, route: str, target: str | None, engine: Engine | None
+    session: Session,
+    path: Path,
+    route: str,
+    target: str | None,
+    engine: Engine | None,
+    with_fixes: bool = True,
 ) -> Planned:
     """The whole plan, with what the engine (when one answers) and the CLI offer."""
     from ...dev.planner import plan_build
@@ -53,9 +60,33 @@ def _planned(
         route=route,
         target=target,
         host_cgroup=cgroup,
+        with_fixes=with_fixes,
     )
 
 
+def _cache_candidates(
+    session: Session, quick: BuildPlan, route: str, target: str | None, with_fixes: bool
+) -> tuple[BuildPlan, BuildPlan | None]:
+    """The plans a cached build may be of: the era's own (upstream) and, when a
+    source-route build of the commit exists, the source plan as it would be made now
+    (the Debian indexes are cached, so this asks no engine and no network)."""
+    from ...dev.build import manifest_path
+    from ...dev.planner import source_route
+    from ...errors import MobylabError
+
+    upstream = dataclasses.replace(quick, route="upstream")
+    if route == "upstream" or not manifest_path(session.workspace, quick.commit, "source").exists():
+        return upstream, None
+    try:
+        source = source_route(
+            quick, quick.checkout, session.settings, "", target, with_fixes=with_fixes
+        ).plan
+    except MobylabError:
+        return upstream, None
+    return (source, None) if route == "source" else (upstream, source)
+
+
+NO_FIXES_HELP = "source route: build without the engine's own later fixes (dev.plan lists them)"
 ROUTE_HELP = "auto (default: the era's own make where it can work here), upstream or source"
 
 
@@ -102,10 +133,11 @@ def clone(c, repo=None, ref=None, pr=None, full=False, force=False, mirrors=None
         "json": "print JSON",
         "route": ROUTE_HELP,
         "target": "make target instead of the plan's (tgz or binary)",
+        "no_fixes": NO_FIXES_HELP,
     }
 )
 @friendly_errors
-def plan(c, checkout=None, json_=False, route="auto", target=None):
+def plan(c, checkout=None, json_=False, route="auto", target=None, no_fixes=False):
     """Show how this checkout builds: era, route, toolchain, dev image, workdir, bundles."""
     from ...dev.planner import plan_summary
     from ...errors import EngineError
@@ -116,7 +148,7 @@ def plan(c, checkout=None, json_=False, route="auto", target=None):
         engine: Engine | None = session.engine(start=False)
     except EngineError:
         engine = None
-    planned = _planned(session, path, route, target, engine)
+    planned = _planned(session, path, route, target, engine, with_fixes=not no_fixes)
     if json_:
         print(json.dumps(plan_summary(planned), indent=2))
     else:
@@ -130,10 +162,13 @@ def plan(c, checkout=None, json_=False, route="auto", target=None):
         "checkout": "engine checkout (default: the one dev.clone made)",
         "skip_cross": "set DOCKER_CROSSPLATFORMS= so tgz skips cross builds",
         "route": ROUTE_HELP,
+        "no_fixes": NO_FIXES_HELP,
     }
 )
 @friendly_errors
-def build(c, target=None, force=False, checkout=None, skip_cross=False, route="auto"):
+def build(
+    c, target=None, force=False, checkout=None, skip_cross=False, route="auto", no_fixes=False
+):
     """Build the engine the way its era does (or from source, offline); a built commit is a
     no-op."""
     from ...dev.build import cached_build, run_build
@@ -152,7 +187,8 @@ def build(c, target=None, force=False, checkout=None, skip_cross=False, route="a
     if dirty:
         ui.info("note: the checkout has uncommitted changes: building it again")
     if not force and not dirty:
-        cached = cached_build(session.workspace, quick, route)
+        first, second = _cache_candidates(session, quick, route, target, not no_fixes)
+        cached = cached_build(session.workspace, first, other=second)
         if cached is not None:
             ui.info(
                 f"commit {quick.commit[:12]} is already built ({cached.plan.route} route: "
@@ -162,7 +198,7 @@ def build(c, target=None, force=False, checkout=None, skip_cross=False, route="a
             return
     engine = session.engine()
     caps = probe(engine, session.workspace)
-    planned = _planned(session, path, route, target, engine)
+    planned = _planned(session, path, route, target, engine, with_fixes=not no_fixes)
     full = planned.plan
     record = run_build(
         session.workspace,

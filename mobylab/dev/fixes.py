@@ -1,0 +1,114 @@
+"""Era fixes: the engine's own later commits an old source needs when built with a newer Go.
+
+Only hashes and reasons live here: each fix is fetched by its hash from the
+checkout's own remote (a mirror, or the repository) and cherry-picked in the
+build copy, never in the user's checkout. Whether a source needs a fix is for
+git to say: a fix that changes nothing is already in the source; one that does
+not apply is refused, and nothing is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import process
+from ..errors import BuildError
+from .fetch import fetch_commit
+
+_GIT_ENV = {
+    "GIT_TERMINAL_PROMPT": "0",
+    "LC_ALL": "C",
+    "GIT_AUTHOR_NAME": "mobylab",
+    "GIT_AUTHOR_EMAIL": "mobylab@localhost",
+    "GIT_COMMITTER_NAME": "mobylab",
+    "GIT_COMMITTER_EMAIL": "mobylab@localhost",
+}
+
+
+@dataclass(frozen=True)
+class EraFix:
+    commit: str
+    title: str
+    # What breaks without it.
+    breaks: str
+    # It is needed by sources holding this file, built with this Go or newer.
+    file: str
+    from_go: tuple[int, ...]
+    # git cherry-pick's merge option: keep the old source's side of a trivial conflict.
+    strategy_option: str = "ours"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+FIXES: tuple[EraFix, ...] = (
+    EraFix(
+        commit="a422774e593b33bd287d9890544ad9e09b380d8c",
+        title="Fix tarsum for go 1.10",
+        breaks=(
+            "every `docker build` on the daemon fails with `Error processing tar "
+            "file(exit status 1): unexpected EOF`: the build context goes through "
+            "pkg/tarsum, which breaks under Go >= 1.10's archive/tar"
+        ),
+        file="pkg/tarsum/tarsum.go",
+        from_go=(1, 10),
+    ),
+)
+
+
+def fixes_for(
+    go_version: Sequence[int], source_files: Sequence[str], table: Sequence[EraFix] = FIXES
+) -> list[EraFix]:
+    """Pure: the fixes a source holding these files, built with this Go, may need."""
+    version = tuple(go_version)
+    return [fix for fix in table if fix.file in source_files and version >= fix.from_go]
+
+
+def _git(args: list[str], cwd: Path) -> tuple[int, str]:
+    result = process.capture(["git", *args], cwd=cwd, env=_GIT_ENV, timeout=600)
+    return result.returncode, (result.stdout + result.stderr).strip()
+
+
+def apply_fixes(copy: Path, remote: str, fixes: Sequence[EraFix]) -> list[dict[str, Any]]:
+    """Cherry-pick each fix into the build copy (uncommitted); what happened to each.
+
+    Status "applied" (it changed files), "present" (the source has it already).
+    A fix that does not apply raises BuildError: nothing is built.
+    """
+    results: list[dict[str, Any]] = []
+    for fix in fixes:
+        # The fix and its parent: a cherry-pick diffs the two.
+        fetch_commit(copy, remote, fix.commit, depth=2)
+        code, output = _git(
+            ["cherry-pick", "--no-commit", "-X", fix.strategy_option, fix.commit], copy
+        )
+        if code != 0:
+            _git(["cherry-pick", "--abort"], copy)
+            _git(["reset", "--hard", "--quiet"], copy)
+            last = output.splitlines()[-1] if output else "?"
+            raise BuildError(
+                f"the engine's fix {fix.commit[:12]} ({fix.title}) no longer applies to this "
+                f"source ({last}); nothing was built",
+                "Build with --no-fixes to build the source as it is (without it, "
+                + fix.breaks.split(":")[0]
+                + ").",
+            )
+        _, changed = _git(["diff", "--cached", "--name-only"], copy)
+        files = [line for line in changed.splitlines() if line.strip()]
+        if files:
+            # A commit of the build copy's own: the next fix and the user's changes go
+            # on top of it (the build still says the source's commit).
+            _git(["commit", "--quiet", "--no-verify", "-m", f"era fix {fix.commit}"], copy)
+        results.append(
+            {
+                "commit": fix.commit,
+                "title": fix.title,
+                "status": "applied" if files else "present",
+                "files": files,
+                "breaks": fix.breaks,
+            }
+        )
+    return results

@@ -72,8 +72,8 @@ def test_the_daemon_that_answers_is_the_build(master: Workspace) -> None:
     status = json.loads(run_task(master, "dev.status", "--json").stdout)
     assert status["state"] == "running"
     assert (status["daemon_version"], status["daemon_commit"]) == ("dev", MASTER[:12])
-    version = run_task(master, "dev.exec", "--", "docker", "version", "--format",
-                       "{{.Server.Version}} {{.Server.GitCommit}} {{.Server.APIVersion}}")  # fmt: skip
+    server_format = "{{.Server.Version}} {{.Server.GitCommit}} {{.Server.APIVersion}}"
+    version = run_task(master, "dev.exec", "--", "docker", "version", "--format", server_format)
     assert version.returncode == 0, version.stderr
     server, commit, api = version.stdout.split()
     assert (server, commit) == ("dev", MASTER[:12]) and float(api) >= 1.50

@@ -296,11 +296,9 @@ class PracticeRun:
     def hint(self) -> str:
         step = self.step
         hints = list(step.hints) or [c.hint for c in step.checks if c.hint]
-        entry = ps.step_of(self.state)
-        text, entry["hints_used"] = ps.next_hint(hints, entry["hints_used"])
+        text = ps.take_hint(self.state, hints, time.time())
         if not text:
             return "this step has no hints; `lab solve` shows the way"
-        self.state["updated"] = time.time()
         self.save()
         self.write_report()
         return text

@@ -51,6 +51,7 @@ def new_state(
                 "failed_attempts": 0,
                 "not_counted": 0,
                 "hints_used": 0,
+                "hints_shown": 0,
                 "how": "",
                 "seconds": 0.0,
                 "entered": None,
@@ -152,13 +153,20 @@ def record_not_counted(state: dict[str, Any], now: float) -> None:
     state["updated"] = now
 
 
-def next_hint(hints: Sequence[str], used: int) -> tuple[str, int]:
-    """The hint to show and the new count of hints used: each once, then again in turn."""
-    if not hints:
-        return "", used
-    if used < len(hints):
-        return hints[used], used + 1
-    return hints[(used - len(hints)) % len(hints)], used
+def next_hint(hints: Sequence[str], shown: int) -> str:
+    """The hint to show after `shown` were: each once, then again in turn."""
+    return hints[shown % len(hints)] if hints else ""
+
+
+def take_hint(state: dict[str, Any], hints: Sequence[str], now: float) -> str:
+    """The current step's next hint, counted (hints used: the distinct ones seen)."""
+    step = step_of(state)
+    text = next_hint(hints, step.get("hints_shown", 0))
+    if text:
+        step["hints_shown"] = step.get("hints_shown", 0) + 1
+        step["hints_used"] = min(step["hints_shown"], len(hints))
+        state["updated"] = now
+    return text
 
 
 def advance_problem(state: dict[str, Any], skip: bool) -> str:

@@ -3,7 +3,10 @@ what reset restores, the engine choice, the lab fields, and the shell's files.""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +21,7 @@ from mobylab.lab.practice import practice_commands, restored_files, restored_tex
 from mobylab.lab.practice_cli import _without_practice_bin, parser
 from mobylab.lab.practice_shell import docker_wrapper, shell_argv, shell_environment
 from mobylab.lab.render import render_markdown
+from tests.fixtures.cli import REPO
 
 T0 = 1_000_000.0
 
@@ -228,3 +232,67 @@ def test_the_lab_command_refuses_a_bad_subcommand(capsys: pytest.CaptureFixture[
         parser().parse_args(["chek"])
     assert exited.value.code == 2
     assert capsys.readouterr().err.startswith("error: lab: argument command: invalid choice")
+
+
+def practice_state_file(tmp_path: Path, engine_url: str) -> Path:
+    """A practice run of the hello lab whose engine is `engine_url`."""
+    lab = catalog.find_lab("hello", {})
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    report_dir = tmp_path / "reports" / "r1"
+    report_dir.mkdir(parents=True)
+    state = ps.new_state(
+        lab="hello", run_id="r1", titles=[s.title for s in lab.steps], now=T0,
+        lab_dir=str(lab.path), app_dir="", source="", choice="host", exact=True,
+        workdir=str(workdir), substitutions=[],
+        bases={"builder": "b:1", "runtime": "r:1", "offline": True, "reason": "test"},
+        engine={"url": engine_url, "kind": "host", "name": "host"},
+        values={"tag_prefix": "mobylab-lab/hello-r1", "url": ""},
+    )  # fmt: skip
+    ps.enter(state, 1, T0)
+    path = report_dir / ps.FILE_NAME
+    path.write_text(json.dumps(state))
+    return path
+
+
+def lab_command(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mobylab.lab.practice_cli", *args],
+        env={**os.environ, "MOBYLAB_PRACTICE": str(state)}, cwd=REPO,
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def test_check_with_the_engine_down_says_so_and_counts_no_attempt(tmp_path: Path) -> None:
+    state = practice_state_file(tmp_path, f"unix://{tmp_path / 'no-engine.sock'}")
+    done = lab_command(state, "check")
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"error: the host engine at unix://{tmp_path / 'no-engine.sock'} does not answer: "
+        "this check was not counted. Start it again (`invoke engine.up`, or `invoke dev.up` "
+        "for dev), then `lab check`."
+    ]
+    step = json.loads(state.read_text())["steps"][0]
+    assert (step["attempts"], step["failed_attempts"], step["not_counted"]) == (0, 0, 1)
+
+
+def test_the_lab_command_on_bad_input_says_one_line(tmp_path: Path) -> None:
+    state = practice_state_file(tmp_path, "unix:///nowhere.sock")
+    early = lab_command(state, "next")
+    assert early.returncode == 1
+    assert early.stderr == (
+        "error: step 1 has not passed yet (not started): run `lab check`, "
+        "or `lab next --skip` to leave it undone.\n"
+    )
+    outside = lab_command(state, "show", "../../etc/passwd")
+    assert outside.returncode == 2 and "goes up with '..'" in outside.stderr
+    state.write_text("{not json")
+    broken = lab_command(state, "hint")
+    assert broken.returncode == 1 and "is not valid JSON" in broken.stderr
+    assert "Traceback" not in early.stderr + outside.stderr + broken.stderr
+    outside_shell = subprocess.run(
+        [sys.executable, "-m", "mobylab.lab.practice_cli", "status"],
+        env={k: v for k, v in os.environ.items() if k != "MOBYLAB_PRACTICE"}, cwd=REPO,
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert outside_shell.returncode == 2 and "not inside a practice shell" in outside_shell.stderr

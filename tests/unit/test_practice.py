@@ -296,3 +296,21 @@ def test_the_lab_command_on_bad_input_says_one_line(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert outside_shell.returncode == 2 and "not inside a practice shell" in outside_shell.stderr
+
+
+def test_workshop_status_of_a_practice_run() -> None:
+    from mobylab.workshop.labrun import parse_document, practice_status
+
+    state = two_steps()
+    ps.enter(state, 1, T0)
+    ps.record_check(state, False, T0 + 5)
+    verdict, line, data = practice_status(json.dumps(state), T0 + 700, stuck_after=600)
+    assert (verdict, data["progress"], data["steps"]) == ("WARN", "STUCK", "0/2")
+    assert line == "stuck at step 1/2 (failing): 1 attempt, 0 hints, 11m40s on it"
+    assert data["practice"]["attempts"] == 1 and data["practice"]["on_step"] == 700.0
+    assert practice_status(json.dumps(state), T0 + 60, 600)[0] == "OK"
+    broken = practice_status("{", T0, 600)
+    assert broken[0] == "FAIL" and broken[1].startswith("practice.json not valid JSON")
+    assert parse_document(None) == (None, "")
+    assert parse_document("[1]") == (None, "is not a JSON object")
+    assert parse_document("{x")[1].startswith("is not valid JSON")

@@ -189,3 +189,23 @@ def test_a_busy_port_is_one_line(cli: MobylabCli, ssh_farm: SshFarm) -> None:
         f"error: port {port} on 127.0.0.1 is already in use. Pick another with --port "
         "(0 takes a free one)."
     )
+
+
+def test_status_shows_each_hosts_step_attempts_and_time(
+    cli: MobylabCli, hosts: dict[str, FarmHost]
+) -> None:
+    specs = ",".join(h.spec for h in hosts.values())
+    result = cli("workshop.status", "--hosts", specs, "--remote-dir", f"~/{FOLDER}",
+                 "--stuck-after", "900")  # fmt: skip
+    rows = {name: next(line for line in result.stdout.splitlines() if host.spec in line)
+            for name, host in hosts.items()}  # fmt: skip
+    assert "STUCK" in rows["stuck"] and "stuck at step 1/6 (failing): 3 attempts" in rows["stuck"]
+    assert (
+        "RUNNING" in rows["running"]
+        and "at step 2/6 (failing): 1 attempt, 1 hint" in (rows["running"])
+    )
+    assert "PAUSED" in rows["paused"] and "FINISHED" in rows["finished"]
+    assert "report.json is not valid JSON" in rows["broken"]
+    # The broken host is the one failure; the stuck one a warning.
+    assert result.returncode == 1
+    assert "5 hosts: 3 OK, 1 WARN, 1 FAIL" in result.stderr

@@ -50,11 +50,18 @@ def report_of(tmp_path: Path) -> dict:
     return json.loads((tmp_path / "ws" / "reports" / "latest" / "report.json").read_text())
 
 
-def test_hello_typed_by_hand_passes_with_one_attempt(
-    terminal: Terminal, tmp_path: Path, engine: Engine
-) -> None:
+@pytest.fixture
+def hello(terminal: Terminal, tmp_path: Path, engine: Engine) -> Terminal:
+    """`invoke lab.practice hello` in the terminal, at its shell's prompt."""
     start(terminal, tmp_path, engine, "lab.practice", "hello")
     terminal.wait_for(r"\[lab hello 1/1\] host #\s*$", timeout=120)
+    return terminal
+
+
+def test_hello_typed_by_hand_passes_with_one_attempt(
+    hello: Terminal, tmp_path: Path, engine: Engine
+) -> None:
+    terminal = hello
     terminal.type("lab next")
     terminal.wait_for(r"error: step 1 has not passed yet \(not started\)")
     terminal.type("docker build -q -t $TAG:latest .")
@@ -83,10 +90,9 @@ def test_hello_typed_by_hand_passes_with_one_attempt(
 
 
 def test_a_wrong_image_fails_with_the_hint_and_reset_restores_the_files(
-    terminal: Terminal, tmp_path: Path, engine: Engine
+    hello: Terminal, tmp_path: Path
 ) -> None:
-    start(terminal, tmp_path, engine, "lab.practice", "hello")
-    terminal.wait_for(r"\[lab hello 1/1\] host #\s*$", timeout=120)
+    terminal = hello
     terminal.type("sed -i 's/hello from/bye from/' Dockerfile")
     terminal.type("docker build -q -t $TAG:latest . && lab check")
     shown = terminal.wait_for(r"step 1: failed")

@@ -25,7 +25,7 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 
 from .. import labels, ui
-from ..engine import Engine
+from ..engine import Engine, display_url
 from ..errors import EngineError, LabError, MobylabError, UsageError
 from ..workspace import read_json, write_json
 from . import practice_shell as shell
@@ -110,6 +110,15 @@ class PracticeRun:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.state = read_state(path)
+        try:
+            self._load()
+        except (KeyError, TypeError) as exc:
+            raise LabError(
+                f"the practice state {path} lacks {exc}",
+                "Start again with `invoke lab.practice NAME`.",
+            ) from None
+
+    def _load(self) -> None:
         lab = load_lab(Path(self.state["lab_dir"]))
         if self.state.get("app_dir"):
             lab = dataclasses.replace(
@@ -122,7 +131,7 @@ class PracticeRun:
         self.options = RunOptions(
             engine=self.state["choice"], url=None if self.state["exact"] else self.url
         )
-        self.report_dir = path.parent
+        self.report_dir = self.path.parent
         self.substitutions: list[dict[str, Any]] = list(self.state.get("substitutions") or [])
         self.engine = Engine(**self.state["engine"])
         self.workdir = Path(self.state["workdir"])
@@ -165,7 +174,7 @@ class PracticeRun:
         ps.record_not_counted(self.state, time.time())
         self.save()
         raise EngineError(
-            f"the {self.engine.name} engine at {self.engine.url} does not answer: "
+            f"the {self.engine.name} engine at {display_url(self.engine.url)} does not answer: "
             "this check was not counted",
             "Start it again (`invoke engine.up`, or `invoke dev.up` for dev), then `lab check`.",
         )

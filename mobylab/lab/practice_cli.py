@@ -91,18 +91,13 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = run(sys.argv[1:] if argv is None else argv)
     except KeyboardInterrupt:
-        code = _fail(Interrupted("lab: interrupted"))
+        error: MobylabError = Interrupted("lab: interrupted")
     except MobylabError as exc:
-        code = _fail(exc)
-    raise SystemExit(code)
-
-
-def _fail(error: Exception) -> int:
-    from ..errors import MobylabError
-
-    assert isinstance(error, MobylabError)
+        error = exc
+    else:
+        raise SystemExit(code)
     sys.stderr.write(f"error: {error.one_line()}\n")
-    return error.exit_code
+    raise SystemExit(error.exit_code)
 
 
 if __name__ == "__main__":

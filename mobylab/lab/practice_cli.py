@@ -47,7 +47,7 @@ def run(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     from .. import ui
     from ..errors import UsageError
-    from .practice import PracticeRun
+    from .practice_run import PracticeRun
 
     state = os.environ.get("MOBYLAB_PRACTICE")
     if not state:

@@ -17,8 +17,8 @@ from mobylab.lab import practice_state as ps
 from mobylab.lab.checks import Facts, evaluate
 from mobylab.lab.engine_choice import parse_engine_choice
 from mobylab.lab.model import Check, parse_lab, practice_problem
-from mobylab.lab.practice import practice_commands, restored_files, restored_text
 from mobylab.lab.practice_cli import _without_practice_bin, parser
+from mobylab.lab.practice_run import practice_commands, restored_files, restored_text
 from mobylab.lab.practice_shell import docker_wrapper, shell_argv, shell_environment
 from mobylab.lab.render import render_markdown
 from tests.fixtures.cli import REPO

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..errors import LabError
+from ..ui import human_bytes
 from .model import PLACEHOLDERS, Check
 
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
@@ -94,6 +95,8 @@ class Facts:
     values: Mapping[str, str] = field(default_factory=dict)
     read_file: Callable[[str], str] = lambda path: ""
     image_exists: Callable[[str], bool] = lambda ref: False
+    # Bytes as the engine reports them; None when there is no such image.
+    image_size: Callable[[str], int | None] = lambda ref: None
     file_exists: Callable[[str], bool] = lambda path: False
     # Variant name -> parsed JSON output, for variants-agree.
     variant_outputs: Mapping[str, Any] = field(default_factory=dict)
@@ -162,6 +165,8 @@ def evaluate(check: Check, facts: Facts) -> CheckResult:
         return CheckResult(
             kind, found, f"image {ref}", f"image {ref}" if found else "no such image", check.hint
         )
+    if kind == "image-smaller":
+        return smaller(check, facts)
     if kind == "file-exists":
         found = facts.file_exists(check.path)
         return CheckResult(
@@ -170,6 +175,19 @@ def evaluate(check: Check, facts: Facts) -> CheckResult:
     if kind == "variants-agree":
         return agree(facts.variant_outputs, check.hint)
     raise LabError(f"unknown check type {kind!r}")
+
+
+def smaller(check: Check, facts: Facts) -> CheckResult:
+    """The image is smaller than `factor` times the image `than`."""
+    ref, than = fill(check.image, facts.values), fill(check.than, facts.values)
+    size, limit_of = facts.image_size(ref), facts.image_size(than)
+    share = f"{check.factor:g} of " if check.factor != 1 else ""
+    expected = f"image {ref} smaller than {share}{than}"
+    if size is None or limit_of is None:
+        missing = ref if size is None else than
+        return CheckResult("image-smaller", False, expected, f"no image {missing}", check.hint)
+    seen = f"{human_bytes(size)} against {human_bytes(limit_of)}"
+    return CheckResult("image-smaller", size < check.factor * limit_of, expected, seen, check.hint)
 
 
 def agree(outputs: Mapping[str, Any], hint: str = "") -> CheckResult:

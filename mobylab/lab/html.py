@@ -6,6 +6,7 @@ import json
 from html import escape
 from typing import Any
 
+from .practice_state import practice_table
 from .report import size_text, variant_table
 
 STYLE = """
@@ -111,6 +112,12 @@ def render_html(report: dict[str, Any]) -> str:
         [str(s["index"]), s["engine"], s["title"], s["status"], s.get("reason", "")]
         for s in report.get("steps", [])
     ]
+    practice_header, practice_rows = practice_table(report)
+    practice = (
+        f"<h2>Practice</h2>\n{_table(practice_header, practice_rows, {3, 4})}"
+        if practice_rows
+        else ""
+    )
     expected = report.get("expected")
     site = ""
     if report.get("url"):
@@ -143,5 +150,6 @@ def render_html(report: dict[str, Any]) -> str:
 {_table(header, rows, {header.index(n) for n in NUMERIC_COLUMNS})}
 <h2>Steps</h2>
 {_table(["step", "engine", "title", "status", "reason"], step_rows)}
+{practice}
 </body></html>
 """

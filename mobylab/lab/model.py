@@ -3,7 +3,10 @@
 A lab has a title, an introduction, steps and a closing. A step has narrative
 (Markdown), files to show, commands (shown as a learner types them, then run),
 checks and measurements; a step may also declare the variant it builds, which
-feeds the comparison. Every error names the file and the field, e.g.
+feeds the comparison. For practice mode (lab.practice) a step also has a task
+in words (what the learner builds, with which names) and hints; its checks then
+look at the engine's state, so the commands they run are run or inspect ones.
+Every error names the file and the field, e.g.
 `labs/x/lab.toml: steps[2].commands[0]: expected a string`.
 """
 
@@ -36,6 +39,9 @@ CHECK_TYPES = {
     "output-contains": (("expected",), ("command",)),
     "json-equals": ((), ("command", "expected", "expected_file")),
     "image-exists": (("image",), ()),
+    # The image is smaller than `factor` times the image `than` (a runtime image
+    # without the SDK in it, say).
+    "image-smaller": (("image", "than"), ("factor",)),
     "file-exists": (("path",), ()),
     "exit-code": (("expected",), ("command",)),
     "variants-agree": ((), ()),
@@ -63,6 +69,8 @@ class Check:
     expected_file: str = ""
     image: str = ""
     path: str = ""
+    than: str = ""
+    factor: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,9 @@ class Step:
     checks: tuple[Check, ...] = ()
     measurements: tuple[Measurement, ...] = ()
     variant: Variant | None = None
+    # Practice mode: what to do, in words (Markdown), and hints shown one by one.
+    task: str = ""
+    hints: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -327,6 +338,9 @@ def _check(reader: _Reader, table: Any, where: str, commands: int) -> Check:
     path = reader.get(table, "path", where, str, "")
     if path:
         reader.local_path(path, f"{where}.path", must_exist=False)
+    factor = table.get("factor", 1.0)
+    if isinstance(factor, bool) or not isinstance(factor, int | float) or not 0 < factor <= 1:
+        raise reader.fail(f"{where}.factor", "expected a number more than 0 and at most 1")
     return Check(
         type=kind,
         hint=reader.get(table, "hint", where, str, ""),
@@ -335,6 +349,8 @@ def _check(reader: _Reader, table: Any, where: str, commands: int) -> Check:
         expected_file=expected_file,
         image=reader.get(table, "image", where, str, ""),
         path=path,
+        than=reader.get(table, "than", where, str, ""),
+        factor=float(factor),
     )
 
 
@@ -375,7 +391,18 @@ def _variant(reader: _Reader, table: Any, where: str, workdir: Path) -> Variant:
     )
 
 
-STEP_FIELDS = {"title", "narrative", "show", "commands", "checks", "measurements", "variant"}
+STEP_FIELDS = {
+    "title",
+    "narrative",
+    "show",
+    "commands",
+    "checks",
+    "measurements",
+    "variant",
+    "task",
+    "hints",
+}
+OUTPUT_CHECKS = ("output-equals", "output-contains", "json-equals", "exit-code")
 LAB_FIELDS = {
     "title",
     "summary",
@@ -415,6 +442,15 @@ def _step(reader: _Reader, table: Any, where: str, workdir: Path) -> Step:
     variant = None
     if "variant" in table:
         variant = _variant(reader, table["variant"], f"{where}.variant", workdir)
+    task = reader.text(table, "task", where)
+    if task:
+        for index, check in enumerate(checks):
+            if check.type in OUTPUT_CHECKS and commands[check.command].role == "build":
+                raise reader.fail(
+                    f"{where}.checks[{index}]",
+                    "in practice mode this check would run a build command for the learner",
+                    "Point it at a run or inspect command of the step.",
+                )
     return Step(
         title=reader.get(table, "title", where, str),
         narrative=reader.text(table, "narrative", where),
@@ -423,7 +459,17 @@ def _step(reader: _Reader, table: Any, where: str, workdir: Path) -> Step:
         checks=checks,
         measurements=measurements,
         variant=variant,
+        task=task,
+        hints=reader.strings(table, "hints", where),
     )
+
+
+def practice_problem(lab: Lab) -> str:
+    """Pure: why a lab cannot run in practice mode (a step without a task), or ''."""
+    for number, step in enumerate(lab.steps, 1):
+        if not step.task.strip():
+            return f"step {number} ({step.title}) has no task (steps[{number - 1}].task)"
+    return ""
 
 
 def parse_lab(data: dict[str, Any], lab_dir: Path, source: str) -> Lab:

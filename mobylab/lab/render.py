@@ -8,6 +8,7 @@ from typing import Any
 
 from ..workspace import write_atomic, write_json
 from .html import render_html
+from .practice_state import practice_table
 from .report import seconds_text, size_text, variant_table
 
 
@@ -76,6 +77,18 @@ def render_markdown(report: dict[str, Any]) -> str:
         )
         if step.get("reason"):
             lines.append(f"  - {step['reason']}")
+    header, rows = practice_table(report)
+    if rows:
+        lines += [
+            "",
+            "## Practice",
+            "",
+            "| " + " | ".join(header) + " |",
+            "|" + "---|" * len(header),
+        ]
+        lines += [
+            "| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows
+        ]
     if report.get("failed_steps"):
         first = report["failed_steps"][0]
         lines += ["", f"First failure: step {first['index']} ({first['title']}): {first['reason']}"]

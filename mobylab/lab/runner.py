@@ -16,7 +16,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rich.markdown import Markdown
 from rich.panel import Panel
@@ -123,6 +123,11 @@ def substitute_workdir(workdir: Path, replacements: dict[str, str]) -> list[dict
     return changes
 
 
+def run_replacements(lab: Lab, bases: BaseImages) -> dict[str, str]:
+    """The FROM repositories of the lab's Dockerfiles and the run's images for them."""
+    return base_replacements(lab.builder_bases, lab.runtime_bases, bases.builder, bases.runtime)
+
+
 def lexer_for(name: str) -> str:
     if is_dockerfile(name):
         return "docker"
@@ -131,12 +136,24 @@ def lexer_for(name: str) -> str:
     )
 
 
+class RunContext(Protocol):
+    """What a step on an engine needs from its run: a LabRunner, or a practice run."""
+
+    lab: Lab
+    run_id: str
+    bases: BaseImages
+    url: str
+    options: RunOptions
+    report_dir: Path
+    substitutions: list[dict[str, Any]]
+
+
 class EngineRun:
     """The lab's steps on one engine."""
 
     def __init__(
         self,
-        runner: LabRunner,
+        runner: RunContext,
         engine: Engine,
         engine_info: dict[str, Any],
         workdir: Path,
@@ -246,12 +263,17 @@ class EngineRun:
         def exists_image(ref: str) -> bool:
             return inspect_image(self.engine, ref) is not None
 
+        def size_of(ref: str) -> int | None:
+            found = inspect_image(self.engine, ref)
+            return found["size_bytes"] if found else None
+
         return Facts(
             outputs=outputs,
             exit_codes=codes,
             values=self.values,
             read_file=lambda name: (lab_path / name).read_text(),
             image_exists=exists_image,
+            image_size=size_of,
             file_exists=lambda name: (self.workdir / name).exists(),
             variant_outputs=self.variant_outputs,
             exact=self.runner.options.url is None,
@@ -311,12 +333,7 @@ class EngineRun:
                     command["target"],
                 )  # fmt: skip
                 ui.out.print(record["stages"]["text"], style="cyan", markup=False)
-        for measurement in step.measurements:
-            ref = argv_of(measurement.image, self.values)[0]
-            found = inspect_image(self.engine, ref)
-            record["measurements"].append(
-                {"name": measurement.name, "image": ref, **(found or {"missing": True})}
-            )
+        record["measurements"] = self.measure(step)
         record["status"] = step_status(exit_ok, checks, ran_all)
         record["reason"] = (
             failure_reason(record["commands"], checks) if record["status"] == "failed" else ""
@@ -325,6 +342,15 @@ class EngineRun:
             record["variant"] = self.measure_variant(step, record)
         self.report_checks(checks, record)
         return record
+
+    def measure(self, step: Step) -> list[dict[str, Any]]:
+        """The step's measurements, as the engine reports them."""
+        found = []
+        for measurement in step.measurements:
+            ref = argv_of(measurement.image, self.values)[0]
+            image = inspect_image(self.engine, ref)
+            found.append({"name": measurement.name, "image": ref, **(image or {"missing": True})})
+        return found
 
     def measure_variant(self, step: Step, record: dict[str, Any]) -> dict[str, Any]:
         variant = step.variant
@@ -621,29 +647,36 @@ class LabRunner:
                 markup=False,
             )
 
-    def _run_on(self, engine: Engine, info: dict[str, Any]) -> None:
+    def prepare_workdir(self, engine: Engine, *, keep: bool = False) -> Path:
+        """The run's copy of the app folder on `engine`, base images substituted
+        (an existing copy is kept when resuming, or with `keep`)."""
         workdir = self.session.workspace.root / "runs" / self.run_id / engine.name
-        if not (self.previous and workdir.is_dir()):
+        if not ((self.previous or keep) and workdir.is_dir()):
             copy_workdir(self.lab.workdir_source, workdir)
-        replacements = base_replacements(
-            self.lab.builder_bases, self.lab.runtime_bases, self.bases.builder, self.bases.runtime
-        )
-        changes = substitute_workdir(workdir, replacements)
+        changes = substitute_workdir(workdir, run_replacements(self.lab, self.bases))
         if changes and not self.substitutions:
             self.substitutions.extend(changes)
         self.report["workdirs"][engine.name] = str(workdir)
-        engine_run = EngineRun(self, engine, info, workdir)
-        site: ContainerSite | None = None
-        if engine.kind == "dev" and self.lab.site and not self.options.url:
-            # The dev daemon's host network is its container's: serve the site there.
-            site = ContainerSite(
-                engine,
-                self.lab.path / self.lab.site,
-                self.bases.runtime,
-                self.lab.site_port,
-                labels.labels("lab", lab=self.lab.name, run=self.run_id),
-            ).start()
-            engine_run.values["url"] = site.url
+        return workdir
+
+    def start_container_site(self, engine: Engine, engine_run: EngineRun) -> ContainerSite | None:
+        """On a dev daemon, the fixture site inside its container (whose host network
+        the daemon's containers share); None elsewhere."""
+        if engine.kind != "dev" or not self.lab.site or self.options.url:
+            return None
+        site = ContainerSite(
+            engine,
+            self.lab.path / self.lab.site,
+            self.bases.runtime,
+            self.lab.site_port,
+            labels.labels("lab", lab=self.lab.name, run=self.run_id),
+        ).start()
+        engine_run.values["url"] = site.url
+        return site
+
+    def _run_on(self, engine: Engine, info: dict[str, Any]) -> None:
+        engine_run = EngineRun(self, engine, info, self.prepare_workdir(engine))
+        site = self.start_container_site(engine, engine_run)
         info["site_url"] = engine_run.values["url"]
         try:
             self._steps_on(engine, info, engine_run)

@@ -1,4 +1,4 @@
-"""lab.list, lab.show, lab.run, lab.multistage, lab.report, lab.clean."""
+"""lab.list, lab.show, lab.run, lab.practice, lab.multistage, lab.report, lab.clean."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from invoke import Collection, task
 from .. import ui
 from ..errors import LabError, UsageError
 from ..lab import catalog
+from ..lab.engine_choice import parse_engine_choice
 from .base import Session, friendly_errors
 
 if TYPE_CHECKING:
@@ -44,13 +45,11 @@ def _options(
 ) -> RunOptions:
     from ..lab.runner import RunOptions
 
-    if engine not in ("host", "dev", "both"):
-        raise UsageError(f"--engine {engine!r} is not one of host, dev, both")
     return RunOptions(
         yes=yes,
         step=_step_number("--step", step),
         from_step=_step_number("--from", from_),
-        engine=engine,
+        engine=parse_engine_choice(engine),
         url=url,
         guided=ui.interactive() and not yes,
     )
@@ -143,10 +142,13 @@ def run(c, name, yes=False, engine="host", step=None, from_=None):
         **RUN_HELP,
         "url": "count the links of this real page instead of the fixture site (no exact check)",
         "source": "a repository (path or URL) laid out like href-counter, built as it is",
+        "practice": "type each step yourself in a shell; `lab check` checks it (see lab.practice)",
     }
 )
 @friendly_errors
-def multistage(c, yes=False, engine="host", step=None, from_=None, url=None, source=None):
+def multistage(
+    c, yes=False, engine="host", step=None, from_=None, url=None, source=None, practice=False
+):
     """The flagship lab: the 2017 builder pattern vs multi-stage builds, measured."""
     session = Session.from_context(c)
     lab = catalog.find_lab("multistage", session.settings.extra)
@@ -158,7 +160,38 @@ def multistage(c, yes=False, engine="host", step=None, from_=None, url=None, sou
         from ..lab.external import source_lab
 
         lab = source_lab(session, lab, source)
+    if practice:
+        if from_ is not None or yes:
+            raise UsageError("--practice goes with --engine, --step, --url and --source only")
+        _practice(session, lab, engine, step, url)
+        return
     _run(session, lab, _options(yes, engine, step, from_, url))
+
+
+def _practice(session: Session, lab: Lab, engine: str, step: object, url: str | None) -> None:
+    from ..lab.practice import PracticeOptions, practice
+
+    options = PracticeOptions(
+        engine=parse_engine_choice(engine, several=False),
+        step=_step_number("--step", step),
+        url=url,
+    )
+    practice(session, lab, options)
+
+
+PRACTICE_HELP = {
+    "engine": "host (default) or dev (the dev daemon in docker-dev)",
+    "step": "start at step N (default: the first step not done yet)",
+}
+
+
+@task(help={"name": "the lab to practise", **PRACTICE_HELP})
+@friendly_errors
+def practice(c, name, engine="host", step=None):
+    """Do a lab yourself: each step's task, a shell to type in, and `lab check` to check it."""
+    session = Session.from_context(c)
+    lab = catalog.find_lab(name, session.settings.extra)
+    _practice(session, lab, engine, step, None)
 
 
 @task(name="report", help={"run": "the run id (default: the last run)"})
@@ -196,4 +229,4 @@ def clean(c, run=None):
     ui.info(f"removed {removed} lab image tag(s) and container(s)")
 
 
-ns = Collection("lab", list_, show, run, multistage, report_, clean)
+ns = Collection("lab", list_, show, run, practice, multistage, report_, clean)

@@ -1,5 +1,5 @@
 """workshop.check, workshop.provision, workshop.run, workshop.collect, workshop.status,
-workshop.teardown: the same mobylab on every attendee machine over SSH."""
+workshop.board, workshop.teardown: the same mobylab on every attendee machine over SSH."""
 
 from __future__ import annotations
 
@@ -454,6 +454,50 @@ def status(
     _finish("status", outcomes, json_)
 
 
+def _port(value: Any) -> int:
+    try:
+        port = int(value)
+    except (TypeError, ValueError):
+        port = -1
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port is {value!r}", "Use a port number, 0 to 65535 (0: a free one).")
+    return port
+
+
+BOARD_HELP = _help(
+    port="the port on 127.0.0.1 (default 8090; 0 takes a free one)",
+    interval="seconds between two reads of every host (default 3)",
+    stuck_after="seconds on one step (practice) or without progress before a host is stuck",
+)
+BOARD_HELP.pop("json")  # a page, not a table: no --json
+
+
+@task(auto_shortflags=False, help=BOARD_HELP)
+@friendly_errors
+@with_host_flags
+def board(c, flags: HostFlags, port=8090, interval=3.0, stuck_after=300.0):
+    """Serve a live page of every host's lab, step by step, on 127.0.0.1 (Ctrl-C stops it)."""
+    from ..workshop.board import BoardServer
+
+    port = _port(port)
+    every = float(interval)
+    if not every > 0:
+        raise UsageError(f"--interval is {interval!r}", "Use a number of seconds more than 0.")
+    _, workshop, specs = _setup(c, "board", flags)
+    if not specs:
+        raise UsageError("workshop.board has no hosts to show", "Give --hosts or --hosts-file.")
+    server = BoardServer(workshop, specs, port=port, interval=every, stuck_after=float(stuck_after))
+    url = server.start()
+    ui.info(f"board: {url} ({len(specs)} hosts, read every {every:g}s; Ctrl-C stops it)")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        ui.info("board stopped")
+    finally:
+        server.stop()
+
+
 @task(
     auto_shortflags=False,
     iterable=["label"],
@@ -484,4 +528,4 @@ def teardown(
     _finish("teardown", outcomes, json_)
 
 
-ns = Collection("workshop", check, provision, run, collect, status, teardown)
+ns = Collection("workshop", check, provision, run, collect, status, board, teardown)

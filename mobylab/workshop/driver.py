@@ -58,7 +58,12 @@ class Workshop:
     def log_for(self, spec: HostSpec) -> HostLog:
         return HostLog(self.logs / f"{spec.file_name}.log", self.redactor)
 
-    def run(self, task: str, specs: Sequence[HostSpec], body: Body) -> list[HostOutcome]:
+    def run(
+        self, task: str, specs: Sequence[HostSpec], body: Body, *, quiet: bool = False
+    ) -> list[HostOutcome]:
+        """Run `body` on every host. `quiet` (the board's repeated polls): no live table
+        and no record for --only-failed."""
+
         def job_body(job: HostJob) -> HostOutcome:
             log = self.log_for(job.spec)
             log.write(f"--- workshop.{task} ---")
@@ -76,18 +81,26 @@ class Workshop:
             log.write(f"result: {outcome.state} {outcome.message}")
             return outcome
 
-        with HostBoard([s.label for s in specs], f"workshop.{task}", live=self.options.live) as b:
-            outcomes = run_on_hosts(
+        def pool(update: Callable[[str, str, str], None]) -> list[HostOutcome]:
+            return run_on_hosts(
                 specs,
                 job_body,
                 parallel=self.options.parallel,
                 timeout=self.options.host_timeout,
-                update=b.update,
+                update=update,
             )
+
+        if quiet:
+            outcomes = pool(lambda label, step, note: None)
+        else:
+            labels = [s.label for s in specs]
+            with HostBoard(labels, f"workshop.{task}", live=self.options.live) as board:
+                outcomes = pool(board.update)
         for outcome in outcomes:
             outcome.message = self.redactor.clean(outcome.message)
             outcome.data = redacted(outcome.data, self.redactor)
-        self.record(task, outcomes)
+        if not quiet:
+            self.record(task, outcomes)
         return outcomes
 
     # -- state for --only-failed -------------------------------------------

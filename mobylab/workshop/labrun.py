@@ -1,8 +1,11 @@
 """workshop.run and workshop.status: run a lab on every host, and see who is where.
 
-The remote lab runner writes <workspace>/reports/<run id>/progress.json after
-every step and report.json at the end; status reads the newest run's files and
-calls a host stuck when its progress has not moved for --stuck-after seconds.
+The remote lab runner rewrites <workspace>/reports/<run id>/report.json after
+every step; status reads the newest run's files and calls a host stuck when its
+progress has not moved for --stuck-after seconds. A practice run (lab.practice)
+also keeps practice.json, rewritten after every check: status then shows the
+step, its attempts and the time on it, and a learner on one step for longer
+than --stuck-after is stuck.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import UsageError
+from ..lab import practice_state
 from .layout import RemoteLayout
 from .pool import FAIL, OK, WARN, HostJob, HostOutcome, StepFailed
 from .remote import RemoteHost, sh
@@ -91,14 +95,20 @@ def latest_run_dir(remote: RemoteHost, layout: RemoteLayout) -> str | None:
 
 
 def read_json(remote: RemoteHost, path: str) -> dict[str, Any] | None:
-    text = remote.read_text(path)
+    return parse_document(remote.read_text(path))[0]
+
+
+def parse_document(text: str | None) -> tuple[dict[str, Any] | None, str]:
+    """Pure: a JSON object from a file's text, or None and why ('' when there is no file)."""
     if text is None:
-        return None
+        return None, ""
     try:
         value = json.loads(text)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
+    except ValueError as exc:
+        return None, f"is not valid JSON ({exc})"
+    if not isinstance(value, dict):
+        return None, "is not a JSON object"
+    return value, ""
 
 
 def step_passed(step: dict[str, Any]) -> bool | None:
@@ -236,6 +246,32 @@ def classify(
     return Progress(RUNNING, f"at {current}", lab, len(finished), total_steps, idle_seconds)
 
 
+PRACTICE_STATES = {
+    practice_state.RUNNING: OK,
+    practice_state.PAUSED: OK,
+    practice_state.FINISHED: OK,
+    practice_state.STUCK: WARN,
+}
+
+
+def practice_status(text: str, now: float, stuck_after: float) -> tuple[str, str, dict[str, Any]]:
+    """Pure: a host's outcome state, one line and the data for its practice.json text."""
+    try:
+        state = practice_state.parse_state(text)
+    except ValueError as exc:
+        return FAIL, f"practice.json {exc}", {"progress": FAIL, "where": f"practice.json {exc}"}
+    where = practice_state.progress(state, now, stuck_after)
+    data = {
+        "progress": where["state"],
+        "where": where["where"],
+        "lab": where["lab"],
+        "steps": f"{where['done_steps']}/{where['total_steps']}",
+        "idle": now - float(state.get("updated") or now),
+        "practice": where,
+    }
+    return PRACTICE_STATES[where["state"]], where["where"], data
+
+
 class LabRunner:
     """The workshop.run body: `mobylab lab.run LAB --yes` on the host, waited for or
     (detach) started in the background for workshop.status and workshop.collect."""
@@ -303,19 +339,23 @@ class StatusReader:
         doc = None
         idle: float | None = None
         if run_dir:
-            doc = read_json(remote, f"{run_dir}/progress.json") or read_json(
-                remote, f"{run_dir}/report.json"
-            )
-            ages = remote.run(
-                f"echo $(( $(date +%s) - $(stat -c %Y {sh(run_dir)}/*.json 2>/dev/null"
-                " | sort -n | tail -n 1) ))",
+            clock = remote.run(
+                f"date +%s; stat -c %Y {sh(run_dir)}/*.json 2>/dev/null | sort -n | tail -n 1",
                 check=False,
                 log_output=False,
-            )
-            try:
-                idle = float(ages.stdout.strip())
-            except ValueError:
-                idle = None
+            ).stdout.split()
+            now = float(clock[0]) if clock and clock[0].isdigit() else None
+            practice = remote.read_text(f"{run_dir}/{practice_state.FILE_NAME}")
+            if practice is not None and now is not None:
+                verdict, line, found = practice_status(practice, now, self.stuck_after)
+                found["run_dir"] = run_dir
+                return HostOutcome(job.label, verdict, "read", line, data=found)
+            idle = now - float(clock[1]) if now is not None and len(clock) > 1 else None
+            doc, problem = parse_document(remote.read_text(f"{run_dir}/report.json"))
+            if problem:
+                broken = f"report.json {problem}"
+                found = {"progress": FAIL, "where": broken, "run_dir": run_dir}
+                return HostOutcome(job.label, FAIL, "read", broken, data=found)
         detached = remote.run(detached_lab_check(layout), check=False, log_output=False)
         where = classify(doc, idle, self.stuck_after, detached.exited == ALREADY_RUNNING)
         state = {RUNNING: OK, STUCK: WARN}.get(where.state, where.state)

@@ -117,3 +117,43 @@ def test_each_lab_module_imports_on_its_own(module: str) -> None:
         [sys.executable, "-c", f"import mobylab.lab.{module}"], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
+
+
+UNTASKED = """
+title = "Untasked"
+[[steps]]
+title = "only step"
+commands = ["docker images"]
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "config", "code", "line"),
+    [
+        (("lab.practice", "untasked"), "labs", 1,
+         "error: lab untasked has no practice texts: step 1 (only step) has no task "
+         "(steps[0].task). Run it guided with `invoke lab.run untasked`, or add the tasks "
+         "to its lab.toml."),
+        (("lab.practice", "hello"), "", 2,
+         "error: lab.practice needs a terminal: it opens a shell for you to type in. Run it "
+         "in a terminal; `invoke lab.run hello --yes` runs a lab without one."),
+        (("lab.practice", "hello", "--engine", "both"), "", 2,
+         "error: --engine both: practice runs on one engine (one shell). Use host or dev."),
+        (("lab.practice", "hello", "--engine", "dev:2fa8fe4"), "", 2,
+         "error: --engine 'dev:2fa8fe4': not yet: several dev builds come with the dev-build "
+         "timeline (one dev daemon runs at a time today). Use --engine dev for the dev daemon "
+         "that runs now."),
+        (("lab.multistage", "--practice", "--yes"), "", 2,
+         "error: --practice goes with --engine, --step, --url and --source only."),
+    ],
+)  # fmt: skip
+def test_practice_bad_input_is_one_line(
+    tmp_path: Path, args: tuple[str, ...], config: str, code: int, line: str
+) -> None:
+    if config:
+        lab = tmp_path / "labs" / "untasked"
+        lab.mkdir(parents=True)
+        (lab / "lab.toml").write_text(UNTASKED)
+        config = f"mobylab:\n  labs_dir: {tmp_path / 'labs'}\n"
+    result = invoke(tmp_path, *args, config=config)
+    assert (result.returncode, result.stderr.strip().splitlines()) == (code, [line])

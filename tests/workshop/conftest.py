@@ -304,21 +304,24 @@ class MobylabCli:
         extra = ["--source", str(self.source)] if self.source else []
         return self("workshop.provision", *extra, *args)
 
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "CI": "true",
+            "MOBYLAB_WORKSPACE": str(self.workspace),
+            "MOBYLAB_KNOWN_HOSTS": str(self.known_hosts),
+            "MOBYLAB_SSH_CONFIG": str(self.farm.ssh_config),
+            "COLUMNS": "250",
+        }
+
+    @staticmethod
+    def argv(*args: str) -> list[str]:
+        return [sys.executable, "-c", "from mobylab.cli import main; main()", *args]
+
     def __call__(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-        env = dict(os.environ)
-        env.update(
-            {
-                "CI": "true",
-                "MOBYLAB_WORKSPACE": str(self.workspace),
-                "MOBYLAB_KNOWN_HOSTS": str(self.known_hosts),
-                "MOBYLAB_SSH_CONFIG": str(self.farm.ssh_config),
-                "COLUMNS": "250",
-            }
-        )
-        argv = [sys.executable, "-c", "from mobylab.cli import main; main()", *args]
         result = subprocess.run(
-            argv, env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout,
-            stdin=subprocess.DEVNULL,
+            self.argv(*args), env=self.env(), cwd=REPO, capture_output=True, text=True,
+            timeout=timeout, stdin=subprocess.DEVNULL,
         )  # fmt: skip
         self.outputs.append(result.stdout + result.stderr)
         return result

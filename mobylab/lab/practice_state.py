@@ -1,0 +1,289 @@
+"""A practice run's state: <report dir>/practice.json, its format, and pure decisions on it.
+
+lab.practice writes it when the learner enters or leaves the shell; the `lab`
+command inside the shell after every check, solve, hint and next. lab.practice
+reads it to resume, workshop.status and workshop.board to show who is where.
+Every function here works on the plain dict (no IO); times are epoch seconds of
+the learner's machine.
+
+    {"format": 1, "lab": "hello", "run_id": ..., "current": 1, "active": true,
+     "engine": {"name", "kind", "url"}, "values": {"tag_prefix", "url", ...},
+     "steps": [{"index": 1, "title": ..., "status": "failing", "attempts": 2,
+                "failed_attempts": 1, "not_counted": 0, "hints_used": 1, "how": "",
+                "seconds": 40.0, "entered": 1764620000.0, "last_check": ...}], ...}
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+FILE_NAME = "practice.json"
+FORMAT = 1
+NOT_STARTED, FAILING, PASSED, SKIPPED = "not started", "failing", "passed", "skipped"
+DONE = (PASSED, SKIPPED)
+BY_HAND, SOLVED = "by hand", "solved"
+# Progress of a practice run for workshop.status and the board.
+RUNNING, STUCK, PAUSED, FINISHED = "RUNNING", "STUCK", "PAUSED", "FINISHED"
+
+
+def new_state(
+    *, lab: str, run_id: str, titles: Sequence[str], now: float, **fields: Any
+) -> dict[str, Any]:
+    """A fresh run at step 1, nothing tried yet; `fields` are kept as they are."""
+    return {
+        "format": FORMAT,
+        "lab": lab,
+        "run_id": run_id,
+        "current": 1,
+        "active": False,
+        "started": now,
+        "updated": now,
+        "variant_outputs": {},
+        **fields,
+        "steps": [
+            {
+                "index": number,
+                "title": title,
+                "status": NOT_STARTED,
+                "attempts": 0,
+                "failed_attempts": 0,
+                "not_counted": 0,
+                "hints_used": 0,
+                "hints_shown": 0,
+                "how": "",
+                "seconds": 0.0,
+                "entered": None,
+                "last_check": None,
+            }
+            for number, title in enumerate(titles, 1)
+        ],
+    }
+
+
+def parse_state(text: str) -> dict[str, Any]:
+    """The state from its file's text; ValueError saying what is wrong with it."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ValueError(f"not a practice state of format {FORMAT}")
+    steps = data.get("steps")
+    if not isinstance(steps, list) or not steps or not all(isinstance(s, dict) for s in steps):
+        raise ValueError("it has no steps")
+    if not isinstance(data.get("current"), int) or not 1 <= data["current"] <= len(steps):
+        raise ValueError("its current step is not one of its steps")
+    return data
+
+
+def step_of(state: dict[str, Any], number: int | None = None) -> dict[str, Any]:
+    """Step `number` (default: the current one)."""
+    step: dict[str, Any] = state["steps"][(number or state["current"]) - 1]
+    return step
+
+
+def first_unfinished(state: dict[str, Any]) -> int | None:
+    """The first step neither passed nor skipped; None when all are done."""
+    for step in state["steps"]:
+        if step["status"] not in DONE:
+            return int(step["index"])
+    return None
+
+
+def seconds_on(step: dict[str, Any], now: float) -> float:
+    """Time spent on a step: what was counted, plus the running clock."""
+    running = now - step["entered"] if step.get("entered") is not None else 0.0
+    return float(step.get("seconds") or 0.0) + max(0.0, running)
+
+
+def _stop_clock(step: dict[str, Any], now: float) -> None:
+    step["seconds"] = round(seconds_on(step, now), 1)
+    step["entered"] = None
+
+
+def enter(state: dict[str, Any], number: int, now: float) -> None:
+    """The learner is (back) in the shell at step `number`: its clock runs unless it is done."""
+    for step in state["steps"]:
+        if step.get("entered") is not None:
+            _stop_clock(step, now)
+    state["current"] = number
+    state["active"] = True
+    step = step_of(state, number)
+    if step["status"] not in DONE:
+        step["entered"] = now
+    state["updated"] = now
+
+
+def leave(state: dict[str, Any], now: float) -> None:
+    """The learner left the shell: every clock stops; the progress stays."""
+    for step in state["steps"]:
+        if step.get("entered") is not None:
+            _stop_clock(step, now)
+    state["active"] = False
+    state["updated"] = now
+
+
+def record_check(state: dict[str, Any], passed: bool, now: float, *, solved: bool = False) -> None:
+    """A `lab check` (or `lab solve`) of the current step: counted, and the verdict kept.
+
+    `lab check` counts as an attempt; `lab solve` does not, but marks the step solved.
+    """
+    step = step_of(state)
+    if solved:
+        step["how"] = SOLVED
+    else:
+        step["attempts"] += 1
+        if not passed:
+            step["failed_attempts"] += 1
+    step["last_check"] = now
+    if passed:
+        step["status"] = PASSED
+        step["how"] = step["how"] or BY_HAND
+        _stop_clock(step, now)
+    elif step["status"] != PASSED:
+        step["status"] = FAILING
+    state["updated"] = now
+
+
+def record_not_counted(state: dict[str, Any], now: float) -> None:
+    """A check the engine could not answer: no verdict on the learner."""
+    step_of(state)["not_counted"] += 1
+    state["updated"] = now
+
+
+def next_hint(hints: Sequence[str], shown: int) -> str:
+    """The hint to show after `shown` were: each once, then again in turn."""
+    return hints[shown % len(hints)] if hints else ""
+
+
+def take_hint(state: dict[str, Any], hints: Sequence[str], now: float) -> str:
+    """The current step's next hint, counted (hints used: the distinct ones seen)."""
+    step = step_of(state)
+    text = next_hint(hints, step.get("hints_shown", 0))
+    if text:
+        step["hints_shown"] = step.get("hints_shown", 0) + 1
+        step["hints_used"] = min(step["hints_shown"], len(hints))
+        state["updated"] = now
+    return text
+
+
+def advance_problem(state: dict[str, Any], skip: bool) -> str:
+    """Why `lab next` may not move on now, or ''."""
+    step = step_of(state)
+    if step["status"] == PASSED or skip:
+        return ""
+    return (
+        f"step {step['index']} has not passed yet ({step['status']}): "
+        "run `lab check`, or `lab next --skip` to leave it undone"
+    )
+
+
+def advance(state: dict[str, Any], skip: bool, now: float) -> int | None:
+    """Move on: the step is skipped when it has not passed; the next unfinished step
+    after it is entered. None when every step is done."""
+    step = step_of(state)
+    if step["status"] != PASSED and skip:
+        step["status"] = SKIPPED
+        step["how"] = SKIPPED
+    _stop_clock(step, now)
+    later = [s["index"] for s in state["steps"] if s["index"] > step["index"]]
+    following = next((n for n in later if step_of(state, n)["status"] not in DONE), None)
+    target = following or first_unfinished(state)
+    if target is None:
+        state["updated"] = now
+        return None
+    enter(state, target, now)
+    return target
+
+
+def prompt_text(state: dict[str, Any]) -> str:
+    """What the shell's prompt shows: the lab and the step."""
+    return f"{state['lab']} {state['current']}/{len(state['steps'])}"
+
+
+def step_summary(step: dict[str, Any], now: float) -> dict[str, Any]:
+    """Pure: a step as the report keeps it."""
+    return {
+        "index": step["index"],
+        "title": step["title"],
+        "status": step["status"],
+        "attempts": step["attempts"],
+        "failed_attempts": step["failed_attempts"],
+        "not_counted": step["not_counted"],
+        "hints_used": step["hints_used"],
+        "how": step["how"],
+        "seconds": round(seconds_on(step, now), 1),
+    }
+
+
+def summary(state: dict[str, Any], now: float) -> dict[str, Any]:
+    """The report's `practice` section."""
+    return {
+        "current": state["current"],
+        "active": bool(state.get("active")),
+        "steps": [step_summary(step, now) for step in state["steps"]],
+    }
+
+
+def duration_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes}m{rest:02d}s" if minutes else f"{rest}s"
+
+
+def practice_table(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Pure: the practice columns of a report's steps (no rows for a guided run)."""
+    header = ["step", "title", "status", "attempts", "hints", "how", "time"]
+    steps = (report.get("practice") or {}).get("steps") or []
+    rows = [
+        [
+            str(s["index"]),
+            str(s["title"]),
+            str(s["status"]),
+            str(s["attempts"]),
+            str(s["hints_used"]),
+            str(s["how"] or "-"),
+            duration_text(s.get("seconds")),
+        ]
+        for s in steps
+    ]
+    return header, rows
+
+
+def progress(state: dict[str, Any], now: float, stuck_after: float) -> dict[str, Any]:
+    """Pure: where a learner is, for workshop.status and the board.
+
+    STUCK: in the shell, on a step not passed for longer than `stuck_after`;
+    PAUSED: out of the shell with steps left; FINISHED: every step done.
+    """
+    total = len(state["steps"])
+    done = sum(1 for s in state["steps"] if s["status"] in DONE)
+    step = step_of(state)
+    on_step = seconds_on(step, now)
+    numbers = {
+        "lab": str(state.get("lab", "")),
+        "step": step["index"],
+        "title": step["title"],
+        "attempts": step["attempts"],
+        "hints_used": step["hints_used"],
+        "on_step": round(on_step, 1),
+        "done_steps": done,
+        "total_steps": total,
+        "steps": [step_summary(s, now) for s in state["steps"]],
+    }
+    detail = (
+        f"{step['attempts']} attempt{'s' if step['attempts'] != 1 else ''}, "
+        f"{step['hints_used']} hint{'s' if step['hints_used'] != 1 else ''}, "
+        f"{duration_text(on_step)} on it"
+    )
+    if first_unfinished(state) is None:
+        return {**numbers, "state": FINISHED, "where": "finished practice"}
+    where = f"step {step['index']}/{total} ({step['status']}): {detail}"
+    if not state.get("active"):
+        return {**numbers, "state": PAUSED, "where": f"paused at {where}"}
+    if step["status"] not in DONE and on_step > stuck_after:
+        return {**numbers, "state": STUCK, "where": f"stuck at {where}"}
+    return {**numbers, "state": RUNNING, "where": f"at {where}"}

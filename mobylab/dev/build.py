@@ -31,7 +31,7 @@ from rich.text import Text
 from .. import process, ui
 from ..config import Settings
 from ..engine import Engine, RunSecurity
-from ..errors import BuildError, Interrupted, MobylabError
+from ..errors import BuildError, Interrupted, MobylabError, UsageError
 from ..images.recipes import Recipe
 from ..workspace import Workspace, file_sha256, read_json, write_json
 from .build_source import source_job
@@ -257,6 +257,34 @@ def last_build(workspace: Workspace) -> BuildRecord | None:
     if not isinstance(state, dict) or "manifest" not in state:
         return None
     return load_record(Path(state["manifest"]))
+
+
+def all_builds(workspace: Workspace) -> list[BuildRecord]:
+    """Every build kept in the workspace (builds/<commit>/<route>), newest first."""
+    records = []
+    for path in (workspace.root / "builds").glob("*/*/manifest.json"):
+        record = load_record(path)
+        if record is not None:
+            records.append(record)
+    return sorted(records, key=lambda r: str(r.manifest.get("built_at", "")), reverse=True)
+
+
+def pick_build(records: Sequence[BuildRecord], prefix: str) -> BuildRecord:
+    """Pure: the build whose commit starts with `prefix` (its newest route), or why not."""
+    matching = [r for r in records if r.plan.commit.startswith(prefix.lower())]
+    commits = sorted({r.plan.commit for r in matching})
+    if not commits:
+        known = ", ".join(sorted({r.plan.commit[:12] for r in records})) or "none yet"
+        raise BuildError(
+            f"no build of a commit starting with {prefix!r} in this workspace (builds: {known})",
+            "Build it first: `invoke dev.clone --ref <commit>` then `invoke dev.build`.",
+        )
+    if len(commits) > 1:
+        raise UsageError(
+            f"{prefix!r} names {len(commits)} builds ({', '.join(c[:12] for c in commits)})",
+            "Give more digits of the commit.",
+        )
+    return matching[0]
 
 
 def cached_build(

@@ -19,8 +19,6 @@ import docker.errors
 from .. import labels
 from ..workspace import Workspace
 from .container import COMPONENT, LABEL_KEY, DevNames
-from .daemon import VOLUMES_STATE
-from .resources import STATE_NAME
 
 # Components of the images a dev build makes (the docker-dev images).
 DEV_IMAGE_COMPONENTS = ("dev", "dev-image", "devbuild")
@@ -91,12 +89,12 @@ def find_dev_resources(
                 seen.add(image.id)
                 name = ", ".join(image.tags) or image.short_id
                 found.items.append(Found("image", name, image.id, image))
-    for name in (STATE_NAME, VOLUMES_STATE):
-        path = workspace.root / "state" / f"{name}.json"
-        if path.exists():
-            found.paths.append(path)
-    if names.run_dir.exists():
-        found.paths.append(names.run_dir)
+    state = workspace.root / "state"
+    # The state of every dev environment (dev.json, dev-<name>.json) and the storage
+    # driver each volume took (dev-volumes.json).
+    found.paths += [*sorted(state.glob("dev.json")), *sorted(state.glob("dev-*.json"))]
+    # Every dev environment of the workspace has its run folder beside the first one's.
+    found.paths += sorted(p for p in names.run_dir.parent.glob("dev*") if p.is_dir())
     return found
 
 

@@ -30,6 +30,7 @@ FALLBACK_STORAGE_DRIVER = "vfs"
 # Host folder of the short-lived files: unix socket paths are limited to 108 bytes.
 HOST_RUN_ROOT = Path("/run/mobylab")
 LABEL_KEY = "org.mobylab.dev-key"
+LABEL_NAME = "org.mobylab.dev-name"
 LABEL_ERA = "org.mobylab.era"
 LABEL_COMMIT = "org.mobylab.commit"
 PRIVILEGED_CHOICES = ("always", "auto", "never")
@@ -42,30 +43,62 @@ def workspace_key(workspace_root: Path) -> str:
     return hashlib.sha256(str(workspace_root).encode()).hexdigest()[:10]
 
 
+_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,31}")
+
+
+def name_problem(name: str) -> str:
+    """Pure: why `name` cannot name a dev daemon ('' when it can)."""
+    if _NAME.fullmatch(name):
+        return ""
+    return (
+        "a dev daemon's name is 1 to 32 lower-case letters, digits and . _ -, "
+        "first a letter or digit"
+    )
+
+
 @dataclass(frozen=True)
 class DevNames:
-    """Names and host paths of one workspace's dev environment."""
+    """Names and host paths of one dev environment of a workspace.
+
+    The workspace's first one has no name (mobylab-dev-<key>); others, run side by
+    side with it, are named (mobylab-dev-<key>-<name>, a commit prefix by default).
+    """
 
     key: str
     container: str
     network: str
     run_dir: Path
     log_dir: Path
+    name: str = ""
 
     @classmethod
-    def for_workspace(cls, workspace_root: Path) -> DevNames:
+    def for_workspace(cls, workspace_root: Path, name: str = "") -> DevNames:
         key = workspace_key(workspace_root)
+        suffix = f"-{name}" if name else ""
         return cls(
             key=key,
-            container=f"mobylab-dev-{key}",
-            network=f"mobylab-dev-{key}",
-            run_dir=HOST_RUN_ROOT / key / "dev",
-            log_dir=workspace_root / "logs" / "dev",
+            container=f"mobylab-dev-{key}{suffix}",
+            network=f"mobylab-dev-{key}{suffix}",
+            run_dir=HOST_RUN_ROOT / key / f"dev{suffix}",
+            log_dir=workspace_root / "logs" / f"dev{suffix}",
+            name=name,
         )
 
+    @property
+    def state(self) -> str:
+        """The workspace state file of this dev environment."""
+        return f"dev-{self.name}" if self.name else "dev"
+
+    @property
+    def label(self) -> str:
+        """How messages and engine names call it: dev, or dev-<name>."""
+        return f"dev-{self.name}" if self.name else "dev"
+
     def volume(self, era: str) -> str:
-        # One volume per era: a 2017 daemon must not open the data of a 2026 one.
-        return f"mobylab-dev-{self.key}-{_slug(era)}"
+        # One volume per era (a 2017 daemon must not open the data of a 2026 one) and
+        # per dev environment (two daemons never share one).
+        suffix = f"-{self.name}" if self.name else ""
+        return f"mobylab-dev-{self.key}{suffix}-{_slug(era)}"
 
     @property
     def socket(self) -> Path:
@@ -84,9 +117,9 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_.-]+", "-", text).strip("-.") or "dev"
 
 
-def resource_labels(key: str, plan: BuildPlan | None = None) -> dict[str, str]:
+def resource_labels(key: str, plan: BuildPlan | None = None, name: str = "") -> dict[str, str]:
     """Labels of the dev container, volume and network of workspace `key`."""
-    extra = {"dev_key": key}
+    extra = {"dev_key": key, "dev_name": name}
     if plan is not None:
         extra.update(commit=plan.commit, era=plan.era)
     return labels.labels(COMPONENT, **extra)

@@ -105,7 +105,8 @@ class DevDaemon:
 
     @property
     def engine(self) -> Engine:
-        return Engine(self.container.names.url, kind="dev", name="dev")
+        names = self.container.names
+        return Engine(names.url, kind="dev", name=names.label)
 
     # -- what the entry script reported -------------------------------------------
 

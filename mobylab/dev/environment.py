@@ -22,11 +22,11 @@ from .. import ui
 from ..engine import Engine, RunSecurity, probe
 from ..errors import DevEnvError, Interrupted
 from ..workspace import Workspace
-from .build import last_build
+from .build import BuildRecord, all_builds, last_build, pick_build
 from .console import DevConsole
-from .container import choose_security, host_daemon_dirs, parse_daemon_version
-from .daemon import DevDaemon
-from .resources import STATE_NAME, DevContainer, DevTarget
+from .container import choose_security, host_daemon_dirs, name_problem, parse_daemon_version
+from .daemon import VOLUMES_STATE, DevDaemon
+from .resources import DevContainer, DevTarget
 
 
 def target_from_last_build(workspace: Workspace) -> DevTarget:
@@ -37,7 +37,18 @@ def target_from_last_build(workspace: Workspace) -> DevTarget:
             "nothing has been built in this workspace yet",
             "Run `invoke dev.clone` and `invoke dev.build` first.",
         )
+    return target_of(record)
+
+
+def target_of(record: BuildRecord) -> DevTarget:
     return DevTarget(record.plan, Path(record.bundles_dir), bundle_identity(record.manifest))
+
+
+def target_for_build(workspace: Workspace, prefix: str | None) -> DevTarget:
+    """The build named by a commit prefix (None: the last one built)."""
+    if prefix is None:
+        return target_from_last_build(workspace)
+    return target_of(pick_build(all_builds(workspace), prefix))
 
 
 def bundle_identity(manifest: dict[str, Any]) -> tuple[str, str] | None:
@@ -68,10 +79,10 @@ def find_bundle_daemon(target: DevTarget) -> Path:
 class DevEnvironment:
     """The dev container and its daemon for one workspace, on one host engine."""
 
-    def __init__(self, host: Engine, workspace: Workspace) -> None:
+    def __init__(self, host: Engine, workspace: Workspace, name: str = "") -> None:
         self.host = host
         self.workspace = workspace
-        self.container = DevContainer(host, workspace)
+        self.container = DevContainer(host, workspace, name)
         self.daemon = DevDaemon(self.container)
         self.console = DevConsole(self.container, self.daemon)
         self.names = self.container.names
@@ -105,6 +116,15 @@ class DevEnvironment:
             ) from None
         found = self.container.own()
         security = self._security(privileged)
+        if found is not None and self.names.name:
+            running = found.labels.get("org.mobylab.commit", "")
+            if found.status == "running" and running != plan.commit:
+                raise DevEnvError(
+                    f"the dev daemon {self.names.name!r} runs build {running[:12]}, "
+                    f"not {plan.commit[:12]}",
+                    f"Stop it first (`invoke dev.down --name {self.names.name}`) or give "
+                    "another --name.",
+                )
         if found is not None:
             state = self.container.state()
             reusable = (
@@ -220,8 +240,10 @@ class DevEnvironment:
             return self._reuse(timeout)
         if not start:
             raise DevEnvError("the dev environment is not up", "Run `invoke dev.up`.")
+        # A named dev environment runs its own build; the first one, the last built.
+        commit = self.container.state().get("commit") if self.names.name else None
         return self.up(
-            target_from_last_build(self.workspace),
+            target_for_build(self.workspace, commit),
             privileged=privileged,
             tcp=bool(self.container.state().get("tcp")),
             timeout=timeout,
@@ -236,26 +258,59 @@ class DevEnvironment:
         if found is not None:
             self.container.remove(found)
         self.container.remove_network()
-        self.workspace.drop_state(STATE_NAME)
+        self.workspace.drop_state(self.names.state)
         self.container.clear_run_dir()
         return found is not None or had_state
 
 
-def dev_environment(session: Any, *, start: bool = True) -> DevEnvironment:
-    return DevEnvironment(session.engine(start=start), session.workspace)
+def dev_environment(session: Any, *, start: bool = True, name: str = "") -> DevEnvironment:
+    return DevEnvironment(session.engine(start=start), session.workspace, name)
 
 
-def ensure_dev_engine(session: Any, *, start: bool = True) -> Engine:
+def environment_names(workspace: Workspace) -> list[str]:
+    """The names of the workspace's dev environments that have state ("" first)."""
+    state = workspace.root / "state"
+    names = [""] if (state / "dev.json").is_file() else []
+    for path in sorted(state.glob("dev-*.json")):
+        name = path.stem.removeprefix("dev-")
+        if path.stem != VOLUMES_STATE and not name_problem(name):
+            names.append(name)
+    return names
+
+
+def ensure_dev_engine(session: Any, *, start: bool = True, build: str | None = None) -> Engine:
     """The dev daemon as an Engine: up if needed, reused if running, recovered if it died.
 
-    `session` is a mobylab.tasks.base.Session.
+    `build` names a build by commit prefix: a dev environment already running it is
+    used (whatever its name), else one named after the commit is started beside the
+    others. `session` is a mobylab.tasks.base.Session.
     """
-    env = dev_environment(session, start=start)
-    try:
-        return env.ensure(
-            start=start,
-            privileged=session.settings.privileged,
-            timeout=session.settings.engine_timeout,
+    settings = session.settings
+    if build is None:
+        env = dev_environment(session, start=start)
+        try:
+            return env.ensure(
+                start=start, privileged=settings.privileged, timeout=settings.engine_timeout
+            )
+        finally:
+            env.close()
+    target = target_for_build(session.workspace, build)
+    for name in environment_names(session.workspace):
+        env = dev_environment(session, start=False, name=name)
+        try:
+            if env.container.state().get("commit") == target.plan.commit:
+                return env.ensure(
+                    start=start, privileged=settings.privileged, timeout=settings.engine_timeout
+                )
+        finally:
+            env.close()
+    if not start:
+        raise DevEnvError(
+            f"no dev daemon runs the build {target.plan.commit[:12]}",
+            f"Start one with `invoke dev.up --build {build}`.",
         )
+    env = dev_environment(session, start=True, name=target.plan.commit[:12])
+    try:
+        return env.up(target, privileged=settings.privileged, timeout=settings.engine_timeout)
     finally:
         env.close()

@@ -33,8 +33,6 @@ from .container import (
 )
 from .plan import BuildPlan
 
-STATE_NAME = "dev"
-
 
 @dataclass(frozen=True)
 class DevTarget:
@@ -74,10 +72,10 @@ def api_message(exc: docker.errors.APIError) -> str:
 class DevContainer:
     """One workspace's dev container, volume and network on the host engine."""
 
-    def __init__(self, host: Engine, workspace: Workspace) -> None:
+    def __init__(self, host: Engine, workspace: Workspace, name: str = "") -> None:
         self.host = host
         self.workspace = workspace
-        self.names = DevNames.for_workspace(workspace.root)
+        self.names = DevNames.for_workspace(workspace.root, name)
         self._client: Any = None
 
     @property
@@ -91,11 +89,14 @@ class DevContainer:
             self._client.close()
             self._client = None
 
+    def _labels(self, plan: BuildPlan) -> dict[str, str]:
+        return resource_labels(self.names.key, plan, self.names.name)
+
     # -- what the workspace recorded ------------------------------------------
 
     def state(self) -> dict[str, Any]:
         """How the running container was made (image, commit, PATH, volume ...), or {}."""
-        value = self.workspace.load_state(STATE_NAME)
+        value = self.workspace.load_state(self.names.state)
         return value if isinstance(value, dict) else {}
 
     # -- finding ----------------------------------------------------------------
@@ -172,7 +173,7 @@ class DevContainer:
         try:
             volume = self.client.volumes.get(name)
         except docker.errors.NotFound:
-            self.client.volumes.create(name, labels=resource_labels(self.names.key, plan))
+            self.client.volumes.create(name, labels=self._labels(plan))
             return name
         if not labels.is_managed(volume.attrs.get("Labels")):
             raise DevEnvError(
@@ -200,7 +201,7 @@ class DevContainer:
         self.client.networks.create(
             name,
             driver="bridge",
-            labels=resource_labels(self.names.key, plan),
+            labels=self._labels(plan),
             options={"com.docker.network.bridge.enable_icc": "false"},
         )
         return name
@@ -264,14 +265,14 @@ class DevContainer:
                     # Lets mobylab-dind tidy files that only exist in this container.
                     "MOBYLAB_DEV_CONTAINER": "1",
                 },
-                labels=resource_labels(self.names.key, plan),
+                labels=self._labels(plan),
                 ports=[INNER_TCP_PORT] if tcp else None,
                 host_config=security.host_config(api, **options),
                 detach=True,
             )
         except docker.errors.APIError as exc:
             raise _start_error(exc, security) from None
-        self.workspace.save_state(STATE_NAME, state)
+        self.workspace.save_state(self.names.state, state)
 
     def start(self, security: RunSecurity) -> None:
         try:
@@ -311,7 +312,7 @@ class DevContainer:
                 ):
                     container.remove(force=True)
                 self.remove_network()
-                self.workspace.drop_state(STATE_NAME)
+                self.workspace.drop_state(self.names.state)
                 return
             except KeyboardInterrupt:
                 continue

@@ -10,6 +10,7 @@ was done and says which step failed and why.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import secrets
 import shutil
@@ -24,7 +25,7 @@ from rich.syntax import Syntax
 
 from .. import labels, process, ui
 from ..engine import Engine, probe
-from ..errors import Interrupted, LabError, MobylabError, UsageError
+from ..errors import Interrupted, LabError, MobylabError
 from . import render
 from . import report as report_mod
 from .bases import BaseImages, prepare_bases, resolve_bases
@@ -39,6 +40,7 @@ from .checks import (
     with_labels,
 )
 from .dockerfile import base_replacements, is_dockerfile, maintained_lines, substitute_from
+from .engine_choice import engine_label, engine_specs
 from .metrics import container_exists, detect_builder, inspect_image
 from .model import Lab, Step
 from .site import ContainerSite, FixtureSite
@@ -501,16 +503,20 @@ class LabRunner:
         return data
 
     def engines(self) -> list[Engine]:
-        choice = self.options.engine
-        if choice not in ("host", "dev", "both"):
-            raise UsageError(f"--engine is {choice!r}", "Use host, dev or both.")
+        """The engines of `--engine`, in order; dev daemons up, with the lab's images."""
         host = self.session.engine(start=True)
-        found = [host] if choice in ("host", "both") else []
-        if choice in ("dev", "both"):
+        found: list[Engine] = []
+        for spec in engine_specs(self.options.engine):
+            if spec == "host":
+                found.append(host)
+                continue
             from ..dev.environment import ensure_dev_engine
             from ..dev.seed import seed_images
 
-            dev = ensure_dev_engine(self.session, start=True)
+            build = spec.removeprefix("dev:") if spec.startswith("dev:") else None
+            dev = ensure_dev_engine(self.session, start=True, build=build)
+            # Named after what the user asked for, whichever dev daemon runs it.
+            dev = dataclasses.replace(dev, name=engine_label(spec))
             if self.bases.offline:
                 prepare_bases(host, self.session.workspace, self.session.settings, self.lab.images)
             wanted = {"golang": self.bases.builder, "runtime": self.bases.runtime}

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 RUN_HELP = {
     "yes": "run straight through, without waiting for Enter between steps",
-    "engine": "host (default), dev (the dev daemon in docker-dev) or both side by side",
+    "engine": "host (default), dev (the dev daemon), both, or dev:<commit> (a dev build); "
+    "repeat it for several engines in one run, side by side",
     "step": "run only step N (of the last run of this lab, when there is one)",
     "from": "run from step N on (resuming the last run of this lab, when there is one)",
 }
@@ -41,7 +42,11 @@ def _step_number(flag: str, value: object) -> int | None:
 
 
 def _options(
-    yes: bool, engine: str, step: int | None, from_: int | None, url: str | None = None
+    yes: bool,
+    engine: list[str] | None,
+    step: int | None,
+    from_: int | None,
+    url: str | None = None,
 ) -> RunOptions:
     from ..lab.runner import RunOptions
 
@@ -128,9 +133,9 @@ def show(c, name):
         ui.out.print(Markdown(lab.closing), soft_wrap=False)
 
 
-@task(help={"name": "the lab to run", **RUN_HELP})
+@task(iterable=["engine"], help={"name": "the lab to run", **RUN_HELP})
 @friendly_errors
-def run(c, name, yes=False, engine="host", step=None, from_=None):
+def run(c, name, yes=False, engine=None, step=None, from_=None):
     """Run a lab: guided on a terminal, straight through with --yes or without one."""
     session = Session.from_context(c)
     lab = catalog.find_lab(name, session.settings.extra)
@@ -138,16 +143,17 @@ def run(c, name, yes=False, engine="host", step=None, from_=None):
 
 
 @task(
+    iterable=["engine"],
     help={
         **RUN_HELP,
         "url": "count the links of this real page instead of the fixture site (no exact check)",
         "source": "a repository (path or URL) laid out like href-counter, built as it is",
         "practice": "type each step yourself in a shell; `lab check` checks it (see lab.practice)",
-    }
+    },
 )
 @friendly_errors
 def multistage(
-    c, yes=False, engine="host", step=None, from_=None, url=None, source=None, practice=False
+    c, yes=False, engine=None, step=None, from_=None, url=None, source=None, practice=False
 ):
     """The flagship lab: the 2017 builder pattern vs multi-stage builds, measured."""
     session = Session.from_context(c)
@@ -168,7 +174,9 @@ def multistage(
     _run(session, lab, _options(yes, engine, step, from_, url))
 
 
-def _practice(session: Session, lab: Lab, engine: str, step: object, url: str | None) -> None:
+def _practice(
+    session: Session, lab: Lab, engine: str | list[str] | None, step: object, url: str | None
+) -> None:
     from ..lab.practice import PracticeOptions, practice
 
     options = PracticeOptions(
@@ -180,7 +188,7 @@ def _practice(session: Session, lab: Lab, engine: str, step: object, url: str | 
 
 
 PRACTICE_HELP = {
-    "engine": "host (default) or dev (the dev daemon in docker-dev)",
+    "engine": "host (default), dev (the dev daemon) or dev:<commit> (a dev build)",
     "step": "start at step N (default: the first step not done yet)",
 }
 

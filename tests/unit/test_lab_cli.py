@@ -138,11 +138,11 @@ commands = ["docker images"]
          "error: lab.practice needs a terminal: it opens a shell for you to type in. Run it "
          "in a terminal; `invoke lab.run hello --yes` runs a lab without one."),
         (("lab.practice", "hello", "--engine", "both"), "", 2,
-         "error: --engine both: practice runs on one engine (one shell). Use host or dev."),
-        (("lab.practice", "hello", "--engine", "dev:2fa8fe4"), "", 2,
-         "error: --engine 'dev:2fa8fe4': not yet: several dev builds come with the dev-build "
-         "timeline (one dev daemon runs at a time today). Use --engine dev for the dev daemon "
-         "that runs now."),
+         "error: --engine both: practice runs on one engine (one shell). Use host, dev or "
+         "dev:<commit>."),
+        (("lab.practice", "hello", "--engine", "dev:HEAD"), "", 2,
+         "error: --engine 'dev:HEAD': 'HEAD' is not a commit prefix. Name a dev build by 4 to "
+         "40 hex digits of its commit."),
         (("lab.multistage", "--practice", "--yes"), "", 2,
          "error: --practice goes with --engine, --step, --url and --source only."),
     ],

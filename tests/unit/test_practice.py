@@ -145,12 +145,25 @@ def test_engine_choice() -> None:
     assert parse_engine_choice("both") == "both"
     with pytest.raises(UsageError, match="one engine"):
         parse_engine_choice("both", several=False)
-    with pytest.raises(UsageError, match="not yet: several dev builds"):
-        parse_engine_choice("dev:2fa8fe4", several=False)
+    assert parse_engine_choice("dev:2fa8fe4", several=False) == "dev:2fa8fe4"
+    with pytest.raises(UsageError, match="one engine"):
+        parse_engine_choice(["dev:2fa8fe4", "host"], several=False)
     with pytest.raises(UsageError, match="not a commit prefix"):
         parse_engine_choice("dev:HEAD;rm")
     with pytest.raises(UsageError, match="not one of host, dev, both"):
         parse_engine_choice("cloud")
+
+
+def test_several_engines_in_order() -> None:
+    from mobylab.lab.engine_choice import engine_label, engine_specs
+
+    choice = parse_engine_choice(["dev:2fa8fe4", "dev:2e96c17", "host", "dev:2fa8fe4"])
+    assert choice == "dev:2fa8fe4,dev:2e96c17,host"
+    assert engine_specs(choice) == ["dev:2fa8fe4", "dev:2e96c17", "host"]
+    assert engine_specs("both") == ["host", "dev"]
+    assert engine_specs("both,dev") == ["host", "dev"]
+    assert parse_engine_choice(None) == "host"
+    assert engine_label("dev:2fa8fe4") == "dev-2fa8fe4"
 
 
 LAB = {

@@ -45,6 +45,20 @@ def _timeout(value: Any, session: Session) -> float:
     return seconds
 
 
+NAME_HELP = "which dev daemon: its name (default: the first one, unnamed)"
+
+
+def _name(value: Any) -> str:
+    """A dev daemon's name from a flag ('' for the first one), or a one-line usage error."""
+    from ...dev.container import name_problem
+
+    name = "" if value in (None, "") else str(value)
+    problem = name_problem(name) if name else ""
+    if problem:
+        raise UsageError(f"--name {name!r}: {problem}")
+    return name
+
+
 def _version_line(name: str, version: dict[str, Any]) -> str:
     return (
         f"{name}: {version.get('Version', '?')} (API {version.get('ApiVersion', '?')}, "
@@ -57,19 +71,25 @@ def _version_line(name: str, version: dict[str, Any]) -> str:
         "privileged": "always, auto (default: fall back when refused) or never",
         "tcp": "also listen on TCP, published on the host's 127.0.0.1 only",
         "timeout": "seconds to wait for the dev daemon (default: the engine_timeout setting)",
+        "build": "run this build (a commit prefix) beside the others; default: the last one",
+        "name": "the dev daemon's name (with --build, default: the commit's first 12 digits)",
     }
 )
 @friendly_errors
-def up(c, privileged=None, tcp=False, timeout=None):
-    """Start the last build's dockerd inside the docker-dev container."""
-    from ...dev.environment import dev_environment, target_from_last_build
+def up(c, privileged=None, tcp=False, timeout=None, build=None, name=None):
+    """Start a build's dockerd inside its docker-dev container (several can run at once)."""
+    from ...dev.environment import dev_environment, target_for_build
 
     session = Session.from_context(c, privileged=privileged)
     seconds = _timeout(timeout, session)
-    env = dev_environment(session)
+    target = target_for_build(session.workspace, build)
+    chosen = _name(name) if name is not None else (target.plan.commit[:12] if build else "")
+    env = dev_environment(session, name=chosen)
     try:
-        target = target_from_last_build(session.workspace)
-        ui.step(f"starting the dev daemon of {target.plan.commit[:12]} ({target.plan.era})")
+        ui.step(
+            f"starting the dev daemon {env.names.label} of {target.plan.commit[:12]} "
+            f"({target.plan.era})"
+        )
         engine = env.up(
             target, privileged=session.settings.privileged, tcp=bool(tcp), timeout=seconds
         )
@@ -83,9 +103,9 @@ def up(c, privileged=None, tcp=False, timeout=None):
         env.close()
 
 
-@task
+@task(help={"name": NAME_HELP})
 @friendly_errors
-def shell(c):
+def shell(c, name=None):
     """An interactive shell inside the dev container, with the era's PATH."""
     from ...dev.environment import dev_environment
 
@@ -94,7 +114,7 @@ def shell(c):
             "dev.shell needs a terminal", "Use `invoke dev.exec -- COMMAND` to run one command."
         )
     session = Session.from_context(c)
-    env = dev_environment(session, start=False)
+    env = dev_environment(session, start=False, name=_name(name))
     try:
         argv = env.console.shell_argv(process.require("docker"))
     finally:
@@ -106,10 +126,13 @@ def shell(c):
 
 @task(
     name="exec",
-    help={"command": "the command as one string (or give it after --, word by word)"},
+    help={
+        "command": "the command as one string (or give it after --, word by word)",
+        "name": NAME_HELP,
+    },
 )
 @friendly_errors
-def exec_(c, command=None):
+def exec_(c, command=None, name=None):
     """Run one command inside the dev container: `invoke dev.exec -- docker version`."""
     from ...dev.environment import dev_environment
 
@@ -119,7 +142,7 @@ def exec_(c, command=None):
             "dev.exec needs a command", "Give it after --: `invoke dev.exec -- docker ps`."
         )
     session = Session.from_context(c)
-    env = dev_environment(session, start=False)
+    env = dev_environment(session, start=False, name=_name(name))
     try:
         code = env.console.exec(argv)
     finally:
@@ -130,10 +153,13 @@ def exec_(c, command=None):
 
 @task(
     iterable=["image"],
-    help={"image": "an image to copy (repeat the flag, or give the images after --)"},
+    help={
+        "image": "an image to copy (repeat the flag, or give the images after --)",
+        "build": "the dev daemon that runs this build (a commit prefix)",
+    },
 )
 @friendly_errors
-def seed(c, image=None):
+def seed(c, image=None, build=None):
     """Copy images from the host engine into the dev daemon: `invoke dev.seed -- IMAGE...`."""
     from ...dev.environment import ensure_dev_engine
     from ...dev.seed import seed_images
@@ -145,7 +171,7 @@ def seed(c, image=None):
             "e.g. `invoke dev.seed -- mobylab/runtime:busybox`.",
         )
     session = Session.from_context(c)
-    dev = ensure_dev_engine(session, start=False)
+    dev = ensure_dev_engine(session, start=False, build=build)
     for record in seed_images(session.engine(start=False), dev, refs):
         if record["status"] == "present":
             ui.info(f"{record['image']}: already in the dev daemon")
@@ -156,14 +182,20 @@ def seed(c, image=None):
             )
 
 
-@task(help={"follow": "keep printing new lines until Ctrl-C", "lines": "how many lines (0: all)"})
+@task(
+    help={
+        "follow": "keep printing new lines until Ctrl-C",
+        "lines": "how many lines (0: all)",
+        "name": NAME_HELP,
+    }
+)
 @friendly_errors
-def logs(c, follow=False, lines=100):
+def logs(c, follow=False, lines=100, name=None):
     """The dev daemon's log."""
     from ...dev.container import DevNames
 
     session = Session.from_context(c)
-    log = DevNames.for_workspace(session.workspace.root).log
+    log = DevNames.for_workspace(session.workspace.root, _name(name)).log
     if not log.exists():
         raise DevEnvError("the dev daemon has no log yet", "Start it with `invoke dev.up`.")
     text = log.read_text(errors="replace").splitlines()
@@ -189,23 +221,43 @@ def logs(c, follow=False, lines=100):
         return
 
 
-@task(help={"json": "print JSON instead of a table"})
+@task(
+    help={
+        "json": "print JSON instead of a table (one dev daemon's; with --all, a list)",
+        "name": NAME_HELP,
+        "all": "every dev daemon of the workspace (the table always shows them all)",
+    }
+)
 @friendly_errors
-def status(c, json_=False):
-    """Whether the dev container and its daemon run, which build, and what it holds."""
+def status(c, json_=False, name=None, all_=False):
+    """Whether each dev container and its daemon run, which build, and what it holds."""
     from ...dev.container import status_rows
-    from ...dev.environment import dev_environment
+    from ...dev.environment import dev_environment, environment_names
 
     session = Session.from_context(c)
-    env = dev_environment(session, start=False)
-    try:
-        record = env.console.status()
-    finally:
-        env.close()
+    if name is not None:
+        names = [_name(name)]
+    elif json_ and not all_:
+        names = [""]
+    else:
+        names = environment_names(session.workspace) or [""]
+    records = []
+    for each in names:
+        env = dev_environment(session, start=False, name=each)
+        try:
+            records.append(env.console.status())
+        finally:
+            env.close()
     if json_:
-        print(json.dumps(record, indent=2, sort_keys=True))
+        chosen: Any = records if all_ else records[0]
+        print(json.dumps(chosen, indent=2, sort_keys=True))
         return
-    ui.out.print(ui.table(["", ""], status_rows(record), title="Dev environment"))
+    for record in records:
+        ui.out.print(ui.table(["", ""], status_rows(record), title="Dev environment"))
+        _say_state(record)
+
+
+def _say_state(record: dict[str, Any]) -> None:
     state = record.get("state")
     if state == "no container":
         ui.info("the dev environment is not up: start it with `invoke dev.up`")
@@ -217,14 +269,14 @@ def status(c, json_=False):
         ui.warn(f"{state}: start it again with `invoke dev.up`")
 
 
-@task(help={"timeout": "seconds to wait for the dev daemon"})
+@task(help={"timeout": "seconds to wait for the dev daemon", "name": NAME_HELP})
 @friendly_errors
-def restart(c, timeout=None):
+def restart(c, timeout=None, name=None):
     """Restart the dev daemon; its images stay."""
     from ...dev.environment import dev_environment
 
     session = Session.from_context(c)
-    env = dev_environment(session, start=False)
+    env = dev_environment(session, start=False, name=_name(name))
     try:
         engine = env.restart(_timeout(timeout, session))
         ui.info("dev daemon restarted")
@@ -233,21 +285,28 @@ def restart(c, timeout=None):
         env.close()
 
 
-@task
+@task(help={"name": NAME_HELP, "all": "every dev daemon of the workspace"})
 @friendly_errors
-def down(c):
-    """Stop and remove the dev container; its volume (the daemon's images) stays."""
-    from ...dev.environment import dev_environment
+def down(c, name=None, all_=False):
+    """Stop and remove a dev container; its volume (the daemon's images) stays."""
+    from ...dev.environment import dev_environment, environment_names
 
     session = Session.from_context(c)
-    env = dev_environment(session, start=False)
-    try:
-        if env.down():
-            ui.info(f"dev container removed; the volume of its images stays ({env.names.key})")
-        else:
-            ui.info("no dev container was running; nothing stopped")
-    finally:
-        env.close()
+    names = environment_names(session.workspace) if all_ else [_name(name)]
+    stopped = 0
+    for each in names or [""]:
+        env = dev_environment(session, start=False, name=each)
+        try:
+            if env.down():
+                stopped += 1
+                ui.info(
+                    f"dev container {env.names.container} removed; the volume of its images "
+                    f"stays ({env.names.key})"
+                )
+        finally:
+            env.close()
+    if not stopped:
+        ui.info("no dev container was running; nothing stopped")
 
 
 @task(

@@ -14,7 +14,14 @@ from rich.table import Table
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-STATUS_STYLE = {"OK": "green", "WARN": "yellow", "FAIL": "red", "PASS": "green", "SKIP": "dim"}
+STATUS_STYLE = {
+    "OK": "green",
+    "WARN": "yellow",
+    "FAIL": "red",
+    "PASS": "green",
+    "SKIP": "dim",
+    "ABSENT": "yellow",
+}
 
 
 def interactive() -> bool:

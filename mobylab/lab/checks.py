@@ -97,6 +97,8 @@ class Facts:
     image_exists: Callable[[str], bool] = lambda ref: False
     # Bytes as the engine reports them; None when there is no such image.
     image_size: Callable[[str], int | None] = lambda ref: None
+    # An image's working folder (Config.WorkingDir), None when there is no such image.
+    image_workdir: Callable[[str], str | None] = lambda ref: None
     file_exists: Callable[[str], bool] = lambda path: False
     # Variant name -> parsed JSON output, for variants-agree.
     variant_outputs: Mapping[str, Any] = field(default_factory=dict)
@@ -167,6 +169,13 @@ def evaluate(check: Check, facts: Facts) -> CheckResult:
         )
     if kind == "image-smaller":
         return smaller(check, facts)
+    if kind == "image-workdir":
+        ref = fill(check.image, facts.values)
+        expected = str(check.expected).rstrip("/") or "/"
+        workdir = facts.image_workdir(ref)
+        seen = "no such image" if workdir is None else f"working folder {workdir or '/'}"
+        passed = workdir is not None and (workdir.rstrip("/") or "/") == expected
+        return CheckResult(kind, passed, f"working folder {expected}", seen, check.hint)
     if kind == "file-exists":
         found = facts.file_exists(check.path)
         return CheckResult(

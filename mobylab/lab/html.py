@@ -7,7 +7,7 @@ from html import escape
 from typing import Any
 
 from .practice_state import practice_table
-from .report import size_text, variant_table
+from .report import matrix_rows, size_text, variant_table
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
@@ -69,6 +69,13 @@ def _table(header: list[str], rows: list[list[str]], numeric: set[int] = frozens
             cells.append(f"<td{css}>{escape(cell)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def matrix_html(report: dict[str, Any]) -> str:
+    header, rows = matrix_rows(report)
+    if not rows:
+        return ""
+    return f"<h2>Features x engines</h2>\n{_table(header, rows)}"
 
 
 def render_html(report: dict[str, Any]) -> str:
@@ -148,6 +155,7 @@ def render_html(report: dict[str, Any]) -> str:
 <p class="muted">Sizes and layers as the engine reports them (docker image inspect).</p>
 <h2>Comparison</h2>
 {_table(header, rows, {header.index(n) for n in NUMERIC_COLUMNS})}
+{matrix_html(report)}
 <h2>Steps</h2>
 {_table(["step", "engine", "title", "status", "reason"], step_rows)}
 {practice}

@@ -30,6 +30,7 @@ def inspect_image(engine: Engine, ref: str) -> dict[str, Any] | None:
         "id": str(attrs.get("Id", "")),
         "size_bytes": int(attrs.get("Size") or 0),
         "layers": len((attrs.get("RootFS") or {}).get("Layers") or []),
+        "workdir": str((attrs.get("Config") or {}).get("WorkingDir") or ""),
     }
 
 

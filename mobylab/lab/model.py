@@ -41,6 +41,7 @@ CHECK_TYPES = {
     "image-exists": (("image",), ()),
     # The image is smaller than `factor` times the image `than` (a runtime image
     # without the SDK in it, say).
+    "image-workdir": (("image", "expected"), ("shows_feature",)),
     "image-smaller": (("image", "than"), ("factor",)),
     "file-exists": (("path",), ()),
     "exit-code": (("expected",), ("command",)),
@@ -71,6 +72,9 @@ class Check:
     path: str = ""
     than: str = ""
     factor: float = 1.0
+    # A failure of this check means the engine ignored what the step shows (an
+    # option it predates): the step is then "not in this engine", not failed.
+    shows_feature: bool = False
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,9 @@ class Step:
     # Practice mode: what to do, in words (Markdown), and hints shown one by one.
     task: str = ""
     hints: tuple[str, ...] = ()
+    # The engine feature the step shows ("named stages"): an engine without it gets
+    # "not in this engine" for the step, in the report's features x engines matrix.
+    feature: str = ""
 
 
 @dataclass(frozen=True)
@@ -351,6 +358,7 @@ def _check(reader: _Reader, table: Any, where: str, commands: int) -> Check:
         path=path,
         than=reader.get(table, "than", where, str, ""),
         factor=float(factor),
+        shows_feature=reader.get(table, "shows_feature", where, bool, False),
     )
 
 
@@ -392,6 +400,7 @@ def _variant(reader: _Reader, table: Any, where: str, workdir: Path) -> Variant:
 
 
 STEP_FIELDS = {
+    "feature",
     "title",
     "narrative",
     "show",
@@ -461,6 +470,7 @@ def _step(reader: _Reader, table: Any, where: str, workdir: Path) -> Step:
         variant=variant,
         task=task,
         hints=reader.strings(table, "hints", where),
+        feature=reader.get(table, "feature", where, str, ""),
     )
 
 

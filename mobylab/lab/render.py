@@ -9,7 +9,7 @@ from typing import Any
 from ..workspace import write_atomic, write_json
 from .html import render_html
 from .practice_state import practice_table
-from .report import seconds_text, size_text, variant_table
+from .report import matrix_rows, seconds_text, size_text, variant_table
 
 
 def render_all(report_dir: Path, report: dict[str, Any]) -> dict[str, Path]:
@@ -70,6 +70,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             "Sizes and layers are what the engine reports (`docker image inspect`); "
             '"vs SDK image" divides by the builder base image.',
         ]
+    lines += matrix_markdown(report)
     lines += ["", "## Steps", ""]
     for step in report.get("steps", []):
         lines.append(
@@ -95,6 +96,34 @@ def render_markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def matrix_markdown(report: dict[str, Any]) -> list[str]:
+    header, rows = matrix_rows(report)
+    if not rows:
+        return []
+    lines = ["", "## Features x engines", "", "| " + " | ".join(header) + " |"]
+    lines.append("|" + "---|" * len(header))
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return lines
+
+
+def print_matrix(report: dict[str, Any]) -> None:
+    """The features x engines matrix on the terminal, when the lab has features."""
+    from rich import box
+    from rich.table import Table
+
+    from .. import ui
+
+    header, rows = matrix_rows(report)
+    if not rows or len(header) < 3:
+        return
+    table = Table(title="Features x engines", title_justify="left", box=box.SIMPLE_HEAD)
+    for column in header:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    ui.out.print(table)
+
+
 def print_comparison(report: dict[str, Any]) -> None:
     """The comparison on the terminal, with size bars; details below the table."""
     from rich import box
@@ -106,6 +135,7 @@ def print_comparison(report: dict[str, Any]) -> None:
 
     variants = report.get("variants", [])
     if not variants:
+        print_matrix(report)
         return
     engines = report.get("engines", [])
     largest = max((v.get("size_bytes") or 0 for v in variants), default=0)
@@ -175,3 +205,4 @@ def print_comparison(report: dict[str, Any]) -> None:
             markup=False,
             highlight=False,
         )
+    print_matrix(report)

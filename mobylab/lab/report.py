@@ -15,6 +15,7 @@ from typing import Any
 from ..errors import LabError
 from ..ui import human_bytes
 from ..workspace import Workspace, read_json, write_atomic, write_json
+from .features import cell_text, feature_matrix
 from .metrics import ratio_text
 
 LATEST = "latest"
@@ -41,6 +42,8 @@ def refresh(report: dict[str, Any]) -> None:
         for s in steps
         if s["status"] in ("failed", "interrupted")
     ]
+    features = {int(number): name for number, name in (report.get("features") or {}).items()}
+    report["matrix"] = feature_matrix(report, features) if features else None
 
 
 def write(report_dir: Path, report: dict[str, Any]) -> Path:
@@ -135,7 +138,27 @@ def variant_table(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
                 str(variant.get("commands_typed", 0)),
                 ", ".join(leftovers) or "nothing",
                 json.dumps(output, sort_keys=True) if output is not None else "-",
-                "PASS" if variant.get("passed") else "FAIL",
+                "PASS"
+                if variant.get("passed")
+                else ("ABSENT" if variant.get("absent") else "FAIL"),
             ]
         )
+    return header, rows
+
+
+def matrix_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Pure: the features x engines matrix as header and rows of text ([] when none)."""
+    matrix = report.get("matrix") or {}
+    if not matrix.get("rows"):
+        return [], []
+    engines = {e["name"]: e for e in report.get("engines", [])}
+    header = ["feature"] + [
+        f"{name} ({engines.get(name, {}).get('version', '?')}, "
+        f"{(engines.get(name, {}).get('commit') or '?')[:12]})"
+        for name in matrix["engines"]
+    ]
+    rows = [
+        [row["feature"], *(cell_text(row["engines"][name]) for name in matrix["engines"])]
+        for row in matrix["rows"]
+    ]
     return header, rows

@@ -41,6 +41,7 @@ from .checks import (
 )
 from .dockerfile import base_replacements, is_dockerfile, maintained_lines, substitute_from
 from .engine_choice import engine_label, engine_specs
+from .features import ABSENT, absent_reason
 from .metrics import container_exists, detect_builder, inspect_image
 from .model import Lab, Step
 from .site import ContainerSite, FixtureSite
@@ -269,6 +270,10 @@ class EngineRun:
             found = inspect_image(self.engine, ref)
             return found["size_bytes"] if found else None
 
+        def workdir_of(ref: str) -> str | None:
+            found = inspect_image(self.engine, ref)
+            return found["workdir"] if found else None
+
         return Facts(
             outputs=outputs,
             exit_codes=codes,
@@ -276,6 +281,7 @@ class EngineRun:
             read_file=lambda name: (lab_path / name).read_text(),
             image_exists=exists_image,
             image_size=size_of,
+            image_workdir=workdir_of,
             file_exists=lambda name: (self.workdir / name).exists(),
             variant_outputs=self.variant_outputs,
             exact=self.runner.options.url is None,
@@ -340,6 +346,18 @@ class EngineRun:
         record["reason"] = (
             failure_reason(record["commands"], checks) if record["status"] == "failed" else ""
         )
+        missing = ""
+        if record["status"] == "failed":
+            marked = [
+                {**result.as_dict(), "shows_feature": check.shows_feature}
+                for result, check in zip(checks, step.checks, strict=True)
+            ]
+            missing = absent_reason(step.feature, record["commands"], marked)
+        if missing:
+            record.update(status=ABSENT, reason=missing)
+            if step.variant is not None:
+                # An engine without the feature is no variant to compare with the others.
+                self.variant_outputs.pop(step.variant.name, None)
         if step.variant is not None:
             record["variant"] = self.measure_variant(step, record)
         self.report_checks(checks, record)
@@ -406,6 +424,7 @@ class EngineRun:
             "produces_app": variant.produces_app,
             "leftovers": leftovers,
             "passed": record["status"] == "passed" and found is not None,
+            "absent": record["status"] == ABSENT,
         }
 
     def report_checks(self, checks: list[CheckResult], record: dict[str, Any]) -> None:
@@ -423,8 +442,9 @@ class EngineRun:
             if check.note and check.passed is not None:
                 ui.out.print(f"    note: {check.note}", style="dim", markup=False)
         status = record["status"]
-        style = "green" if status == "passed" else "red"
-        line = f"step {record['index']}: [{style}]{status}[/]"
+        style = {"passed": "green", ABSENT: "yellow"}.get(status, "red")
+        shown_status = "not in this engine" if status == ABSENT else status
+        line = f"step {record['index']}: [{style}]{shown_status}[/]"
         if record["reason"]:
             line += f" — {record['reason']}"
         ui.out.print(line, highlight=False)
@@ -552,6 +572,7 @@ class LabRunner:
         self.report = {
             "lab": self.lab.name,
             "title": self.lab.title,
+            "features": {str(n): s.feature for n, s in enumerate(self.lab.steps, 1) if s.feature},
             "source": self.lab.source or None,
             "run_id": self.run_id,
             "status": "running",

@@ -36,7 +36,9 @@ func isInternal(href string, page *url.URL) bool {
 	return target.Host == "" || target.Host == page.Host
 }
 
-// countLinks walks the document's tokens and classifies every <a href>.
+// countLinks walks the document's tokens and classifies the href of every <a>
+// start tag. A self-closing <a href="..."/> is another kind of token and is not
+// counted, as in href-counter itself.
 func countLinks(body io.Reader, page *url.URL) linkCount {
 	var count linkCount
 	tokens := html.NewTokenizer(body)
@@ -44,7 +46,7 @@ func countLinks(body io.Reader, page *url.URL) linkCount {
 		switch tokens.Next() {
 		case html.ErrorToken:
 			return count
-		case html.StartTagToken, html.SelfClosingTagToken:
+		case html.StartTagToken:
 			token := tokens.Token()
 			if token.Data != "a" {
 				continue

@@ -1,0 +1,107 @@
+"""Pure: is a failed step an engine lacking the step's feature, and the matrix of features.
+
+Told apart by what the engine did, never by a table of versions or dates:
+- the engine refused the Dockerfile or an option before building anything (a
+  2017 daemon reads `FROM x AS builder` as an image reference: "invalid reference
+  format"): the step is "not in this engine", in the daemon's own words;
+- or the engine built something else than asked without a word (a daemon that
+  predates `--target` ignores it and builds every stage): a check marked
+  `shows_feature` sees it in what was built.
+Any other failure is a failure.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+ABSENT = "absent"
+_LEGACY_STEP = re.compile(r"^Step (\d+)/\d+ :")
+_BUILDKIT_STEP = re.compile(r"^#\d+ \[(?!internal\])[^\]]+\]")
+_DAEMON_WORDS = (
+    re.compile(r"Error response from daemon: (.+)$"),
+    re.compile(r"^ERROR: (?:failed to solve: )?(.+)$"),
+    re.compile(r"^error: (.+)$"),
+)
+
+
+def refused_before_building(lines: Sequence[str]) -> bool:
+    """Pure: the build stopped before its second instruction (legacy) or any stage step
+    (BuildKit): the engine refused what it was given, it did not fail building it."""
+    for line in lines:
+        text = line.strip()
+        legacy = _LEGACY_STEP.match(text)
+        if legacy and int(legacy.group(1)) > 1:
+            return False
+        if _BUILDKIT_STEP.match(text):
+            return False
+    return True
+
+
+def daemon_words(lines: Sequence[str]) -> str:
+    """Pure: the daemon's own error message in a command's output."""
+    for line in reversed(lines):
+        for pattern in _DAEMON_WORDS:
+            match = pattern.search(line.strip())
+            if match:
+                return match.group(1).strip()
+    tail = [line.strip() for line in lines if line.strip()]
+    return tail[-1] if tail else "no output"
+
+
+def absent_reason(
+    feature: str,
+    commands: Sequence[Mapping[str, Any]],
+    checks: Sequence[Mapping[str, Any]],
+) -> str:
+    """Pure: why the engine lacks the step's feature ('' when the step simply failed,
+    passed, or shows no feature). `checks` carry `passed` and `shows_feature`."""
+    if not feature:
+        return ""
+    for command in commands:
+        if command.get("exit_code") == command.get("expect_exit", 0):
+            continue
+        if command.get("role") == "build" and refused_before_building(command["output_tail"]):
+            return daemon_words(command["output_tail"])
+        return ""
+    # The app works but what was built differs from what was asked: the option was
+    # ignored. Any other failing check makes it a plain failure.
+    failing = [check for check in checks if check.get("passed") is False]
+    if failing and all(check.get("shows_feature") for check in failing):
+        return f"it ignored it and built something else: {failing[0].get('seen')}"
+    return ""
+
+
+def feature_matrix(report: Mapping[str, Any], features: Mapping[int, str]) -> dict[str, Any]:
+    """Pure: features x engines from a report's steps.
+
+    `features` maps a step number to the feature it shows. Each cell is the step's
+    status on that engine (passed, failed, absent, interrupted, or "not run") and
+    its reason.
+    """
+    engines = [e["name"] for e in report.get("engines", [])]
+    by_step = {(s["index"], s["engine"]): s for s in report.get("steps", [])}
+    rows = []
+    for number, feature in sorted(features.items()):
+        cells = {}
+        for engine in engines:
+            step = by_step.get((number, engine))
+            if step is None:
+                cells[engine] = {"status": "not run", "reason": ""}
+            else:
+                cells[engine] = {"status": step["status"], "reason": step.get("reason", "")}
+        rows.append({"step": number, "feature": feature, "engines": cells})
+    return {"engines": engines, "rows": rows}
+
+
+def cell_text(cell: Mapping[str, Any]) -> str:
+    """Pure: one cell of the matrix as a table shows it."""
+    status = cell.get("status")
+    if status == "passed":
+        return "yes"
+    if status == ABSENT:
+        return f"not in this engine ({cell.get('reason') or '?'})"
+    if status == "not run":
+        return "-"
+    return f"{status}: {cell.get('reason') or '?'}"

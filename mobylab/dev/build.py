@@ -259,6 +259,50 @@ def last_build(workspace: Workspace) -> BuildRecord | None:
     return load_record(Path(state["manifest"]))
 
 
+EXPORT_MANIFEST = "build.json"
+
+
+def export_build(record: BuildRecord, folder: Path) -> Path:
+    """`folder` made to hold the build's bundles and its manifest, for another machine."""
+    import shutil
+
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    shutil.copytree(record.bundles_dir, folder / "bundles", symlinks=True)
+    write_json(folder / EXPORT_MANIFEST, record.manifest)
+    return folder
+
+
+def import_build(workspace: Workspace, folder: Path) -> BuildRecord:
+    """Register an exported build (bundles + manifest) as this workspace's last build.
+
+    Every binary is checked against the manifest's sha256 first: a damaged copy is
+    refused and nothing is registered.
+    """
+    manifest = read_json(folder / EXPORT_MANIFEST)
+    if not isinstance(manifest, dict) or "plan" not in manifest:
+        raise BuildError(
+            f"{folder} holds no exported build ({EXPORT_MANIFEST} is missing or damaged)",
+            "Copy it again (workshop.provision --dev makes it).",
+        )
+    for binary in manifest.get("binaries") or []:
+        path = folder / binary["path"]
+        if not path.is_file() or file_sha256(path) != binary.get("sha256"):
+            raise BuildError(
+                f"{binary['path']} of the exported build is missing or changed",
+                "Copy the build again; nothing was registered.",
+            )
+        info = path.stat()
+        binary.update(size=info.st_size, mtime_ns=info.st_mtime_ns)
+    manifest.update(source_dir=str(folder), bundles_dir=str(folder / "bundles"))
+    plan = manifest["plan"]
+    path = manifest_path(workspace, plan["commit"], plan.get("route", "upstream"))
+    write_json(path, manifest)
+    workspace.save_state(STATE_NAME, {"commit": plan["commit"], "manifest": str(path)})
+    return _record(manifest, path)
+
+
 def all_builds(workspace: Workspace) -> list[BuildRecord]:
     """Every build kept in the workspace (builds/<commit>/<route>), newest first."""
     records = []

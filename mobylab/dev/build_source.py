@@ -195,6 +195,7 @@ def copy_manifest(copy: BuildCopy, recipe: Recipe, volumes: dict[str, str]) -> d
     return {
         "dirty": copy.dirty,
         "changes_sha256": copy.changes_sha256,
+        "fixes": list(copy.fixes),
         "dev_image": recipe.tag,
         "dev_image_packages": list(recipe.packages + recipe.extra_packages),
         "cache_volumes": sorted(volumes),

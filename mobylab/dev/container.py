@@ -291,3 +291,18 @@ def identity_problem(expected: tuple[str, str] | None, answered: dict[str, Any])
         f"the daemon that answers is {version or '?'} (commit {commit or '?'}), "
         f"not the build's {expected[0]} (commit {expected[1]})"
     )
+
+
+def cgroup_problem(plan: BuildPlan, host_cgroup: str) -> str:
+    """Pure: why the plan's daemon cannot run on this host's cgroups ('' when it can).
+
+    A daemon from before cgroup v2 support (2020) stops at once on a host with the
+    unified hierarchy only; it is told from its source (the cgroup libraries it
+    vendors), not from a date.
+    """
+    if host_cgroup != "2" or plan.cgroup_v2 is not False:
+        return ""
+    return (
+        f"this {plan.version} daemon ({plan.commit[:12]}) predates cgroup v2 support and this "
+        'host has only cgroup v2: it would stop with "Devices cgroup isn\'t mounted"'
+    )

@@ -24,8 +24,15 @@ from ..errors import DevEnvError, Interrupted
 from ..workspace import Workspace
 from .build import BuildRecord, all_builds, last_build, pick_build
 from .console import DevConsole
-from .container import choose_security, host_daemon_dirs, name_problem, parse_daemon_version
+from .container import (
+    cgroup_problem,
+    choose_security,
+    host_daemon_dirs,
+    name_problem,
+    parse_daemon_version,
+)
 from .daemon import VOLUMES_STATE, DevDaemon
+from .plan import BuildPlan, host_cgroup_version
 from .resources import DevContainer, DevTarget
 
 
@@ -106,6 +113,13 @@ class DevEnvironment:
     ) -> Engine:
         """Start the dev container and its daemon, or reuse them when they run."""
         plan = target.plan
+        self.refuse_another_build(plan)
+        problem = cgroup_problem(plan, host_cgroup_version())
+        if problem:
+            raise DevEnvError(
+                problem,
+                "Run it on a host with cgroup v1 (or hybrid) hierarchies, or build a newer ref.",
+            )
         find_bundle_daemon(target)
         try:
             self.container.client.images.get(plan.dev_image)
@@ -116,15 +130,6 @@ class DevEnvironment:
             ) from None
         found = self.container.own()
         security = self._security(privileged)
-        if found is not None and self.names.name:
-            running = found.labels.get("org.mobylab.commit", "")
-            if found.status == "running" and running != plan.commit:
-                raise DevEnvError(
-                    f"the dev daemon {self.names.name!r} runs build {running[:12]}, "
-                    f"not {plan.commit[:12]}",
-                    f"Stop it first (`invoke dev.down --name {self.names.name}`) or give "
-                    "another --name.",
-                )
         if found is not None:
             state = self.container.state()
             reusable = (
@@ -139,6 +144,21 @@ class DevEnvironment:
             ui.step(f"replacing the dev container {self.names.container}")
             self.container.remove(found)
         return self._create(target, security=security, tcp=tcp, timeout=timeout)
+
+    def refuse_another_build(self, plan: BuildPlan) -> None:
+        """A named dev daemon keeps its build: asking it for another one is an error
+        (the first, unnamed one is replaced, as it always was)."""
+        if not self.names.name:
+            return
+        found = self.container.own()
+        running = found.labels.get("org.mobylab.commit", "") if found is not None else ""
+        if found is not None and found.status == "running" and running != plan.commit:
+            raise DevEnvError(
+                f"the dev daemon {self.names.name!r} runs build {running[:12]}, "
+                f"not {plan.commit[:12]}",
+                f"Stop it first (`invoke dev.down --name {self.names.name}`) or give "
+                "another --name.",
+            )
 
     def _reuse(self, timeout: float) -> Engine:
         if self.engine.ping():

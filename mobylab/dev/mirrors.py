@@ -125,12 +125,3 @@ def remote_for(repo: str, setting: Sequence[str]) -> Remote:
     if found is None:
         return Remote(repo, repo)
     return Remote(f"file://{found}", repo, found.parent)
-
-
-def lacks_repository(repo: str, setting: Sequence[str]) -> str:
-    """Pure-ish: '' or a note that the mirrors were asked and hold no copy of `repo`."""
-    owner_name = github_path(repo)
-    if owner_name is None or not setting:
-        return ""
-    names = ", ".join(mirror_names(owner_name)[:3])
-    return f"no mirror holds {owner_name} (looked for {names} in {', '.join(setting)})"

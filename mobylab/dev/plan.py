@@ -40,8 +40,14 @@ PLAN_FILES = (
     "vendor.mod",
     "hack/dockerfile/binaries-commits",
 )
-#: Folders whose presence the plan needs to know (vendoring, the era's containerd API).
-PLAN_FOLDERS = ("vendor", "vendor/github.com/docker/containerd")
+#: Folders whose presence the plan needs to know: vendoring, the era's containerd API,
+#: and cgroup v2 support (the cgroup libraries that brought it, in 2020).
+CGROUP_V2_FOLDERS = (
+    "vendor/github.com/containerd/cgroups/v2",
+    "vendor/github.com/containerd/cgroups/v3",
+    "vendor/github.com/opencontainers/runc/libcontainer/cgroups/fs2",
+)
+PLAN_FOLDERS = ("vendor", "vendor/github.com/docker/containerd", *CGROUP_V2_FOLDERS)
 
 WORKDIR_2017 = "/go/src/github.com/docker/docker"
 WORKDIR_TODAY = "/usr/src/moby"
@@ -110,6 +116,8 @@ class BuildPlan:
     companions: tuple[dict[str, Any], ...] = ()
     # False when built with --no-fixes (the cache keeps the two apart).
     with_fixes: bool = True
+    # Whether the daemon can run on a cgroup v2-only host (None: not known).
+    cgroup_v2: bool | None = None
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -640,7 +648,7 @@ def read_plan(
     if not checkout.is_dir():
         raise SourceError(f"{checkout} does not exist", "Run `invoke dev.clone` first.")
     commit, branch = head_info(checkout)
-    return plan_from_files(
+    plan = plan_from_files(
         read_plan_files(checkout),
         checkout=checkout,
         commit=commit,
@@ -649,3 +657,5 @@ def read_plan(
         buildx=buildx,
         target=target,
     )
+    folders = read_plan_folders(checkout)
+    return dataclasses.replace(plan, cgroup_v2=any(f in folders for f in CGROUP_V2_FOLDERS))

@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 from .. import process, ui
 from ..errors import SourceError, UsageError
 from ..workspace import Workspace
-from .mirrors import Remote, remote_for
+from .mirrors import Remote, github_path, remote_for
 
 STATE_NAME = "checkout"
 URL_SCHEMES = ("https", "http", "ssh", "git", "file")
@@ -393,8 +393,14 @@ def _ls_remote(repo: str, patterns: Sequence[str]) -> dict[str, str]:
                 f"{shown(repo)} is not a git repository",
                 "Give the engine's repository URL or path.",
             )
+        offline = (
+            ", or point the mirrors setting (MOBYLAB_MIRRORS) at a folder of bare repositories "
+            "that holds it"
+            if github_path(repo)
+            else ""
+        )
         raise SourceError(
-            f"cannot read {shown(repo)}: {message}", "Check the URL and your network."
+            f"cannot read {shown(repo)}: {message}", f"Check the URL and your network{offline}."
         )
     return parse_ls_remote(out)
 

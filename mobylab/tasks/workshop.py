@@ -246,15 +246,17 @@ def _image_flags(source: Path, lab: str | None) -> list[str]:
 
 
 def _images_archive(
-    session: Session, source: Path, lab: str | None, refresh: bool
+    session: Session, source: Path, lab: str | None, refresh: bool, dev_image: str | None = None
 ) -> tuple[Path, str] | None:
-    """The images archive from the local `mobylab images.save`, made once and reused."""
+    """The images archive from the local `mobylab images.save`, made once and reused
+    (one per lab and dev image: a new dev build's image makes a new archive)."""
     from ..workspace import file_sha256
 
     folder = session.workspace.root / "workshop" / "artifacts"
-    archive = folder / f"images-{lab or 'all'}.tar"
+    suffix = "-" + dev_image.replace("/", "_").replace(":", "_") if dev_image else ""
+    archive = folder / f"images-{lab or 'all'}{suffix}.tar"
     if refresh or not archive.is_file():
-        flags = _image_flags(source, lab)
+        flags = _image_flags(source, lab) + (["--image", dev_image] if dev_image else [])
         if not flags:
             ui.info("the labs declare no images; none copied")
             return None
@@ -269,6 +271,25 @@ def _images_archive(
                 "mobylab images.save failed", f"See {log}.", detail="\n".join(result.tail[-10:])
             )
     return archive, file_sha256(archive)
+
+
+def _dev_archive(session: Session) -> tuple[tuple[Path, str] | None, str]:
+    """The workspace's last dev build (bundles and manifest) as an archive, and its dev
+    image (which goes into the images archive)."""
+    from ..dev.build import export_build, last_build
+    from ..workshop import artifacts as art
+
+    record = last_build(session.workspace)
+    if record is None:
+        raise WorkshopError(
+            "--dev: nothing has been built in this workspace yet",
+            "Run `invoke dev.build` first (or leave --dev out).",
+        )
+    folder = session.workspace.root / "workshop" / "dev-build"
+    export_build(record, folder)
+    ui.info(f"--dev: build {record.plan.commit[:12]} with its dev image {record.plan.dev_image}")
+    archive = art.make_tar(folder, session.workspace.root / "workshop" / "artifacts", "dev-build")
+    return archive, record.plan.dev_image
 
 
 def _bundles_archive(session: Session) -> tuple[Path, str] | None:
@@ -292,6 +313,7 @@ def _bundles_archive(session: Session) -> tuple[Path, str] | None:
         lab="only the images of this lab",
         refresh_images="make the images archive again",
         bundles="also copy the workspace's newest dev build bundles",
+        dev="give every host the last dev build (bundles and its dev image) for dev.up",
         python="the remote Python (default python3)",
     ),
 )
@@ -306,6 +328,7 @@ def provision(
     lab=None,
     refresh_images=False,
     bundles=False,
+    dev=False,
     python="python3",
 ):
     """Install or update mobylab, the labs and their images on every attendee machine."""
@@ -325,11 +348,15 @@ def provision(
         root, session.workspace.root / "wheelhouse", workshop.logs / "wheelhouse.log"
     )
     ui.info(f"wheelhouse: {len(wheelhouse.wheels)} wheels ({time.monotonic() - started:.0f}s)")
+    dev_build, dev_image = _dev_archive(session) if dev else (None, None)
     artifacts = art.Artifacts(
         wheelhouse=wheelhouse,
         labs=art.make_tar(root / "labs", workshop.root / "artifacts", "labs"),
-        images=_images_archive(session, root, lab, refresh_images) if images else None,
+        images=_images_archive(session, root, lab, refresh_images, dev_image)
+        if images or dev
+        else None,
         bundles=_bundles_archive(session) if bundles else None,
+        dev=dev_build,
     )
     outcomes = _run(workshop, "provision", specs, Provisioner(artifacts, python=python))
     if not json_:
@@ -344,6 +371,7 @@ def provision(
         lab="the lab to run",
         env="NAME=VALUE for the remote lab (repeatable)",
         detach="start the lab on every host and return; follow with workshop.status",
+        engine="host (default), dev (each host's dev daemon, after provision --dev) or both",
     ),
 )
 @friendly_errors
@@ -355,14 +383,18 @@ def run(
     json_=False,
     env=None,
     detach=False,
+    engine="host",
 ):
     """Run a lab on every attendee machine (`mobylab lab.run LAB --yes` there)."""
+    from ..lab.engine_choice import parse_engine_choice
     from ..workshop.labrun import LabRunner, validate_lab
 
     validate_lab(lab)
+    choice = parse_engine_choice(engine)
     variables = _parse_env(env)
     _, workshop, specs = _setup(c, "run", flags, env=variables)
-    outcomes = _run(workshop, "run", specs, LabRunner(lab, variables, detach=bool(detach)))
+    runner = LabRunner(lab, variables, detach=bool(detach), engine=choice)
+    outcomes = _run(workshop, "run", specs, runner)
     if not json_:
         _outcome_table(outcomes, f"Lab {lab}")
     _finish("run", outcomes, json_)

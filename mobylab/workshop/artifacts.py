@@ -160,3 +160,5 @@ class Artifacts:
     labs: tuple[Path, str] | None = None
     images: tuple[Path, str] | None = None
     bundles: tuple[Path, str] | None = None
+    # The last dev build (bundles and manifest), registered on the host with dev.import.
+    dev: tuple[Path, str] | None = None

@@ -277,11 +277,18 @@ class LabRunner:
     (detach) started in the background for workshop.status and workshop.collect."""
 
     def __init__(
-        self, lab: str, extra_env: dict[str, str] | None = None, *, detach: bool = False
+        self,
+        lab: str,
+        extra_env: dict[str, str] | None = None,
+        *,
+        detach: bool = False,
+        engine: str = "host",
     ) -> None:
         self.lab = validate_lab(lab)
         self.extra_env = dict(extra_env or {})
         self.detach = detach
+        # The host's engine, or its dev daemon (after workshop.provision --dev, dev.up).
+        self.engine = engine
 
     def __call__(self, remote: RemoteHost, layout: RemoteLayout, job: HostJob) -> HostOutcome:
         job.begin("check")
@@ -290,7 +297,7 @@ class LabRunner:
         before = None if self.detach else latest_run_dir(remote, layout)
         job.begin(f"lab.run {self.lab}")
         env = layout.mobylab_env() | self.extra_env
-        argv = layout.mobylab_argv("lab.run", self.lab, "--yes")
+        argv = layout.mobylab_argv("lab.run", self.lab, "--yes", "--engine", self.engine)
         if self.detach:
             command = detached_command(layout, env, argv)
         else:

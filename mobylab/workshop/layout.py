@@ -9,6 +9,7 @@
   labs/                       the instructor's labs
   images/                     the images archive made by `mobylab images.save`
   bundles/                    a dev build's bundles (--bundles)
+  dev-build/                  the last dev build with its manifest (--dev), for dev.up
   workspace/                  the remote mobylab's workspace (MOBYLAB_WORKSPACE)
 """
 
@@ -76,6 +77,11 @@ class RemoteLayout:
     @property
     def bundles(self) -> str:
         return self._join("bundles")
+
+    @property
+    def dev_build(self) -> str:
+        """The instructor's dev build (--dev): bundles/ and build.json, for dev.import."""
+        return self._join("dev-build")
 
     @property
     def workspace(self) -> str:

@@ -37,6 +37,7 @@ def needed(
         and remote_state.get("images") != artifacts.images[1],
         "bundles": artifacts.bundles is not None
         and remote_state.get("bundles") != artifacts.bundles[1],
+        "dev": artifacts.dev is not None and remote_state.get("dev") != artifacts.dev[1],
     }
 
 
@@ -115,7 +116,7 @@ class Provisioner:
         else:
             report.skipped.append("venv")
 
-        for step in ("labs", "images", "bundles"):
+        for step in ("labs", "images", "bundles", "dev"):
             job.begin(step)
             item = getattr(self.artifacts, step)
             if item is None:
@@ -248,3 +249,18 @@ class Provisioner:
     def _copy_bundles(self, remote: RemoteHost, layout: RemoteLayout, job: HostJob) -> None:
         assert self.artifacts.bundles is not None
         self._unpack(remote, layout, self.artifacts.bundles, layout.bundles, job)
+
+    def _copy_dev(self, remote: RemoteHost, layout: RemoteLayout, job: HostJob) -> None:
+        """The dev build's bundles and manifest, registered as the host's last build (its
+        dev image came in the images archive)."""
+        assert self.artifacts.dev is not None
+        self._unpack(remote, layout, self.artifacts.dev, layout.dev_build, job)
+        job.note("mobylab dev.import")
+        remote.run(
+            remote.env_command(
+                layout.mobylab_env(),
+                layout.mobylab_argv("dev.import", layout.dev_build),
+                layout.root,
+            ),
+            what="mobylab dev.import",
+        )

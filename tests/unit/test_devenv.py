@@ -301,3 +301,30 @@ class TestDaemonIdentity:
         }
         assert bundle_identity(manifest) == ("17.05.0-dev", "2fa8fe4")
         assert bundle_identity({"binaries": []}) is None
+
+
+def test_a_daemon_before_cgroup_v2_is_refused_on_a_v2_only_host() -> None:
+    import dataclasses
+
+    from mobylab.dev.container import cgroup_problem
+    from mobylab.dev.plan import BuildPlan
+
+    plan = BuildPlan(
+        checkout=Path("/src"),
+        commit="2fa8fe400d926b3ceb0c84640a8f4e0f36e51463",
+        era="2017-tgz",
+        target="tgz",
+        dev_image="x",
+        workdir="/go/src/github.com/docker/docker",
+        version="17.05.0-dev",
+        daemon_dirs=(),
+        client_dirs=(),
+        container_path="",
+        cgroup_v2=False,
+    )
+    problem = cgroup_problem(plan, "2")
+    assert "17.05.0-dev daemon (2fa8fe400d92) predates cgroup v2" in problem
+    assert cgroup_problem(plan, "1") == ""
+    assert cgroup_problem(dataclasses.replace(plan, cgroup_v2=True), "2") == ""
+    # Not known (a plan read from files alone): not refused.
+    assert cgroup_problem(dataclasses.replace(plan, cgroup_v2=None), "2") == ""

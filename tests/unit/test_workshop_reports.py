@@ -74,14 +74,18 @@ def _artifacts(**changes) -> Artifacts:
 def test_provision_skips_what_did_not_change():
     art = _artifacts()
     fresh = needed({}, art, None)
-    assert fresh == {"venv": True, "labs": True, "images": False, "bundles": False}
+    assert fresh == {"venv": True, "labs": True, "images": False, "bundles": False, "dev": False}
     done = {"wheelhouse": "hash1", "labs": "labs1"}
     assert needed(done, art, "0.1.0") == {
         "venv": False,
         "labs": False,
         "images": False,
         "bundles": False,
+        "dev": False,
     }
+    dev_build = _artifacts(dev=(Path("/d.tgz"), "build1"))
+    assert needed(done, dev_build, "0.1.0")["dev"]
+    assert not needed({**done, "dev": "build1"}, dev_build, "0.1.0")["dev"]
     assert needed(done, _artifacts(labs=(Path("/l.tgz"), "labs2")), "0.1.0")["labs"]
     assert needed(done, art, "0.0.9")["venv"]
     assert needed(done, _artifacts(images=(Path("/i.tar"), "sha")), "0.1.0")["images"]

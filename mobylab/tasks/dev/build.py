@@ -246,4 +246,19 @@ def bundles(c, json_=False):
     ui.info(f"in {record.bundles_dir}; phases: {phases}; log: {manifest['log']}")
 
 
-TASKS: tuple[Any, ...] = (clone, plan, build, bundles)
+@task(name="import", help={"path": "a folder holding build.json and bundles/ (export_build)"})
+@friendly_errors
+def import_(c, path):
+    """Register a build made on another machine (workshop.provision --dev copies one)."""
+    from ...dev.build import import_build
+
+    session = Session.from_context(c)
+    record = import_build(session.workspace, Path(path).expanduser().resolve())
+    ui.info(
+        f"build {record.plan.commit[:12]} ({record.plan.route} route) registered: "
+        f"{len(record.manifest['binaries'])} binaries in {record.bundles_dir}; "
+        f"its dev image is {record.plan.dev_image}"
+    )
+
+
+TASKS: tuple[Any, ...] = (clone, plan, build, bundles, import_)

@@ -86,6 +86,7 @@ def up(c, privileged=None, tcp=False, timeout=None, build=None, name=None):
     chosen = _name(name) if name is not None else (target.plan.commit[:12] if build else "")
     env = dev_environment(session, name=chosen)
     try:
+        env.refuse_another_build(target.plan)
         ui.step(
             f"starting the dev daemon {env.names.label} of {target.plan.commit[:12]} "
             f"({target.plan.era})"

@@ -22,7 +22,8 @@ import docker.errors
 import pytest
 
 from mobylab import labels
-from mobylab.dev.build import BUILD_LABEL, last_build, manifest_path, run_build
+from mobylab.dev.build import last_build, run_build
+from mobylab.dev.job import BUILD_LABEL, manifest_path
 from mobylab.dev.plan import read_plan
 from mobylab.engine import Engine, probe
 from mobylab.workspace import Workspace

@@ -1,0 +1,175 @@
+"""The 2017 daemon's companions: the commits its source names, and the offline build command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mobylab import labels
+from mobylab.dev.companions import (
+    COMMITS_FILE,
+    Companion,
+    build_argv,
+    companions_for,
+    parse_commits,
+)
+from mobylab.errors import SourceError
+
+RUNC = "9c2d8d184e5da67c95d601382adf14862e4f2228"
+CONTAINERD = "9048e5e50717ea4497b757314bad98ea3763c145"
+TINI = "949e6facb77383876aeff8a6944dde66b3089574"
+LIBNETWORK = "7b2b1feb1de4817d522cc372af149ff48d25028e"
+
+# Shaped like hack/dockerfile/binaries-commits of March 2017.
+COMMITS_2017 = f"""\
+#!/bin/sh
+
+TOMLV_COMMIT=9baf8a8a9f2ed20a8e54160840c492f937eeaf9a
+
+# When updating RUNC_COMMIT, also update runc in vendor.conf accordingly
+RUNC_COMMIT={RUNC}
+CONTAINERD_COMMIT={CONTAINERD}
+TINI_COMMIT={TINI}
+LIBNETWORK_COMMIT={LIBNETWORK}
+VNDR_COMMIT=c56e082291115e369f77601f9c071dd9b2f2a6ba
+
+# Linting
+GOMETALINTER_COMMIT="F7B6E55301C9C67035003B7BA7F8A1CDE532D338"
+# OLD_COMMIT=0123456789abcdef0123456789abcdef01234567
+BINDATA_COMMIT=a0ff2567cfb70903282db057e799fd826784d41d
+DOCKERCLI_REPO=https://github.com/docker/cli
+DOCKERCLI_COMMIT=v17.06.0-ce
+"""
+
+
+def files_with(text: str | None) -> dict[str, str | None]:
+    return {"Makefile": "tgz:\n", COMMITS_FILE: text}
+
+
+def test_parse_commits_reads_name_commit_lines():
+    commits = parse_commits(COMMITS_2017)
+    assert commits["RUNC_COMMIT"] == RUNC
+    assert commits["CONTAINERD_COMMIT"] == CONTAINERD
+    assert commits["TINI_COMMIT"] == TINI
+    assert commits["LIBNETWORK_COMMIT"] == LIBNETWORK
+    assert commits["TOMLV_COMMIT"] == "9baf8a8a9f2ed20a8e54160840c492f937eeaf9a"
+    # Quoted and upper-case hashes come out plain and lower-case.
+    assert commits["GOMETALINTER_COMMIT"] == "f7b6e55301c9c67035003b7ba7f8a1cde532d338"
+
+
+def test_parse_commits_skips_comments_shebang_and_what_is_not_a_hash():
+    commits = parse_commits(COMMITS_2017)
+    assert "OLD_COMMIT" not in commits
+    assert "DOCKERCLI_COMMIT" not in commits  # a tag, not a hash
+    assert "DOCKERCLI_REPO" not in commits
+    assert set(commits) == {
+        "TOMLV_COMMIT",
+        "RUNC_COMMIT",
+        "CONTAINERD_COMMIT",
+        "TINI_COMMIT",
+        "LIBNETWORK_COMMIT",
+        "VNDR_COMMIT",
+        "GOMETALINTER_COMMIT",
+        "BINDATA_COMMIT",
+    }
+    assert parse_commits("#!/bin/sh\n") == {}
+
+
+def test_a_daemon_debian_serves_needs_no_companions():
+    assert companions_for(files_with(COMMITS_2017), companions_from_debian=True) == ([], [])
+    assert companions_for({}, companions_from_debian=True) == ([], [])
+
+
+def test_a_2017_daemon_without_the_commits_file_is_refused():
+    with pytest.raises(SourceError) as info:
+        companions_for(files_with(None), companions_from_debian=False)
+    line = info.value.one_line()
+    assert "containerd 0.2" in line
+    assert f"{COMMITS_FILE} is missing" in line
+    assert "\n" not in line
+
+
+def test_the_three_companions_with_their_commits():
+    companions, notes = companions_for(files_with(COMMITS_2017), companions_from_debian=False)
+    assert [(c.name, c.commit) for c in companions] == [
+        ("runc", RUNC),
+        ("containerd", CONTAINERD),
+        ("docker-proxy", LIBNETWORK),
+    ]
+    runc, containerd, proxy = companions
+    assert runc.repo == "https://github.com/docker/runc"
+    assert runc.import_path == "github.com/opencontainers/runc"
+    assert runc.outputs == (("runc", "docker-runc"),)
+    assert [name for _, name in containerd.outputs] == [
+        "docker-containerd",
+        "docker-containerd-shim",
+        "docker-containerd-ctr",
+    ]
+    assert proxy.outputs == (("docker-proxy", "docker-proxy"),)
+    assert ("CGO_ENABLED", "0") in proxy.env
+    assert runc.key == f"runc-{RUNC[:12]}"
+    assert notes == [f"docker-init: Debian's static tini stands in for tini {TINI[:12]}"]
+
+
+def test_a_companion_whose_commit_is_missing_is_noted():
+    text = f"RUNC_COMMIT={RUNC}\nLIBNETWORK_COMMIT={LIBNETWORK}\n"
+    companions, notes = companions_for(files_with(text), companions_from_debian=False)
+    assert [c.name for c in companions] == ["runc", "docker-proxy"]
+    assert notes == [f"{COMMITS_FILE} names no CONTAINERD_COMMIT: containerd is not built"]
+    nothing, all_missing = companions_for(files_with("#!/bin/sh\n"), companions_from_debian=False)
+    assert nothing == []
+    assert len(all_missing) == 3
+
+
+def test_build_argv_builds_offline_in_gopath_mode():
+    runc = companions_for(files_with(COMMITS_2017), False)[0][0]
+    source = Path("/cache/companions/runc-9c2d8d184e5d.src")
+    argv = build_argv(
+        runc,
+        image="mobylab/docker-dev:go1.15-bullseye-build-0a1b2c3d",
+        source=source,
+        build_id="b42",
+    )
+    assert argv[:6] == ["docker", "run", "--rm", "--network", "none", "--label"]
+    assert "--privileged" not in argv
+    flags = labels.label_flags("devbuild", build="b42", companion="runc")
+    for key, value in zip(flags[::2], flags[1::2], strict=True):
+        assert argv[argv.index(value) - 1] == key
+    workdir = "/go/src/github.com/opencontainers/runc"
+    assert argv[argv.index("-v") + 1] == f"{source}:{workdir}"
+    assert argv[argv.index("-w") + 1] == workdir
+    env = [argv[i + 1] for i, word in enumerate(argv) if word == "-e"]
+    assert env == ["GO111MODULE=off", "GOPATH=/go"]
+    assert argv[-4:] == [
+        "mobylab/docker-dev:go1.15-bullseye-build-0a1b2c3d",
+        "make",
+        "BUILDTAGS=",
+        "static",
+    ]
+
+
+def test_build_argv_carries_the_companions_own_env():
+    proxy = companions_for(files_with(COMMITS_2017), False)[0][2]
+    argv = build_argv(
+        proxy, image="img", source=Path("/src"), build_id="b", docker="/usr/bin/docker"
+    )
+    assert argv[0] == "/usr/bin/docker"
+    env = [argv[i + 1] for i, word in enumerate(argv) if word == "-e"]
+    assert env == ["GO111MODULE=off", "GOPATH=/go", "CGO_ENABLED=0"]
+    assert argv[argv.index("img") :] == [
+        "img",
+        "go",
+        "build",
+        "-o",
+        "docker-proxy",
+        "github.com/docker/libnetwork/cmd/proxy",
+    ]
+
+
+def test_companion_round_trips_through_json():
+    for companion in companions_for(files_with(COMMITS_2017), False)[0]:
+        again = Companion.from_dict(json.loads(json.dumps(companion.as_dict())))
+        assert again == companion
+        assert again.key == companion.key

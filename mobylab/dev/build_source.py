@@ -119,7 +119,11 @@ def source_job(
     ui.step(f"build copy of {plan.checkout} at {plan.commit[:12]} in {folder}")
     fixes = [fix for fix in FIXES if fix.commit in plan.fixes]
     copy = prepare(
-        plan.checkout, folder / "src", plan.commit, fixes=fixes, remote=origin_url(plan.checkout)
+        plan.checkout,
+        folder / "src",
+        plan.commit,
+        fixes=fixes,
+        remote=origin_url(plan.checkout) if fixes else "",
     )
     for fix in copy.fixes:
         ui.info(f"era fix {fix['commit'][:12]} ({fix['title']}): {fix['status']}")

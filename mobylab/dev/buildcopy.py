@@ -22,6 +22,12 @@ from ..errors import SourceError
 from .fixes import EraFix, apply_fixes
 
 _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+# The build copy is mobylab's own repository: the user's git configuration (signing,
+# hooks, aliases, external diff drivers) has no say in it.
+COPY_ENV = {**_GIT_ENV, "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1"}
+# Reading the user's changes: the same patch whatever their diff settings say.
+DIFF = ["diff", "--binary", "--no-ext-diff", "--no-textconv", "--no-color",
+        "--src-prefix=a/", "--dst-prefix=b/", "HEAD"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -36,7 +42,9 @@ class BuildCopy:
     fixes: tuple[dict[str, Any], ...] = ()
 
 
-def _git(args: list[str], cwd: Path, stdin: bytes | None = None) -> bytes:
+def _git(
+    args: list[str], cwd: Path, stdin: bytes | None = None, env: dict[str, str] = _GIT_ENV
+) -> bytes:
     """Run git on bytes (diffs may hold any encoding); SourceError when it fails."""
     try:
         result = subprocess.run(
@@ -45,7 +53,7 @@ def _git(args: list[str], cwd: Path, stdin: bytes | None = None) -> bytes:
             input=stdin,
             stdin=None if stdin is not None else subprocess.DEVNULL,
             capture_output=True,
-            env={**os.environ, **_GIT_ENV},
+            env={**os.environ, **env},
             timeout=900,
             check=False,
         )
@@ -74,25 +82,33 @@ def prepare(
         if dest.exists():
             shutil.rmtree(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        _git(["clone", "--quiet", "--no-checkout", str(checkout), str(dest)], cwd=dest.parent)
+        _git(
+            ["clone", "--quiet", "--no-checkout", str(checkout), str(dest)],
+            cwd=dest.parent,
+            env=COPY_ENV,
+        )
     # The checkout may have moved on since the copy was made: its commit comes along.
-    _git(["fetch", "--quiet", str(checkout), commit], cwd=dest)
-    _git(["checkout", "--quiet", "--force", "--detach", commit], cwd=dest)
-    _git(["clean", "--quiet", "-fdx"], cwd=dest)
+    _git(["fetch", "--quiet", str(checkout), commit], cwd=dest, env=COPY_ENV)
+    _git(["checkout", "--quiet", "--force", "--detach", commit], cwd=dest, env=COPY_ENV)
+    _git(["clean", "--quiet", "-fdx"], cwd=dest, env=COPY_ENV)
     applied = apply_fixes(dest, remote, fixes) if fixes else []
-    diff = _git(["diff", "HEAD", "--binary"], checkout)
+    diff = _git(DIFF, checkout)
     if diff:
-        _git(["apply", "--binary", "--whitespace=nowarn"], cwd=dest, stdin=diff)
+        _git(["apply", "--binary", "--whitespace=nowarn"], cwd=dest, stdin=diff, env=COPY_ENV)
     listing = _git(["ls-files", "--others", "--exclude-standard", "-z"], checkout)
     untracked = [name for name in listing.decode(errors="surrogateescape").split("\0") if name]
     digest = hashlib.sha256(diff)
     for name in untracked:
         source = checkout / name
-        if source.is_symlink() or not source.is_file():
-            continue
         target = dest / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, target)
-        digest.update(name.encode(errors="surrogateescape") + b"\0" + source.read_bytes())
+        if source.is_symlink():
+            link = os.readlink(source)
+            target.unlink(missing_ok=True)
+            target.symlink_to(link)
+            digest.update(name.encode(errors="surrogateescape") + b"\0->" + link.encode())
+        elif source.is_file():
+            shutil.copy2(source, target)
+            digest.update(name.encode(errors="surrogateescape") + b"\0" + source.read_bytes())
     dirty = bool(diff or untracked)
     return BuildCopy(dest, commit, dirty, digest.hexdigest() if dirty else "", tuple(applied))

@@ -107,7 +107,9 @@ def parse_commits(text: str) -> dict[str, str]:
     """Pure: NAME_COMMIT=sha lines of a shell file -> {NAME_COMMIT: sha}."""
     found: dict[str, str] = {}
     for line in text.splitlines():
-        match = re.match(r"^\s*([A-Z][A-Z0-9_]*_COMMIT)=['\"]?([0-9a-fA-F]{7,64})['\"]?\s*$", line)
+        match = re.match(
+            r"^\s*([A-Z][A-Z0-9_]*_COMMIT)=['\"]?([0-9a-fA-F]{7,64})['\"]?\s*(?:#.*)?$", line
+        )
         if match:
             found[match.group(1)] = match.group(2).lower()
     return found

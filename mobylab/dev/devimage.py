@@ -22,6 +22,8 @@ from ..workspace import Workspace
 from .toolchain import Toolchain, build_packages, companion_packages
 
 REPOSITORY = "mobylab/docker-dev"
+# A package the index does not list (the version part of the digest is then empty).
+NOT_LISTED = Package("", "", "")
 
 
 def dev_image_recipe(
@@ -34,12 +36,26 @@ def dev_image_recipe(
     companions, links, notes = companion_packages(
         offered, go.suite, toolchain.companions_from_debian
     )
-    wanted = [*build_packages(toolchain.need, go), *companions]
-    packages = tuple(dict.fromkeys(p for p in wanted if not (backports and p == go.package)))
-    extra = (go.package,) if backports else ()
+    wanted = list(dict.fromkeys([*build_packages(toolchain.need, go), *companions]))
+    # From a backports suite: what the base suite lacks (Go, maybe more) comes from it.
+    base = offered.get(suite, {})
+    offered_by_backports = offered.get(go.suite, {}) if backports else {}
+    extra = (
+        tuple(p for p in wanted if p == go.package or (p not in base and p in offered_by_backports))
+        if backports
+        else ()
+    )
+    packages = tuple(p for p in wanted if p not in extra)
     path = f"{go.goroot}/bin:/go/bin:/usr/local/cli:{DEFAULT_PATH}"
     env = (("PATH", path), ("GOPATH", "/go"), ("GOTOOLCHAIN", "local"))
-    inputs = {"packages": packages, "suite": go.suite, "extra": extra, "links": links, "env": env}
+    # The versions the mirror serves are in the digest: a newer Go or containerd in
+    # Debian makes a new image instead of reusing one made from the old packages.
+    versions = {
+        name: (offered.get(go.suite, {}).get(name) or base.get(name) or NOT_LISTED).version
+        for name in wanted
+    }
+    inputs = {"packages": packages, "suite": go.suite, "extra": extra, "links": links,
+              "env": env, "versions": versions}  # fmt: skip
     digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:8]
     flavour = "" if toolchain.companions_from_debian else "-build"
     name = f"docker-dev-{go.short}-{go.suite}{flavour}"

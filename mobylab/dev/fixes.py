@@ -9,6 +9,8 @@ not apply is refused, and nothing is built.
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,9 +20,12 @@ from .. import process
 from ..errors import BuildError
 from .fetch import fetch_commit
 
+# The build copy is mobylab's own repository: no user configuration (signing, hooks).
 _GIT_ENV = {
     "GIT_TERMINAL_PROMPT": "0",
     "LC_ALL": "C",
+    "GIT_CONFIG_GLOBAL": "/dev/null",
+    "GIT_CONFIG_NOSYSTEM": "1",
     "GIT_AUTHOR_NAME": "mobylab",
     "GIT_AUTHOR_EMAIL": "mobylab@localhost",
     "GIT_COMMITTER_NAME": "mobylab",
@@ -72,6 +77,28 @@ def _git(args: list[str], cwd: Path) -> tuple[int, str]:
     return result.returncode, (result.stdout + result.stderr).strip()
 
 
+def already_in(copy: Path, fix: EraFix) -> bool:
+    """Whether the copy's files hold the fix's changes already (its patch undoes cleanly)."""
+    patch = subprocess.run(
+        ["git", "diff", "--binary", "--no-ext-diff", "--no-color", f"{fix.commit}^", fix.commit],
+        cwd=copy,
+        capture_output=True,
+        env={**os.environ, **_GIT_ENV},
+        check=False,
+    )
+    if patch.returncode != 0 or not patch.stdout:
+        return False
+    check = subprocess.run(
+        ["git", "apply", "--reverse", "--check"],
+        cwd=copy,
+        input=patch.stdout,
+        capture_output=True,
+        env={**os.environ, **_GIT_ENV},
+        check=False,
+    )
+    return check.returncode == 0
+
+
 def apply_fixes(copy: Path, remote: str, fixes: Sequence[EraFix]) -> list[dict[str, Any]]:
     """Cherry-pick each fix into the build copy (uncommitted); what happened to each.
 
@@ -101,7 +128,23 @@ def apply_fixes(copy: Path, remote: str, fixes: Sequence[EraFix]) -> list[dict[s
         if files:
             # A commit of the build copy's own: the next fix and the user's changes go
             # on top of it (the build still says the source's commit).
-            _git(["commit", "--quiet", "--no-verify", "-m", f"era fix {fix.commit}"], copy)
+            code, output = _git(
+                ["commit", "--quiet", "--no-verify", "-m", f"era fix {fix.commit}"], copy
+            )
+            if code != 0:
+                raise BuildError(
+                    f"recording the fix {fix.commit[:12]} in the build copy failed: "
+                    f"{output.splitlines()[-1] if output else '?'}",
+                    "Remove the build copy (dev.clean) and build again.",
+                )
+        elif not already_in(copy, fix):
+            # -X ours kept the old side of every hunk: nothing of the fix is left.
+            _git(["reset", "--hard", "--quiet"], copy)
+            raise BuildError(
+                f"the engine's fix {fix.commit[:12]} ({fix.title}) no longer applies to this "
+                "source: each of its changes conflicts with it; nothing was built",
+                "Build with --no-fixes to build the source as it is.",
+            )
         results.append(
             {
                 "commit": fix.commit,

@@ -76,8 +76,10 @@ def mirror_names(owner_name: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def pick_mirror(owner_name: str, folders: Sequence[Path], exists: Iterable[str]) -> Path | None:
-    """Pure: the first repository of the mirror folders (in order) that holds `owner_name`.
+def pick_mirror(
+    owner_name: str, folders: Sequence[Path], exists: Iterable[str]
+) -> tuple[Path, Path] | None:
+    """Pure: (mirror folder, repository) of the first folder (in order) holding `owner_name`.
 
     `exists` lists "folder-index:name" entries that are bare repositories.
     """
@@ -85,7 +87,7 @@ def pick_mirror(owner_name: str, folders: Sequence[Path], exists: Iterable[str])
     for index, folder in enumerate(folders):
         for name in mirror_names(owner_name):
             if f"{index}:{name}" in present:
-                return folder / name
+                return folder, folder / name
     return None
 
 
@@ -124,4 +126,5 @@ def remote_for(repo: str, setting: Sequence[str]) -> Remote:
     found = pick_mirror(owner_name, folders, present)
     if found is None:
         return Remote(repo, repo)
-    return Remote(f"file://{found}", repo, found.parent)
+    folder, repository = found
+    return Remote(f"file://{repository}", repo, folder)

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -22,13 +23,8 @@ SOURCE = "source"
 ROUTES = ("auto", UPSTREAM, SOURCE)
 
 _FROM = re.compile(r"^\s*FROM\s+(.*)$", re.IGNORECASE)
-_ARG = re.compile(r"^\s*ARG\s+([A-Za-z_][A-Za-z0-9_]*)(?:=(.*))?$", re.IGNORECASE)
+_ARG = re.compile(r"^\s*ARG\s+(.+)$", re.IGNORECASE)
 _VAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}?")
-
-
-def _unquote(value: str) -> str:
-    value = value.strip()
-    return value[1:-1] if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'" else value
 
 
 def _logical_lines(text: str) -> list[str]:
@@ -48,32 +44,70 @@ def _logical_lines(text: str) -> list[str]:
     return lines
 
 
+def _arg_defaults(text: str) -> dict[str, str | None]:
+    """Pure: NAME -> default (None: declared without one) of one ARG line's words."""
+    found: dict[str, str | None] = {}
+    for word in shlex.split(text):
+        name, has_default, value = word.partition("=")
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            found[name] = value if has_default else None
+    return found
+
+
+def _substitute(text: str, args: dict[str, str | None]) -> str | None:
+    """Pure: $X, ${X} and ${X:-default} expanded from `args` until nothing changes;
+    None when a variable has no value (the image cannot be known)."""
+    missing = False
+
+    def value(match: re.Match[str]) -> str:
+        nonlocal missing
+        found = args.get(match.group(1))
+        if found is None:
+            if match.group(2) is None:
+                missing = True
+                return ""
+            return match.group(2)
+        return found
+
+    for _ in range(8):
+        expanded = _VAR.sub(value, text)
+        if missing:
+            return None
+        if expanded == text:
+            return expanded
+        text = expanded
+    return None
+
+
 def external_images(dockerfile: str) -> list[str]:
     """Pure: the images a Dockerfile starts FROM that are not its own stages.
 
-    ARG defaults are substituted ($X, ${X}, ${X:-default}); `scratch`, stage names
-    and FROM lines whose image is still a variable after that are left out.
+    ARG defaults declared before the first FROM (the only ones a FROM sees) are
+    substituted, nested ones too ($X, ${X}, ${X:-default}); `scratch`, stage names
+    and FROM lines whose image stays unknown are left out.
     """
-    args: dict[str, str] = {}
+    args: dict[str, str | None] = {}
     stages: set[str] = set()
     images: list[str] = []
+    seen_from = False
     for line in _logical_lines(dockerfile):
         arg = _ARG.match(line)
         if arg:
-            name, default = arg.group(1), arg.group(2)
-            if default is not None and name not in args:
-                args[name] = _unquote(default)
+            if not seen_from:
+                for name, default in _arg_defaults(arg.group(1)).items():
+                    args.setdefault(name, default)
             continue
         match = _FROM.match(line)
         if not match:
             continue
+        seen_from = True
         words = [w for w in match.group(1).split() if not w.startswith("--")]
         if not words:
             continue
-        image = _VAR.sub(lambda m: args.get(m.group(1), m.group(2) or ""), words[0])
+        image = _substitute(words[0], args)
         if len(words) >= 3 and words[1].lower() == "as":
             stages.add(words[2].lower())
-        if not image or "$" in image or image.lower() == "scratch" or image.lower() in stages:
+        if not image or image.lower() == "scratch" or image.lower() in stages:
             continue
         if image not in images:
             images.append(image)

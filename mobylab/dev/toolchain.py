@@ -22,6 +22,8 @@ from ..images.debian import SUITES, Package, available, base_suite, upstream_ver
 MODULE = "module"
 GOPATH = "gopath"
 IMPORT_PATH_2017 = "github.com/docker/docker"
+# What Go assumes of a go.mod without a go line.
+GO_MOD_DEFAULT = (1, 16)
 # Build tags the era's Dockerfile asks for that need a C library at build time, and
 # which: the dev image does not carry these, so the tags are left out (and said so).
 TAGS_NEEDING_LIBRARIES = {
@@ -101,9 +103,11 @@ def dockerfile_go_version(text: str | None) -> str:
 
 
 def dockerfile_build_tags(text: str | None) -> tuple[str, ...]:
-    """Pure: the DOCKER_BUILDTAGS the era's Dockerfile sets (ENV, either spelling)."""
+    """Pure: the DOCKER_BUILDTAGS the era's Dockerfile sets (ENV or ARG, either spelling)."""
     for line in (text or "").splitlines():
-        match = re.match(r"^\s*ENV\s+DOCKER_BUILDTAGS(?:=|\s+)\"?([^\"]*)\"?\s*$", line, re.I)
+        match = re.match(
+            r"^\s*(?:ENV|ARG)\s+DOCKER_BUILDTAGS(?:=|\s+)\"?([^\"]*)\"?\s*$", line, re.I
+        )
         if match:
             return tuple(match.group(1).split())
     return ()
@@ -123,15 +127,18 @@ def go_need(files: Mapping[str, str | None], has_vendor: bool) -> GoNeed:
     if go_mod is not None:
         line = _go_directive(go_mod, "go")
         toolchain = _go_directive(go_mod, "toolchain")
-        minimum = parse_version(line)
-        if minimum:
-            return GoNeed(
-                minimum,
-                f"go.mod: go {line}",
-                MODULE,
-                has_vendor,
-                preferred=toolchain.removeprefix("go") or era_go,
-            )
+        minimum, source = parse_version(line), f"go.mod: go {line}"
+        if not minimum:
+            # A go.mod without a go line: the Dockerfile's Go, else Go's own default.
+            minimum = parse_version(era_go) or GO_MOD_DEFAULT
+            source = f"Dockerfile: GO_VERSION {era_go}" if era_go else "go.mod (no go line)"
+        return GoNeed(
+            minimum,
+            source,
+            MODULE,
+            has_vendor,
+            preferred=toolchain.removeprefix("go") or era_go,
+        )
     path = import_path(files.get("hack/make.sh"))
     vendor_mod = files.get("vendor.mod")
     candidates: list[tuple[tuple[int, ...], str]] = []
@@ -194,7 +201,7 @@ def choose_go(
                 continue
             backports = suite != base_suite(suite)
             native = base_suite(suite) in native_scripts
-            candidates.append(((version, backports, not native, index), choice))
+            candidates.append(((version, not native, backports, index), choice))
     if candidates:
         return min(candidates, key=lambda item: item[0])[1]
     offer = (

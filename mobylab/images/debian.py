@@ -115,15 +115,40 @@ def _download(url: str, timeout: float) -> bytes:
         ) from None
 
 
+def _cached_index(data: object, now: float | None = None) -> dict[str, Package] | None:
+    """Pure: the packages of a cache file read less than a day ago; None when it is
+    older, or not in the shape this module writes (it is then read again)."""
+    if not isinstance(data, dict):
+        return None
+    read, packages = data.get("read"), data.get("packages")
+    if (
+        not isinstance(read, int | float)
+        or isinstance(read, bool)
+        or not isinstance(packages, dict)
+    ):
+        return None
+    if (now if now is not None else time.time()) - read >= INDEX_MAX_AGE:
+        return None
+    found: dict[str, Package] = {}
+    for name, fields in packages.items():
+        if not (
+            isinstance(fields, list)
+            and len(fields) == 2
+            and all(isinstance(f, str) for f in fields)
+        ):
+            return None
+        found[name] = Package(name, fields[0], fields[1])
+    return found
+
+
 def suite_packages(
     mirror: str, suite: str, cache: Path, *, refresh: bool = False, timeout: float = 60.0
 ) -> dict[str, Package]:
     """The wanted packages of one suite: from the day-old cache, else from the mirror."""
     path = _cache_file(cache, mirror, suite)
-    cached = read_json(path)
-    fresh = isinstance(cached, dict) and time.time() - float(cached.get("read", 0)) < INDEX_MAX_AGE
-    if fresh and not refresh:
-        return {name: Package(name, *fields) for name, fields in cached["packages"].items()}
+    cached = None if refresh else _cached_index(read_json(path))
+    if cached is not None:
+        return cached
     raw = _download(index_url(mirror, suite), timeout)
     try:
         text = lzma.decompress(raw).decode("utf-8", errors="replace")
@@ -178,7 +203,7 @@ def cache_folder(rootfs_cache: Path) -> Path:
 
 
 def describe(offered: Mapping[str, Mapping[str, Package]], name: str) -> str:
-    """Pure: "bookworm 1.19.8-2, sid 1.26.10-1" for a package name pattern's hits."""
+    """Pure: "bookworm golang-1.19-go 1.19.8-2, sid ..." for a package name pattern's hits."""
     pattern = re.compile(name)
     parts = []
     for suite, packages in offered.items():

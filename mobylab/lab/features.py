@@ -26,9 +26,24 @@ _DAEMON_WORDS = (
 )
 
 
+# Failures that say nothing of the engine's features: it could not be reached, an image
+# could not be had, the context or disk failed. A build stopping early on these fails.
+_NOT_ABOUT_FEATURES = re.compile(
+    r"cannot connect to the docker daemon|connection refused|no such host|"
+    r"pull access denied|manifest unknown|repository does not exist|not found: manifest|"
+    r"failed to resolve source metadata|toomanyrequests|unauthorized|"
+    r"unable to prepare context|no such file or directory|no space left on device|"
+    r"context canceled|i/o timeout",
+    re.IGNORECASE,
+)
+
+
 def refused_before_building(lines: Sequence[str]) -> bool:
     """Pure: the build stopped before its second instruction (legacy) or any stage step
-    (BuildKit): the engine refused what it was given, it did not fail building it."""
+    (BuildKit), refusing what it was given: not unreachable, not an image it could not
+    pull, not a missing context; the engine refused the Dockerfile or an option."""
+    if any(_NOT_ABOUT_FEATURES.search(line) for line in lines):
+        return False
     for line in lines:
         text = line.strip()
         legacy = _LEGACY_STEP.match(text)

@@ -118,9 +118,7 @@ def test_the_source_route_builds_a_dirty_checkout_as_it_is(
     assert not (module_source / "bundles").exists()
 
 
-def test_ctrl_c_during_the_go_build(
-    engine: Engine, workspace: Workspace, tmp_path: Path
-) -> None:
+def test_ctrl_c_during_the_go_build(engine: Engine, workspace: Workspace, tmp_path: Path) -> None:
     source = make_engine_source(tmp_path / "engine", "module", sleep_seconds=120)
     process = subprocess.Popen(
         invoke_argv("dev.build", "--checkout", str(source.path), "--route", "source"),
@@ -154,9 +152,7 @@ def test_ctrl_c_during_the_go_build(
     assert again.returncode == 0, again.stderr[-3000:]
 
 
-def test_a_full_disk_during_the_build(
-    engine: Engine, workspace: Workspace, tmp_path: Path
-) -> None:
+def test_a_full_disk_during_the_build(engine: Engine, workspace: Workspace, tmp_path: Path) -> None:
     small = tmp_path / "small"
     small.mkdir()
     mounted = subprocess.run(

@@ -167,13 +167,6 @@ def test_an_unknown_commit_is_a_source_error(tmp_path: Path, source: EngineSourc
     assert "\n" not in line
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="prepare runs the porcelain `git diff HEAD --binary` in the checkout with the user's "
-    "git config: diff.noprefix or color.ui=always make `git apply` fail, and diff.external "
-    "(difftastic and the like) replaces the patch, so the local changes are dropped and the "
-    "copy says dirty=False",
-)
 @pytest.mark.parametrize(
     "config",
     [

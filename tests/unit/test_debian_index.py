@@ -271,12 +271,6 @@ def test_a_cache_that_is_not_json_is_read_again(tmp_path: Path):
         suite_packages(UNREACHABLE, "bookworm", tmp_path, timeout=2)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="suite_packages tolerates a cache that is not JSON or not an object, but a JSON "
-    "object of another shape (no 'packages', a 'read' that is not a number, a record without "
-    "its filename) raises KeyError/ValueError/TypeError instead of being read again",
-)
 @pytest.mark.parametrize(
     "damaged",
     [

@@ -179,12 +179,6 @@ def test_passing_checks_give_no_reason():
     assert absent_reason("--target", [build([], exit_code=0)], [check(None, True)]) == ""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="absent_reason: any build that stops before its second step counts as refused, so "
-    "a daemon that cannot be reached, or a base image that cannot be pulled, makes the step "
-    "'not in this engine' (the module docstring: any other failure is a failure)",
-)
 @pytest.mark.parametrize(
     "tail",
     [

@@ -243,12 +243,6 @@ def test_no_fixes_no_git(tmp_path: Path):
     assert apply_fixes(tmp_path / "not-a-repo", "file:///nowhere", []) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="apply_fixes: with -X ours, a fix whose only change conflicts with the old source is "
-    "dropped whole and reported 'present' (the source has it already), though the source "
-    "does not have it",
-)
 def test_a_fix_dropped_by_its_conflict_is_not_reported_present(tmp_path: Path, upstream: Upstream):
     copy = copy_at(upstream, tmp_path / "copy", upstream.base)
     write(copy, TARSUM, TARSUM_BASE.replace("h.Name}", 'h.Name, "mine"}'))
@@ -261,12 +255,6 @@ def test_a_fix_dropped_by_its_conflict_is_not_reported_present(tmp_path: Path, u
     assert results[0]["status"] != "present"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="apply_fixes ignores the exit status of its `git commit` in the copy: with the "
-    "user's commit.gpgsign=true (and no usable key) the commit fails silently, the fix stays "
-    "staged, and the next fix reports the first one's files as its own",
-)
 def test_fixes_are_committed_whatever_the_users_git_config(
     tmp_path: Path, upstream: Upstream, monkeypatch
 ):

@@ -93,10 +93,14 @@ def test_mirror_names_of_renamed_repositories():
 def test_pick_mirror_first_folder_wins():
     folders = [Path("/m/one"), Path("/m/two")]
     # The first folder wins even with a less specific name.
-    assert pick_mirror("moby/moby", folders, ["1:moby/moby.git", "0:docker.git"]) == Path(
-        "/m/one/docker.git"
+    assert pick_mirror("moby/moby", folders, ["1:moby/moby.git", "0:docker.git"]) == (
+        Path("/m/one"),
+        Path("/m/one/docker.git"),
     )
-    assert pick_mirror("moby/moby", folders, ["1:moby.git"]) == Path("/m/two/moby.git")
+    assert pick_mirror("moby/moby", folders, ["1:moby.git"]) == (
+        Path("/m/two"),
+        Path("/m/two/moby.git"),
+    )
     assert pick_mirror("moby/moby", folders, ["1:runc.git"]) is None
     assert pick_mirror("moby/moby", [], []) is None
 
@@ -104,8 +108,9 @@ def test_pick_mirror_first_folder_wins():
 def test_pick_mirror_most_specific_name_wins():
     folders = [Path("/m")]
     exists = ["0:moby", "0:moby.git", "0:moby/moby.git", "0:docker.git"]
-    assert pick_mirror("moby/moby", folders, exists) == Path("/m/moby/moby.git")
-    assert pick_mirror("moby/moby", folders, ["0:docker.git", "0:moby.git"]) == Path("/m/moby.git")
+    assert pick_mirror("moby/moby", folders, exists) == (Path("/m"), Path("/m/moby/moby.git"))
+    found = pick_mirror("moby/moby", folders, ["0:docker.git", "0:moby.git"])
+    assert found == (Path("/m"), Path("/m/moby.git"))
 
 
 def test_remote_for_finds_the_bare_repository(tmp_path: Path):
@@ -178,12 +183,6 @@ def test_a_mirror_folder_given_with_a_tilde(tmp_path: Path, monkeypatch):
     assert remote_for(MOBY, ["~/mirrors"]).url == f"file://{repo.resolve()}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="remote_for sets Remote.mirror to found.parent: for a nested name such as "
-    "moby/moby.git that is <folder>/moby, not the mirror folder the setting names "
-    "(source._missing_hint then says 'The mirror <folder>/moby lacks it')",
-)
 def test_the_mirror_of_a_nested_name_is_the_mirror_folder(tmp_path: Path):
     mirror = tmp_path / "mirror"
     repo = bare(mirror / "moby" / "moby.git")

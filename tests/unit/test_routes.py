@@ -104,23 +104,10 @@ def test_continued_from_lines_and_comments():
     assert external_images(text) == ["alpine:3.19"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="external_images replaces an unset variable inside an image name by '' instead of "
-    "leaving the FROM out: `FROM golang:${GO_VERSION}-alpine` with no ARG gives "
-    "'golang:-alpine', a reference no engine or registry has",
-)
 def test_an_image_with_an_unset_variable_inside_is_left_out():
     assert external_images("FROM golang:${GO_VERSION}-alpine AS base\n") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="external_images substitutes ARG defaults once: an ARG whose default names an "
-    'earlier ARG (moby\'s own `ARG GOLANG_IMAGE="golang:${GO_VERSION}-${BASE_DEBIAN_DISTRO}"` '
-    "then `FROM ${GOLANG_IMAGE} AS base`, 2020-2024) is left out as 'still a variable', "
-    "though Docker expands it",
-)
 def test_an_arg_default_built_from_earlier_args():
     text = (
         "ARG GO_VERSION=1.21.5\n"

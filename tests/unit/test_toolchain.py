@@ -273,11 +273,6 @@ def test_go_need_of_a_checkout_naming_no_go():
         go_need({"vendor.mod": "module github.com/docker/docker\n"}, has_vendor=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="go_need: a go.mod without a `go` line falls through to GOPATH mode, though the "
-    "module docstring says a go.mod means a module build",
-)
 def test_a_go_mod_without_a_go_line_is_still_a_module():
     files = {"go.mod": "module github.com/moby/moby/v2\n", "Dockerfile": DOCKERFILE_TODAY}
     assert go_need(files, has_vendor=True).mode == MODULE
@@ -351,12 +346,6 @@ def test_ties_between_a_release_and_its_backports_go_to_the_release():
     assert choose_go(module_need((1, 24)), offers, NATIVE).suite == "trixie"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="choose_go sorts on (version, backports, not native): a non-native release beats "
-    "a native backports suite, though the docstring says ties go first to a suite "
-    "debootstrap makes natively, then to a release over backports",
-)
 def test_ties_prefer_a_native_suite_over_a_release_debootstrap_does_not_know():
     offers = {
         "trixie-backports": suite_of(("golang-1.27-go", "1.27.3-1~bpo13+1")),

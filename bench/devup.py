@@ -65,18 +65,21 @@ def first_answer(path: Path, stop: threading.Event, found: list[float]) -> None:
 
 
 class RawDind:
-    """The by-hand side: its own container, volume and socket folder."""
+    """The by-hand side: its own container, volume and socket folder, for a build's
+    plan, its bundles folder and the security options mobylab would use."""
 
-    def __init__(self, build: DevBuild, driver: str) -> None:
+    def __init__(self, plan: Any, bundles: Path, security: Any, root: Path, driver: str) -> None:
         from mobylab import labels
 
         key = secrets.token_hex(4)
         self.name = f"mobylab-bench-dind-{key}"
         self.volume = f"mobylab-bench-dind-{key}"
         self.run_dir = scratch("dind-run")
-        self.build = build
+        self.plan = plan
+        self.bundles = bundles
+        self.security = security
         self.driver = driver
-        self.labels = labels.labels("bench", bench_root=str(build.root))
+        self.labels = labels.labels("bench", bench_root=str(root))
         client = host_engine().client()
         try:
             client.volumes.create(self.volume, labels=self.labels)
@@ -86,7 +89,7 @@ class RawDind:
     def start(self) -> None:
         from mobylab.dev.container import bundle_mount_target
 
-        plan = self.build.plan
+        plan = self.plan
         label_flags = [f for k, v in self.labels.items() for f in ("--label", f"{k}={v}")]
         run_quiet(
             [
@@ -95,12 +98,12 @@ class RawDind:
                 plan.dev_image,
                 self.name,
                 self.volume,
-                str(self.build.checkout / "bundles"),
+                str(self.bundles),
                 bundle_mount_target(plan),
                 str(self.run_dir),
                 plan.container_path,
                 self.driver,
-                *self.build.security.cli_flags(),
+                *self.security.cli_flags(),
                 "--init",
                 *label_flags,
             ],
@@ -185,7 +188,13 @@ def benchmark() -> Benchmark:
         build = state["build"] = shared_build()
         # Makes the volume and picks the storage driver.
         retrying(lambda: run_task(build.workspace, "dev.up", "--timeout", "120"))
-        state["raw"] = RawDind(build, storage_driver(build.workspace))
+        state["raw"] = RawDind(
+            build.plan,
+            build.checkout / "bundles",
+            build.security,
+            build.root,
+            storage_driver(build.workspace),
+        )
         # Loaded before the rounds: the in-process side times the work, not the imports.
         importlib.import_module("mobylab.dev.environment")
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from rich.console import Console
 
-from . import devfixture, devup, lab, rebuild, seed, startup, workshop
+from . import devfixture, devup, lab, rebuild, seed, source, startup, workshop
 from .harness import TABLE_HEADER, Benchmark, load_average, markdown_rows, measure, write_results
 
 # In the order they run: the dev benchmarks share one fixture build (made by the
@@ -21,6 +21,11 @@ BENCHMARKS: dict[str, Callable[[], Benchmark]] = {
     "lab-cold": lab.cold,
     "lab-warm": lab.warm,
     "lab-rerun": lab.rerun,
+    # Today's engine for real (moby master from a mirror, the source route).
+    "source-cold": source.cold,
+    "source-warm": source.warm,
+    "dev-up-master": source.dev_up,
+    "lab-dev": source.lab_dev,
 }
 # Run only when named: without them, their numbers come from the others.
 ON_REQUEST = {"lab-rerun"}
@@ -58,7 +63,7 @@ def run(only: list[str], rounds: int | None, console: Console) -> bool:
             if derived is not None:
                 outcomes.append(derived)
     finally:
-        for close in (devfixture.close, workshop.close):
+        for close in (devfixture.close, workshop.close, source.close):
             try:
                 close()
             except Exception as exc:  # cleanup trouble must not hide the results

@@ -173,3 +173,19 @@ def test_companion_round_trips_through_json():
         again = Companion.from_dict(json.loads(json.dumps(companion.as_dict())))
         assert again == companion
         assert again.key == companion.key
+
+
+def test_a_commit_neither_mirror_nor_repository_has(tmp_path):
+    import subprocess
+
+    from mobylab.dev.fetch import fetch_tree
+    from mobylab.errors import SourceError
+
+    remote = tmp_path / "runc.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
+    missing = "9c2d8d184e5da67c95d601382adf14862e4f2228"
+    with pytest.raises(SourceError) as info:
+        fetch_tree(f"file://{remote}", missing, tmp_path / "src")
+    line = info.value.one_line()
+    assert f"commit {missing[:12]} is not in file://{remote}" in line
+    assert "Fetch it into the mirror" in line

@@ -219,27 +219,46 @@ def lab_dev() -> Benchmark:
 
 
 def dev_up() -> Benchmark:
-    from .devup import raw_side
+    from mobylab.dev.plan import BuildPlan
+    from mobylab.engine import probe
+
+    from .devup import RawDind, storage_driver
+
+    state: dict[str, Any] = {}
+
+    def setup() -> None:
+        build = shared_master()
+        run_task(build.workspace, "dev.up", timeout=600)  # the volume and its driver
+        state["raw"] = RawDind(
+            BuildPlan.from_dict(build.manifest["plan"]),
+            Path(build.manifest["bundles_dir"]),
+            probe(host_engine()).dind_security,
+            build.root,
+            storage_driver(build.workspace),
+        )
+
+    def down_both() -> None:
+        run_task(shared_master().workspace, "dev.down", check=False)
+        state["raw"].remove()
 
     def mobylab_up() -> None:
         run_task(shared_master().workspace, "dev.up", timeout=600)
 
-    def down() -> None:
-        run_task(shared_master().workspace, "dev.down", check=False)
+    def teardown() -> None:
+        if "raw" in state:
+            state["raw"].close()
 
-    raw = raw_side(lambda: shared_master_target())
     return Benchmark(
         name="dev-up-master",
-        description="`invoke dev.up` of the moby master build until its daemon answers vs "
-        "`docker run` of the same image and bundles with a ping loop",
-        target="reported (dev-up holds the 20% target on the fixture build)",
-        sides=[Side("dev.up", mobylab_up, down), raw],
-        ratios=[Ratio("dev.up / raw", "dev.up", raw.name)],
+        description="`invoke dev.up` of the moby master build until its daemon answers "
+        "(and is checked to be the build) vs `docker run -d` of the same image, bundles and "
+        "security options with a polling loop",
+        target="reported (dev-up holds its 20% target on the fixture build)",
+        sides=[
+            Side("dev.up", mobylab_up, down_both),
+            Side("docker run + poll", lambda: state["raw"].start(), down_both),
+        ],
+        ratios=[Ratio("dev.up / raw", "dev.up", "docker run + poll")],
+        setup=setup,
+        teardown=teardown,
     )
-
-
-def shared_master_target() -> tuple[str, Path, str]:
-    """(dev image, bundles folder, workdir) of the master build, for the raw side."""
-    build = shared_master()
-    plan = build.manifest["plan"]
-    return build.manifest["dev_image"], Path(build.manifest["bundles_dir"]), plan["workdir"]

@@ -74,7 +74,8 @@ def source_build_argv(
         argv += ["-v", f"{path}:{INSTALL_DIR}/{path.name}:ro"]
     for name, target in volumes.items():
         argv += ["--mount", f"type=volume,source={name},target={target}"]
-    for key, value in (*toolchain.env, ("DOCKER_GITCOMMIT", gitcommit)):
+    extra = [("DOCKER_CROSSPLATFORMS", "")] if "cross" in plan.bundles else []
+    for key, value in (*toolchain.env, *extra, ("DOCKER_GITCOMMIT", gitcommit)):
         argv += ["-e", f"{key}={value}"]
     return [*argv, plan.dev_image, "hack/make.sh", *plan.bundles]
 

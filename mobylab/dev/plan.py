@@ -533,10 +533,12 @@ def source_bundles(plan: BuildPlan, target: str | None) -> tuple[str, ...]:
     """Pure: the hack/make.sh bundles the source route makes for this era.
 
     `binary` everywhere (2017: the static client and daemon; later: the daemon and
-    docker-proxy); a 2017 source asked for `tgz` also packs the release archive.
+    docker-proxy); a 2017 source asked for `tgz` also packs the release archive, which
+    that era makes from `cross`'s folders (this machine's platform only: the build
+    sets DOCKER_CROSSPLATFORMS empty).
     """
     if target == "tgz" and plan.era == ERA_TGZ:
-        return ("binary", "tgz")
+        return ("binary", "cross", "tgz")
     return ("binary",)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
 from pathlib import Path
@@ -168,3 +169,26 @@ def test_one_build_at_a_time_per_checkout(tmp_path: Path, workspace):
     busy = pytest.raises(BuildError, match=r"another dev\.build")
     with build_lock(workspace, tmp_path), busy:
         run_build(workspace, plan, None, PRIVILEGED)  # type: ignore[arg-type]
+
+
+def test_a_build_named_by_a_commit_prefix(tmp_path: Path) -> None:
+    from mobylab.dev.build import BuildRecord, pick_build
+    from mobylab.errors import BuildError, UsageError
+
+    def record(commit: str, route: str = "source") -> BuildRecord:
+        plan = dataclasses.replace(plan_of("today"), commit=commit, route=route)
+        return BuildRecord(plan, {"built_at": "x"}, tmp_path, tmp_path / "m.json")
+
+    builds = [
+        record("2fa8fe400d926b3ceb0c84640a8f4e0f36e51463"),
+        record("2fa8fe400d926b3ceb0c84640a8f4e0f36e51463", "upstream"),
+        record("2e96c1739be45f2ff8342cb3e222db3eb1616839"),
+        record("2e96c17aaaa5aaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+    ]
+    # Two routes of one commit are one build (the newest first).
+    assert pick_build(builds, "2fa8fe4").plan.route == "source"
+    with pytest.raises(UsageError, match="'2e96c17' names 2 builds"):
+        pick_build(builds, "2e96c17")
+    assert pick_build(builds, "2E96C1739").plan.commit.startswith("2e96c1739")
+    with pytest.raises(BuildError, match="no build of a commit starting with 'abcdef0'"):
+        pick_build(builds, "abcdef0")

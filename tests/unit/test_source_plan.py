@@ -143,13 +143,13 @@ def test_bundles():
     assert stub.era == ERA_DEV_CONTAINER
     assert source_bundles(tgz, None) == ("binary",)
     assert source_bundles(tgz, "binary") == ("binary",)
-    assert source_bundles(tgz, "tgz") == ("binary", "tgz")
+    assert source_bundles(tgz, "tgz") == ("binary", "cross", "tgz")
     # The May 2017 stub packs no archives.
     assert source_bundles(stub, "tgz") == ("binary",)
     _, asked = source_2017(target="tgz")
-    assert asked.bundles == ("binary", "tgz")
+    assert asked.bundles == ("binary", "cross", "tgz")
     assert asked.target == "tgz"
-    assert asked.command == "hack/make.sh binary tgz"
+    assert asked.command == "hack/make.sh binary cross tgz"
 
 
 def test_make_only_notes_and_warnings_are_dropped():
@@ -205,7 +205,11 @@ def test_a_source_plan_round_trips_through_json():
     again = BuildPlan.from_dict(json.loads(json.dumps(source.as_dict())))
     assert again.toolchain == source.toolchain
     assert again.key == source.key
-    assert (again.route, again.bundles, again.fixes) == ("source", ("binary", "tgz"), (fix,))
+    assert (again.route, again.bundles, again.fixes) == (
+        "source",
+        ("binary", "cross", "tgz"),
+        (fix,),
+    )
     assert again.container_path == source.container_path
     # The companions come back as the records the build reads them from.
     assert [Companion.from_dict(c) for c in again.companions] == companions

@@ -45,13 +45,15 @@ def _planned(
     engine: Engine | None,
     with_fixes: bool = True,
 ) -> Planned:
-    """The whole plan, with what the engine (when one answers) and the CLI offer."""
-    from ...dev.planner import plan_build
-    from ...engine import local_buildx, probe
+    """The whole plan, with what the engine (when one answers) and the CLI offer.
 
-    cgroup = None
-    if engine is not None:
-        cgroup = probe(engine, session.workspace).cgroup_version
+    The checkout is read before the engine is asked anything: a wrong --checkout
+    leaves nothing behind. The dev daemon runs on this machine's kernel, so its
+    cgroups are this machine's.
+    """
+    from ...dev.planner import plan_build
+    from ...engine import local_buildx
+
     return plan_build(
         path,
         session.settings,
@@ -59,7 +61,6 @@ def _planned(
         buildx=local_buildx(),
         route=route,
         target=target,
-        host_cgroup=cgroup,
         with_fixes=with_fixes,
     )
 
@@ -139,11 +140,13 @@ def clone(c, repo=None, ref=None, pr=None, full=False, force=False, mirrors=None
 @friendly_errors
 def plan(c, checkout=None, json_=False, route="auto", target=None, no_fixes=False):
     """Show how this checkout builds: era, route, toolchain, dev image, workdir, bundles."""
+    from ...dev.plan import read_plan
     from ...dev.planner import plan_summary
     from ...errors import EngineError
 
     session = Session.from_context(c)
     path = _checkout(session, checkout)
+    read_plan(path, target=target)  # a checkout that is none is refused first
     try:
         engine: Engine | None = session.engine(start=False)
     except EngineError:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .common import ROOT, remove_folder, run_quiet, run_task, scratch
+from .common import ROOT, host_engine, remove_folder, run_quiet, run_task, scratch
 from .harness import Benchmark, Ratio, Side, Stats
 
 WARM_LIMIT = 90.0

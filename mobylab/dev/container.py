@@ -8,6 +8,7 @@ socket folder, and two workspaces never collide.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -29,6 +30,18 @@ DEFAULT_STORAGE_DRIVER = "overlay2"
 FALLBACK_STORAGE_DRIVER = "vfs"
 # Host folder of the short-lived files: unix socket paths are limited to 108 bytes.
 HOST_RUN_ROOT = Path("/run/mobylab")
+
+
+def host_run_root(uid: int, runtime_dir: str | None) -> Path:
+    """Pure: where a user's dev daemon sockets live: /run/mobylab for root; for anyone
+    else (an attendee in the docker group) their own runtime folder, else /tmp."""
+    if uid == 0:
+        return HOST_RUN_ROOT
+    if runtime_dir and Path(runtime_dir).is_absolute():
+        return Path(runtime_dir) / "mobylab"
+    return Path(f"/tmp/mobylab-{uid}")
+
+
 LABEL_KEY = "org.mobylab.dev-key"
 LABEL_NAME = "org.mobylab.dev-name"
 LABEL_ERA = "org.mobylab.era"
@@ -79,7 +92,9 @@ class DevNames:
             key=key,
             container=f"mobylab-dev-{key}{suffix}",
             network=f"mobylab-dev-{key}{suffix}",
-            run_dir=HOST_RUN_ROOT / key / f"dev{suffix}",
+            run_dir=host_run_root(os.geteuid(), os.environ.get("XDG_RUNTIME_DIR"))
+            / key
+            / f"dev{suffix}",
             log_dir=workspace_root / "logs" / f"dev{suffix}",
             name=name,
         )
@@ -148,13 +163,14 @@ def choose_security(
     return RunSecurity(privileged=True)
 
 
-def dockerd_args(storage_driver: str, tcp: bool) -> list[str]:
+def dockerd_args(storage_driver: str, tcp: bool, socket_group: int | None = None) -> list[str]:
     """Pure: the inner dockerd's arguments (the binary comes from the era's PATH).
 
     A unix socket for the CLI inside, one in the shared folder for the host, and
     TCP only on request. TCP listens on the container's own interface because a
     published port reaches the container there, never on its loopback; the port is
-    published on the host's loopback only.
+    published on the host's loopback only. `socket_group`: the sockets' group, so a
+    user who is not root (in the docker group, say) reaches the daemon they started.
     """
     args = [
         "--debug",
@@ -162,6 +178,8 @@ def dockerd_args(storage_driver: str, tcp: bool) -> list[str]:
         f"--host=unix://{RUN_DIR}/docker.sock",
         f"--storage-driver={storage_driver}",
     ]
+    if socket_group is not None:
+        args.append(f"--group={socket_group}")
     if tcp:
         args += [f"--host=tcp://0.0.0.0:{INNER_TCP_PORT}", "--tls=false"]
     return args
@@ -306,3 +324,8 @@ def cgroup_problem(plan: BuildPlan, host_cgroup: str) -> str:
         f"this {plan.version} daemon ({plan.commit[:12]}) predates cgroup v2 support and this "
         'host has only cgroup v2: it would stop with "Devices cgroup isn\'t mounted"'
     )
+
+
+def socket_group(uid: int, gid: int) -> int | None:
+    """Pure: the group the dev daemon's sockets get: none for root, else the user's."""
+    return None if uid == 0 else gid

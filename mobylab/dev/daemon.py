@@ -9,6 +9,7 @@ in that folder, which makes it an ordinary Engine (kind "dev") for the host.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from typing import Any
 
@@ -24,6 +25,7 @@ from .container import (
     dockerd_args,
     identity_problem,
     last_start_section,
+    socket_group,
     start_failure,
     storage_driver_refused,
 )
@@ -177,7 +179,8 @@ class DevDaemon:
         self._remember_driver(str(state.get("volume", "")), driver)
 
     def _launch(self, driver: str, state: dict[str, Any]) -> None:
-        argv = dind_argv("start", *dockerd_args(driver, bool(state.get("tcp"))))
+        group = socket_group(os.geteuid(), os.getegid())
+        argv = dind_argv("start", *dockerd_args(driver, bool(state.get("tcp")), group))
         code, output = self.container.exec(argv, env={"PATH": str(state.get("container_path", ""))})
         if code == NO_DOCKERD:
             raise no_dockerd(output.strip())

@@ -8,6 +8,7 @@ created with mobylab's labels. The daemon inside is dev/daemon.py's concern.
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from .container import (
     bundle_mount_target,
     dockerd_args,
     resource_labels,
+    socket_group,
 )
 from .plan import BuildPlan
 
@@ -207,9 +209,15 @@ class DevContainer:
         return name
 
     def prepare_host_dirs(self) -> None:
-        self.names.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.clear_run_dir()
-        self.names.log_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.names.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self.clear_run_dir()
+            self.names.log_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DevEnvError(
+                f"cannot prepare {exc.filename or self.names.run_dir}: {exc.strerror}",
+                "Check its permissions (or set XDG_RUNTIME_DIR to a folder of your own).",
+            ) from None
 
     def clear_run_dir(self) -> None:
         """Remove the files a previous daemon left in the shared run folder."""
@@ -254,7 +262,7 @@ class DevContainer:
         try:
             api.create_container(
                 plan.dev_image,
-                command=dockerd_args(storage_driver, tcp),
+                command=dockerd_args(storage_driver, tcp, socket_group(os.geteuid(), os.getegid())),
                 entrypoint=dind_argv("init"),
                 name=self.names.container,
                 hostname="mobylab-dev",

@@ -328,3 +328,21 @@ def test_a_daemon_before_cgroup_v2_is_refused_on_a_v2_only_host() -> None:
     assert cgroup_problem(dataclasses.replace(plan, cgroup_v2=True), "2") == ""
     # Not known (a plan read from files alone): not refused.
     assert cgroup_problem(dataclasses.replace(plan, cgroup_v2=None), "2") == ""
+
+
+def test_sockets_of_a_user_who_is_not_root() -> None:
+    from mobylab.dev.container import host_run_root
+
+    assert host_run_root(0, "/run/user/0") == Path("/run/mobylab")
+    assert host_run_root(1001, "/run/user/1001") == Path("/run/user/1001/mobylab")
+    assert host_run_root(1001, None) == Path("/tmp/mobylab-1001")
+    assert host_run_root(1001, "relative") == Path("/tmp/mobylab-1001")
+
+
+def test_a_user_who_is_not_root_gets_the_daemon_sockets_group() -> None:
+    from mobylab.dev.container import dockerd_args, socket_group
+
+    assert socket_group(0, 0) is None
+    assert socket_group(1001, 1001) == 1001
+    assert "--group=1001" in dockerd_args("overlay2", False, socket_group(1001, 1001))
+    assert not any(a.startswith("--group") for a in dockerd_args("overlay2", False))

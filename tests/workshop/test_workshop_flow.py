@@ -129,6 +129,49 @@ def test_provision_copies_images_and_bundles_once(flow: MobylabCli, ssh_farm: Ss
         assert "already up to date" in line, line
 
 
+def test_provision_dev_gives_hosts_the_build_and_they_run_the_lab_on_it(
+    flow: MobylabCli, ssh_farm: SshFarm, tmp_path: Path, engine
+):
+    from mobylab import labels
+    from tests.fixtures.enginesrc import make_engine_source
+
+    source = make_engine_source(tmp_path / "engine", "today")
+    built = flow("dev.build", "--checkout", str(source.path), timeout=1800)
+    assert built.returncode == 0, built.stdout + built.stderr[-3000:]
+    two = ",".join(ssh_farm.specs().split(",")[:2])
+    result = flow.provision("--hosts", two, "--lab", "hello", "--dev")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for line in _rows_of(result.stdout, two).values():
+        assert "dev copied" in line, line
+    try:
+        run = flow("workshop.run", "hello", "--hosts", two, "--engine", "dev", timeout=1800)
+        assert run.returncode == 0, run.stdout + run.stderr
+        for line in _rows_of(run.stdout, two).values():
+            assert "hello passed" in line, line
+        for host in ssh_farm.hosts[:2]:
+            workspace = host.remote_dir / "workspace"
+            report = json.loads((workspace / "reports" / "latest" / "report.json").read_text())
+            (dev,) = report["engines"]
+            assert dev["name"] == "dev" and dev["commit"]
+            state = json.loads((workspace / "state" / "last-build.json").read_text())
+            assert state["commit"] == source.commit
+            manifest = json.loads(Path(state["manifest"]).read_text())
+            assert manifest["bundles_dir"] == str(host.remote_dir / "dev-build" / "bundles")
+    finally:
+        client = engine.client()
+        try:
+            for container in client.containers.list(
+                all=True, filters={"label": [f"{labels.MANAGED}=true", "org.mobylab.component=dev"]}
+            ):
+                if str(container.labels.get("org.mobylab.version")) and any(
+                    str(h.remote_dir) in str(container.attrs.get("HostConfig", {}).get("Binds"))
+                    for h in ssh_farm.hosts[:2]
+                ):
+                    container.remove(force=True)
+        finally:
+            client.close()
+
+
 def test_check_after_provision_runs_the_remote_doctor(flow: MobylabCli, ssh_farm: SshFarm):
     result = flow("workshop.check", "--hosts", ssh_farm.specs(), "--json")
     assert result.returncode == 0, result.stderr

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from rich.markdown import Markdown
+from rich.markup import escape
 from rich.panel import Panel
 from rich.syntax import Syntax
 
@@ -72,7 +73,8 @@ class RunOptions:
 
 def new_run_id(now: datetime.datetime | None = None) -> str:
     now = now or datetime.datetime.now(datetime.UTC)
-    return now.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+    # Six hex digits: runs started in the same second (a class at once) never collide.
+    return now.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
 
 
 def tag_prefix(lab_name: str, run_id: str) -> str:
@@ -186,7 +188,7 @@ class EngineRun:
     # -- presenting ----------------------------------------------------------
     def present(self, number: int, step: Step) -> None:
         total = len(self.runner.lab.steps)
-        ui.out.rule(f"Step {number}/{total}: {step.title}  [{self.engine.name} engine]")
+        ui.out.rule(escape(f"Step {number}/{total}: {step.title}  [{self.engine.name} engine]"))
         if step.narrative:
             ui.out.print(Markdown(step.narrative), soft_wrap=False)
         for name in step.show:

@@ -19,7 +19,7 @@ from mobylab.lab.runner import remove_run_resources
 from tests.fixtures.cli import invoke_argv
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
-RUN_LINE = re.compile(r"run (\d{8}-\d{6}-[0-9a-f]{4}) ")
+RUN_LINE = re.compile(r"run (\d{8}-\d{6}-[0-9a-f]{6}) ")
 
 
 def lab_env(workspace: Path, engine: Engine) -> dict[str, str]:

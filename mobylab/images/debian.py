@@ -97,21 +97,24 @@ def _cache_file(cache: Path, mirror: str, suite: str) -> Path:
     return cache / f"{key}-{suite}.json"
 
 
-def _download(url: str, timeout: float) -> bytes:
+def mirror_request(url: str, timeout: float, *, missing: str, head: bool = False) -> bytes:
+    """GET (or HEAD) one file of the Debian mirror; an ImageError in one line when the
+    mirror answers with an error (`missing` says what it lacks) or not at all."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return bytes(response.read())
+        request = urllib.request.Request(url, method="HEAD" if head else "GET")
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return b"" if head else bytes(response.read())
     except urllib.error.HTTPError as exc:
         raise ImageError(
-            f"the Debian mirror has no package index at {url} (HTTP {exc.code})",
+            f"the Debian mirror has no {missing} ({url}: HTTP {exc.code})",
             "Set debian_mirror (MOBYLAB_DEBIAN_MIRROR) to a full Debian mirror.",
         ) from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise ImageError(
             f"the Debian mirror is unreachable ({url}: {reason})",
-            "Check the network or set debian_mirror (MOBYLAB_DEBIAN_MIRROR), or load the dev "
-            "image made elsewhere with `invoke images.load`.",
+            "Check the network or set debian_mirror (MOBYLAB_DEBIAN_MIRROR), or load the "
+            "images made elsewhere with `invoke images.load`.",
         ) from None
 
 
@@ -149,7 +152,7 @@ def suite_packages(
     cached = None if refresh else _cached_index(read_json(path))
     if cached is not None:
         return cached
-    raw = _download(index_url(mirror, suite), timeout)
+    raw = mirror_request(index_url(mirror, suite), timeout, missing=f"{suite} package index")
     try:
         text = lzma.decompress(raw).decode("utf-8", errors="replace")
     except lzma.LZMAError:
@@ -190,7 +193,7 @@ def fetch_package(mirror: str, package: Package, folder: Path, timeout: float = 
     path = folder / Path(package.filename).name
     if path.is_file() and path.stat().st_size > 0:
         return path
-    data = _download(f"{mirror.rstrip('/')}/{package.filename}", timeout)
+    data = mirror_request(f"{mirror.rstrip('/')}/{package.filename}", timeout, missing=package.name)
     partial = path.with_suffix(".partial")
     partial.write_bytes(data)
     partial.replace(path)

@@ -16,8 +16,6 @@ import os
 import shutil
 import tarfile
 import tempfile
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +23,7 @@ from pathlib import Path
 from .. import process
 from ..errors import ImageError, WorkspaceError
 from ..workspace import file_sha256, read_json, write_atomic, write_json
+from .debian import mirror_request
 from .recipes import (
     Recipe,
     debootstrap_argv,
@@ -70,23 +69,7 @@ def debootstrap_version() -> str:
 def check_mirror(mirror: str, suite: str, timeout: float = 15.0) -> None:
     """Fail early, in one line, when the Debian mirror does not answer."""
     url = f"{mirror.rstrip('/')}/dists/{suite}/Release"
-    try:
-        request = urllib.request.Request(url, method="HEAD")
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            if response.status >= 400:
-                raise urllib.error.HTTPError(url, response.status, "", response.headers, None)
-    except urllib.error.HTTPError as exc:
-        raise ImageError(
-            f"the Debian mirror has no {suite} release ({url}: HTTP {exc.code})",
-            "Set debian_mirror (MOBYLAB_DEBIAN_MIRROR) to a working mirror.",
-        ) from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise ImageError(
-            f"the Debian mirror {mirror} is unreachable ({reason})",
-            "Check the network or set debian_mirror (MOBYLAB_DEBIAN_MIRROR), "
-            "or load images made elsewhere with `invoke images.load`.",
-        ) from None
+    mirror_request(url, timeout, missing=f"{suite} release", head=True)
 
 
 _PHASES = (

@@ -68,6 +68,14 @@ def _git(
     return result.stdout
 
 
+def _has_commit(repository: Path, commit: str) -> bool:
+    try:
+        _git(["cat-file", "-e", f"{commit}^{{commit}}"], cwd=repository, env=COPY_ENV)
+    except SourceError:
+        return False
+    return True
+
+
 def prepare(
     checkout: Path,
     dest: Path,
@@ -88,7 +96,8 @@ def prepare(
             env=COPY_ENV,
         )
     # The checkout may have moved on since the copy was made: its commit comes along.
-    _git(["fetch", "--quiet", str(checkout), commit], cwd=dest, env=COPY_ENV)
+    if not _has_commit(dest, commit):
+        _git(["fetch", "--quiet", str(checkout), commit], cwd=dest, env=COPY_ENV)
     _git(["checkout", "--quiet", "--force", "--detach", commit], cwd=dest, env=COPY_ENV)
     _git(["clean", "--quiet", "-fdx"], cwd=dest, env=COPY_ENV)
     applied = apply_fixes(dest, remote, fixes) if fixes else []

@@ -151,8 +151,12 @@ def plan_build(
     """The whole plan of a checkout: its era, the route (and why), the toolchain."""
     cgroup = host_cgroup or host_cgroup_version()
     era_plan = read_plan(checkout, host_cgroup=cgroup, buildx=buildx, target=target)
-    facts = route_facts(era_plan, engine, buildx, settings)
-    chosen, reason = choose_route(route, era_plan.needs_buildx, facts)
+    if route == SOURCE:
+        # Asked for: nothing to find out about the upstream route (no registry probe).
+        chosen, reason = SOURCE, "asked for (--route source)"
+    else:
+        facts = route_facts(era_plan, engine, buildx, settings)
+        chosen, reason = choose_route(route, era_plan.needs_buildx, facts)
     if chosen == UPSTREAM:
         return Planned(dataclasses.replace(era_plan, route=UPSTREAM, route_reason=reason))
     assert chosen == SOURCE

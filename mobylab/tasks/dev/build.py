@@ -178,7 +178,7 @@ def build(
     from ...dev.plan import read_plan
     from ...dev.routes import ROUTES
     from ...dev.source import is_dirty
-    from ...engine import probe
+    from ...engine import PRIVILEGED, probe
 
     started = time.monotonic()
     if route not in ROUTES:
@@ -200,14 +200,17 @@ def build(
             )
             return
     engine = session.engine()
-    caps = probe(engine, session.workspace)
     planned = _planned(session, path, route, target, engine, with_fixes=not no_fixes)
     full = planned.plan
+    # Only make's build container runs docker-in-docker; the source route's is a plain one.
+    security = (
+        probe(engine, session.workspace).dind_security if full.route == "upstream" else (PRIVILEGED)
+    )
     record = run_build(
         session.workspace,
         full,
         engine,
-        caps.dind_security,
+        security,
         force=True,
         skip_cross=skip_cross,
         recipe=planned.recipe,

@@ -115,7 +115,9 @@ def source_route(
     companions, companion_notes = companions_for(files, toolchain.companions_from_debian)
     fixes = fixes_for(go.version, [f for f in FIX_FILES if (checkout / f).is_file()])
     fix_notes = [
-        f"era fix {fix.commit[:12]} ({fix.title}): without it, {fix.breaks}" for fix in fixes
+        f"era fix {fix.commit[:12]} ({fix.title}), applied in the build copy unless the "
+        f"source has it: without it, {fix.breaks}"
+        for fix in fixes
     ]
     if fixes and not with_fixes:
         fix_notes = [f"--no-fixes: {fix.commit[:12]} ({fix.title}) is left out, so {fix.breaks}"

@@ -1,7 +1,7 @@
 """Pure: which Go a checkout needs, how it builds, and which Debian suite provides that Go.
 
 The source says what it needs: go.mod's `go` line (and `toolchain`), else
-vendor.mod's, else the Dockerfile's `GO_VERSION` (ARG or ENV). A go.mod means a
+vendor.mod's, else the Dockerfile's `GO_VERSION` (ARG or ENV) or `FROM golang:x`. A go.mod means a
 module build (with `vendor/`: -mod=vendor); without one the engine builds in GOPATH
 mode from its import path. The Debian mirror says what exists: every suite's
 golang-1.NN-go packages (images.debian). The choice is the oldest Go that is new
@@ -93,13 +93,25 @@ def _go_directive(text: str, word: str) -> str:
     return match.group(1) if match else ""
 
 
-def dockerfile_go_version(text: str | None) -> str:
-    """Pure: GO_VERSION from `ARG GO_VERSION=x` or `ENV GO_VERSION x` (the first one)."""
-    for line in (text or "").splitlines():
+def dockerfile_go(text: str | None) -> tuple[str, str]:
+    """Pure: the Go the era's Dockerfile builds with, and where it says so.
+
+    `ARG GO_VERSION=x` or `ENV GO_VERSION x` (the first one), else the first
+    `FROM golang:x` with a literal version (2018-2019 Dockerfiles name it only
+    there); ("", "") when it names none.
+    """
+    lines = (text or "").splitlines()
+    for line in lines:
         match = re.match(r"^\s*(?:ARG|ENV)\s+GO_VERSION(?:=|\s+)\"?([0-9][0-9.]*)", line, re.I)
         if match:
-            return match.group(1).rstrip(".")
-    return ""
+            version = match.group(1).rstrip(".")
+            return version, f"Dockerfile: GO_VERSION {version}"
+    for line in lines:
+        match = re.match(r"^\s*FROM\s+(?:\S*/)?golang:([0-9]+\.[0-9][0-9.]*)", line, re.I)
+        if match:
+            version = match.group(1).rstrip(".")
+            return version, f"Dockerfile: FROM golang:{version}"
+    return "", ""
 
 
 def dockerfile_build_tags(text: str | None) -> tuple[str, ...]:
@@ -122,7 +134,7 @@ def import_path(make_sh: str | None) -> str:
 def go_need(files: Mapping[str, str | None], has_vendor: bool) -> GoNeed:
     """Pure: what Go the checkout with these files needs."""
     dockerfile = files.get("Dockerfile")
-    era_go = dockerfile_go_version(dockerfile)
+    era_go, era_source = dockerfile_go(dockerfile)
     go_mod = files.get("go.mod")
     if go_mod is not None:
         line = _go_directive(go_mod, "go")
@@ -131,7 +143,7 @@ def go_need(files: Mapping[str, str | None], has_vendor: bool) -> GoNeed:
         if not minimum:
             # A go.mod without a go line: the Dockerfile's Go, else Go's own default.
             minimum = parse_version(era_go) or GO_MOD_DEFAULT
-            source = f"Dockerfile: GO_VERSION {era_go}" if era_go else "go.mod (no go line)"
+            source = era_source or "go.mod (no go line)"
         return GoNeed(
             minimum,
             source,
@@ -146,11 +158,11 @@ def go_need(files: Mapping[str, str | None], has_vendor: bool) -> GoNeed:
         line = _go_directive(vendor_mod, "go")
         candidates.append((parse_version(line), f"vendor.mod: go {line}"))
     if era_go:
-        candidates.append((parse_version(era_go), f"Dockerfile: GO_VERSION {era_go}"))
+        candidates.append((parse_version(era_go), era_source))
     if not candidates:
         raise SourceError(
             "the checkout names no Go version (no go.mod or vendor.mod go line, no GO_VERSION "
-            "in its Dockerfile)",
+            "or FROM golang:<version> in its Dockerfile)",
             "Check that this is a Docker engine checkout.",
         )
     minimum, source = max(candidates)

@@ -25,7 +25,7 @@ from mobylab.dev.toolchain import (
     choose_go,
     companion_packages,
     dockerfile_build_tags,
-    dockerfile_go_version,
+    dockerfile_go,
     go_need,
     import_path,
     make_toolchain,
@@ -179,21 +179,32 @@ def test_parse_version(text, version):
     assert parse_version(text) == version
 
 
-def test_dockerfile_go_version_reads_arg_and_env():
-    assert dockerfile_go_version(DOCKERFILE_TODAY) == "1.26.7"
-    assert dockerfile_go_version(DOCKERFILE_2017) == "1.7.5"
-    assert dockerfile_go_version('FROM x\narg GO_VERSION="1.20.4"\n') == "1.20.4"
-    assert dockerfile_go_version("ENV GO_VERSION=1.8.3\n") == "1.8.3"
+def test_dockerfile_go_reads_arg_and_env():
+    assert dockerfile_go(DOCKERFILE_TODAY) == ("1.26.7", "Dockerfile: GO_VERSION 1.26.7")
+    assert dockerfile_go(DOCKERFILE_2017)[0] == "1.7.5"
+    assert dockerfile_go('FROM x\narg GO_VERSION="1.20.4"\n')[0] == "1.20.4"
+    assert dockerfile_go("ENV GO_VERSION=1.8.3\n")[0] == "1.8.3"
     # The first one counts; a later stage's override does not.
-    assert dockerfile_go_version("ARG GO_VERSION=1.21.5\nFROM a\nARG GO_VERSION=1.9\n") == "1.21.5"
+    assert dockerfile_go("ARG GO_VERSION=1.21.5\nFROM a\nARG GO_VERSION=1.9\n")[0] == "1.21.5"
 
 
-def test_dockerfile_go_version_ignores_what_is_not_a_version():
-    assert dockerfile_go_version(None) == ""
-    assert dockerfile_go_version("FROM golang:1.21\n") == ""
-    assert dockerfile_go_version("ARG GO_VERSION\n") == ""
-    assert dockerfile_go_version("ARG GO_VERSION_OTHER=1.2\n") == ""
-    assert dockerfile_go_version("# ENV GO_VERSION 1.7.5\n") == ""
+def test_dockerfile_go_reads_a_literal_golang_base_when_no_go_version_is_set():
+    # The 2019 layout: the Go is only in the first stage's base image.
+    text = "FROM golang:1.12.5 AS base\nFROM base AS criu\n"
+    assert dockerfile_go(text) == ("1.12.5", "Dockerfile: FROM golang:1.12.5")
+    assert dockerfile_go("FROM docker.io/library/golang:1.10.4 AS base\n")[0] == "1.10.4"
+    # GO_VERSION wins over the base image wherever it is.
+    assert dockerfile_go("FROM golang:1.10.3 AS base\nENV GO_VERSION 1.10.4\n")[0] == "1.10.4"
+
+
+def test_dockerfile_go_ignores_what_is_not_a_version():
+    assert dockerfile_go(None) == ("", "")
+    assert dockerfile_go("FROM golang:${GO_VERSION}-buster\n") == ("", "")
+    assert dockerfile_go("FROM golang:latest\n") == ("", "")
+    assert dockerfile_go("FROM golang\n") == ("", "")
+    assert dockerfile_go("ARG GO_VERSION\n") == ("", "")
+    assert dockerfile_go("ARG GO_VERSION_OTHER=1.2\n") == ("", "")
+    assert dockerfile_go("# ENV GO_VERSION 1.7.5\n") == ("", "")
 
 
 def test_dockerfile_build_tags_either_spelling():

@@ -2,10 +2,14 @@
 
 A 2017 daemon speaks containerd 0.2's API, which no Debian containerd serves: its
 companions are built from the commits its source names (hack/dockerfile/
-binaries-commits), with the same toolchain, and handed to its own hack/make.sh
-under the names that era looks for (docker-containerd, docker-runc ...), which
-copies them into the bundle next to dockerd, as it did in 2017. Later daemons
-speak containerd 1.x and run with the dev image's Debian packages. docker-init is
+binaries-commits), from the repositories its hack/dockerfile/install-binaries.sh
+clones, with the same toolchain, and handed to its own hack/make.sh under the
+names that era looks for (docker-containerd, docker-runc ...), which copies them
+into the bundle next to dockerd, as it did in 2017. Later daemons speak
+containerd 1.x and run with the dev image's Debian packages; until 18.09 they
+still look for them under the docker- names their hack/make/.binary-setup gives,
+so the build links those names to Debian's programs and hack/make.sh copies them
+into the bundle the same way. docker-init is
 Debian's static tini in every era (the source names a tini commit, but tini's
 repository is not one a mirror keeps; the program is the same 0.x init).
 
@@ -30,6 +34,8 @@ from .job import COMPONENT, new_build_id, remove_build_containers
 from .toolchain import Toolchain
 
 COMMITS_FILE = "hack/dockerfile/binaries-commits"
+INSTALL_SCRIPT = "hack/dockerfile/install-binaries.sh"
+BINARY_SETUP = "hack/make/.binary-setup"
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,8 @@ class Companion:
 
 # Facts about the 2017 companions, from hack/dockerfile/install-binaries.sh of
 # that era: the repositories, the package paths, the make targets, the names.
+# The checkout's own script overrides the repository and the package path
+# (containerd moved from docker/ to containerd/ in mid-2017).
 _SPECS: dict[str, dict[str, Any]] = {
     "RUNC_COMMIT": {
         "name": "runc",
@@ -115,13 +123,37 @@ def parse_commits(text: str) -> dict[str, str]:
     return found
 
 
+def parse_clones(text: str | None) -> dict[str, str]:
+    """Pure: `git clone URL "$GOPATH/src/PATH"` lines of a shell file -> {PATH: URL}."""
+    found: dict[str, str] = {}
+    for match in re.finditer(
+        r"^\s*git clone\s+(?:-\S+\s+)*['\"]?(https?://[^\s'\"]+?)(?:\.git)?['\"]?\s+"
+        r"['\"]?\$\{?GOPATH\}?/src/([\w./-]+?)/?['\"]?\s*$",
+        text or "",
+        re.MULTILINE,
+    ):
+        found.setdefault(match.group(2), match.group(1))
+    return found
+
+
+def _from_script(spec: dict[str, Any], clones: Mapping[str, str]) -> dict[str, Any]:
+    """Pure: a spec with the repository and package path the era's script uses for it."""
+    project = spec["import_path"].rsplit("/", 1)[-1]
+    for path, url in clones.items():
+        if path.rsplit("/", 1)[-1] == project:
+            old_path = spec["import_path"]
+            command = tuple(arg.replace(old_path, path) for arg in spec["command"])
+            return {**spec, "repo": url, "import_path": path, "command": command}
+    return spec
+
+
 def companions_for(
     files: Mapping[str, str | None], companions_from_debian: bool
 ) -> tuple[list[Companion], list[str]]:
     """Pure: the companions to build from source for this checkout, and notes.
 
     Only a daemon that Debian's packages cannot serve gets them; the commits are
-    the ones its source names.
+    the ones its source names, the repositories the ones its install script clones.
     """
     if companions_from_debian:
         return [], []
@@ -133,6 +165,7 @@ def companions_for(
             "Build a source that has it, or an engine from 2018 on.",
         )
     commits = parse_commits(text)
+    clones = parse_clones(files.get(INSTALL_SCRIPT))
     companions: list[Companion] = []
     notes: list[str] = []
     for variable, spec in _SPECS.items():
@@ -140,12 +173,49 @@ def companions_for(
         if commit is None:
             notes.append(f"{COMMITS_FILE} names no {variable}: {spec['name']} is not built")
             continue
-        companions.append(Companion(commit=commit, **spec))
+        companions.append(Companion(commit=commit, **_from_script(spec, clones)))
     if "TINI_COMMIT" in commits:
         notes.append(
             f"docker-init: Debian's static tini stands in for tini {commits['TINI_COMMIT'][:12]}"
         )
     return companions, notes
+
+
+# hack/make/.binary-setup's variables, and the Debian program each one names.
+_DEBIAN_PROGRAMS = {
+    "DOCKER_RUNC_BINARY_NAME": "runc",
+    "DOCKER_CONTAINERD_BINARY_NAME": "containerd",
+    "DOCKER_CONTAINERD_CTR_BINARY_NAME": "ctr",
+    "DOCKER_CONTAINERD_SHIM_BINARY_NAME": "containerd-shim",
+}
+
+
+def debian_aliases(binary_setup: str | None) -> tuple[str, ...]:
+    """Pure: "era-name=program" for each companion the daemon looks for under another
+    name than Debian's program has (docker-runc=runc until 18.09; none after)."""
+    aliases: list[str] = []
+    for line in (binary_setup or "").splitlines():
+        match = re.match(r"^\s*([A-Z_]+)=['\"]?([\w.-]+)['\"]?\s*$", line)
+        if not match or match.group(1) not in _DEBIAN_PROGRAMS:
+            continue
+        program = _DEBIAN_PROGRAMS[match.group(1)]
+        if match.group(2) != program:
+            aliases.append(f"{match.group(2)}={program}")
+    return tuple(aliases)
+
+
+def alias_script(aliases: Sequence[str]) -> str:
+    """Pure: the shell lines that put each era name in INSTALL_DIR, linked to Debian's
+    program wherever the image has it, then run the build command ("$@")."""
+    lines = ["set -e"]
+    for alias in aliases:
+        name, program = alias.split("=", 1)
+        lines += [
+            f"found=$(command -v {program}) || "
+            f'{{ echo "the dev image has no {program} to stand in for {name}" >&2; exit 127; }}',
+            f'ln -sf "$found" {INSTALL_DIR}/{name}',
+        ]
+    return "\n".join([*lines, 'exec "$@"'])
 
 
 def cache_folder(root: Path, companion: Companion, toolchain: Toolchain) -> Path:

@@ -39,6 +39,8 @@ PLAN_FILES = (
     "go.mod",
     "vendor.mod",
     "hack/dockerfile/binaries-commits",
+    "hack/dockerfile/install-binaries.sh",
+    "hack/make/.binary-setup",
 )
 #: Folders whose presence the plan needs to know: vendoring, the era's containerd API,
 #: and cgroup v2 support (the cgroup libraries that brought it, in 2020).
@@ -47,7 +49,13 @@ CGROUP_V2_FOLDERS = (
     "vendor/github.com/containerd/cgroups/v3",
     "vendor/github.com/opencontainers/runc/libcontainer/cgroups/fs2",
 )
-PLAN_FOLDERS = ("vendor", "vendor/github.com/docker/containerd", *CGROUP_V2_FOLDERS)
+#: Vendored, these mean the daemon speaks containerd 0.2's API (the package moved
+#: from docker/ to containerd/ in mid-2017, still 0.2 until 17.11).
+CONTAINERD_02_API_FOLDERS = (
+    "vendor/github.com/docker/containerd/api/grpc/types",
+    "vendor/github.com/containerd/containerd/api/grpc/types",
+)
+PLAN_FOLDERS = ("vendor", *CONTAINERD_02_API_FOLDERS, *CGROUP_V2_FOLDERS)
 
 WORKDIR_2017 = "/go/src/github.com/docker/docker"
 WORKDIR_TODAY = "/usr/src/moby"
@@ -114,6 +122,9 @@ class BuildPlan:
     # built from source (dev.companions), as plain records.
     fixes: tuple[str, ...] = ()
     companions: tuple[dict[str, Any], ...] = ()
+    # "era-name=program": Debian's companions under the names the daemon looks for
+    # (docker-runc=runc ...), linked in the build so hack/make.sh bundles them.
+    companion_aliases: tuple[str, ...] = ()
     # False when built with --no-fixes (the cache keeps the two apart).
     with_fixes: bool = True
     # Whether the daemon can run on a cgroup v2-only host (None: not known).
@@ -150,6 +161,7 @@ class BuildPlan:
         if self.route != "upstream":
             parts += [self.route, *self.bundles, *self.fixes]
             parts += [f"{c['name']}@{c['commit']}" for c in self.companions]
+            parts += self.companion_aliases
         return "|".join(parts)
 
     @property
@@ -553,6 +565,7 @@ def source_plan(
     notes: tuple[str, ...] = (),
     fixes: tuple[str, ...] = (),
     companions: tuple[dict[str, Any], ...] = (),
+    companion_aliases: tuple[str, ...] = (),
     with_fixes: bool = True,
 ) -> BuildPlan:
     """Pure: the era's plan turned to the source route: mobylab's dev image runs
@@ -578,6 +591,7 @@ def source_plan(
         toolchain=toolchain,
         fixes=fixes,
         companions=companions,
+        companion_aliases=companion_aliases,
         with_fixes=with_fixes,
         notes=(
             *[n for n in plan.notes if "DOCKER_IMAGE" not in n and "bind mount" not in n],
@@ -612,6 +626,12 @@ def read_plan_files(checkout: Path) -> dict[str, str | None]:
         except OSError:
             files[name] = None
     return files
+
+
+def speaks_containerd_02(folders: Sequence[str]) -> bool:
+    """Pure: whether a checkout with these PLAN_FOLDERS vendors containerd 0.2's API,
+    which no Debian containerd (1.x and later) serves."""
+    return bool(set(CONTAINERD_02_API_FOLDERS) & set(folders))
 
 
 def read_plan_folders(checkout: Path) -> list[str]:

@@ -21,7 +21,7 @@ from ..errors import ImageError, MobylabError, SourceError
 from ..images import debian
 from ..images.recipes import Recipe
 from ..images.rootfs import cache_dir, native_suites
-from .companions import companions_for
+from .companions import BINARY_SETUP, companions_for, debian_aliases
 from .devimage import dev_image_recipe
 from .fixes import FIXES, fixes_for
 from .plan import (
@@ -32,15 +32,13 @@ from .plan import (
     read_plan_files,
     read_plan_folders,
     source_plan,
+    speaks_containerd_02,
 )
 from .routes import SOURCE, UPSTREAM, RouteFacts, choose_route
 from .toolchain import GRAPHDRIVER_FOLDERS, cgo_includes, choose_go, go_need, make_toolchain
 
 # The files the era fixes change (a source without them needs none).
 FIX_FILES = tuple(dict.fromkeys(fix.file for fix in FIXES))
-# Vendored here means the daemon still speaks containerd 0.2's API: Debian's
-# containerd (1.x and later) cannot serve it; its companions are built from source.
-CONTAINERD_02_API = "vendor/github.com/docker/containerd"
 
 
 @dataclass(frozen=True)
@@ -109,10 +107,11 @@ def source_route(
         dockerfile=files.get("Dockerfile"),
         cgo_includes=cgo_includes(read_go_sources(checkout, GRAPHDRIVER_FOLDERS)),
         workdir=plan.workdir,
-        companions_from_debian=CONTAINERD_02_API not in folders,
+        companions_from_debian=not speaks_containerd_02(folders),
     )
     recipe, notes = dev_image_recipe(toolchain, offered)
     companions, companion_notes = companions_for(files, toolchain.companions_from_debian)
+    aliases = debian_aliases(files.get(BINARY_SETUP)) if toolchain.companions_from_debian else ()
     fixes = fixes_for(go.version, [f for f in FIX_FILES if (checkout / f).is_file()])
     fix_notes = [
         f"era fix {fix.commit[:12]} ({fix.title}), applied in the build copy unless the "
@@ -134,6 +133,7 @@ def source_route(
         notes=(*notes, *companion_notes, *fix_notes),
         fixes=tuple(fix.commit for fix in fixes),
         companions=tuple(c.as_dict() for c in companions),
+        companion_aliases=aliases,
         with_fixes=with_fixes,
     )
     return Planned(planned, recipe)
@@ -200,13 +200,22 @@ def plan_rows(plan: BuildPlan) -> list[tuple[str, str]]:
             ("Go", toolchain.describe()),
             ("build tags", " ".join(toolchain.build_tags) or "(none)"),
             ("environment", " ".join(f"{k}={v}" for k, v in toolchain.env if v)),
-            ("companions", ", ".join(f"{c['name']} {c['commit'][:12]}" for c in plan.companions)
-             or "the dev image's Debian packages"),
+            ("companions", companions_row(plan)),
             ("era fixes", ", ".join(f[:12] for f in plan.fixes) or "none"),
         ]  # fmt: skip
     else:
         rows.append(("docker run flags", f"${plan.run_var}" if plan.run_var else "not found"))
     return rows
+
+
+def companions_row(plan: BuildPlan) -> str:
+    """Pure: the plan's companions in one line."""
+    if plan.companions:
+        return ", ".join(f"{c['name']} {c['commit'][:12]}" for c in plan.companions)
+    if plan.companion_aliases:
+        names = ", ".join(alias.split("=", 1)[0] for alias in plan.companion_aliases)
+        return f"the dev image's Debian packages, as {names} (the names this daemon looks for)"
+    return "the dev image's Debian packages"
 
 
 def plan_summary(planned: Planned) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,9 +11,13 @@ import pytest
 from mobylab import labels
 from mobylab.dev.companions import (
     COMMITS_FILE,
+    INSTALL_SCRIPT,
     Companion,
+    alias_script,
     build_argv,
     companions_for,
+    debian_aliases,
+    parse_clones,
     parse_commits,
 )
 from mobylab.errors import SourceError
@@ -111,6 +116,103 @@ def test_the_three_companions_with_their_commits():
     assert ("CGO_ENABLED", "0") in proxy.env
     assert runc.key == f"runc-{RUNC[:12]}"
     assert notes == [f"docker-init: Debian's static tini stands in for tini {TINI[:12]}"]
+
+
+# Shaped like hack/dockerfile/install-binaries.sh of mid-2017: containerd from its new home.
+INSTALL_2017_06 = """\
+install_runc() {
+\tgit clone https://github.com/docker/runc.git "$GOPATH/src/github.com/opencontainers/runc"
+\tcd "$GOPATH/src/github.com/opencontainers/runc"
+}
+install_containerd() {
+\tgit clone https://github.com/containerd/containerd "$GOPATH/src/github.com/containerd/containerd"
+}
+install_proxy() {
+\tgit clone https://github.com/docker/libnetwork.git "$GOPATH/src/github.com/docker/libnetwork"
+}
+\t\t\tgit clone https://github.com/krallin/tini.git "$GOPATH/tini"
+    git clone https://github.com/jteeuwen/go-bindata "$GOPATH/src/github.com/jteeuwen/go-bindata"
+"""
+
+
+def test_parse_clones_reads_the_gopath_of_each_clone():
+    assert parse_clones(INSTALL_2017_06) == {
+        "github.com/opencontainers/runc": "https://github.com/docker/runc",
+        "github.com/containerd/containerd": "https://github.com/containerd/containerd",
+        "github.com/docker/libnetwork": "https://github.com/docker/libnetwork",
+        "github.com/jteeuwen/go-bindata": "https://github.com/jteeuwen/go-bindata",
+    }
+    assert parse_clones(None) == {}
+    assert parse_clones('# git clone https://github.com/x/y "$GOPATH/src/x/y"\n') == {}
+
+
+def test_the_install_script_says_where_each_companion_comes_from():
+    files = {**files_with(COMMITS_2017), INSTALL_SCRIPT: INSTALL_2017_06}
+    companions, _ = companions_for(files, companions_from_debian=False)
+    runc, containerd, proxy = companions
+    assert (containerd.repo, containerd.import_path) == (
+        "https://github.com/containerd/containerd",
+        "github.com/containerd/containerd",
+    )
+    assert runc.import_path == "github.com/opencontainers/runc"
+    assert proxy.command[-1] == "github.com/docker/libnetwork/cmd/proxy"
+    # The outputs and their era names do not move with the repository.
+    assert containerd.outputs[0][1] == "docker-containerd"
+    # Without the script: the March 2017 places.
+    old, _ = companions_for(files_with(COMMITS_2017), companions_from_debian=False)
+    assert old[1].import_path == "github.com/docker/containerd"
+
+
+# Shaped like hack/make/.binary-setup before and after 18.09.
+SETUP_2018 = """\
+#!/usr/bin/env bash
+
+DOCKER_DAEMON_BINARY_NAME='dockerd'
+DOCKER_RUNC_BINARY_NAME='docker-runc'
+DOCKER_CONTAINERD_BINARY_NAME='docker-containerd'
+DOCKER_CONTAINERD_CTR_BINARY_NAME='docker-containerd-ctr'
+DOCKER_CONTAINERD_SHIM_BINARY_NAME='docker-containerd-shim'
+DOCKER_PROXY_BINARY_NAME='docker-proxy'
+DOCKER_INIT_BINARY_NAME='docker-init'
+"""
+SETUP_2019 = """\
+DOCKER_DAEMON_BINARY_NAME='dockerd'
+DOCKER_RUNC_BINARY_NAME='runc'
+DOCKER_CONTAINERD_BINARY_NAME='containerd'
+DOCKER_CONTAINERD_SHIM_BINARY_NAME='containerd-shim'
+DOCKER_PROXY_BINARY_NAME='docker-proxy'
+"""
+
+
+def test_debian_aliases_are_the_era_names_that_differ_from_debians():
+    assert debian_aliases(SETUP_2018) == (
+        "docker-runc=runc",
+        "docker-containerd=containerd",
+        "docker-containerd-ctr=ctr",
+        "docker-containerd-shim=containerd-shim",
+    )
+    # 18.09 on: Debian's own names.
+    assert debian_aliases(SETUP_2019) == ()
+    assert debian_aliases(None) == ()
+
+
+def test_alias_script_links_each_name_then_runs_the_command():
+    script = alias_script(("docker-runc=runc", "docker-containerd=containerd"))
+    lines = script.splitlines()
+    assert lines[0] == "set -e"
+    assert 'ln -sf "$found" /usr/local/bin/docker-runc' in lines
+    assert any(line.startswith("found=$(command -v containerd) ||") for line in lines)
+    assert "no containerd to stand in for docker-containerd" in script
+    assert lines[-1] == 'exec "$@"'
+
+
+def test_alias_script_is_valid_shell_that_fails_on_a_missing_program():
+    script = alias_script(("docker-nothing=no-such-program-here",))
+    result = subprocess.run(
+        ["sh", "-c", script, "sh", "true"], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 127
+    assert "no no-such-program-here to stand in for docker-nothing" in result.stderr
 
 
 def test_a_companion_whose_commit_is_missing_is_noted():

@@ -19,6 +19,8 @@ from mobylab.dev.plan import (
     makefile_variables,
     plan_from_files,
     read_plan,
+    read_plan_folders,
+    speaks_containerd_02,
     tgz_script_is_stub,
     workdir_from_mounts,
 )
@@ -217,3 +219,18 @@ def test_read_plan_outside_a_checkout(tmp_path: Path):
         read_plan(tmp_path)
     with pytest.raises(SourceError, match="does not exist"):
         read_plan(tmp_path / "missing")
+
+
+@pytest.mark.parametrize(
+    ("vendored", "old_api"),
+    [
+        ("github.com/docker/containerd/api/grpc/types", True),  # March 2017
+        ("github.com/containerd/containerd/api/grpc/types", True),  # 17.06-17.10: moved, still 0.2
+        ("github.com/containerd/containerd/api/services", False),  # 17.12 on: containerd 1.x
+    ],
+)
+def test_the_containerd_api_a_checkout_vendors(tmp_path: Path, vendored: str, old_api: bool):
+    (tmp_path / "vendor" / vendored).mkdir(parents=True)
+    folders = read_plan_folders(tmp_path)
+    assert "vendor" in folders
+    assert speaks_containerd_02(folders) is old_api

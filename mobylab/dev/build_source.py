@@ -24,7 +24,7 @@ from ..images.recipes import Recipe
 from ..images.rootfs import cache_dir
 from ..workspace import Workspace
 from .buildcopy import BuildCopy, prepare
-from .companions import INSTALL_DIR, Companion, alias_script, build_companions
+from .companions import INSTALL_DIR, Companion, build_companions
 from .devimage import ensure_dev_image
 from .fixes import FIXES
 from .job import COMPONENT, BuildJob, build_dir
@@ -63,8 +63,7 @@ def source_build_argv(
 
     Companions built from source are mounted where that era's hack/make.sh looks
     for them (/usr/local/bin/docker-runc ...), file by file, so the image's own
-    /usr/local/bin (docker-init) stays; Debian's, under the era's names, are
-    linked there by a shell in front of hack/make.sh.
+    /usr/local/bin (docker-init) stays.
     """
     toolchain = plan.toolchain
     assert toolchain is not None
@@ -78,10 +77,7 @@ def source_build_argv(
     extra = [("DOCKER_CROSSPLATFORMS", "")] if "cross" in plan.bundles else []
     for key, value in (*toolchain.env, *extra, ("DOCKER_GITCOMMIT", gitcommit)):
         argv += ["-e", f"{key}={value}"]
-    command = ["hack/make.sh", *plan.bundles]
-    if plan.companion_aliases:
-        command = ["sh", "-c", alias_script(plan.companion_aliases), "sh", *command]
-    return [*argv, plan.dev_image, *command]
+    return [*argv, plan.dev_image, "hack/make.sh", *plan.bundles]
 
 
 def ensure_cache_volumes(engine: Engine, volumes: dict[str, str]) -> None:

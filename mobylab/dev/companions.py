@@ -8,8 +8,8 @@ names that era looks for (docker-containerd, docker-runc ...), which copies them
 into the bundle next to dockerd, as it did in 2017. Later daemons speak
 containerd 1.x and run with the dev image's Debian packages; until 18.09 they
 still look for them under the docker- names their hack/make/.binary-setup gives,
-so the build links those names to Debian's programs and hack/make.sh copies them
-into the bundle the same way. docker-init is
+so the dev container links those names to Debian's programs before the daemon
+starts (scripts/mobylab-dind). docker-init is
 Debian's static tini in every era (the source names a tini commit, but tini's
 repository is not one a mirror keeps; the program is the same 0.x init).
 
@@ -202,20 +202,6 @@ def debian_aliases(binary_setup: str | None) -> tuple[str, ...]:
         if match.group(2) != program:
             aliases.append(f"{match.group(2)}={program}")
     return tuple(aliases)
-
-
-def alias_script(aliases: Sequence[str]) -> str:
-    """Pure: the shell lines that put each era name in INSTALL_DIR, linked to Debian's
-    program wherever the image has it, then run the build command ("$@")."""
-    lines = ["set -e"]
-    for alias in aliases:
-        name, program = alias.split("=", 1)
-        lines += [
-            f"found=$(command -v {program}) || "
-            f'{{ echo "the dev image has no {program} to stand in for {name}" >&2; exit 127; }}',
-            f'ln -sf "$found" {INSTALL_DIR}/{name}',
-        ]
-    return "\n".join([*lines, 'exec "$@"'])
 
 
 def cache_folder(root: Path, companion: Companion, toolchain: Toolchain) -> Path:

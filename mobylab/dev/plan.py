@@ -123,7 +123,7 @@ class BuildPlan:
     fixes: tuple[str, ...] = ()
     companions: tuple[dict[str, Any], ...] = ()
     # "era-name=program": Debian's companions under the names the daemon looks for
-    # (docker-runc=runc ...), linked in the build so hack/make.sh bundles them.
+    # (docker-runc=runc ...), linked in the dev container before the daemon starts.
     companion_aliases: tuple[str, ...] = ()
     # False when built with --no-fixes (the cache keeps the two apart).
     with_fixes: bool = True
@@ -161,7 +161,6 @@ class BuildPlan:
         if self.route != "upstream":
             parts += [self.route, *self.bundles, *self.fixes]
             parts += [f"{c['name']}@{c['commit']}" for c in self.companions]
-            parts += self.companion_aliases
         return "|".join(parts)
 
     @property

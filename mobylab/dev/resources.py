@@ -272,6 +272,8 @@ class DevContainer:
                     "container": "docker",
                     # Lets mobylab-dind tidy files that only exist in this container.
                     "MOBYLAB_DEV_CONTAINER": "1",
+                    # The docker- names a daemon before 18.09 looks for Debian's under.
+                    "MOBYLAB_COMPANION_ALIASES": " ".join(plan.companion_aliases),
                 },
                 labels=self._labels(plan),
                 ports=[INNER_TCP_PORT] if tcp else None,

@@ -3,7 +3,6 @@ that builds, and what the manifest says of the build copy."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 from mobylab import labels
@@ -93,16 +92,6 @@ def test_source_build_argv_of_a_2017_build():
     assert env[:-1] == [*toolchain_env, "DOCKER_CROSSPLATFORMS="]
     assert "GO111MODULE=off" in env and "GOTOOLCHAIN=local" in env
     assert argv[-5:] == [plan.dev_image, "hack/make.sh", "binary", "cross", "tgz"]
-
-
-def test_source_build_argv_links_debians_companions_under_the_eras_names():
-    plan = dataclasses.replace(today_source(), companion_aliases=("docker-runc=runc",))
-    argv = source_build_argv(plan, build_id="b9", copy=COPY, volumes={}, gitcommit="0123456789ab")
-    at = argv.index(plan.dev_image)
-    assert argv[at + 1 : at + 3] == ["sh", "-c"]
-    assert "/usr/local/bin/docker-runc" in argv[at + 3]
-    assert argv[at + 4 :] == ["sh", "hack/make.sh", "binary"]
-    assert plan.key != today_source().key
 
 
 def test_source_build_argv_of_a_module_without_companions():

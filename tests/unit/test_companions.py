@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,6 @@ from mobylab.dev.companions import (
     COMMITS_FILE,
     INSTALL_SCRIPT,
     Companion,
-    alias_script,
     build_argv,
     companions_for,
     debian_aliases,
@@ -194,25 +192,6 @@ def test_debian_aliases_are_the_era_names_that_differ_from_debians():
     # 18.09 on: Debian's own names.
     assert debian_aliases(SETUP_2019) == ()
     assert debian_aliases(None) == ()
-
-
-def test_alias_script_links_each_name_then_runs_the_command():
-    script = alias_script(("docker-runc=runc", "docker-containerd=containerd"))
-    lines = script.splitlines()
-    assert lines[0] == "set -e"
-    assert 'ln -sf "$found" /usr/local/bin/docker-runc' in lines
-    assert any(line.startswith("found=$(command -v containerd) ||") for line in lines)
-    assert "no containerd to stand in for docker-containerd" in script
-    assert lines[-1] == 'exec "$@"'
-
-
-def test_alias_script_is_valid_shell_that_fails_on_a_missing_program():
-    script = alias_script(("docker-nothing=no-such-program-here",))
-    result = subprocess.run(
-        ["sh", "-c", script, "sh", "true"], capture_output=True, text=True, timeout=30
-    )
-    assert result.returncode == 127
-    assert "no no-such-program-here to stand in for docker-nothing" in result.stderr
 
 
 def test_a_companion_whose_commit_is_missing_is_noted():

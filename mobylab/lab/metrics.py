@@ -45,18 +45,30 @@ def container_exists(engine: Engine, name: str) -> bool:
         client.close()
 
 
+# The first API version whose engine has BuildKit (18.09).
+BUILDKIT_API = (1, 39)
+
+
 def builder_kind(
-    docker_buildkit: str | None, cli_version: str, cli_has_buildx: bool, server_version: str
+    docker_buildkit: str | None,
+    cli_version: str,
+    cli_has_buildx: bool,
+    server_version: str,
+    api_version: str = "",
 ) -> tuple[str, str]:
     """Pure: ("legacy" or "buildkit", why) for `docker build` with this CLI and engine.
 
     CLI 23+ builds with BuildKit through buildx unless DOCKER_BUILDKIT=0; without buildx
     it falls back to the legacy builder. Older CLIs use BuildKit only with
-    DOCKER_BUILDKIT=1. Engines before 18.09 have no BuildKit at all.
+    DOCKER_BUILDKIT=1. Engines before 18.09 (API 1.39) have no BuildKit at all; the
+    API version says so for a dev build, whose version is often just "dev".
     """
     server = _version(server_version)
     if server and server < (18, 9):
         return "legacy", f"engine {server_version} predates BuildKit"
+    api = _version(api_version)
+    if api and api < BUILDKIT_API:
+        return "legacy", f"engine API {api_version} predates BuildKit (API 1.39, 18.09)"
     flag = (docker_buildkit or "").strip().lower()
     if flag in ("0", "false"):
         return "legacy", "DOCKER_BUILDKIT=0"
@@ -81,10 +93,14 @@ def _version(text: str) -> tuple[int, ...]:
     return tuple(parts)
 
 
-def detect_builder(engine: Engine, workspace: Workspace, server_version: str) -> tuple[str, str]:
+def detect_builder(
+    engine: Engine, workspace: Workspace, server_version: str, api_version: str
+) -> tuple[str, str]:
     """Which builder `docker build` will use against this engine, and why."""
     cli_version, has_buildx = cli_facts(engine, workspace)
-    return builder_kind(os.environ.get("DOCKER_BUILDKIT"), cli_version, has_buildx, server_version)
+    return builder_kind(
+        os.environ.get("DOCKER_BUILDKIT"), cli_version, has_buildx, server_version, api_version
+    )
 
 
 def comparison_rows(

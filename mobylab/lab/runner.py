@@ -548,7 +548,9 @@ class LabRunner:
 
     def engine_info(self, engine: Engine) -> dict[str, Any]:
         caps = probe(engine, self.session.workspace)
-        builder, why = detect_builder(engine, self.session.workspace, caps.server_version)
+        builder, why = detect_builder(
+            engine, self.session.workspace, caps.server_version, caps.api_version
+        )
         base = inspect_image(engine, self.bases.builder) if self.lab.builder_bases else None
         return {
             "name": engine.name,

@@ -235,19 +235,25 @@ def test_cache_hits() -> None:
 
 
 @pytest.mark.parametrize(
-    ("env", "cli", "buildx", "server", "kind"),
+    ("env", "cli", "buildx", "server", "api", "kind"),
     [
-        (None, "28.2.2", False, "20.10.24", "legacy"),
-        (None, "28.2.2", True, "20.10.24", "buildkit"),
-        ("0", "28.2.2", True, "20.10.24", "legacy"),
-        ("1", "20.10.24", False, "20.10.24", "buildkit"),
-        (None, "20.10.24", False, "20.10.24", "legacy"),
-        ("1", "28.2.2", True, "17.05.0-ce", "legacy"),
-        ("1", "28.2.2", False, "20.10.24", "buildkit"),
+        (None, "28.2.2", False, "20.10.24", "1.41", "legacy"),
+        (None, "28.2.2", True, "20.10.24", "1.41", "buildkit"),
+        ("0", "28.2.2", True, "20.10.24", "1.41", "legacy"),
+        ("1", "20.10.24", False, "20.10.24", "1.41", "buildkit"),
+        (None, "20.10.24", False, "20.10.24", "", "legacy"),
+        ("1", "28.2.2", True, "17.05.0-ce", "1.29", "legacy"),
+        ("1", "28.2.2", False, "20.10.24", "", "buildkit"),
+        # A dev build says "dev": its API tells an 18.06 from today's master.
+        (None, "28.2.2", True, "dev", "1.38", "legacy"),
+        (None, "28.2.2", True, "dev", "1.39", "buildkit"),
+        (None, "28.2.2", True, "dev", "1.56", "buildkit"),
     ],
 )
-def test_builder_kind(env: str | None, cli: str, buildx: bool, server: str, kind: str) -> None:
-    assert builder_kind(env, cli, buildx, server)[0] == kind
+def test_builder_kind(
+    env: str | None, cli: str, buildx: bool, server: str, api: str, kind: str
+) -> None:
+    assert builder_kind(env, cli, buildx, server, api)[0] == kind
 
 
 def test_bars_and_ratios() -> None:

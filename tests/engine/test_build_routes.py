@@ -118,6 +118,33 @@ def test_the_source_route_builds_a_dirty_checkout_as_it_is(
     assert not (module_source / "bundles").exists()
 
 
+def test_a_built_commit_whose_dev_image_is_gone_gets_the_image_again(
+    engine: Engine, workspace: Workspace, module_source: Path
+) -> None:
+    args = ("dev.build", "--checkout", str(module_source), "--route", "source")
+    first = run_task(workspace, *args, timeout=1800)
+    assert first.returncode == 0, first.stderr[-3000:]
+    manifest = json.loads(run_task(workspace, "dev.bundles", "--json").stdout)
+    client = engine.client()
+    try:
+        client.images.remove(manifest["dev_image"])
+    finally:
+        client.close()
+    again = run_task(workspace, *args, timeout=1800)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"the dev image {manifest['dev_image']} is gone from the engine" in again.stderr
+    assert "the bundles of" in again.stderr and "are unchanged" in again.stderr
+    # Only the image was made: the build is the same one, and dev.up would find it.
+    assert json.loads(run_task(workspace, "dev.bundles", "--json").stdout) == manifest
+    client = engine.client()
+    try:
+        assert client.images.get(manifest["dev_image"])
+    finally:
+        client.close()
+    third = run_task(workspace, *args)
+    assert "is already built (source route" in third.stderr
+
+
 def test_ctrl_c_during_the_go_build(engine: Engine, workspace: Workspace, tmp_path: Path) -> None:
     source = make_engine_source(tmp_path / "engine", "module", sleep_seconds=120)
     process = subprocess.Popen(

@@ -87,6 +87,38 @@ def _cache_candidates(
     return (source, None) if route == "source" else (upstream, source)
 
 
+def _dev_image_gone(session: Session, plan: BuildPlan) -> bool:
+    """Whether the engine answers and lacks the build's dev image (say, after a prune)."""
+    from ...errors import EngineError
+    from ...images.build import image_exists
+
+    try:
+        client = session.engine(start=False).client()
+    except EngineError:
+        return False
+    try:
+        return not image_exists(client, plan.dev_image)
+    finally:
+        client.close()
+
+
+def _remake_dev_image(
+    session: Session, path: Path, built: BuildPlan, target: str | None, with_fixes: bool
+) -> None:
+    """Make a source build's dev image again from its recipe, leaving the bundles be."""
+    from ...dev.devimage import ensure_dev_image
+
+    engine = session.engine()
+    planned = _planned(session, path, "source", target, engine, with_fixes=with_fixes)
+    if planned.recipe is None or planned.recipe.tag != built.dev_image:
+        raise BuildError(
+            f"the dev image {built.dev_image} cannot be made again from today's plan",
+            "Run `invoke dev.build --force` to build the commit again.",
+        )
+    ensure_dev_image(engine, session.workspace, session.settings, planned.recipe)
+    ui.info(f"made {built.dev_image} again; the bundles of {built.commit[:12]} are unchanged")
+
+
 NO_FIXES_HELP = "source route: build without the engine's own later fixes (dev.plan lists them)"
 ROUTE_HELP = "auto (default: the era's own make where it can work here), upstream or source"
 
@@ -192,13 +224,20 @@ def build(
     if not force and not dirty:
         first, second = _cache_candidates(session, quick, route, target, not no_fixes)
         cached = cached_build(session.workspace, first, other=second)
-        if cached is not None:
+        if cached is not None and not _dev_image_gone(session, cached.plan):
             ui.info(
                 f"commit {quick.commit[:12]} is already built ({cached.plan.route} route: "
                 f"{cached.plan.command}); nothing to do ({time.monotonic() - started:.2f}s). "
                 "Use --force to rebuild."
             )
             return
+        if cached is not None:
+            # The bundles are there but dev.up could not run them: remake the image only
+            # where mobylab makes it; the era's own docker-dev comes from its make.
+            ui.info(f"the dev image {cached.plan.dev_image} is gone from the engine")
+            if cached.plan.route == "source":
+                _remake_dev_image(session, path, cached.plan, target, not no_fixes)
+                return
     engine = session.engine()
     planned = _planned(session, path, route, target, engine, with_fixes=not no_fixes)
     full = planned.plan

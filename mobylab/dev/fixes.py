@@ -78,9 +78,12 @@ def _git(args: list[str], cwd: Path) -> tuple[int, str]:
 
 
 def already_in(copy: Path, fix: EraFix) -> bool:
-    """Whether the copy's files hold the fix's changes already (its patch undoes cleanly)."""
+    """Whether the copy's file that needs the fix holds its changes already (that file's
+    part of the patch undoes cleanly). Only that file: a later source has often changed
+    the fix's other files (its tests) since, which says nothing about the fix."""
+    diff = ["git", "diff", "--binary", "--no-ext-diff", "--no-color"]
     patch = subprocess.run(
-        ["git", "diff", "--binary", "--no-ext-diff", "--no-color", f"{fix.commit}^", fix.commit],
+        [*diff, f"{fix.commit}^", fix.commit, "--", fix.file],
         cwd=copy,
         capture_output=True,
         env={**os.environ, **_GIT_ENV},

@@ -173,6 +173,27 @@ def test_a_source_that_already_has_the_fix(tmp_path: Path, upstream: Upstream):
     assert git(copy, "rev-parse", "HEAD") == later
 
 
+def test_a_source_that_has_the_fix_and_changed_its_tests_since(tmp_path: Path, upstream: Upstream):
+    """The fix also changed a test file that later commits changed again: only the file
+    that needs the fix says whether the source has it."""
+    tests = "pkg/tarsum/tarsum_test.go"
+    git(upstream.work, "checkout", "-q", "-b", "with-tests", upstream.base)
+    write(upstream.work, tests, "package tarsum\n\nconst sums = 1\n")
+    base = commit_all(upstream.work, "tests")
+    write(upstream.work, TARSUM, TARSUM_FIXED)
+    write(upstream.work, tests, "package tarsum\n\nconst sums = 2\n")
+    fix = commit_all(upstream.work, "Fix tarsum and its tests")
+    write(upstream.work, tests, "package tarsum\n\nconst sums = 3\n")
+    later = commit_all(upstream.work, "the tests change again")
+    git(upstream.work, "push", "-q", str(upstream.bare), "with-tests")
+    assert base != later
+    copy = copy_at(upstream, tmp_path / "copy", later)
+    results = apply_fixes(copy, upstream.url, [era_fix(fix)])
+    assert [(r["status"], r["files"]) for r in results] == [("present", [])]
+    assert git(copy, "rev-parse", "HEAD") == later
+    assert git(copy, "status", "--porcelain") == ""
+
+
 def test_fixes_apply_in_order_each_on_top_of_the_last(tmp_path: Path, upstream: Upstream):
     write(upstream.work, "pkg/archive/archive.go", "package archive\n\nconst Fixed = true\n")
     second = commit_all(upstream.work, "Fix archive for go 1.11")

@@ -47,6 +47,9 @@ def container_exists(engine: Engine, name: str) -> bool:
 
 # The first API version whose engine has BuildKit (18.09).
 BUILDKIT_API = (1, 39)
+# The first whose BuildKit today's buildx drives faithfully (20.10): on 18.09 and 19.03
+# the images buildx 0.8 and later builds lose their config (CMD, ENV), docker/buildx#1039.
+BUILDX_API = (1, 41)
 
 
 def builder_kind(
@@ -61,7 +64,9 @@ def builder_kind(
     CLI 23+ builds with BuildKit through buildx unless DOCKER_BUILDKIT=0; without buildx
     it falls back to the legacy builder. Older CLIs use BuildKit only with
     DOCKER_BUILDKIT=1. Engines before 18.09 (API 1.39) have no BuildKit at all; the
-    API version says so for a dev build, whose version is often just "dev".
+    API version says so for a dev build, whose version is often just "dev". Through
+    today's buildx an engine before 20.10 builds images without their config, so it
+    gets the legacy builder unless DOCKER_BUILDKIT=1 says otherwise.
     """
     server = _version(server_version)
     if server and server < (18, 9):
@@ -75,6 +80,12 @@ def builder_kind(
     cli = _version(cli_version)
     if cli and cli >= (23,):
         if cli_has_buildx:
+            old = (api and api < BUILDX_API) or (not api and server and server < (20, 10))
+            if old and flag not in ("1", "true"):
+                return "legacy", (
+                    f"engine API {api_version or server_version}: through buildx an engine "
+                    "before 20.10 (API 1.41) builds images without their CMD"
+                )
             return "buildkit", f"CLI {cli_version} with buildx"
         if flag in ("1", "true"):
             return "buildkit", f"DOCKER_BUILDKIT=1 but CLI {cli_version} has no buildx: builds fail"

@@ -9,8 +9,6 @@ not apply is refused, and nothing is built.
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -77,29 +75,37 @@ def _git(args: list[str], cwd: Path) -> tuple[int, str]:
     return result.returncode, (result.stdout + result.stderr).strip()
 
 
+def patch_lines(patch: str) -> tuple[list[str], list[str]]:
+    """Pure: the lines a unified diff adds and removes, stripped, blank ones left out."""
+    added: list[str] = []
+    removed: list[str] = []
+    for line in patch.splitlines():
+        if line.startswith(("+++", "---")):
+            continue
+        if line[:1] in "+-" and line[1:].strip():
+            (added if line[0] == "+" else removed).append(line[1:].strip())
+    return added, removed
+
+
+def holds_fix(text: str, added: Sequence[str], removed: Sequence[str]) -> bool:
+    """Pure: whether a file's text holds a fix: every line it added is there (or, for a
+    fix that only removes, none of the lines it removed is). Lines, not the patch: later
+    commits often change the fix's neighbourhood, so its patch no longer undoes."""
+    lines = {line.strip() for line in text.splitlines()}
+    if added:
+        return all(line in lines for line in added)
+    return bool(removed) and not any(line in lines for line in removed)
+
+
 def already_in(copy: Path, fix: EraFix) -> bool:
-    """Whether the copy's file that needs the fix holds its changes already (that file's
-    part of the patch undoes cleanly). Only that file: a later source has often changed
-    the fix's other files (its tests) since, which says nothing about the fix."""
-    diff = ["git", "diff", "--binary", "--no-ext-diff", "--no-color"]
-    patch = subprocess.run(
-        [*diff, f"{fix.commit}^", fix.commit, "--", fix.file],
-        cwd=copy,
-        capture_output=True,
-        env={**os.environ, **_GIT_ENV},
-        check=False,
-    )
-    if patch.returncode != 0 or not patch.stdout:
+    """Whether the copy's file that needs the fix holds its changes already. Only that
+    file: a later source has often changed the fix's other files (its tests) since."""
+    diff = ["git", "diff", "--no-ext-diff", "--no-color", f"{fix.commit}^", fix.commit]
+    patch = process.capture([*diff, "--", fix.file], cwd=copy, env=_GIT_ENV, timeout=600)
+    path = copy / fix.file
+    if patch.returncode != 0 or not patch.stdout or not path.is_file():
         return False
-    check = subprocess.run(
-        ["git", "apply", "--reverse", "--check"],
-        cwd=copy,
-        input=patch.stdout,
-        capture_output=True,
-        env={**os.environ, **_GIT_ENV},
-        check=False,
-    )
-    return check.returncode == 0
+    return holds_fix(path.read_text(errors="replace"), *patch_lines(patch.stdout))
 
 
 def apply_fixes(copy: Path, remote: str, fixes: Sequence[EraFix]) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mobylab.dev.fixes import FIXES, EraFix, apply_fixes, fixes_for
+from mobylab.dev.fixes import FIXES, EraFix, apply_fixes, fixes_for, holds_fix, patch_lines
 from mobylab.errors import BuildError, SourceError
 from tests.fixtures.enginesrc import git
 
@@ -192,6 +192,52 @@ def test_a_source_that_has_the_fix_and_changed_its_tests_since(tmp_path: Path, u
     assert [(r["status"], r["files"]) for r in results] == [("present", [])]
     assert git(copy, "rev-parse", "HEAD") == later
     assert git(copy, "status", "--porcelain") == ""
+
+
+def test_a_source_that_has_the_fix_and_changed_around_it_since(tmp_path: Path, upstream: Upstream):
+    """Later commits changed the fix's own neighbourhood, so its patch no longer undoes:
+    the lines it added are still there, and that says the source has it."""
+    text = TARSUM_FIXED.replace(
+        "func header(h *tar.Header)", "func header(h *tar.Header, all bool)"
+    )
+    write(upstream.work, TARSUM, text)
+    later = commit_all(upstream.work, "header takes all")
+    push(upstream.work, upstream.bare)
+    copy = copy_at(upstream, tmp_path / "copy", later)
+    results = apply_fixes(copy, upstream.url, [era_fix(upstream.fix)])
+    assert [(r["status"], r["files"]) for r in results] == [("present", [])]
+    assert (copy / TARSUM).read_text() == text
+
+
+PATCH = """\
+--- a/pkg/tarsum/tarsum.go
++++ b/pkg/tarsum/tarsum.go
+@@ -1,4 +1,5 @@
+ func encode() {
++\t// Ignore these headers
+-\treturn n, nil
++\treturn 0, err
++
+ }
+"""
+
+
+def test_the_lines_a_patch_adds_and_removes():
+    assert patch_lines(PATCH) == (["// Ignore these headers", "return 0, err"], ["return n, nil"])
+
+
+def test_a_file_holds_a_fix_when_every_line_it_added_is_there():
+    added, removed = patch_lines(PATCH)
+    fixed = "func encode(x int) {\n  // Ignore these headers\n\tif x {\n\t\treturn 0, err\n}\n"
+    assert holds_fix(fixed, added, removed)
+    assert not holds_fix("func encode() {\n\treturn 0, err\n}\n", added, removed)
+    assert not holds_fix("", added, removed)
+
+
+def test_a_fix_that_only_removes_is_held_when_its_lines_are_gone():
+    assert holds_fix("func f() {}\n", [], ["tarW.Flush()"])
+    assert not holds_fix("func f() {\n\ttarW.Flush()\n}\n", [], ["tarW.Flush()"])
+    assert not holds_fix("anything", [], [])
 
 
 def test_fixes_apply_in_order_each_on_top_of_the_last(tmp_path: Path, upstream: Upstream):

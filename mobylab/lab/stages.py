@@ -110,7 +110,9 @@ def stage_report(
     elif builder == LEGACY:
         text = f"the legacy builder built {made}: every stage up to --target {target}"
         if after:
-            text += f"; {', '.join(after)} come after the target"
+            text += (
+                f"; {', '.join(after)} {'comes' if len(after) == 1 else 'come'} after the target"
+            )
     else:
         text = f"the build's output names no stages (built: {made})"
     return {

@@ -71,7 +71,7 @@ def test_legacy_output() -> None:
     assert log.builder == "legacy" and log.built == ["builder"]
     report = stage_report(log.stages, log.built, log.builder, "builder")
     assert "every stage up to --target builder" in report["text"]
-    assert "stage-1 come after the target" in report["text"]
+    assert "stage-1 comes after the target" in report["text"]
     # An unnamed stage is known by its position.
     unnamed = feed("Step 1/3 : FROM a\nStep 2/3 : RUN x\nStep 3/3 : FROM b\n", ["stage-0", "x"])
     assert unnamed.built == ["stage-0", "x"]

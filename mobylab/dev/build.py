@@ -14,6 +14,7 @@ import hashlib
 import os
 import re
 import shlex
+import shutil
 import signal
 import threading
 import time
@@ -478,6 +479,8 @@ def execute(
             detail="\n".join(result.tail[-TAIL_LINES:]),
         )
     phases = clock.finish()
+    for placed in place_beside_daemon(job.source_dir, plan.daemon_dirs, job.bundle_files):
+        ui.info(f"{placed.name} put beside the daemon in {placed.parent}")
     ui.step("listing the bundles")
     listed = time.monotonic()
     found = scan_bundles(job.source_dir)
@@ -509,6 +512,23 @@ def execute(
     write_json(path, manifest)
     workspace.save_state(STATE_NAME, {"commit": plan.commit, "manifest": str(path)})
     return _record(manifest, path)
+
+
+def place_beside_daemon(
+    source_dir: Path, daemon_dirs: Sequence[str], files: Sequence[Path]
+) -> list[Path]:
+    """Copy each file into the first of the daemon's bundle folders that exists, unless
+    the build put one there; the copies made."""
+    folder = next((source_dir / d for d in daemon_dirs if (source_dir / d).is_dir()), None)
+    placed: list[Path] = []
+    if folder is None:
+        return placed
+    for path in files:
+        target = folder / path.name
+        if not target.exists():
+            shutil.copy2(path, target)
+            placed.append(target)
+    return placed
 
 
 def require_make() -> None:

@@ -146,6 +146,7 @@ def source_job(
         cwd=copy.path,
         source_dir=copy.path,
         build_id=build_id,
+        bundle_files=tuple(installed),
         manifest={
             **copy_manifest(copy, recipe, volumes),
             "companions": list(plan.companions),

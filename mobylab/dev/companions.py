@@ -9,7 +9,11 @@ into the bundle next to dockerd, as it did in 2017. Later daemons speak
 containerd 1.x and run with the dev image's Debian packages; until 18.09 they
 still look for them under the docker- names their hack/make/.binary-setup gives,
 so the dev container links those names to Debian's programs before the daemon
-starts (scripts/mobylab-dind). docker-init is
+starts (scripts/mobylab-dind). Debian ships no docker-proxy: until the engine
+built its own (23.0), its source names the libnetwork commit of one
+(binaries-commits, then hack/dockerfile/install/proxy.installer), and that one is
+built and put beside the daemon in the bundle, where that era's make would have
+copied it. docker-init is
 Debian's static tini in every era (the source names a tini commit, but tini's
 repository is not one a mirror keeps; the program is the same 0.x init).
 
@@ -35,6 +39,7 @@ from .toolchain import Toolchain
 
 COMMITS_FILE = "hack/dockerfile/binaries-commits"
 INSTALL_SCRIPT = "hack/dockerfile/install-binaries.sh"
+PROXY_INSTALLER = "hack/dockerfile/install/proxy.installer"
 BINARY_SETUP = "hack/make/.binary-setup"
 
 
@@ -111,13 +116,18 @@ INIT_NAME = "docker-init"
 INIT_IN_IMAGE = "/usr/bin/tini-static"
 
 
+_COMMIT_LINE = re.compile(
+    # NAME_COMMIT=sha, or the default form : "${NAME_COMMIT:=sha}" of the later installers.
+    r"^\s*(?::\s+['\"]?\$\{)?([A-Z][A-Z0-9_]*_COMMIT)(?:=|:=)['\"]?([0-9a-fA-F]{7,64})"
+    r"['\"]?\}?['\"]?\s*(?:#.*)?$"
+)
+
+
 def parse_commits(text: str) -> dict[str, str]:
     """Pure: NAME_COMMIT=sha lines of a shell file -> {NAME_COMMIT: sha}."""
     found: dict[str, str] = {}
     for line in text.splitlines():
-        match = re.match(
-            r"^\s*([A-Z][A-Z0-9_]*_COMMIT)=['\"]?([0-9a-fA-F]{7,64})['\"]?\s*(?:#.*)?$", line
-        )
+        match = _COMMIT_LINE.match(line)
         if match:
             found[match.group(1)] = match.group(2).lower()
     return found
@@ -156,7 +166,7 @@ def companions_for(
     the ones its source names, the repositories the ones its install script clones.
     """
     if companions_from_debian:
-        return [], []
+        return _proxy_for(files), []
     text = files.get(COMMITS_FILE)
     if text is None:
         raise SourceError(
@@ -179,6 +189,17 @@ def companions_for(
             f"docker-init: Debian's static tini stands in for tini {commits['TINI_COMMIT'][:12]}"
         )
     return companions, notes
+
+
+def _proxy_for(files: Mapping[str, str | None]) -> list[Companion]:
+    """Pure: the docker-proxy a daemon Debian serves otherwise needs, when its source
+    names the libnetwork commit of one (a source that builds its own names none)."""
+    scripts = "\n".join(files.get(name) or "" for name in (COMMITS_FILE, PROXY_INSTALLER))
+    commit = parse_commits(scripts).get("LIBNETWORK_COMMIT")
+    if commit is None:
+        return []
+    clones = parse_clones("\n".join(files.get(n) or "" for n in (INSTALL_SCRIPT, PROXY_INSTALLER)))
+    return [Companion(commit=commit, **_from_script(_SPECS["LIBNETWORK_COMMIT"], clones))]
 
 
 # hack/make/.binary-setup's variables, and the Debian program each one names.

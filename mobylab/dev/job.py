@@ -37,6 +37,9 @@ class BuildJob:
     # What the build container's labels carry: removed on Ctrl-C and afterwards.
     build_id: str
     notes: tuple[str, ...] = ()
+    # Files put beside the daemon in its bundle after the commands, where they did not
+    # put them (companions an era's make copies only together with a runc of its own).
+    bundle_files: tuple[Path, ...] = ()
     # Extra fields of the manifest (security, toolchain, dev image, dirty ...).
     manifest: Mapping[str, Any] = field(default_factory=dict)
 

@@ -40,6 +40,7 @@ PLAN_FILES = (
     "vendor.mod",
     "hack/dockerfile/binaries-commits",
     "hack/dockerfile/install-binaries.sh",
+    "hack/dockerfile/install/proxy.installer",
     "hack/make/.binary-setup",
 )
 #: Folders whose presence the plan needs to know: vendoring, the era's containerd API,

@@ -210,12 +210,15 @@ def plan_rows(plan: BuildPlan) -> list[tuple[str, str]]:
 
 def companions_row(plan: BuildPlan) -> str:
     """Pure: the plan's companions in one line."""
-    if plan.companions:
-        return ", ".join(f"{c['name']} {c['commit'][:12]}" for c in plan.companions)
+    built = ", ".join(f"{c['name']} {c['commit'][:12]}" for c in plan.companions)
+    toolchain = plan.toolchain
+    if built and not (toolchain and toolchain.companions_from_debian):
+        return built
+    debian = "the dev image's Debian packages"
     if plan.companion_aliases:
         names = ", ".join(alias.split("=", 1)[0] for alias in plan.companion_aliases)
-        return f"the dev image's Debian packages, as {names} (the names this daemon looks for)"
-    return "the dev image's Debian packages"
+        debian += f", as {names} (the names this daemon looks for)"
+    return f"{debian}; {built} from source" if built else debian
 
 
 def plan_summary(planned: Planned) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from mobylab import labels
 from mobylab.dev.companions import (
     COMMITS_FILE,
     INSTALL_SCRIPT,
+    PROXY_INSTALLER,
     Companion,
     build_argv,
     companions_for,
@@ -80,9 +81,43 @@ def test_parse_commits_skips_comments_shebang_and_what_is_not_a_hash():
     assert parse_commits("#!/bin/sh\n") == {}
 
 
-def test_a_daemon_debian_serves_needs_no_companions():
-    assert companions_for(files_with(COMMITS_2017), companions_from_debian=True) == ([], [])
+def test_a_daemon_debian_serves_needs_only_the_docker_proxy_its_source_names():
+    # 17.12 to 18.06: binaries-commits still names libnetwork; Debian ships no docker-proxy.
+    companions, notes = companions_for(files_with(COMMITS_2017), companions_from_debian=True)
+    assert [(c.name, c.commit, c.repo) for c in companions] == [
+        ("docker-proxy", LIBNETWORK, "https://github.com/docker/libnetwork")
+    ]
+    assert notes == []
     assert companions_for({}, companions_from_debian=True) == ([], [])
+
+
+PROXY = "a543cbc4871f904b0efe205708eb45d72e65fd8b"
+# Shaped like hack/dockerfile/install/proxy.installer of 18.09 and of 20.10.
+PROXY_INSTALLER_2018 = f"""\
+#!/bin/sh
+# LIBNETWORK_COMMIT is used to build the docker-userland-proxy binary.
+LIBNETWORK_COMMIT={LIBNETWORK}
+"""
+PROXY_INSTALLER_2020 = f"""\
+#!/bin/sh
+: "${{LIBNETWORK_COMMIT:={PROXY}}}"
+_install_proxy() {{
+\tgit clone https://github.com/docker/libnetwork.git "$GOPATH/src/github.com/docker/libnetwork"
+}}
+"""
+
+
+def test_the_proxy_installer_names_the_docker_proxy_of_2018_to_2020():
+    assert parse_commits(PROXY_INSTALLER_2020) == {"LIBNETWORK_COMMIT": PROXY}
+    assert parse_commits(PROXY_INSTALLER_2018) == {"LIBNETWORK_COMMIT": LIBNETWORK}
+    for text, commit in ((PROXY_INSTALLER_2018, LIBNETWORK), (PROXY_INSTALLER_2020, PROXY)):
+        companions, _ = companions_for({PROXY_INSTALLER: text}, companions_from_debian=True)
+        (proxy,) = companions
+        assert (proxy.name, proxy.commit) == ("docker-proxy", commit)
+        assert proxy.outputs == (("docker-proxy", "docker-proxy"),)
+        assert proxy.command[-1] == "github.com/docker/libnetwork/cmd/proxy"
+    # 23.0 on: the engine builds its own docker-proxy and names no libnetwork commit.
+    assert companions_for({"hack/make/binary-proxy": "#!/bin/sh\n"}, True) == ([], [])
 
 
 def test_a_2017_daemon_without_the_commits_file_is_refused():

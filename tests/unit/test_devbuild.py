@@ -13,6 +13,7 @@ from mobylab.dev.build import (
     PhaseClock,
     cache_valid,
     phase_of,
+    place_beside_daemon,
     recipe_exit_code,
     scan_bundles,
 )
@@ -192,3 +193,22 @@ def test_a_build_named_by_a_commit_prefix(tmp_path: Path) -> None:
     assert pick_build(builds, "2E96C1739").plan.commit.startswith("2e96c1739")
     with pytest.raises(BuildError, match="no build of a commit starting with 'abcdef0'"):
         pick_build(builds, "abcdef0")
+
+
+def test_companions_are_put_beside_the_daemon_where_the_build_did_not(tmp_path: Path):
+    made = tmp_path / "companions"
+    made.mkdir()
+    for name in ("docker-proxy", "docker-runc"):
+        (made / name).write_text(f"#!/bin/sh\necho {name}\n")
+    daemon = tmp_path / "src" / "bundles" / "binary-daemon"
+    daemon.mkdir(parents=True)
+    (daemon / "docker-runc").write_text("the build's own\n")
+    dirs = ("bundles/latest/binary-daemon", "bundles/binary-daemon")
+    files = sorted(made.iterdir())
+    placed = place_beside_daemon(tmp_path / "src", dirs, files)
+    assert placed == [daemon / "docker-proxy"]
+    assert (daemon / "docker-proxy").read_text() == "#!/bin/sh\necho docker-proxy\n"
+    assert (daemon / "docker-runc").read_text() == "the build's own\n"
+    # Nothing to put, or no daemon folder: nothing happens.
+    assert place_beside_daemon(tmp_path / "src", dirs, files) == []
+    assert place_beside_daemon(tmp_path / "none", dirs, files) == []

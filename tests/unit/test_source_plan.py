@@ -18,6 +18,7 @@ from mobylab.dev.plan import (
     source_bundles,
     source_plan,
 )
+from mobylab.dev.planner import companions_row
 from mobylab.dev.toolchain import Toolchain, choose_go, go_need, make_toolchain
 from tests.fixtures.enginesrc import era_files
 from tests.unit.test_toolchain import (
@@ -221,3 +222,22 @@ def test_an_upstream_plan_round_trips_without_a_toolchain():
     again = BuildPlan.from_dict(json.loads(json.dumps(plan.as_dict())))
     assert again.toolchain is None
     assert again == plan
+
+
+def test_the_companions_row_says_what_is_built_and_what_is_debians():
+    plan = plan_of("2017")
+    records = tuple(
+        c.as_dict()
+        for c in companions_for({"hack/dockerfile/binaries-commits": COMMITS_2017}, False)[0]
+    )
+    built = toolchain_for(plan, {"Dockerfile": DOCKERFILE_2017}, from_debian=False)
+    debian = dataclasses.replace(built, companions_from_debian=True)
+    row = companions_row(to_source(plan, built, companions=records))
+    assert row == "runc 9c2d8d184e5d, containerd 9048e5e50717, docker-proxy 7b2b1feb1de4"
+    proxy = records[2:]
+    aliases = ("docker-runc=runc",)
+    assert companions_row(to_source(plan, debian, companions=proxy, companion_aliases=aliases)) == (
+        "the dev image's Debian packages, as docker-runc (the names this daemon looks for); "
+        "docker-proxy 7b2b1feb1de4 from source"
+    )
+    assert companions_row(to_source(plan, debian)) == "the dev image's Debian packages"

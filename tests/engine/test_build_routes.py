@@ -26,6 +26,8 @@ from mobylab.labels import MANAGED
 from mobylab.workspace import Workspace
 from tests.fixtures.cli import invoke_argv, run_task
 from tests.fixtures.enginesrc import ensure_dind_image, git, make_engine_source, rewrite
+from tests.fixtures.upstream import mirror_folder
+from tests.unit.test_companions import LIBNETWORK
 from tests.unit.test_source_cli import one_error_line
 
 pytestmark = pytest.mark.engine
@@ -143,6 +145,40 @@ def test_a_built_commit_whose_dev_image_is_gone_gets_the_image_again(
         client.close()
     third = run_task(workspace, *args)
     assert "is already built (source route" in third.stderr
+
+
+def test_the_docker_proxy_a_source_names_is_built_and_put_beside_its_daemon(
+    engine: Engine, workspace: Workspace, module_source: Path
+) -> None:
+    """A daemon Debian's containerd and runc serve, whose source names the libnetwork
+    commit of its docker-proxy (as 18.09 to 20.10 do): the real libnetwork from the
+    mirror is built, and the proxy lands in the bundle beside dockerd."""
+    mirror = mirror_folder()
+    installer = module_source / "hack" / "dockerfile" / "install" / "proxy.installer"
+    installer.parent.mkdir(parents=True)
+    installer.write_text(
+        f': "${{LIBNETWORK_COMMIT:={LIBNETWORK}}}"\n'
+        "git clone https://github.com/docker/libnetwork.git"
+        ' "$GOPATH/src/github.com/docker/libnetwork"\n'
+    )
+    git(module_source, "add", "-A")
+    git(module_source, "commit", "-q", "-m", "name a docker-proxy")
+    env = {"MOBYLAB_MIRRORS": str(mirror)}
+    args = ("--checkout", str(module_source), "--route", "source")
+    planned = run_task(workspace, "dev.plan", *args, "--json", env=env)
+    assert planned.returncode == 0, planned.stderr
+    companions = json.loads(planned.stdout)["companions"]
+    assert [(c["name"], c["commit"]) for c in companions] == [("docker-proxy", LIBNETWORK)]
+    built = run_task(workspace, "dev.build", *args, env=env, timeout=1800)
+    assert built.returncode == 0, built.stderr[-3000:]
+    assert f"docker-proxy {LIBNETWORK[:12]}: fetching from file://{mirror}/libnetwork.git" in (
+        built.stderr
+    )
+    assert "docker-proxy put beside the daemon" in built.stderr
+    manifest = json.loads(run_task(workspace, "dev.bundles", "--json").stdout)
+    paths = {b["path"] for b in manifest["binaries"]}
+    assert {"bundles/binary-daemon/dockerd", "bundles/binary-daemon/docker-proxy"} <= paths
+    assert manifest["companion_files"] == ["docker-proxy"]
 
 
 def test_ctrl_c_during_the_go_build(engine: Engine, workspace: Workspace, tmp_path: Path) -> None:

@@ -147,6 +147,33 @@ def test_a_built_commit_whose_dev_image_is_gone_gets_the_image_again(
     assert "is already built (source route" in third.stderr
 
 
+def slow_libnetwork(bare: Path, work: Path) -> str:
+    """A libnetwork of the test's own whose cmd/proxy takes seconds to compile (a large
+    map literal, new each run so no Go cache has it): a Ctrl-C can land in its build."""
+    proxy = work / "cmd" / "proxy"
+    proxy.mkdir(parents=True)
+    (proxy / "main.go").write_text(
+        'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println(len(table)) }\n'
+    )
+    nonce = time.time_ns()
+    entries = "".join(f'\t"s{i}-{nonce}": {i},\n' for i in range(200_000))
+    (proxy / "table.go").write_text(f"package main\n\nvar table = map[string]int{{\n{entries}}}\n")
+    git(work.parent, "init", "-q", "-b", "master", str(work))
+    git(work, "add", "-A")
+    git(work, "commit", "-q", "-m", "a slow proxy")
+    git(work.parent, "clone", "-q", "--bare", str(work), str(bare))
+    git(bare, "config", "uploadpack.allowAnySHA1InWant", "true")
+    return git(work, "rev-parse", "HEAD")
+
+
+def name_a_docker_proxy(source: Path, commit: str) -> None:
+    installer = source / "hack" / "dockerfile" / "install" / "proxy.installer"
+    installer.parent.mkdir(parents=True, exist_ok=True)
+    installer.write_text(f': "${{LIBNETWORK_COMMIT:={commit}}}"\n')
+    git(source, "add", "-A")
+    git(source, "commit", "-q", "-m", "name a docker-proxy")
+
+
 def test_the_docker_proxy_a_source_names_is_built_and_put_beside_its_daemon(
     engine: Engine, workspace: Workspace, module_source: Path
 ) -> None:
@@ -154,15 +181,7 @@ def test_the_docker_proxy_a_source_names_is_built_and_put_beside_its_daemon(
     commit of its docker-proxy (as 18.09 to 20.10 do): the real libnetwork from the
     mirror is built, and the proxy lands in the bundle beside dockerd."""
     mirror = mirror_folder()
-    installer = module_source / "hack" / "dockerfile" / "install" / "proxy.installer"
-    installer.parent.mkdir(parents=True)
-    installer.write_text(
-        f': "${{LIBNETWORK_COMMIT:={LIBNETWORK}}}"\n'
-        "git clone https://github.com/docker/libnetwork.git"
-        ' "$GOPATH/src/github.com/docker/libnetwork"\n'
-    )
-    git(module_source, "add", "-A")
-    git(module_source, "commit", "-q", "-m", "name a docker-proxy")
+    name_a_docker_proxy(module_source, LIBNETWORK)
     env = {"MOBYLAB_MIRRORS": str(mirror)}
     args = ("--checkout", str(module_source), "--route", "source")
     planned = run_task(workspace, "dev.plan", *args, "--json", env=env)
@@ -171,14 +190,14 @@ def test_the_docker_proxy_a_source_names_is_built_and_put_beside_its_daemon(
     assert [(c["name"], c["commit"]) for c in companions] == [("docker-proxy", LIBNETWORK)]
     built = run_task(workspace, "dev.build", *args, env=env, timeout=1800)
     assert built.returncode == 0, built.stderr[-3000:]
-    assert f"docker-proxy {LIBNETWORK[:12]}: fetching from file://{mirror}/libnetwork.git" in (
-        built.stderr
-    )
     assert "docker-proxy put beside the daemon" in built.stderr
     manifest = json.loads(run_task(workspace, "dev.bundles", "--json").stdout)
     paths = {b["path"] for b in manifest["binaries"]}
     assert {"bundles/binary-daemon/dockerd", "bundles/binary-daemon/docker-proxy"} <= paths
     assert manifest["companion_files"] == ["docker-proxy"]
+    assert [(c["name"], c["commit"]) for c in manifest["companions"]] == [
+        ("docker-proxy", LIBNETWORK)
+    ]
 
 
 def test_ctrl_c_during_the_go_build(engine: Engine, workspace: Workspace, tmp_path: Path) -> None:
@@ -213,6 +232,50 @@ def test_ctrl_c_during_the_go_build(engine: Engine, workspace: Workspace, tmp_pa
         timeout=1800,
     )  # fmt: skip
     assert again.returncode == 0, again.stderr[-3000:]
+
+
+def test_ctrl_c_while_a_companion_builds(
+    engine: Engine, workspace: Workspace, module_source: Path, tmp_path: Path
+) -> None:
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    commit = slow_libnetwork(mirror / "libnetwork.git", tmp_path / "libnetwork")
+    name_a_docker_proxy(module_source, commit)
+    env = {**os.environ, "MOBYLAB_WORKSPACE": str(workspace.root), "MOBYLAB_MIRRORS": str(mirror)}
+    args = ("dev.build", "--checkout", str(module_source), "--route", "source")
+    process = subprocess.Popen(
+        invoke_argv(*args),
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    shown: list[str] = []
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:
+            shown.append(line)
+            if f"docker-proxy {commit[:12]}: go build" in line:
+                time.sleep(0.3)  # the build container is starting or compiling
+                os.killpg(process.pid, signal.SIGINT)
+                break
+        shown.append(process.stderr.read())
+        process.wait(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    stderr = "".join(shown)
+    assert process.returncode == 130, stderr
+    assert "interrupted while building docker-proxy" in stderr
+    assert build_containers(engine) == []
+    # Nothing half-built was kept: the next build builds the proxy, and works.
+    again = run_task(workspace, *args, env={"MOBYLAB_MIRRORS": str(mirror)}, timeout=1800)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"docker-proxy {commit[:12]}: go build" in again.stderr
+    manifest = json.loads(run_task(workspace, "dev.bundles", "--json").stdout)
+    assert "bundles/binary-daemon/docker-proxy" in {b["path"] for b in manifest["binaries"]}
 
 
 def test_a_full_disk_during_the_build(engine: Engine, workspace: Workspace, tmp_path: Path) -> None:

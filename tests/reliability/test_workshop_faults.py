@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.workshop.conftest import (  # noqa: F401  (fixtures)
+    NOTHING_ELSE,
     SSHD,
     MobylabCli,
     SshFarm,
@@ -161,7 +162,10 @@ def test_teardown_never_removes_the_home_folder(
     marker = host.home / ".mobylab-workshop"
     marker.write_text("")  # what `workshop.provision --remote-dir ~` leaves there
     try:
-        result = cli("workshop.teardown", "--yes", "--remote-dir", remote_dir, "--hosts", host.spec)
+        result = cli(
+            "workshop.teardown", "--yes", "--remote-dir", remote_dir, "--hosts", host.spec,
+            "--label", NOTHING_ELSE,
+        )  # fmt: skip
         assert "Traceback" not in result.stdout + result.stderr
         assert precious.exists(), "teardown removed the home folder"
         assert host.home.is_dir()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import MobylabCli, SshFarm, make_cli
+from .conftest import NOTHING_ELSE, MobylabCli, SshFarm, make_cli
 
 pytestmark = [pytest.mark.workshop, pytest.mark.slow]
 
@@ -34,7 +34,12 @@ def flow(
     # share it; the remote doctor wants them). A no-op when earlier tests made them.
     made = cli("images.bootstrap", timeout=1800)
     assert made.returncode == 0, made.stdout + made.stderr
-    return cli
+    yield cli
+    # What the hosts' labs and dev daemons made; the base and dev images and the Go
+    # caches on the shared engine stay for the other tests and the next run.
+    for component in ("lab", "dev"):
+        label = f"org.mobylab.component={component}"
+        cli("workshop.teardown", "--hosts", ssh_farm.specs(), "--yes", "--label", label)
 
 
 def _rows_of(output: str, specs: str) -> dict[str, str]:
@@ -303,7 +308,7 @@ def test_a_running_detached_lab_refuses_another_and_teardown_stops_it(
         status = flow("workshop.status", "--hosts", host.spec, "--json")
         outcome = json.loads(status.stdout[status.stdout.index("[") :])[0]
         assert (outcome["data"]["progress"], outcome["data"]["where"]) == ("RUNNING", "starting")
-        removed = flow("workshop.teardown", "--hosts", host.spec, "--yes")
+        removed = flow("workshop.teardown", "--hosts", host.spec, "--yes", "--label", NOTHING_ELSE)
         assert removed.returncode == 0, removed.stdout + removed.stderr
         assert lab.wait(timeout=30) == -15  # SIGTERM, to the whole session
         assert not host.remote_dir.exists()

@@ -83,11 +83,14 @@ def ensure_dev_image(
     engine: Engine, workspace: Workspace, settings: Settings, recipe: Recipe
 ) -> str:
     """The dev image on the engine: made from Debian packages when it is missing."""
-    client = engine.client()
-    try:
-        present = image_exists(client, recipe.tag)
-    finally:
-        client.close()
-    if not present:
+    if not has_dev_image(engine, recipe.tag):
         build_image(engine, workspace, recipe, settings=settings)
     return recipe.tag
+
+
+def has_dev_image(engine: Engine, tag: str) -> bool:
+    client = engine.client()
+    try:
+        return image_exists(client, tag)
+    finally:
+        client.close()

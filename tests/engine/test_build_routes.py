@@ -14,7 +14,8 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -200,18 +201,32 @@ def test_the_docker_proxy_a_source_names_is_built_and_put_beside_its_daemon(
     ]
 
 
-def test_ctrl_c_during_the_go_build(engine: Engine, workspace: Workspace, tmp_path: Path) -> None:
-    source = make_engine_source(tmp_path / "engine", "module", sleep_seconds=120)
+@contextmanager
+def build_in_its_session(
+    workspace: Workspace, args: Sequence[str], env: Mapping[str, str] | None = None
+) -> Iterator[subprocess.Popen[str]]:
+    """`invoke dev.build ARGS` in a session of its own, for a Ctrl-C to its process group;
+    killed at the end if it still runs."""
     process = subprocess.Popen(
-        invoke_argv("dev.build", "--checkout", str(source.path), "--route", "source"),
-        env={**os.environ, "MOBYLAB_WORKSPACE": str(workspace.root)},
+        invoke_argv("dev.build", *args),
+        env={**os.environ, "MOBYLAB_WORKSPACE": str(workspace.root), **(env or {})},
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
     )
     try:
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def test_ctrl_c_during_the_go_build(engine: Engine, workspace: Workspace, tmp_path: Path) -> None:
+    source = make_engine_source(tmp_path / "engine", "module", sleep_seconds=120)
+    args = ("--checkout", str(source.path), "--route", "source")
+    with build_in_its_session(workspace, args) as process:
         deadline = time.monotonic() + 600
         while not build_containers(engine):
             assert process.poll() is None, process.communicate()
@@ -219,9 +234,6 @@ def test_ctrl_c_during_the_go_build(engine: Engine, workspace: Workspace, tmp_pa
             time.sleep(0.5)
         os.killpg(process.pid, signal.SIGINT)
         _, stderr = process.communicate(timeout=120)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
     assert process.returncode == 130, stderr
     assert "build interrupted" in stderr
     assert build_containers(engine) == []
@@ -241,19 +253,10 @@ def test_ctrl_c_while_a_companion_builds(
     mirror.mkdir()
     commit = slow_libnetwork(mirror / "libnetwork.git", tmp_path / "libnetwork")
     name_a_docker_proxy(module_source, commit)
-    env = {**os.environ, "MOBYLAB_WORKSPACE": str(workspace.root), "MOBYLAB_MIRRORS": str(mirror)}
-    args = ("dev.build", "--checkout", str(module_source), "--route", "source")
-    process = subprocess.Popen(
-        invoke_argv(*args),
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    env = {"MOBYLAB_MIRRORS": str(mirror)}
+    args = ("--checkout", str(module_source), "--route", "source")
     shown: list[str] = []
-    try:
+    with build_in_its_session(workspace, args, env) as process:
         assert process.stderr is not None
         for line in process.stderr:
             shown.append(line)
@@ -263,15 +266,12 @@ def test_ctrl_c_while_a_companion_builds(
                 break
         shown.append(process.stderr.read())
         process.wait(timeout=120)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
     stderr = "".join(shown)
     assert process.returncode == 130, stderr
     assert "interrupted while building docker-proxy" in stderr
     assert build_containers(engine) == []
     # Nothing half-built was kept: the next build builds the proxy, and works.
-    again = run_task(workspace, *args, env={"MOBYLAB_MIRRORS": str(mirror)}, timeout=1800)
+    again = run_task(workspace, "dev.build", *args, env=env, timeout=1800)
     assert again.returncode == 0, again.stderr[-3000:]
     assert f"docker-proxy {commit[:12]}: go build" in again.stderr
     manifest = json.loads(run_task(workspace, "dev.bundles", "--json").stdout)

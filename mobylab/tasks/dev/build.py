@@ -89,17 +89,13 @@ def _cache_candidates(
 
 def _dev_image_gone(session: Session, plan: BuildPlan) -> bool:
     """Whether the engine answers and lacks the build's dev image (say, after a prune)."""
+    from ...dev.devimage import has_dev_image
     from ...errors import EngineError
-    from ...images.build import image_exists
 
     try:
-        client = session.engine(start=False).client()
+        return not has_dev_image(session.engine(start=False), plan.dev_image)
     except EngineError:
         return False
-    try:
-        return not image_exists(client, plan.dev_image)
-    finally:
-        client.close()
 
 
 def _remake_dev_image(

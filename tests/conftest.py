@@ -26,7 +26,7 @@ import pytest
 from mobylab.config import merge_settings
 from mobylab.engine import DEFAULT_SOCKET, Engine, url_from_host
 from mobylab.labels import is_managed
-from mobylab.tasks.base import Session
+from mobylab.session import Session
 from mobylab.workspace import Workspace
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

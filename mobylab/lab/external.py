@@ -21,7 +21,7 @@ from ..errors import LabError, UsageError
 from .model import Check, Command, Lab, Step, Variant
 
 if TYPE_CHECKING:
-    from ..tasks.base import Session
+    from ..session import Session
 
 REQUIRED = ("Dockerfile.build", "Dockerfile", "Dockerfile.multi")
 SCRIPTS = ("build.sh", "build-multi-dockerfiles.sh")

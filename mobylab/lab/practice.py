@@ -36,7 +36,7 @@ from .runner import EngineRun, LabRunner, RunOptions
 from .site import FixtureSite
 
 if TYPE_CHECKING:
-    from ..tasks.base import Session
+    from ..session import Session
 
 LATEST_STATE = "practice-latest"
 SHELL_NOTE = (

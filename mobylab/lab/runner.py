@@ -49,7 +49,7 @@ from .site import ContainerSite, FixtureSite
 from .stages import StageLog, dockerfile_of, dockerfile_stages, stage_report, target_of
 
 if TYPE_CHECKING:
-    from ..tasks.base import Session
+    from ..session import Session
 
 COMMAND_TIMEOUT = 1800.0
 LABEL_NOTE = (

@@ -9,7 +9,8 @@ from invoke.exceptions import Exit
 
 from .. import doctor as checks
 from .. import ui
-from .base import Session, friendly_errors
+from ..session import Session
+from .base import friendly_errors
 
 
 @task(help={"json": "print JSON ({ok, checks: [{name, status, detail, hint}], version})"})

@@ -8,7 +8,8 @@ from invoke import Collection, task
 
 from .. import ui
 from ..engine import PrivateEngine, display_url, probe
-from .base import Session, friendly_errors
+from ..session import Session
+from .base import friendly_errors
 
 
 def _print_capabilities(caps_dict: dict[str, object]) -> None:

@@ -9,7 +9,8 @@ from invoke import Collection, task
 
 from .. import ui
 from ..errors import UsageError
-from .base import Session, friendly_errors
+from ..session import Session
+from .base import friendly_errors
 
 
 @task(

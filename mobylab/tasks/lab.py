@@ -10,7 +10,8 @@ from .. import ui
 from ..errors import LabError, UsageError
 from ..lab import catalog
 from ..lab.engine_choice import parse_engine_choice
-from .base import Session, friendly_errors
+from ..session import Session
+from .base import friendly_errors
 
 if TYPE_CHECKING:
     from ..lab.model import Lab

@@ -19,8 +19,9 @@ from invoke import Collection, task
 
 from .. import process, ui
 from ..errors import UsageError, WorkshopError
+from ..session import Session
 from ..workshop.layout import DEFAULT_REMOTE_DIR, remote_dir_problem
-from .base import Session, friendly_errors
+from .base import friendly_errors
 
 if TYPE_CHECKING:
     from ..workshop.driver import Body, Workshop

@@ -30,7 +30,7 @@ from mobylab.dev.seed import seed_images
 from mobylab.engine import Engine, probe
 from mobylab.errors import DevEnvError
 from mobylab.images import ensure_images
-from mobylab.tasks.base import Session
+from mobylab.session import Session
 from mobylab.workspace import Workspace
 from tests.engine.test_devenv_helpers import (
     bundles_2017,

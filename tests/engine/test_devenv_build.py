@@ -18,7 +18,7 @@ from mobylab.dev.environment import ensure_dev_engine
 from mobylab.dev.plan import read_plan
 from mobylab.engine import Engine, probe
 from mobylab.images import ensure_images
-from mobylab.tasks.base import Session
+from mobylab.session import Session
 from mobylab.workspace import Workspace
 from tests.engine.test_devenv_helpers import run_in_terminal, tear_down
 from tests.fixtures.cli import run_task

@@ -13,7 +13,7 @@ from mobylab.engine import Engine
 from mobylab.images import ensure_images
 from mobylab.lab import catalog
 from mobylab.lab.runner import RunOptions, remove_run_resources, run_lab
-from mobylab.tasks.base import Session
+from mobylab.session import Session
 from mobylab.workspace import Workspace
 from tests.engine.test_devenv_helpers import dev_environment, target_2017
 

@@ -22,7 +22,7 @@ from mobylab.lab import report as report_mod
 from mobylab.lab.external import source_lab
 from mobylab.lab.runner import RunOptions, remove_run_resources, run_lab
 from mobylab.lab.site import FixtureSite
-from mobylab.tasks.base import Session
+from mobylab.session import Session
 from mobylab.workspace import Workspace
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]

@@ -26,7 +26,7 @@ from mobylab.errors import ImageError, MobylabError
 from mobylab.images import ensure_images, save_images, verify_archive
 from mobylab.lab import catalog
 from mobylab.lab.runner import RunOptions, remove_run_resources, run_lab
-from mobylab.tasks.base import Session
+from mobylab.session import Session
 from mobylab.workspace import Workspace
 from tests.engine.test_devenv_helpers import dev_environment, target_2017, tear_down
 from tests.reliability.conftest import IN_CI, UserCli, assert_refused, managed_objects, owns_engine

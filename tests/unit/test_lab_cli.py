@@ -13,7 +13,7 @@ from mobylab.config import merge_settings
 from mobylab.errors import LabError
 from mobylab.lab import catalog
 from mobylab.lab.external import source_lab
-from mobylab.tasks.base import Session
+from mobylab.session import Session
 from tests.fixtures.cli import invoke_argv
 
 

@@ -12,7 +12,8 @@ from invoke import task
 
 from ... import ui
 from ...errors import BuildError, UsageError
-from ..base import Session, friendly_errors
+from ...session import Session
+from ..base import friendly_errors
 
 if TYPE_CHECKING:
     from ...dev.plan import BuildPlan

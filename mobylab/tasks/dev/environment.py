@@ -18,7 +18,8 @@ from invoke.exceptions import Exit
 
 from ... import process, ui
 from ...errors import DevEnvError, UsageError
-from ..base import Session, friendly_errors
+from ...session import Session
+from ..base import friendly_errors
 
 
 def command_after_dashes(argv: Sequence[str]) -> list[str]:

@@ -6,7 +6,7 @@ import json
 from html import escape
 from typing import Any
 
-from .practice_state import practice_table
+from .practice.state import practice_table
 from .report import matrix_rows, size_text, variant_table
 
 STYLE = """

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..workspace import write_atomic, write_json
 from .html import render_html
-from .practice_state import practice_table
+from .practice.state import practice_table
 from .report import matrix_rows, seconds_text, size_text, variant_table
 
 

@@ -178,7 +178,7 @@ def multistage(
 def _practice(
     session: Session, lab: Lab, engine: str | list[str] | None, step: object, url: str | None
 ) -> None:
-    from ..lab.practice import PracticeOptions, practice
+    from ..lab.practice.start import PracticeOptions, practice
 
     options = PracticeOptions(
         engine=parse_engine_choice(engine, several=False),

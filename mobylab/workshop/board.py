@@ -24,8 +24,8 @@ from html import escape
 from typing import Any
 
 from ..errors import WorkshopError
-from ..lab import practice_state as ps
 from ..lab.html import render_html
+from ..lab.practice import state as ps
 from .driver import Workshop
 from .hosts import HostSpec
 from .labrun import StatusReader, latest_run_dir, parse_document

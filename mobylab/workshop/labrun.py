@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import UsageError
-from ..lab import practice_state
+from ..lab.practice import state as practice_state
 from .layout import RemoteLayout
 from .pool import FAIL, OK, WARN, HostJob, HostOutcome, StepFailed
 from .remote import RemoteHost, sh

@@ -13,13 +13,13 @@ import pytest
 
 from mobylab.errors import LabError, UsageError
 from mobylab.lab import catalog
-from mobylab.lab import practice_state as ps
 from mobylab.lab.checks import Facts, evaluate
 from mobylab.lab.engine_choice import parse_engine_choice
 from mobylab.lab.model import Check, parse_lab, practice_problem
-from mobylab.lab.practice_cli import _without_practice_bin, parser
-from mobylab.lab.practice_run import practice_commands, restored_files, restored_text
-from mobylab.lab.practice_shell import docker_wrapper, shell_argv, shell_environment
+from mobylab.lab.practice import state as ps
+from mobylab.lab.practice.cli import _without_practice_bin, parser
+from mobylab.lab.practice.run import practice_commands, restored_files, restored_text
+from mobylab.lab.practice.shell import docker_wrapper, shell_argv, shell_environment
 from mobylab.lab.render import render_markdown
 from tests.fixtures.cli import REPO
 
@@ -270,7 +270,7 @@ def practice_state_file(tmp_path: Path, engine_url: str) -> Path:
 
 def lab_command(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "mobylab.lab.practice_cli", *args],
+        [sys.executable, "-m", "mobylab.lab.practice.cli", *args],
         env={**os.environ, "MOBYLAB_PRACTICE": str(state)}, cwd=REPO,
         capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
     )  # fmt: skip
@@ -304,7 +304,7 @@ def test_the_lab_command_on_bad_input_says_one_line(tmp_path: Path) -> None:
     assert broken.returncode == 1 and "is not valid JSON" in broken.stderr
     assert "Traceback" not in early.stderr + outside.stderr + broken.stderr
     outside_shell = subprocess.run(
-        [sys.executable, "-m", "mobylab.lab.practice_cli", "status"],
+        [sys.executable, "-m", "mobylab.lab.practice.cli", "status"],
         env={k: v for k, v in os.environ.items() if k != "MOBYLAB_PRACTICE"}, cwd=REPO,
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from mobylab.lab import practice_state as ps
+from mobylab.lab.practice import state as ps
 from mobylab.workshop.board import by_lab, merge_poll, render_board, render_page
 from mobylab.workshop.labrun import practice_status
 from mobylab.workshop.pool import HostOutcome

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from mobylab.lab import catalog
-from mobylab.lab import practice_state as ps
+from mobylab.lab.practice import state as ps
 from tests.fixtures.browser import Browser
 
 from .conftest import REPO, MobylabCli, SshFarm

@@ -1,7 +1,7 @@
 """The practice shell: the learner's own shell in the run's work folder, with `lab` on PATH.
 
 <report dir>/practice/ holds what the shell uses: bin/lab (the `lab` command:
-`python -m mobylab.lab.practice_cli`, the state read from MOBYLAB_PRACTICE),
+`python -m mobylab.lab.practice.cli`, the state read from MOBYLAB_PRACTICE),
 bin/docker (the real docker CLI with mobylab's labels added to what it builds
 and runs, so lab.clean finds what the learner made), bashrc (the prompt naming
 the lab and the step) and prompt (the text it shows, rewritten by `lab`).
@@ -17,7 +17,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ..workspace import write_atomic
+from ...workspace import write_atomic
 
 # Subcommands of the docker CLI that create something, so they get the labels.
 CREATING = ("build", "create", "run")
@@ -29,7 +29,7 @@ def lab_command(python: str, package_parent: Path) -> str:
     return (
         "#!/bin/sh\n"
         f"PYTHONPATH={parent}${{PYTHONPATH:+:$PYTHONPATH}} exec {shlex.quote(python)} "
-        '-m mobylab.lab.practice_cli "$@"\n'
+        '-m mobylab.lab.practice.cli "$@"\n'
     )
 
 

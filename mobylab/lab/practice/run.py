@@ -1,6 +1,6 @@
 """A practice run as the `lab` command inside the shell sees it, and what it does.
 
-PracticeRun reads the run's state (practice_state) and is also the RunContext its
+PracticeRun reads the run's state (state) and is also the RunContext its
 EngineRun needs, so `lab check` and `lab solve` run commands and checks on the
 engine as guided mode does. The report (report.json, .md, .html) is rewritten
 after every check, with each step's attempts, hints, how it was done and the
@@ -19,19 +19,19 @@ from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.syntax import Syntax
 
-from .. import ui
-from ..engine import Engine, display_url
-from ..errors import EngineError, LabError, UsageError
-from ..workspace import read_json, write_json
-from . import practice_shell as shell
-from . import practice_state as ps
-from . import render
-from . import report as report_mod
-from .bases import BaseImages
-from .checks import CheckResult, evaluate, last_json, step_status
-from .dockerfile import is_dockerfile, substitute_from
-from .model import OUTPUT_CHECKS, Lab, Step, load_lab, outside_problem
-from .runner import EngineRun, RunOptions, lexer_for, run_replacements
+from ... import ui
+from ...engine import Engine, display_url
+from ...errors import EngineError, LabError, UsageError
+from ...workspace import read_json, write_json
+from .. import render
+from .. import report as report_mod
+from ..bases import BaseImages
+from ..checks import CheckResult, evaluate, last_json, step_status
+from ..dockerfile import is_dockerfile, substitute_from
+from ..model import OUTPUT_CHECKS, Lab, Step, load_lab, outside_problem
+from ..runner import EngineRun, RunOptions, lexer_for, run_replacements
+from . import shell
+from . import state as ps
 
 # Checks on an image: when one fails, running the image would say nothing more.
 IMAGE_CHECKS = ("image-exists", "image-smaller")

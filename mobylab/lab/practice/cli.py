@@ -45,9 +45,9 @@ def _without_practice_bin(path: str, bin_dir: str) -> str:
 
 def run(argv: list[str]) -> int:
     args = parser().parse_args(argv)
-    from .. import ui
-    from ..errors import UsageError
-    from .practice_run import PracticeRun
+    from ... import ui
+    from ...errors import UsageError
+    from .run import PracticeRun
 
     state = os.environ.get("MOBYLAB_PRACTICE")
     if not state:
@@ -86,7 +86,7 @@ def run(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from ..errors import Interrupted, MobylabError
+    from ...errors import Interrupted, MobylabError
 
     try:
         code = run(sys.argv[1:] if argv is None else argv)

@@ -2,8 +2,8 @@
 
 `lab.practice NAME` prepares a run as guided mode does (engine, base images, the
 work folder, the fixture site), prints the step's narrative and task, and opens
-the learner's shell there (practice_shell), with the `lab` command
-(practice_cli) working on the run (practice_run). Leaving the shell stops the
+the learner's shell there (shell), with the `lab` command (cli) working
+on the run (run). Leaving the shell stops the
 clocks and keeps the progress; the next `lab.practice NAME` resumes at the first
 step not done.
 """
@@ -21,22 +21,22 @@ from typing import TYPE_CHECKING, Any
 
 from rich.markdown import Markdown
 
-from .. import labels, ui
-from ..engine import Engine
-from ..errors import LabError, MobylabError, UsageError
-from ..workspace import read_json, write_json
-from . import practice_shell as shell
-from . import practice_state as ps
-from . import render
-from . import report as report_mod
-from .bases import prepare_bases
-from .model import Lab, practice_problem
-from .practice_run import PracticeRun, present, state_path
-from .runner import EngineRun, LabRunner, RunOptions
-from .site import FixtureSite
+from ... import labels, ui
+from ...engine import Engine
+from ...errors import LabError, MobylabError, UsageError
+from ...workspace import read_json, write_json
+from .. import render
+from .. import report as report_mod
+from ..bases import prepare_bases
+from ..model import Lab, practice_problem
+from ..runner import EngineRun, LabRunner, RunOptions
+from ..site import FixtureSite
+from . import shell
+from . import state as ps
+from .run import PracticeRun, present, state_path
 
 if TYPE_CHECKING:
-    from ..session import Session
+    from ...session import Session
 
 LATEST_STATE = "practice-latest"
 SHELL_NOTE = (
@@ -141,7 +141,7 @@ def practice(session: Session, lab: Lab, options: PracticeOptions) -> dict[str, 
     shell.write_shell_files(
         folder,
         python=sys.executable,
-        package_parent=Path(__file__).resolve().parents[2],
+        package_parent=Path(__file__).resolve().parents[3],
         real_docker=real_docker,
         label_flags=labels.label_flags("lab", lab=lab.name, run=runner.run_id),
     )

@@ -12,7 +12,7 @@ import dataclasses
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,18 @@ class Settings:
     known_hosts: str = "~/.ssh/known_hosts"
     parallel: int = 8
     host_timeout: float = 600.0
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    # How often a dropped SSH connection is tried again.
+    ssh_retries: int = 2
+    # The ssh config read for the hosts ("" for none).
+    ssh_config: str = ""
+    # mobylab's folder on each workshop host (it owns that folder whole).
+    remote_dir: str = "~/.mobylab-workshop"
+    # A folder of labs looked at before the clone's labs/ and the installed ones.
+    labs_dir: str = ""
+    # Cached root filesystems of the offline images (package indexes and .debs beside it).
+    rootfs_cache: str = "/var/cache/mobylab/rootfs"
+    # HOST:PORT that says whether a registry is reachable ("" for Docker Hub's).
+    registry_probe: str = ""
 
     @property
     def workspace_path(self) -> Path:
@@ -67,12 +78,15 @@ _CHOICES = {
 # Numbers that must be more than zero (and finite): a timeout of 0, -1 or NaN would
 # make every wait fail at once or never end.
 _POSITIVE = ("engine_timeout", "host_timeout", "parallel")
+_NOT_NEGATIVE = ("ssh_retries",)
 
 
 def range_problem(name: str, value: Any) -> str:
     """Pure: why a numeric setting's value is out of range, or ''."""
     if name in _POSITIVE and not (math.isfinite(value) and value > 0):
         return "must be a number more than 0"
+    if name in _NOT_NEGATIVE and value < 0:
+        return "must be 0 or more"
     return ""
 
 
@@ -108,15 +122,16 @@ def merge_settings(
 ) -> Settings:
     """Pure: layer the config file section, the environment and flags over the defaults."""
     defaults = Settings()
-    known = {f.name: getattr(defaults, f.name) for f in fields(Settings) if f.name != "extra"}
+    known = {f.name: getattr(defaults, f.name) for f in fields(Settings)}
     values: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
     for key, value in (config_section or {}).items():
         name = str(key).replace("-", "_")
-        if name in known:
-            values[name] = _coerce(name, value, known[name])
-        else:
-            extra[name] = value
+        if name not in known:
+            raise UsageError(
+                f"the config file has an unknown setting {key!r}",
+                f"Remove it, or use one of: {', '.join(sorted(known))}.",
+            )
+        values[name] = _coerce(name, value, known[name])
     env = os.environ if environ is None else environ
     for name, default in known.items():
         env_value = env.get(ENV_PREFIX + name.upper())
@@ -140,7 +155,7 @@ def merge_settings(
             raise UsageError(
                 f"setting {name!r} is {values[name]!r}", f"Use one of: {', '.join(choices)}."
             )
-    return Settings(**values, extra=extra)
+    return Settings(**values)
 
 
 def settings_from_context(ctx: Any, **flags: Any) -> Settings:

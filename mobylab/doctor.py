@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import sys
-import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,10 +19,9 @@ from . import __version__
 from .config import Settings
 from .engine import display_url
 from .errors import MobylabError
+from .network import reach, registry_address
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
-REGISTRY = ("registry-1.docker.io", 443)
-REGISTRY_ENV = "MOBYLAB_REGISTRY_PROBE"
 # Engine API 1.29 is Docker 17.05, the first with multi-stage builds.
 MULTISTAGE_API = (1, 29)
 MIN_PYTHON = (3, 11)
@@ -281,33 +278,6 @@ def summary(checks: list[Check]) -> dict[str, Any]:
 
 
 # --- the IO edge ------------------------------------------------------------------------------
-
-
-def registry_address(settings: Settings) -> tuple[str, int]:
-    """registry-1.docker.io:443, or HOST:PORT from MOBYLAB_REGISTRY_PROBE (tests aim locally)."""
-    value = os.environ.get(REGISTRY_ENV) or str(settings.extra.get("registry_probe") or "")
-    if value:
-        host, _, port = value.rpartition(":")
-        return host or value, int(port) if port.isdigit() else 443
-    return REGISTRY
-
-
-def reach(address: tuple[str, int], timeout: float = 2.0) -> tuple[bool, str]:
-    """Try a TCP connection, name lookup included, for at most about `timeout` seconds."""
-    outcome: list[tuple[bool, str]] = []
-
-    def attempt() -> None:
-        try:
-            with socket.create_connection(address, timeout=timeout):
-                outcome.append((True, f"{address[0]}:{address[1]} answers"))
-        except OSError as exc:
-            outcome.append((False, f"{address[0]}:{address[1]}: {exc.strerror or exc}"))
-
-    # Name lookups ignore socket timeouts: run the attempt in a thread we stop waiting for.
-    thread = threading.Thread(target=attempt, daemon=True)
-    thread.start()
-    thread.join(timeout + 0.5)
-    return outcome[0] if outcome else (False, f"{address[0]}:{address[1]}: no answer in time")
 
 
 def _free_bytes(path: Path) -> int | None:

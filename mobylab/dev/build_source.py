@@ -188,7 +188,7 @@ def _companions(
         toolchain=toolchain,
         image=image,
         engine=engine,
-        cache_root=cache_dir(settings.extra.get("rootfs_cache")).parent / "companions",
+        cache_root=cache_dir(settings.rootfs_cache).parent / "companions",
         remotes=remotes,
         into=into,
         log=workspace.logs / f"companions-{plan.commit[:12]}.log",

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Settings
-from ..doctor import reach, registry_address
 from ..engine import Engine
 from ..errors import ImageError, MobylabError, SourceError
 from ..images import debian
 from ..images.recipes import Recipe
 from ..images.rootfs import cache_dir, native_suites
+from ..network import reach, registry_address
 from .companions import BINARY_SETUP, companions_for, debian_aliases
 from .devimage import dev_image_recipe
 from .fixes import FIXES, fixes_for
@@ -98,7 +98,7 @@ def source_route(
     files = read_plan_files(checkout)
     folders = read_plan_folders(checkout)
     need = go_need(files, "vendor" in folders)
-    cache = debian.cache_folder(cache_dir(settings.extra.get("rootfs_cache")))
+    cache = debian.cache_folder(cache_dir(settings.rootfs_cache))
     offered = debian.offers(settings.debian_mirror, cache)
     go = choose_go(need, offered, native_suites())
     toolchain = make_toolchain(

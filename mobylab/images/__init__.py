@@ -7,7 +7,7 @@ save_images(engine, refs, path) / load_images(engine, path)
 
 from .archive import ArchiveInfo, load_images, save_images, verify_archive
 from .build import build_image, ensure_images, managed_images
-from .labs import lab_image_names, labs_root
+from .labs import lab_image_names
 from .recipes import RECIPES, Recipe, image_refs, recipe_named
 
 __all__ = [
@@ -18,7 +18,6 @@ __all__ = [
     "ensure_images",
     "image_refs",
     "lab_image_names",
-    "labs_root",
     "load_images",
     "managed_images",
     "recipe_named",

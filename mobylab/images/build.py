@@ -115,7 +115,7 @@ def build_image(
 ) -> dict[str, Any]:
     """Make one image (root filesystem from the cache when there) and record how."""
     settings = settings or merge_settings()
-    cache = cache or rootfs.cache_dir(settings.extra.get("rootfs_cache"))
+    cache = cache or rootfs.cache_dir(settings.rootfs_cache)
     report = report or ui.step
     fs = make_rootfs(recipe, workspace, settings, cache, report, refresh_rootfs)
     made = how_made(recipe, fs)

@@ -32,8 +32,6 @@ from .recipes import (
     rootfs_key,
 )
 
-DEFAULT_CACHE = Path("/var/cache/mobylab/rootfs")
-CACHE_ENV = "MOBYLAB_ROOTFS_CACHE"
 # Files debootstrap leaves behind that an image does not need.
 _CLEANUP_GLOBS = ("var/cache/apt/archives/*.deb", "var/lib/apt/lists/*_*", "var/log/*.log")
 
@@ -49,10 +47,9 @@ class Rootfs:
     made: dict[str, str]
 
 
-def cache_dir(configured: str | None = None) -> Path:
-    """The rootfs cache: the setting, else MOBYLAB_ROOTFS_CACHE, else /var/cache/mobylab."""
-    value = configured or os.environ.get(CACHE_ENV)
-    return Path(value).expanduser() if value else DEFAULT_CACHE
+def cache_dir(configured: str) -> Path:
+    """The rootfs cache the `rootfs_cache` setting names."""
+    return Path(configured).expanduser()
 
 
 def native_suites() -> list[str]:
@@ -152,7 +149,7 @@ def debootstrap_rootfs(
     except OSError as exc:
         raise ImageError(
             f"cannot create the rootfs cache {cache} ({exc.strerror})",
-            f"Set {CACHE_ENV} to a writable folder.",
+            "Set rootfs_cache (MOBYLAB_ROOTFS_CACHE) to a writable folder.",
         ) from None
     # Two bootstraps at once (two shells, parallel tests) make the tarball only once.
     with _locked(cache / f"{key}.lock"):

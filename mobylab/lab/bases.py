@@ -10,9 +10,9 @@ import docker.errors
 
 from .. import ui
 from ..config import Settings
-from ..doctor import reach, registry_address
 from ..engine import Engine
 from ..images import RECIPES, ensure_images
+from ..network import reach, registry_address
 from ..workspace import Workspace
 
 ONLINE_BUILDER = "golang:1.19"

@@ -82,9 +82,7 @@ def buildx(c, force=False):
 
     session = Session.from_context(c)
     settings = session.settings
-    result = install_buildx(
-        settings.debian_mirror, cache_dir(settings.extra.get("rootfs_cache")), force=force
-    )
+    result = install_buildx(settings.debian_mirror, cache_dir(settings.rootfs_cache), force=force)
     if result.status == "present":
         ui.info(f"the docker CLI already has buildx: {result.version}")
     else:

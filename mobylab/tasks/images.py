@@ -92,7 +92,7 @@ def save(c, path, lab=None, image=None):
     session = Session.from_context(c)
     names = list(image or [])
     if lab:
-        names += images.lab_image_names(lab)
+        names += images.lab_image_names(lab, session.settings)
     if not names:
         raise UsageError("nothing to save", "Give --lab NAME or --image X.")
     refs = images.image_refs(names)

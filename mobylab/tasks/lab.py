@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from invoke import Collection, task
 
+from .. import catalog as lab_catalog
 from .. import ui
 from ..errors import LabError, UsageError
 from ..lab import catalog
@@ -81,9 +82,9 @@ def list_(c):
     """List the labs."""
     session = Session.from_context(c)
     rows: list[tuple[str, str, str]] = []
-    for name in catalog.available(session.settings.extra):
+    for name in lab_catalog.available(session.settings):
         try:
-            lab = catalog.find_lab(name, session.settings.extra)
+            lab = catalog.find_lab(name, session.settings)
             rows.append((name, str(len(lab.steps)), lab.summary or lab.title))
         except LabError as exc:
             rows.append((name, "-", f"broken: {exc.one_line()}"))
@@ -104,7 +105,7 @@ def show(c, name):
     from ..lab.runner import lexer_for
 
     session = Session.from_context(c)
-    lab = catalog.find_lab(name, session.settings.extra)
+    lab = catalog.find_lab(name, session.settings)
     ui.out.rule(lab.title)
     if lab.introduction:
         ui.out.print(Markdown(lab.introduction), soft_wrap=False)
@@ -139,7 +140,7 @@ def show(c, name):
 def run(c, name, yes=False, engine=None, step=None, from_=None):
     """Run a lab: guided on a terminal, straight through with --yes or without one."""
     session = Session.from_context(c)
-    lab = catalog.find_lab(name, session.settings.extra)
+    lab = catalog.find_lab(name, session.settings)
     _run(session, lab, _options(yes, engine, step, from_))
 
 
@@ -158,7 +159,7 @@ def multistage(
 ):
     """The flagship lab: the 2017 builder pattern vs multi-stage builds, measured."""
     session = Session.from_context(c)
-    lab = catalog.find_lab("multistage", session.settings.extra)
+    lab = catalog.find_lab("multistage", session.settings)
     if url is not None:
         from ..lab.external import validate_page_url
 
@@ -199,7 +200,7 @@ PRACTICE_HELP = {
 def practice(c, name, engine="host", step=None):
     """Do a lab yourself: each step's task, a shell to type in, and `lab check` to check it."""
     session = Session.from_context(c)
-    lab = catalog.find_lab(name, session.settings.extra)
+    lab = catalog.find_lab(name, session.settings)
     _practice(session, lab, engine, step, None)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import inspect
 import json
-import os
 import sys
 import time
 from collections import Counter
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from invoke import Collection, task
 
 from .. import process, ui
+from ..config import Settings
 from ..errors import UsageError, WorkshopError
 from ..session import Session
 from ..workshop.layout import DEFAULT_REMOTE_DIR, remote_dir_problem
@@ -116,24 +116,19 @@ def _setup(
         c, parallel=flags.parallel, host_timeout=flags.timeout, known_hosts=flags.known_hosts
     )
     settings = session.settings
-    extra = settings.extra
     if settings.parallel < 1:
         raise UsageError(f"--parallel is {settings.parallel}", "Use 1 or more.")
-    config_path = (
-        flags.ssh_config or extra.get("ssh_config") or os.environ.get("MOBYLAB_SSH_CONFIG")
-    )
+    config_path = flags.ssh_config or settings.ssh_config
     options = WorkshopOptions(
         ssh=SshOptions(
             known_hosts=Path(settings.known_hosts).expanduser(),
             trust_new_hosts=flags.trust_new_hosts,
             ssh_config=Path(config_path).expanduser() if config_path else None,
             retries=_count(
-                "retries", extra.get("ssh_retries", 2) if flags.retries is None else flags.retries
+                "retries", settings.ssh_retries if flags.retries is None else flags.retries
             ),
         ),
-        remote_dir=flags.remote_dir
-        or str(extra.get("remote_dir") or os.environ.get("MOBYLAB_REMOTE_DIR") or "")
-        or DEFAULT_REMOTE_DIR,
+        remote_dir=flags.remote_dir or settings.remote_dir,
         parallel=settings.parallel,
         host_timeout=settings.host_timeout,
         env=env or {},
@@ -234,15 +229,16 @@ def check(
     _finish("check", outcomes, json_)
 
 
-def _image_flags(source: Path, lab: str | None) -> list[str]:
+def _image_flags(settings: Settings, lab: str | None) -> list[str]:
     """images.save flags: --lab NAME, or --image for every image any lab declares."""
     if lab:
         return ["--lab", lab]
-    from ..images import labs as lab_images
+    from ..catalog import available
+    from ..images import lab_image_names
 
     names: list[str] = []
-    for toml in sorted((source / "labs").glob("*/lab.toml")):
-        names += lab_images.lab_image_names(toml.parent.name, source / "labs")
+    for name in available(settings):
+        names += lab_image_names(name, settings)
     return [flag for name in dict.fromkeys(names) for flag in ("--image", name)]
 
 
@@ -257,7 +253,7 @@ def _images_archive(
     suffix = "-" + dev_image.replace("/", "_").replace(":", "_") if dev_image else ""
     archive = folder / f"images-{lab or 'all'}{suffix}.tar"
     if refresh or not archive.is_file():
-        flags = _image_flags(source, lab) + (["--image", dev_image] if dev_image else [])
+        flags = _image_flags(session.settings, lab) + (["--image", dev_image] if dev_image else [])
         if not flags:
             ui.info("the labs declare no images; none copied")
             return None
@@ -333,13 +329,13 @@ def provision(
     python="python3",
 ):
     """Install or update mobylab, the labs and their images on every attendee machine."""
+    from ..catalog import check_name
     from ..workshop import artifacts as art
-    from ..workshop.labrun import validate_lab
     from ..workshop.provision import Provisioner
 
     session, workshop, specs = _setup(c, "provision", flags)
     if lab:
-        validate_lab(lab)
+        check_name(lab)
     if not specs:
         return
     root = art.find_source(source)
@@ -387,10 +383,11 @@ def run(
     engine="host",
 ):
     """Run a lab on every attendee machine (`mobylab lab.run LAB --yes` there)."""
+    from ..catalog import check_name
     from ..lab.engine_choice import parse_engine_choice
-    from ..workshop.labrun import LabRunner, validate_lab
+    from ..workshop.labrun import LabRunner
 
-    validate_lab(lab)
+    check_name(lab)
     choice = parse_engine_choice(engine)
     variables = _parse_env(env)
     _, workshop, specs = _setup(c, "run", flags, env=variables)

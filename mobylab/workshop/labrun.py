@@ -11,17 +11,15 @@ than --stuck-after is stuck.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import UsageError
+from ..catalog import check_name
 from ..lab.practice import state as practice_state
 from .layout import RemoteLayout
 from .pool import FAIL, OK, WARN, HostJob, HostOutcome, StepFailed
 from .remote import RemoteHost, sh
 
-_LAB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 DONE_STATUSES = {
     "pass",
     "passed",
@@ -39,13 +37,6 @@ RUNNING = "RUNNING"
 STUCK = "STUCK"
 # Exit status of a remote command refused because a detached lab still runs.
 ALREADY_RUNNING = 75
-
-
-def validate_lab(name: str) -> str:
-    """Pure: a lab name is a plain word (it goes on a remote command line)."""
-    if not _LAB_NAME.fullmatch(name or ""):
-        raise UsageError(f"lab name {name!r} is not valid", "Use the name of a folder in labs/.")
-    return name
 
 
 def require_installed(remote: RemoteHost, layout: RemoteLayout) -> None:
@@ -284,7 +275,7 @@ class LabRunner:
         detach: bool = False,
         engine: str = "host",
     ) -> None:
-        self.lab = validate_lab(lab)
+        self.lab = check_name(lab)
         self.extra_env = dict(extra_env or {})
         self.detach = detach
         # The host's engine, or its dev daemon (after workshop.provision --dev, dev.up).

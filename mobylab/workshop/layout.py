@@ -19,8 +19,10 @@ import json
 import posixpath
 from dataclasses import dataclass
 
+from ..config import Settings
+
 MARKER = ".mobylab-workshop"
-DEFAULT_REMOTE_DIR = "~/.mobylab-workshop"
+DEFAULT_REMOTE_DIR = Settings().remote_dir
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,7 @@ class RemoteLayout:
 
     def mobylab_env(self) -> dict[str, str]:
         """The environment the remote mobylab runs with."""
-        return {"MOBYLAB_WORKSPACE": self.workspace, "MOBYLAB_LABS": self.labs}
+        return {"MOBYLAB_WORKSPACE": self.workspace, "MOBYLAB_LABS_DIR": self.labs}
 
 
 def remote_dir_problem(value: str) -> str:

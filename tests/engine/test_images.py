@@ -15,7 +15,7 @@ import docker.errors
 import pytest
 
 from mobylab import labels, process
-from mobylab.config import merge_settings
+from mobylab.config import Settings, merge_settings
 from mobylab.engine import Engine
 from mobylab.errors import ImageError
 from mobylab.images import (
@@ -288,7 +288,7 @@ def test_save_task_with_a_lab_list(engine: Engine, tmp_path: Path) -> None:
     lab = tmp_path / "labs" / "demo"
     lab.mkdir(parents=True)
     (lab / "lab.toml").write_text('images = ["runtime"]\n')
-    names = lab_image_names("demo", tmp_path / "labs")
+    names = lab_image_names("demo", Settings(labs_dir=str(tmp_path / "labs")))
     ensure_images(engine, Workspace(tmp_path / "ws"), names)
     info = save_images(engine, ["mobylab/runtime:busybox"], tmp_path / "lab.tar")
     assert info.tags == ("mobylab/runtime:busybox",)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mobylab.config import merge_settings
+from mobylab.config import Settings, merge_settings
 from mobylab.engine import Engine
 from mobylab.images import ensure_images
 from mobylab.lab import catalog
@@ -35,7 +35,7 @@ def test_both_engines_side_by_side(
     session = Session(
         merge_settings({"workspace": str(workspace.root), "offline": "yes"}, environ={})
     )
-    lab = catalog.find_lab("multistage", {})
+    lab = catalog.find_lab("multistage", Settings())
     report = None
     try:
         report = run_lab(session, lab, RunOptions(yes=True, engine="both"))

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from mobylab.config import merge_settings
+from mobylab.config import Settings, merge_settings
 from mobylab.engine import Engine
 from mobylab.errors import LabError
 from mobylab.lab import catalog
@@ -91,7 +91,7 @@ def test_the_whole_lab_on_the_host_engine(
     engine: Engine, workspace: Workspace, cleanup: list[str], tmp_path: Path
 ) -> None:
     session = lab_session(workspace)
-    lab = catalog.find_lab("multistage", {})
+    lab = catalog.find_lab("multistage", Settings())
     with hold_port(lab.site_port) as held:
         report = run_lab(session, lab, RunOptions(yes=True))
     cleanup.append(report["run_id"])
@@ -154,7 +154,7 @@ def test_a_variant_that_fails_to_build(
     broken = labs / "multistage" / "app" / "Dockerfile.multi"
     broken.write_text(broken.read_text().replace("COPY --from=0 ", "COPY --from=0 /no/such/file "))
     session = lab_session(workspace, labs_dir=str(labs))
-    lab = catalog.find_lab("multistage", session.settings.extra)
+    lab = catalog.find_lab("multistage", session.settings)
     with pytest.raises(LabError) as caught:
         run_lab(session, lab, RunOptions(yes=True))
     run_id = report_mod.latest_run(workspace, "multistage")
@@ -196,7 +196,7 @@ def test_source_repository_like_href_counter(
     subprocess.run([*git, "commit", "-qm", "layout"], check=True)
 
     session = lab_session(workspace)
-    lab = source_lab(session, catalog.find_lab("multistage", {}), repo.as_uri())
+    lab = source_lab(session, catalog.find_lab("multistage", Settings()), repo.as_uri())
     report = run_lab(session, lab, RunOptions(yes=True))
     cleanup.append(report["run_id"])
     assert report["source"] == repo.as_uri()
@@ -224,7 +224,7 @@ def test_url_uses_another_site_and_only_checks_agreement(
         '<a href="/a">a</a> <a href="https://example.com/">b</a> <a href="#c">c</a>'
     )
     session = lab_session(workspace)
-    lab = catalog.find_lab("multistage", {})
+    lab = catalog.find_lab("multistage", Settings())
     with FixtureSite(site) as other:
         report = run_lab(session, lab, RunOptions(yes=True, from_step=2, url=other.url))
     cleanup.append(report["run_id"])

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mobylab.config import merge_settings
+from mobylab.config import Settings, merge_settings
 from mobylab.dev.environment import DevEnvironment, ensure_dev_engine
 from mobylab.engine import Engine, PrivateEngine
 from mobylab.errors import ImageError, MobylabError
@@ -170,7 +170,7 @@ def test_the_dev_daemon_killed_mid_lab(
     session = Session(
         merge_settings({"workspace": str(workspace.root), "offline": "yes"}, environ={})
     )
-    lab = catalog.find_lab("multistage", {})
+    lab = catalog.find_lab("multistage", Settings())
     outcome: dict[str, Any] = {}
 
     def run() -> None:

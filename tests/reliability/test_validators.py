@@ -13,13 +13,13 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from mobylab.catalog import check_name
 from mobylab.config import Settings, merge_settings
 from mobylab.dev.source import ref_problem, repo_kind, validate_pr, validate_ref
 from mobylab.errors import ImageError, LabError, MobylabError, UsageError
 from mobylab.images import lab_image_names, verify_archive
 from mobylab.lab.model import command_problem, outside_problem, parse_lab
 from mobylab.workshop.hosts import SHELL_METACHARACTERS, parse_host, parse_host_list
-from mobylab.workshop.labrun import validate_lab
 
 SHELL = ";&|<>()$`\\\"' \t\n*?!{}~#"
 MANY = settings(max_examples=300, deadline=None)
@@ -157,7 +157,7 @@ def test_host_lists_never_raise_anything_but_usage_errors(text: str) -> None:
 @given(st.text(max_size=70))
 def test_an_accepted_lab_name_is_one_plain_word(name: str) -> None:
     try:
-        validate_lab(name)
+        check_name(name)
     except UsageError as exc:
         assert "lab name" in one_line(exc)
         return
@@ -167,7 +167,7 @@ def test_an_accepted_lab_name_is_one_plain_word(name: str) -> None:
 
 def test_a_lab_name_with_a_trailing_newline_is_refused() -> None:
     with pytest.raises(UsageError):
-        validate_lab("hello\n")
+        check_name("hello\n")
 
 
 @MANY
@@ -310,5 +310,5 @@ def test_a_tar_without_docker_save_manifest_is_refused(
 @pytest.mark.parametrize("name", ["../../etc", "/tmp", "hello/../multistage", "a;b", ""])
 def test_images_save_lab_names_stay_in_the_labs_folder(name: str) -> None:
     with pytest.raises((ImageError, UsageError)) as info:
-        lab_image_names(name)
+        lab_image_names(name, Settings())
     assert "lab" in one_line(info.value)

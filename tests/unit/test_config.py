@@ -47,9 +47,29 @@ def test_bad_values_are_usage_errors() -> None:
         merge_settings({}, {}, {"colour": "blue"})
 
 
-def test_unknown_config_keys_are_kept_as_extra() -> None:
-    settings = merge_settings({"rootfs_cache": "/srv/cache"}, {})
-    assert settings.extra == {"rootfs_cache": "/srv/cache"}
+def test_every_config_key_is_a_typed_setting() -> None:
+    settings = merge_settings({"rootfs_cache": "/srv/cache", "ssh-retries": "4"}, {})
+    assert settings.rootfs_cache == "/srv/cache"
+    assert settings.ssh_retries == 4
+    with pytest.raises(UsageError, match="unknown setting 'colour'"):
+        merge_settings({"colour": "blue"}, {})
+
+
+def test_the_environment_wins_over_the_config_file_for_every_setting() -> None:
+    config = {"rootfs_cache": "/config", "ssh_config": "/config/ssh", "remote_dir": "~/config"}
+    env = {
+        "MOBYLAB_ROOTFS_CACHE": "/env",
+        "MOBYLAB_SSH_CONFIG": "/env/ssh",
+        "MOBYLAB_REMOTE_DIR": "~/env",
+        "MOBYLAB_LABS_DIR": "/env/labs",
+    }
+    settings = merge_settings(config, env, {"remote_dir": "~/flag"})
+    assert settings.rootfs_cache == "/env"
+    assert settings.ssh_config == "/env/ssh"
+    assert settings.labs_dir == "/env/labs"
+    assert settings.remote_dir == "~/flag"
+    with pytest.raises(UsageError, match="must be 0 or more"):
+        merge_settings({}, {"MOBYLAB_SSH_RETRIES": "-1"})
 
 
 def test_settings_from_an_invoke_context(monkeypatch: pytest.MonkeyPatch) -> None:

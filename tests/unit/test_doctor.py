@@ -169,11 +169,10 @@ def test_summary_is_plain_json() -> None:
     assert set(again["checks"][0]) == {"name", "status", "detail", "hint"}
 
 
-def test_registry_address(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("MOBYLAB_REGISTRY_PROBE", raising=False)
+def test_registry_address() -> None:
     assert registry_address(merge_settings(environ={})) == ("registry-1.docker.io", 443)
-    monkeypatch.setenv("MOBYLAB_REGISTRY_PROBE", "127.0.0.1:5000")
-    assert registry_address(merge_settings(environ={})) == ("127.0.0.1", 5000)
+    probe = {"MOBYLAB_REGISTRY_PROBE": "127.0.0.1:5000"}
+    assert registry_address(merge_settings(environ=probe)) == ("127.0.0.1", 5000)
 
 
 def test_reach_a_listening_and_a_closed_loopback_port() -> None:

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from mobylab.errors import ImageError
+from mobylab.catalog import available
+from mobylab.config import Settings
+from mobylab.errors import ImageError, LabError
 from mobylab.images import RECIPES, image_refs, lab_image_names, recipe_named
 from mobylab.images.build import describe_made, how_made
 from mobylab.images.recipes import (
@@ -118,9 +120,10 @@ def test_image_refs_map_recipes_to_tags_and_keep_other_refs() -> None:
 def test_lab_image_names_reads_the_lab_folder(tmp_path: Path) -> None:
     (tmp_path / "demo").mkdir()
     (tmp_path / "demo" / "lab.toml").write_text('images = ["golang", "runtime"]\n')
-    assert lab_image_names("demo", tmp_path) == ["golang", "runtime"]
-    with pytest.raises(ImageError) as caught:
-        lab_image_names("nope", tmp_path)
+    settings = Settings(labs_dir=str(tmp_path))
+    assert lab_image_names("demo", settings) == ["golang", "runtime"]
+    with pytest.raises(LabError) as caught:
+        lab_image_names("nope", settings)
     assert "demo" in caught.value.one_line()
 
 
@@ -191,10 +194,8 @@ def test_debootstrap_phases() -> None:
 
 
 def test_lab_toml_of_the_repository_if_any() -> None:
-    from mobylab.images import labs_root
-
-    for lab in labs_root().glob("*/lab.toml"):
-        names = lab_image_names(lab.parent.name)
+    for name in available(Settings()):
+        names = lab_image_names(name, Settings())
         assert all(isinstance(n, str) for n in names), json.dumps(names)
 
 

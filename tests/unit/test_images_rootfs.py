@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from mobylab.config import merge_settings
 from mobylab.errors import ImageError
 from mobylab.images import RECIPES
 from mobylab.images import rootfs as rootfs_module
@@ -23,12 +24,12 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_cache_dir_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("MOBYLAB_ROOTFS_CACHE", raising=False)
-    assert cache_dir() == Path("/var/cache/mobylab/rootfs")
-    monkeypatch.setenv("MOBYLAB_ROOTFS_CACHE", str(tmp_path / "env"))
-    assert cache_dir() == tmp_path / "env"
-    assert cache_dir(str(tmp_path / "setting")) == tmp_path / "setting"
+def test_cache_dir_follows_the_setting_in_the_documented_order(tmp_path: Path) -> None:
+    assert cache_dir(merge_settings({}, {}).rootfs_cache) == Path("/var/cache/mobylab/rootfs")
+    config = {"rootfs_cache": str(tmp_path / "config")}
+    assert cache_dir(merge_settings(config, {}).rootfs_cache) == tmp_path / "config"
+    env = {"MOBYLAB_ROOTFS_CACHE": str(tmp_path / "env")}
+    assert cache_dir(merge_settings(config, env).rootfs_cache) == tmp_path / "env"
 
 
 def test_unreachable_mirror_is_one_line() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mobylab.config import merge_settings
+from mobylab.config import Settings, merge_settings
 from mobylab.errors import LabError
 from mobylab.lab import catalog
 from mobylab.lab.external import source_lab
@@ -85,7 +85,7 @@ def test_source_missing_files_are_named(tmp_path: Path) -> None:
     (repo / "Dockerfile.build").write_text("FROM golang\n")
     session = Session(merge_settings({"workspace": str(tmp_path / "ws")}, environ={}))
     with pytest.raises(LabError) as caught:
-        source_lab(session, catalog.find_lab("multistage", {}), str(repo))
+        source_lab(session, catalog.find_lab("multistage", Settings()), str(repo))
     assert caught.value.message == (
         f"{repo} is not laid out like href-counter: missing Dockerfile.multi, "
         "build.sh or build-multi-dockerfiles.sh"

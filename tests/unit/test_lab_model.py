@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from mobylab.catalog import available
+from mobylab.config import Settings
 from mobylab.errors import LabError
 from mobylab.lab import catalog
 from mobylab.lab.model import command_problem, infer_role, load_lab, outside_problem
@@ -41,9 +43,9 @@ def error_of(tmp_path: Path, text: str) -> str:
 
 
 def test_the_shipped_labs_load() -> None:
-    labs = catalog.available({})
+    labs = available(Settings())
     assert {"multistage", "hello"} <= set(labs)
-    multistage = catalog.find_lab("multistage", {})
+    multistage = catalog.find_lab("multistage", Settings())
     names = [v.name for v in multistage.variants]
     assert names == ["builder-pattern", "multi-stage", "named-stages", "scratch", "target-builder"]
     builder = multistage.steps[0]
@@ -52,7 +54,7 @@ def test_the_shipped_labs_load() -> None:
         c.text for c in builder.commands
     ]
     assert multistage.introduction.startswith("In April 2017")
-    hello = catalog.find_lab("hello", {})
+    hello = catalog.find_lab("hello", Settings())
     assert len(hello.steps) == 1 and hello.images == ("runtime",)
 
 
@@ -113,14 +115,14 @@ def test_narrative_from_a_markdown_file(tmp_path: Path) -> None:
 
 def test_unknown_lab() -> None:
     with pytest.raises(LabError) as caught:
-        catalog.find_lab("nope", {})
+        catalog.find_lab("nope", Settings())
     assert caught.value.message == "no lab called 'nope'"
     assert "multistage" in caught.value.hint
 
 
 def test_labs_dir_setting_comes_first(tmp_path: Path) -> None:
     write_lab(tmp_path, VALID, name="hello")
-    lab = catalog.find_lab("hello", {"labs_dir": str(tmp_path / "labs")})
+    lab = catalog.find_lab("hello", Settings(labs_dir=str(tmp_path / "labs")))
     assert lab.title == "T"
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from mobylab.config import Settings
 from mobylab.errors import LabError, UsageError
 from mobylab.lab import catalog
 from mobylab.lab.checks import Facts, evaluate
@@ -125,14 +126,14 @@ def test_the_report_shows_practice_per_step() -> None:
 
 
 def test_check_runs_run_commands_never_builds() -> None:
-    lab = catalog.find_lab("multistage", {})
+    lab = catalog.find_lab("multistage", Settings())
     first = lab.steps[0]
     assert [first.commands[i].role for i in practice_commands(first)] == ["run"]
     assert practice_commands(lab.steps[5]) == []  # compare: variants-agree on kept outputs
 
 
 def test_reset_restores_the_steps_files_with_the_runs_base_images() -> None:
-    lab = catalog.find_lab("multistage", {})
+    lab = catalog.find_lab("multistage", Settings())
     assert restored_files(lab.steps[1], ["a"]) == ["Dockerfile.multi"]
     assert restored_files(lab.steps[5], ["a", "b"]) == ["a", "b"]
     text = restored_text("Dockerfile", "FROM alpine:latest\n", {"alpine": "rt:1"})
@@ -249,7 +250,7 @@ def test_the_lab_command_refuses_a_bad_subcommand(capsys: pytest.CaptureFixture[
 
 def practice_state_file(tmp_path: Path, engine_url: str) -> Path:
     """A practice run of the hello lab whose engine is `engine_url`."""
-    lab = catalog.find_lab("hello", {})
+    lab = catalog.find_lab("hello", Settings())
     workdir = tmp_path / "work"
     workdir.mkdir()
     report_dir = tmp_path / "reports" / "r1"

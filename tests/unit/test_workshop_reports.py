@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from mobylab.catalog import check_name
 from mobylab.errors import UsageError
 from mobylab.workshop.artifacts import Artifacts, Wheelhouse, tree_hash
 from mobylab.workshop.check import CheckFacts, parse_df, parse_doctor, summarize
 from mobylab.workshop.collect import aggregate, render_html, render_markdown, summarize_host
-from mobylab.workshop.labrun import classify, report_passed, report_steps, validate_lab
+from mobylab.workshop.labrun import classify, report_passed, report_steps
 from mobylab.workshop.layout import RemoteLayout
 from mobylab.workshop.provision import needed, parse_python_version, stale_wheels
 from mobylab.workshop.redact import redact_text, secrets_in_env
@@ -181,10 +182,10 @@ def test_aggregated_report():
 
 
 def test_lab_names_are_plain_words():
-    assert validate_lab("hello") == "hello"
+    assert check_name("hello") == "hello"
     for bad in ("", "../x", "a b", "x;y", "-x"):
         with pytest.raises(UsageError):
-            validate_lab(bad)
+            check_name(bad)
 
 
 def test_teardown_filters_and_listings():

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from mobylab.config import Settings
 from mobylab.lab import catalog
 from mobylab.lab.practice import state as ps
 from tests.fixtures.browser import Browser
@@ -24,7 +25,7 @@ from .conftest import TestHost as FarmHost  # (not a test class)
 
 pytestmark = [pytest.mark.workshop]
 FOLDER = ".mobylab-board-test"  # the board's --remote-dir, apart from the other tests'
-MULTISTAGE = [s.title for s in catalog.find_lab("multistage", {}).steps]
+MULTISTAGE = [s.title for s in catalog.find_lab("multistage", Settings()).steps]
 
 
 def place_run(host: FarmHost, run_id: str, files: dict[str, str]) -> Path:

@@ -62,9 +62,11 @@ def status_text(status: str) -> str:
 
 
 def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> Table:
-    tbl = Table(title=title, title_justify="left", header_style="bold")
+    # A table of unnamed columns (key and value) has no header row; long values wrap
+    # (a PATH has no spaces) instead of losing their end.
+    tbl = Table(title=title, title_justify="left", header_style="bold", show_header=any(columns))
     for column in columns:
-        tbl.add_column(column)
+        tbl.add_column(column, overflow="fold")
     for row in rows:
         tbl.add_row(*("" if cell is None else str(cell) for cell in row))
     return tbl

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import docker.errors
 
 from .. import labels
+from ..session import Session
 from ..workspace import Workspace
 from .container import COMPONENT, LABEL_KEY, DevNames
 
@@ -134,3 +136,33 @@ def remove_dev_resources(found: DevResources, key: str | None) -> list[str]:
             else:
                 path.unlink()
     return kept
+
+
+@dataclass(frozen=True)
+class CleanOutcome:
+    """What dev.clean found, whether it was removed, and what had to be kept (and why)."""
+
+    found: DevResources
+    removed: bool
+    kept: tuple[str, ...] = ()
+
+
+def clean_dev_environment(
+    session: Session,
+    *,
+    all_workspaces: bool,
+    images: bool,
+    confirm: Callable[[DevResources], bool],
+) -> CleanOutcome:
+    """dev.clean: find mobylab's dev resources and, once `confirm` agrees, remove them."""
+    key = None if all_workspaces else DevNames.for_workspace(session.workspace.root).key
+    client = session.engine(start=False).client()
+    try:
+        found = find_dev_resources(
+            client, session.workspace, all_workspaces=all_workspaces, images=images
+        )
+        if not found or not confirm(found):
+            return CleanOutcome(found, removed=False)
+        return CleanOutcome(found, removed=True, kept=tuple(remove_dev_resources(found, key)))
+    finally:
+        client.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 from typing import IO, Any
 
 import docker.errors
@@ -131,3 +132,32 @@ class DevConsole:
             "-c",
             "if command -v bash >/dev/null 2>&1; then exec bash; else exec sh; fi",
         ]
+
+
+def print_log(log: Path, lines: int, *, follow: bool, out: IO[str] | None = None) -> None:
+    """Print the last `lines` lines of a log (0: all) and, when `follow`, every line
+    written after them until Ctrl-C (a log that starts again is read from its start)."""
+    out = out or sys.stdout
+    if not log.exists():
+        raise DevEnvError("the dev daemon has no log yet", "Start it with `invoke dev.up`.")
+    text = log.read_text(errors="replace").splitlines()
+    for line in text[-lines:] if lines > 0 else text:
+        out.write(line + "\n")
+    out.flush()
+    if not follow:
+        return
+    position = log.stat().st_size
+    try:
+        while True:
+            with log.open("r", errors="replace") as handle:
+                if log.stat().st_size < position:
+                    position = 0
+                handle.seek(position)
+                chunk = handle.read()
+                position = handle.tell()
+            if chunk:
+                out.write(chunk)
+                out.flush()
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        return

@@ -12,19 +12,23 @@ volume, stay.
 
 from __future__ import annotations
 
+import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import docker.errors
 
-from .. import ui
+from .. import process, ui
 from ..engine import Engine, RunSecurity, probe
 from ..errors import DevEnvError, Interrupted
+from ..session import Session
 from ..workspace import Workspace
 from .build import BuildRecord, all_builds, last_build, pick_build
 from .console import DevConsole
 from .container import (
+    DevNames,
     cgroup_problem,
     choose_security,
     host_daemon_dirs,
@@ -100,6 +104,12 @@ class DevEnvironment:
 
     def close(self) -> None:
         self.container.close()
+
+    def __enter__(self) -> DevEnvironment:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     # -- up -----------------------------------------------------------------
 
@@ -283,7 +293,8 @@ class DevEnvironment:
         return found is not None or had_state
 
 
-def dev_environment(session: Any, *, start: bool = True, name: str = "") -> DevEnvironment:
+def dev_environment(session: Session, *, start: bool = True, name: str = "") -> DevEnvironment:
+    """The dev environment `name` of the session's workspace, on its host engine."""
     return DevEnvironment(session.engine(start=start), session.workspace, name)
 
 
@@ -298,39 +309,118 @@ def environment_names(workspace: Workspace) -> list[str]:
     return names
 
 
-def ensure_dev_engine(session: Any, *, start: bool = True, build: str | None = None) -> Engine:
+def ensure_dev_engine(session: Session, *, start: bool = True, build: str | None = None) -> Engine:
     """The dev daemon as an Engine: up if needed, reused if running, recovered if it died.
 
     `build` names a build by commit prefix: a dev environment already running it is
     used (whatever its name), else one named after the commit is started beside the
-    others. `session` is a mobylab.tasks.base.Session.
+    others.
     """
     settings = session.settings
     if build is None:
-        env = dev_environment(session, start=start)
-        try:
+        with dev_environment(session, start=start) as env:
             return env.ensure(
                 start=start, privileged=settings.privileged, timeout=settings.engine_timeout
             )
-        finally:
-            env.close()
     target = target_for_build(session.workspace, build)
     for name in environment_names(session.workspace):
-        env = dev_environment(session, start=False, name=name)
-        try:
+        with dev_environment(session, start=False, name=name) as env:
             if env.container.state().get("commit") == target.plan.commit:
                 return env.ensure(
                     start=start, privileged=settings.privileged, timeout=settings.engine_timeout
                 )
-        finally:
-            env.close()
     if not start:
         raise DevEnvError(
             f"no dev daemon runs the build {target.plan.commit[:12]}",
             f"Start one with `invoke dev.up --build {build}`.",
         )
-    env = dev_environment(session, start=True, name=target.plan.commit[:12])
-    try:
+    with dev_environment(session, start=True, name=target.plan.commit[:12]) as env:
         return env.up(target, privileged=settings.privileged, timeout=settings.engine_timeout)
-    finally:
-        env.close()
+
+
+# --- what the dev.* tasks do ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DevStarted:
+    """A dev daemon dev.up started (or found running), and what answers on each side."""
+
+    url: str
+    daemon_version: dict[str, Any]
+    host_version: dict[str, Any]
+    # The host-loopback TCP address, when asked for.
+    tcp_url: str | None
+
+
+def start_dev_daemon(
+    session: Session, *, build: str | None, name: str | None, tcp: bool, timeout: float
+) -> DevStarted:
+    """dev.up: start a build's daemon (the last build by default) in its dev container.
+
+    A daemon started for `--build` without a name is named after the commit, so it runs
+    beside the others.
+    """
+    target = target_for_build(session.workspace, build)
+    chosen = name if name is not None else (target.plan.commit[:12] if build else "")
+    with dev_environment(session, name=chosen) as env:
+        env.refuse_another_build(target.plan)
+        ui.step(
+            f"starting the dev daemon {env.names.label} of {target.plan.commit[:12]} "
+            f"({target.plan.era})"
+        )
+        engine = env.up(target, privileged=session.settings.privileged, tcp=tcp, timeout=timeout)
+        return DevStarted(
+            url=engine.url,
+            daemon_version=engine.version(),
+            host_version=env.container.client.version(),
+            tcp_url=env.console.status().get("tcp") if tcp else None,
+        )
+
+
+@dataclass(frozen=True)
+class ShellCommand:
+    """The command line of an interactive shell in the dev container, and its environment."""
+
+    argv: list[str]
+    env: dict[str, str]
+
+
+def dev_shell(session: Session, name: str) -> ShellCommand:
+    """dev.shell: the `docker exec -it` that opens a shell with the era's PATH."""
+    with dev_environment(session, start=False, name=name) as env:
+        argv = env.console.shell_argv(process.require("docker"))
+        return ShellCommand(argv, {**os.environ, **env.host.cli_env()})
+
+
+def exec_in_dev(session: Session, argv: list[str], name: str) -> int:
+    """dev.exec: run one command in the dev container; its exit code."""
+    with dev_environment(session, start=False, name=name) as env:
+        return env.console.exec(argv)
+
+
+def dev_statuses(session: Session, names: list[str] | None) -> list[dict[str, Any]]:
+    """dev.status: what each named dev environment runs (None: every one of the workspace)."""
+    chosen = names if names is not None else environment_names(session.workspace) or [""]
+    records = []
+    for name in chosen:
+        with dev_environment(session, start=False, name=name) as env:
+            records.append(env.console.status())
+    return records
+
+
+def restart_dev_daemon(session: Session, name: str, timeout: float) -> dict[str, Any]:
+    """dev.restart: stop and start the dev daemon (its images stay); the version it reports."""
+    with dev_environment(session, start=False, name=name) as env:
+        return env.restart(timeout).version()
+
+
+def stop_dev_environments(session: Session, names: list[str] | None) -> list[DevNames]:
+    """dev.down: remove the dev containers (None: every one of the workspace); their
+    volumes stay. The names of those that were up."""
+    chosen = names if names is not None else environment_names(session.workspace)
+    stopped = []
+    for name in chosen or [""]:
+        with dev_environment(session, start=False, name=name) as env:
+            if env.down():
+                stopped.append(env.names)
+    return stopped

@@ -26,6 +26,7 @@ from rich.progress import (
 from .. import ui
 from ..engine import Engine
 from ..errors import ImageError
+from ..session import Session
 
 CHUNK = 1 << 20
 
@@ -121,6 +122,14 @@ def seed_images(host: Engine, dev: Engine, images: list[str]) -> list[dict[str, 
     finally:
         host_client.close()
         dev_client.close()
+
+
+def seed_dev_daemon(session: Session, refs: list[str], build: str | None) -> list[dict[str, Any]]:
+    """dev.seed: copy images from the host engine into the running dev daemon (of `build`)."""
+    from .environment import ensure_dev_engine
+
+    dev = ensure_dev_engine(session, start=False, build=build)
+    return seed_images(session.engine(start=False), dev, refs)
 
 
 def _copy_one(

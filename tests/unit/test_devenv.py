@@ -26,7 +26,7 @@ from mobylab.dev.plan import BuildPlan
 from mobylab.dev.seed import _load_errors, needs_copy, normalise_ref, save_name
 from mobylab.engine import RunSecurity
 from mobylab.errors import DevEnvError
-from mobylab.tasks.dev.environment import command_after_dashes
+from mobylab.tasks.dev.console import command_after_dashes
 
 FALLBACK = RunSecurity(
     privileged=False,

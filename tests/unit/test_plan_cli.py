@@ -34,3 +34,23 @@ def test_plan_errors(tmp_path: Path):
     result = run_task(tmp_path / "ws", "dev.plan", "--checkout", str(plain))
     assert result.returncode == 1
     assert "is not a git checkout" in one_error_line(result.stderr)
+
+
+def test_plan_table_fits_80_columns_without_losing_a_character(tmp_path: Path):
+    source = make_engine_source(tmp_path / "engine", "2017", branch="master")
+    args = ("dev.plan", "--checkout", str(source.path))
+    path = json.loads(run_task(tmp_path / "ws", *args, "--json").stdout)["container_path"]
+    table = run_task(tmp_path / "ws", *args, env={"COLUMNS": "80"})
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines and all(len(line) <= 80 for line in lines)
+    cells = [[cell.strip() for cell in line.split("│")[1:-1]] for line in lines if "│" in line]
+    # No header row: the first row is the checkout's.
+    assert cells[0][0] == "checkout"
+    start = next(i for i, (key, _) in enumerate(cells) if key == "PATH in docker-dev")
+    wrapped = [cells[start][1]]
+    for key, value in cells[start + 1 :]:
+        if key:
+            break
+        wrapped.append(value)
+    assert "".join(wrapped) == path

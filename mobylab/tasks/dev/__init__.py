@@ -2,6 +2,6 @@
 
 from invoke import Collection
 
-from . import build, environment
+from . import build, console, environment
 
-ns = Collection("dev", *build.TASKS, *environment.TASKS)
+ns = Collection("dev", *build.TASKS, *environment.TASKS, *console.TASKS)

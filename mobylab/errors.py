@@ -5,6 +5,7 @@ MobylabError            exit 1, one line: what went wrong and what to do
 ├── EngineError         no engine, an engine that does not answer or start
 ├── WorkspaceError      the workspace cannot be written (full disk, permissions)
 ├── SourceError         git: unknown ref, not a repository, local work in the way
+│   └── GitError        a git command that failed (mobylab.git): which, and git's reason
 ├── BuildError          a dev build that failed (carries the log path and tail)
 ├── DevEnvError         the docker-dev container or its daemon
 ├── ImageError          bootstrap, save and load of images

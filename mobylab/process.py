@@ -158,21 +158,72 @@ def capture(
     timeout: float = 60.0,
     stdin: bytes | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run a short command and capture its output (no streaming)."""
+    """Run a short command and capture its output as text (no streaming)."""
+    done = capture_bytes(argv, env=env, cwd=cwd, timeout=timeout, stdin=stdin)
+    return subprocess.CompletedProcess(
+        done.args, done.returncode, _text(done.stdout), _text(done.stderr)
+    )
+
+
+def _text(data: bytes) -> str:
+    """Bytes a program wrote as text: UTF-8 (a stray byte shown, not fatal), newlines as \\n."""
+    return data.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def capture_bytes(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | str | None = None,
+    timeout: float = 60.0,
+    stdin: bytes | None = None,
+    timeout_hint: str = "Check that the engine or the service it talks to answers.",
+) -> subprocess.CompletedProcess[bytes]:
+    """Run a short command and capture its output as bytes (no streaming)."""
     argv, full_env = _prepared(argv, env)
     try:
         return subprocess.run(
             argv,
             cwd=cwd,
             env=full_env,
-            input=stdin.decode() if stdin is not None else None,
+            input=stdin,
             stdin=None if stdin is not None else subprocess.DEVNULL,
             capture_output=True,
-            text=True,
             timeout=timeout,
+            check=False,
         )
     except subprocess.TimeoutExpired:
         raise MobylabError(
-            f"{Path(argv[0]).name} did not finish within {timeout:.0f}s",
-            "Check that the engine or the service it talks to answers.",
+            f"{Path(argv[0]).name} did not finish within {timeout:.0f}s", timeout_hint
         ) from None
+
+
+def start_detached(argv: Sequence[str], log: Path) -> subprocess.Popen[bytes]:
+    """Start a long-lived program (a daemon) in a session of its own, its output appended
+    to `log`: Ctrl-C in the terminal never reaches it, and it outlives this process."""
+    argv, full_env = _prepared(argv, None)
+    with log.open("ab") as handle:
+        return subprocess.Popen(
+            argv,
+            env=full_env,
+            stdin=subprocess.DEVNULL,
+            stdout=handle,
+            stderr=handle,
+            start_new_session=True,
+        )
+
+
+def interactive(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> int:
+    """Run a program on this terminal until it exits (a shell); its exit status.
+
+    Ctrl-C belongs to the program (it stops what runs there): this process ignores
+    SIGINT while it runs, set only after it started so that the program and what it
+    runs keep the default. `env` is its whole environment.
+    """
+    argv, _ = _prepared(argv, None)
+    proc = subprocess.Popen(argv, cwd=cwd, env=dict(env))
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return proc.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)

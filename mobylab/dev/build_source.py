@@ -16,7 +16,7 @@ from pathlib import Path
 
 import docker.errors
 
-from .. import labels, process, ui
+from .. import git, labels, ui
 from ..config import Settings, merge_settings
 from ..engine import Engine
 from ..errors import BuildError
@@ -157,9 +157,9 @@ def source_job(
 
 def origin_url(checkout: Path) -> str:
     """Where the checkout came from: era fixes are fetched from the same remote."""
-    result = process.capture(["git", "remote", "get-url", "origin"], cwd=checkout, timeout=30)
-    url = result.stdout.strip()
-    if result.returncode != 0 or not url:
+    result = git.run(["remote", "get-url", "origin"], checkout, timeout=30)
+    url = result.out.strip()
+    if not result.ok or not url:
         raise BuildError(
             f"{checkout} has no origin remote to fetch the era fixes from",
             "Clone it with `invoke dev.clone`, or build with --no-fixes.",

@@ -12,19 +12,14 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import SourceError
+from .. import git
 from .fixes import EraFix, apply_fixes
 
-_GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
-# The build copy is mobylab's own repository: the user's git configuration (signing,
-# hooks, aliases, external diff drivers) has no say in it.
-COPY_ENV = {**_GIT_ENV, "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1"}
 # Reading the user's changes: the same patch whatever their diff settings say.
 DIFF = ["diff", "--binary", "--no-ext-diff", "--no-textconv", "--no-color",
         "--src-prefix=a/", "--dst-prefix=b/", "HEAD"]  # fmt: skip
@@ -42,38 +37,21 @@ class BuildCopy:
     fixes: tuple[dict[str, Any], ...] = ()
 
 
-def _git(
-    args: list[str], cwd: Path, stdin: bytes | None = None, env: dict[str, str] = _GIT_ENV
-) -> bytes:
-    """Run git on bytes (diffs may hold any encoding); SourceError when it fails."""
-    try:
-        result = subprocess.run(
-            ["git", *args],
-            cwd=cwd,
-            input=stdin,
-            stdin=None if stdin is not None else subprocess.DEVNULL,
-            capture_output=True,
-            env={**os.environ, **env},
-            timeout=900,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise SourceError(f"git {args[0]} took too long preparing the build copy") from None
-    if result.returncode != 0:
-        message = result.stderr.decode(errors="replace").strip().splitlines()
-        raise SourceError(
-            f"preparing the build copy failed: git {args[0]}: {message[-1] if message else '?'}",
-            f"The copy is {cwd}; remove it and build again.",
-        )
-    return result.stdout
+def _checked(args: list[str], cwd: Path, *, own: bool = True, stdin: bytes | None = None) -> bytes:
+    """git's output as bytes (a diff may hold any encoding); a GitError naming the copy.
 
-
-def _has_commit(repository: Path, commit: str) -> bool:
-    try:
-        _git(["cat-file", "-e", f"{commit}^{{commit}}"], cwd=repository, env=COPY_ENV)
-    except SourceError:
-        return False
-    return True
+    The copy is mobylab's own repository (`own`): the user's git configuration
+    (signing, hooks, aliases, external diff drivers) has no say in it.
+    """
+    return git.checked(
+        args,
+        cwd,
+        doing="preparing the build copy",
+        hint=f"The copy is {cwd}; remove it and build again.",
+        own=own,
+        stdin=stdin,
+        timeout=900,
+    ).stdout
 
 
 def prepare(
@@ -90,21 +68,18 @@ def prepare(
         if dest.exists():
             shutil.rmtree(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        _git(
-            ["clone", "--quiet", "--no-checkout", str(checkout), str(dest)],
-            cwd=dest.parent,
-            env=COPY_ENV,
-        )
+        _checked(["clone", "--quiet", "--no-checkout", str(checkout), str(dest)], dest.parent)
     # The checkout may have moved on since the copy was made: its commit comes along.
-    if not _has_commit(dest, commit):
-        _git(["fetch", "--quiet", str(checkout), commit], cwd=dest, env=COPY_ENV)
-    _git(["checkout", "--quiet", "--force", "--detach", commit], cwd=dest, env=COPY_ENV)
-    _git(["clean", "--quiet", "-fdx"], cwd=dest, env=COPY_ENV)
+    if not git.run(["cat-file", "-e", f"{commit}^{{commit}}"], dest, own=True).ok:
+        _checked(["fetch", "--quiet", str(checkout), commit], dest)
+    _checked(["checkout", "--quiet", "--force", "--detach", commit], dest)
+    _checked(["clean", "--quiet", "-fdx"], dest)
     applied = apply_fixes(dest, remote, fixes) if fixes else []
-    diff = _git(DIFF, checkout)
+    # The user's checkout: read with their configuration, the flags of DIFF overriding it.
+    diff = _checked(DIFF, checkout, own=False)
     if diff:
-        _git(["apply", "--binary", "--whitespace=nowarn"], cwd=dest, stdin=diff, env=COPY_ENV)
-    listing = _git(["ls-files", "--others", "--exclude-standard", "-z"], checkout)
+        _checked(["apply", "--binary", "--whitespace=nowarn"], dest, stdin=diff)
+    listing = _checked(["ls-files", "--others", "--exclude-standard", "-z"], checkout, own=False)
     untracked = [name for name in listing.decode(errors="surrogateescape").split("\0") if name]
     digest = hashlib.sha256(diff)
     for name in untracked:

@@ -14,21 +14,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import process
+from .. import git
 from ..errors import BuildError
 from .fetch import fetch_commit
-
-# The build copy is mobylab's own repository: no user configuration (signing, hooks).
-_GIT_ENV = {
-    "GIT_TERMINAL_PROMPT": "0",
-    "LC_ALL": "C",
-    "GIT_CONFIG_GLOBAL": "/dev/null",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_AUTHOR_NAME": "mobylab",
-    "GIT_AUTHOR_EMAIL": "mobylab@localhost",
-    "GIT_COMMITTER_NAME": "mobylab",
-    "GIT_COMMITTER_EMAIL": "mobylab@localhost",
-}
 
 
 @dataclass(frozen=True)
@@ -70,9 +58,9 @@ def fixes_for(
     return [fix for fix in table if fix.file in source_files and version >= fix.from_go]
 
 
-def _git(args: list[str], cwd: Path) -> tuple[int, str]:
-    result = process.capture(["git", *args], cwd=cwd, env=_GIT_ENV, timeout=600)
-    return result.returncode, (result.stdout + result.stderr).strip()
+def _own_git(args: list[str], copy: Path) -> git.Result:
+    """git in the build copy: mobylab's own repository (no user configuration: signing, hooks)."""
+    return git.run(args, copy, own=True, timeout=600)
 
 
 def patch_lines(patch: str) -> tuple[list[str], list[str]]:
@@ -100,12 +88,12 @@ def holds_fix(text: str, added: Sequence[str], removed: Sequence[str]) -> bool:
 def already_in(copy: Path, fix: EraFix) -> bool:
     """Whether the copy's file that needs the fix holds its changes already. Only that
     file: a later source has often changed the fix's other files (its tests) since."""
-    diff = ["git", "diff", "--no-ext-diff", "--no-color", f"{fix.commit}^", fix.commit]
-    patch = process.capture([*diff, "--", fix.file], cwd=copy, env=_GIT_ENV, timeout=600)
+    diff = ["diff", "--no-ext-diff", "--no-color", f"{fix.commit}^", fix.commit]
+    patch = _own_git([*diff, "--", fix.file], copy)
     path = copy / fix.file
-    if patch.returncode != 0 or not patch.stdout or not path.is_file():
+    if not patch.ok or not patch.stdout or not path.is_file():
         return False
-    return holds_fix(path.read_text(errors="replace"), *patch_lines(patch.stdout))
+    return holds_fix(path.read_text(errors="replace"), *patch_lines(patch.out))
 
 
 def apply_fixes(copy: Path, remote: str, fixes: Sequence[EraFix]) -> list[dict[str, Any]]:
@@ -118,37 +106,36 @@ def apply_fixes(copy: Path, remote: str, fixes: Sequence[EraFix]) -> list[dict[s
     for fix in fixes:
         # The fix and its parent: a cherry-pick diffs the two.
         fetch_commit(copy, remote, fix.commit, depth=2)
-        code, output = _git(
+        picked = _own_git(
             ["cherry-pick", "--no-commit", "-X", fix.strategy_option, fix.commit], copy
         )
-        if code != 0:
-            _git(["cherry-pick", "--abort"], copy)
-            _git(["reset", "--hard", "--quiet"], copy)
-            last = output.splitlines()[-1] if output else "?"
+        if not picked.ok:
+            _own_git(["cherry-pick", "--abort"], copy)
+            _own_git(["reset", "--hard", "--quiet"], copy)
             raise BuildError(
                 f"the engine's fix {fix.commit[:12]} ({fix.title}) no longer applies to this "
-                f"source ({last}); nothing was built",
+                f"source ({picked.reason}); nothing was built",
                 "Build with --no-fixes to build the source as it is (without it, "
                 + fix.breaks.split(":")[0]
                 + ").",
             )
-        _, changed = _git(["diff", "--cached", "--name-only"], copy)
+        changed = _own_git(["diff", "--cached", "--name-only"], copy).out
         files = [line for line in changed.splitlines() if line.strip()]
         if files:
             # A commit of the build copy's own: the next fix and the user's changes go
             # on top of it (the build still says the source's commit).
-            code, output = _git(
+            recorded = _own_git(
                 ["commit", "--quiet", "--no-verify", "-m", f"era fix {fix.commit}"], copy
             )
-            if code != 0:
+            if not recorded.ok:
                 raise BuildError(
                     f"recording the fix {fix.commit[:12]} in the build copy failed: "
-                    f"{output.splitlines()[-1] if output else '?'}",
+                    f"{recorded.reason}",
                     "Remove the build copy (dev.clean) and build again.",
                 )
         elif not already_in(copy, fix):
             # -X ours kept the old side of every hunk: nothing of the fix is left.
-            _git(["reset", "--hard", "--quiet"], copy)
+            _own_git(["reset", "--hard", "--quiet"], copy)
             raise BuildError(
                 f"the engine's fix {fix.commit[:12]} ({fix.title}) no longer applies to this "
                 "source: each of its changes conflicts with it; nothing was built",

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from .. import process, ui
+from .. import git, process, ui
 from ..errors import SourceError, UsageError
 from ..workspace import Workspace
 from .mirrors import Remote, github_path, remote_for
@@ -28,7 +28,6 @@ URL_SCHEMES = ("https", "http", "ssh", "git", "file")
 # engine uses: keeping to this set means a ref can never look like shell syntax.
 _REF_CHARS = re.compile(r"[A-Za-z0-9._/+@-]+")
 _HEX = re.compile(r"[0-9a-fA-F]+")
-_GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "GIT_ASK_YESNO": "false"}
 
 
 # --- pure validation ---------------------------------------------------------------------
@@ -222,36 +221,10 @@ def local_branch(remote_ref: RemoteRef) -> str | None:
     return None
 
 
-# --- git, through the process runner ------------------------------------------------------
-
-
-def _git(
-    args: Sequence[str], cwd: Path | None = None, timeout: float = 120.0
-) -> tuple[int, str, str]:
-    result = process.capture(["git", *args], cwd=cwd, env=_GIT_ENV, timeout=timeout)
-    return result.returncode, result.stdout, result.stderr
-
-
-def _git_ok(args: Sequence[str], cwd: Path | None = None, what: str = "") -> str:
-    code, out, err = _git(args, cwd)
-    if code != 0:
-        raise SourceError(f"{what or 'git ' + args[0]} failed: {_last_line(err or out)}")
-    return out
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    message = lines[-1] if lines else "no output"
-    # git repeats the URL it was given: keep tokens and passwords out of the message.
-    message = re.sub(r"://[^/@\s']+@", "://***@", message)
-    return message.removeprefix("fatal: ").removeprefix("error: ")[:200]
-
-
 def check_ref_format(ref: str) -> None:
     """git's own rules on top of ours (refs never reach git unvalidated)."""
     validate_ref(ref)
-    code, _, _ = _git(["check-ref-format", "--allow-onelevel", ref])
-    if code != 0:
+    if not git.run(["check-ref-format", "--allow-onelevel", ref]).ok:
         raise UsageError(f"invalid ref {ref!r}: git refuses it as a ref name")
 
 
@@ -259,8 +232,8 @@ def is_git_checkout(path: Path) -> bool:
     """A folder that is the top of a git work tree (not merely inside one)."""
     if not (path / ".git").exists():
         return False
-    code, out, _ = _git(["rev-parse", "--show-toplevel"], cwd=path)
-    return code == 0 and Path(out.strip()).resolve() == path.resolve()
+    top = git.run(["rev-parse", "--show-toplevel"], path)
+    return top.ok and Path(top.out.strip()).resolve() == path.resolve()
 
 
 @dataclass
@@ -290,20 +263,15 @@ def local_work(checkout: Path, target_branch: str | None) -> LocalWork:
     checkout, so they are not at risk.
     """
     work = LocalWork()
-    _, status, _ = _git(["status", "--porcelain=v1", "--untracked-files=all"], cwd=checkout)
+    status = git.run(["status", "--porcelain=v1", "--untracked-files=all"], checkout).out
     work.files = [line for line in status.splitlines() if line.strip()]
-    code, _, _ = _git(["rev-parse", "--verify", "-q", "HEAD"], cwd=checkout)
-    if code != 0:
+    if not git.run(["rev-parse", "--verify", "-q", "HEAD"], checkout).ok:
         return work
     at_risk = ["HEAD"]
-    if target_branch:
-        code, _, _ = _git(
-            ["rev-parse", "--verify", "-q", f"refs/heads/{target_branch}"], cwd=checkout
-        )
-        if code == 0:
-            at_risk.append(f"refs/heads/{target_branch}")
-    _, head_ref, _ = _git(["symbolic-ref", "-q", "HEAD"], cwd=checkout)
-    head_ref = head_ref.strip()
+    branch_ref = f"refs/heads/{target_branch}"
+    if target_branch and git.run(["rev-parse", "--verify", "-q", branch_ref], checkout).ok:
+        at_risk.append(branch_ref)
+    head_ref = git.run(["symbolic-ref", "-q", "HEAD"], checkout).out.strip()
     excluded = [f"refs/heads/{target_branch}"] if target_branch else []
     keep_branches = [f"--exclude={name.removeprefix('refs/heads/')}" for name in excluded] + [
         "--branches"
@@ -313,7 +281,7 @@ def local_work(checkout: Path, target_branch: str | None) -> LocalWork:
         at_risk = [r for r in at_risk if r != "HEAD"]
     if not at_risk:
         return work
-    code, log, _ = _git(
+    log = git.run(
         [
             "log",
             "--no-decorate",
@@ -324,10 +292,10 @@ def local_work(checkout: Path, target_branch: str | None) -> LocalWork:
             "--tags",
             *keep_branches,
         ],
-        cwd=checkout,
+        checkout,
     )
-    if code == 0:
-        work.commits = [line for line in log.splitlines() if line.strip()]
+    if log.ok:
+        work.commits = [line for line in log.out.splitlines() if line.strip()]
     return work
 
 
@@ -385,9 +353,9 @@ def _resolve_repo(repo: str) -> str:
 
 
 def _ls_remote(repo: str, patterns: Sequence[str]) -> dict[str, str]:
-    code, out, err = _git(["ls-remote", "--", repo, *patterns], timeout=300)
-    if code != 0:
-        message = _last_line(err)
+    listed = git.run(["ls-remote", "--", repo, *patterns], timeout=300)
+    if not listed.ok:
+        err = listed.stderr
         if "does not appear to be a git repository" in err or "not a git repository" in err:
             raise SourceError(
                 f"{shown(repo)} is not a git repository",
@@ -400,9 +368,10 @@ def _ls_remote(repo: str, patterns: Sequence[str]) -> dict[str, str]:
             else ""
         )
         raise SourceError(
-            f"cannot read {shown(repo)}: {message}", f"Check the URL and your network{offline}."
+            f"cannot read {shown(repo)}: {listed.reason}",
+            f"Check the URL and your network{offline}.",
         )
-    return parse_ls_remote(out)
+    return parse_ls_remote(listed.out)
 
 
 def fetched_from(record: CheckoutRecord) -> str:
@@ -423,19 +392,17 @@ def _missing_hint(remote: Remote, otherwise: str = "Check the number.") -> str:
     )
 
 
-def _fetch(checkout: Path, refspecs: Sequence[str], depth: bool, full: bool) -> tuple[int, str]:
+def _fetch(checkout: Path, refspecs: Sequence[str], depth: bool, full: bool) -> git.Result:
     args = ["fetch", "--no-tags", "--quiet", "origin"]
     if depth:
         args[1:1] = ["--depth", "1"]
     elif full and _is_shallow(checkout):
         args[1:1] = ["--unshallow"]
-    code, out, err = _git([*args, *refspecs], cwd=checkout, timeout=3600)
-    return code, err or out
+    return git.run([*args, *refspecs], checkout, timeout=3600)
 
 
 def _is_shallow(checkout: Path) -> bool:
-    _, out, _ = _git(["rev-parse", "--is-shallow-repository"], cwd=checkout)
-    return out.strip() == "true"
+    return git.run(["rev-parse", "--is-shallow-repository"], checkout).out.strip() == "true"
 
 
 def clone(
@@ -503,36 +470,36 @@ def clone(
                 )
             for line in describe_loss(work):
                 ui.err.print(line, markup=False, highlight=False)
-            _git_ok(["reset", "--hard", "-q"], cwd=checkout, what="git reset")
-            _git_ok(["clean", "-fdq"], cwd=checkout, what="git clean")
+            git.checked(["reset", "--hard", "-q"], checkout)
+            git.checked(["clean", "-fdq"], checkout)
             ui.warn(f"discarded the local work above in {checkout}")
         fresh = False
-        _git_ok(["remote", "set-url", "origin", where], cwd=checkout)
+        git.checked(["remote", "set-url", "origin", where], checkout)
     else:
         checkout.parent.mkdir(parents=True, exist_ok=True)
-        _git_ok(["init", "-q", str(checkout)], what="git init")
-        _git_ok(["remote", "add", "origin", where], cwd=checkout)
+        git.checked(["init", "-q", str(checkout)])
+        git.checked(["remote", "add", "origin", where], checkout)
         fresh = True
     shallow = not full and (fresh or _is_shallow(checkout))
 
     # Fetch what we need.
     if target is not None:
         local = tracking_ref(target)
-        code, message = _fetch(checkout, [f"+{target.name}:{local}"], shallow, full)
-        if code != 0:
+        fetched = _fetch(checkout, [f"+{target.name}:{local}"], shallow, full)
+        if not fetched.ok:
             raise SourceError(
-                f"fetching {target.name} from {shown(where)} failed: {_last_line(message)}"
+                f"fetching {target.name} from {shown(where)} failed: {fetched.reason}"
             )
         commit_expr = f"{local}^{{commit}}"
     else:
         commit_expr = _fetch_commit(checkout, remote, ref_label, shallow, full)
-    commit = _git_ok(["rev-parse", "--verify", commit_expr], cwd=checkout).strip()
+    commit = git.checked(["rev-parse", "--verify", commit_expr], checkout).out.strip()
 
     # Check it out (the guard above made sure nothing is lost).
     if branch:
-        _git_ok(["checkout", "-q", "-f", "-B", branch, commit], cwd=checkout, what="git checkout")
+        git.checked(["checkout", "-q", "-f", "-B", branch, commit], checkout)
     else:
-        _git_ok(["checkout", "-q", "-f", "--detach", commit], cwd=checkout, what="git checkout")
+        git.checked(["checkout", "-q", "-f", "--detach", commit], checkout)
     record = CheckoutRecord(
         path=str(checkout),
         repo=repo,
@@ -552,20 +519,19 @@ def _fetch_commit(checkout: Path, remote: Remote, sha: str, shallow: bool, full:
     """Fetch a commit by SHA: directly when the server allows it, else all branches and tags."""
     sha = validate_sha(sha)
     keep = f"refs/remotes/origin/commit-{sha[:12]}"
-    if len(sha) in (40, 64):
-        code, _ = _fetch(checkout, [f"+{sha}:{keep}"], shallow, full)
-        if code == 0:
-            return f"{keep}^{{commit}}"
-    code, message = _fetch(
+    # A server fetches a commit by its full hash only.
+    if len(sha) in (40, 64) and _fetch(checkout, [f"+{sha}:{keep}"], shallow, full).ok:
+        return f"{keep}^{{commit}}"
+    fetched = _fetch(
         checkout,
         ["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"],
         False,
         True,
     )
-    if code != 0:
-        raise SourceError(f"fetching from {shown(remote.url)} failed: {_last_line(message)}")
-    code, out, _ = _git(["rev-parse", "--verify", "-q", f"{sha}^{{commit}}"], cwd=checkout)
-    if code != 0:
+    if not fetched.ok:
+        raise SourceError(f"fetching from {shown(remote.url)} failed: {fetched.reason}")
+    found = git.run(["rev-parse", "--verify", "-q", f"{sha}^{{commit}}"], checkout)
+    if not found.ok:
         short = len(sha) not in (40, 64)
         raise SourceError(
             f"unknown ref {sha!r} in {shown(remote.url)}: no branch, tag or commit by that name",
@@ -573,8 +539,8 @@ def _fetch_commit(checkout: Path, remote: Remote, sha: str, shallow: bool, full:
             if short
             else _missing_hint(remote, "Check the name or the SHA."),
         )
-    full_sha = out.strip()
-    _git_ok(["update-ref", f"refs/remotes/origin/commit-{full_sha[:12]}", full_sha], cwd=checkout)
+    full_sha = found.out.strip()
+    git.checked(["update-ref", f"refs/remotes/origin/commit-{full_sha[:12]}", full_sha], checkout)
     return full_sha
 
 
@@ -582,14 +548,13 @@ def head_info(checkout: Path) -> tuple[str, str | None]:
     """The checkout's commit and branch (None on a detached HEAD)."""
     if not is_git_checkout(checkout):
         raise SourceError(f"{checkout} is not a git checkout", "Run `invoke dev.clone` first.")
-    commit = _git_ok(["rev-parse", "--verify", "HEAD"], cwd=checkout, what="git rev-parse").strip()
-    code, out, _ = _git(["symbolic-ref", "-q", "--short", "HEAD"], cwd=checkout)
-    return commit, (out.strip() or None) if code == 0 else None
+    commit = git.checked(["rev-parse", "--verify", "HEAD"], checkout).out.strip()
+    branch = git.run(["symbolic-ref", "-q", "--short", "HEAD"], checkout)
+    return commit, (branch.out.strip() or None) if branch.ok else None
 
 
 def is_dirty(checkout: Path) -> bool:
-    _, status, _ = _git(["status", "--porcelain=v1"], cwd=checkout)
-    return bool(status.strip())
+    return bool(git.run(["status", "--porcelain=v1"], checkout).out.strip())
 
 
 def default_checkout(workspace: Workspace) -> Path:

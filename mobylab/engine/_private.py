@@ -10,7 +10,6 @@ import contextlib
 import hashlib
 import os
 import signal
-import subprocess
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -134,11 +133,7 @@ class PrivateEngine:
         argv = dockerd_argv(layout, dockerd, share_host)
         with layout.log.open("ab") as log:
             log.write(f"\n--- mobylab starting: {' '.join(argv)}\n".encode())
-            log.flush()
-            # A session of its own: Ctrl-C in the terminal must not reach the daemon.
-            proc = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
-            )
+        proc = process.start_detached(argv, layout.log)
         self.workspace.save_state(
             STATE_NAME,
             {"pid": proc.pid, "url": self.engine.url, "started": time.time(), **_paths(layout)},

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,9 +87,7 @@ def install_buildx(
     suite, package = found
     deb = debian.fetch_package(mirror, package, rootfs_cache.parent / "debs")
     with tempfile.TemporaryDirectory(prefix="mobylab-buildx-") as scratch:
-        unpacked = subprocess.run(
-            [dpkg_deb, "-x", str(deb), scratch], capture_output=True, text=True, check=False
-        )
+        unpacked = process.capture([dpkg_deb, "-x", str(deb), scratch], timeout=600)
         binary = Path(scratch) / IN_PACKAGE
         if unpacked.returncode != 0 or not binary.is_file():
             raise ImageError(f"{deb.name} holds no {IN_PACKAGE}: {unpacked.stderr.strip()[:160]}")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from .. import process
+from .. import git
 from ..dev.source import repo_kind
 from ..errors import LabError, UsageError
 from .model import Check, Command, Lab, Step, Variant
@@ -94,10 +94,9 @@ def fetch_source(session: Session, source: str) -> Path:
     if target.exists():
         shutil.rmtree(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    done = process.run(["git", "clone", "--depth", "1", "--", source, str(target)], timeout=600)
+    done = git.run(["clone", "--depth", "1", "--", source, str(target)], timeout=600)
     if not done.ok:
-        tail = next((line for line in reversed(done.tail) if line.strip()), "")
-        raise LabError(f"cannot clone {source}: {tail}", "Check the URL and your network.")
+        raise LabError(f"cannot clone {source}: {done.reason}", "Check the URL and your network.")
     return target
 
 

@@ -63,3 +63,27 @@ def test_ctrl_c_stops_the_child_tree_and_raises_interrupted(tmp_path):
     assert proc.returncode == 130
     assert "interrupted: interrupted while running sh" in out
     assert "late" not in out
+
+
+def test_capture_bytes_keeps_every_byte_and_capture_shows_text():
+    script = "import sys; sys.stdout.buffer.write(b'a\\xffb\\r\\nc')"
+    raw = process.capture_bytes([sys.executable, "-c", script])
+    assert raw.stdout == b"a\xffb\r\nc"
+    text = process.capture([sys.executable, "-c", script])
+    assert text.stdout == "a\ufffdb\nc"
+
+
+def test_a_capture_that_takes_too_long_names_the_program_and_the_hint():
+    with pytest.raises(MobylabError) as caught:
+        process.capture_bytes(["sleep", "5"], timeout=1, timeout_hint="Check the server.")
+    assert caught.value.message == "sleep did not finish within 1s"
+    assert caught.value.hint == "Check the server."
+
+
+def test_a_detached_program_has_a_session_of_its_own_and_writes_to_its_log(tmp_path):
+    log = tmp_path / "daemon.log"
+    log.write_text("before\n")
+    proc = process.start_detached([sys.executable, "-c", "import os; print(os.getsid(0))"], log)
+    assert proc.wait(timeout=20) == 0
+    lines = log.read_text().splitlines()
+    assert lines[0] == "before" and int(lines[1]) == proc.pid

@@ -1,7 +1,8 @@
-"""Pure: placeholders, command words, and what a check concludes from plain data.
+"""Pure: placeholders, command words, and the check kinds: what a check concludes.
 
 The runner gathers the facts (outputs, exit codes, whether an image or a file
-exists) and these functions decide; tests feed them plain values.
+exists) and the check kinds decide; tests feed them plain values. Each kind is
+one class in CHECK_KINDS: its lab.toml fields, its category, its rule.
 """
 
 from __future__ import annotations
@@ -9,13 +10,28 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import LabError
 from ..ui import human_bytes
-from .model import PLACEHOLDERS, Check
+from .records import CheckResult, Status
+
+if TYPE_CHECKING:
+    from .model import Check
+
+#: Placeholders the runner fills in per run.
+PLACEHOLDERS = (
+    "tag_prefix",
+    "builder_image",
+    "runtime_image",
+    "url",
+    "run_id",
+    "extract",
+)
 
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
@@ -74,19 +90,6 @@ def last_json(output: str) -> Any:
 
 
 @dataclass
-class CheckResult:
-    type: str
-    passed: bool | None  # None: skipped
-    expected: str
-    seen: str
-    hint: str = ""
-    note: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
 class Facts:
     """What the runner saw in one step, plus lookups it answers on demand."""
 
@@ -112,40 +115,115 @@ def _short(value: Any, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def evaluate(check: Check, facts: Facts) -> CheckResult:
-    """Decide one check from the facts."""
-    kind = check.type
-    if kind in ("output-equals", "output-contains", "json-equals", "exit-code"):
+class CheckCategory(StrEnum):
+    """What a check looks at, which decides when it can run."""
+
+    # A command's output or exit code: the command must have run.
+    OUTPUT = "output"
+    # Whether an image is there (and small enough): when it fails, running the image
+    # would say nothing more.
+    IMAGE = "image"
+    # Other state of the engine or the work folder.
+    STATE = "state"
+    # What the variants printed, compared.
+    VARIANTS = "variants"
+
+
+class CheckKind(ABC):
+    """One kind of check: its lab.toml fields, its category, and how it decides.
+
+    Adding a kind is one subclass decorated with `@check_kind`: lab.toml validation,
+    the runner and practice mode all read it from CHECK_KINDS.
+    """
+
+    name: ClassVar[str]
+    category: ClassVar[CheckCategory]
+    required: ClassVar[tuple[str, ...]] = ()
+    optional: ClassVar[tuple[str, ...]] = ()
+    # lab.toml refuses it in a step without commands (it reads one's output).
+    needs_command: ClassVar[bool] = False
+
+    @abstractmethod
+    def evaluate(self, check: Check, facts: Facts) -> CheckResult:
+        """Decide the check from the facts (pure but for the lookups facts answer)."""
+
+    def result(self, check: Check, passed: bool, expected: str, seen: str) -> CheckResult:
+        return CheckResult(self.name, passed, expected, seen, check.hint)
+
+
+#: Every check kind by its lab.toml name, in the order the docs list them.
+CHECK_KINDS: dict[str, CheckKind] = {}
+
+
+def check_kind(cls: type[CheckKind]) -> type[CheckKind]:
+    """Register a check kind under its name."""
+    CHECK_KINDS[cls.name] = cls()
+    return cls
+
+
+def category_of(kind: str) -> CheckCategory:
+    """The category of a check kind (a LabError for an unknown one)."""
+    found = CHECK_KINDS.get(kind)
+    if found is None:
+        raise LabError(f"unknown check type {kind!r}")
+    return found.category
+
+
+class OutputCheck(CheckKind):
+    """A check on the output and exit code of one of the step's commands (`command`)."""
+
+    category = CheckCategory.OUTPUT
+    optional: ClassVar[tuple[str, ...]] = ("command",)
+    needs_command = True
+
+    def evaluate(self, check: Check, facts: Facts) -> CheckResult:
         if not facts.outputs or not -len(facts.outputs) <= check.command < len(facts.outputs):
-            return CheckResult(
-                kind, False, "a command output", "the command did not run", check.hint
-            )
-        output = facts.outputs[check.command]
-        code = facts.exit_codes[check.command]
-    if kind == "output-equals":
+            return self.result(check, False, "a command output", "the command did not run")
+        return self.judge(
+            check, facts.outputs[check.command], facts.exit_codes[check.command], facts
+        )
+
+    @abstractmethod
+    def judge(self, check: Check, output: str, code: int, facts: Facts) -> CheckResult:
+        """Decide from the command's output and exit code."""
+
+
+@check_kind
+class OutputEquals(OutputCheck):
+    name = "output-equals"
+    required = ("expected",)
+
+    def judge(self, check: Check, output: str, code: int, facts: Facts) -> CheckResult:
         expected = fill(str(check.expected), facts.values).strip()
-        return CheckResult(kind, output.strip() == expected, expected, _short(output), check.hint)
-    if kind == "output-contains":
+        return self.result(check, output.strip() == expected, expected, _short(output))
+
+
+@check_kind
+class OutputContains(OutputCheck):
+    name = "output-contains"
+    required = ("expected",)
+
+    def judge(self, check: Check, output: str, code: int, facts: Facts) -> CheckResult:
         expected = fill(str(check.expected), facts.values)
-        return CheckResult(
-            kind, expected in output, f"output containing {expected!r}", _short(output), check.hint
+        return self.result(
+            check, expected in output, f"output containing {expected!r}", _short(output)
         )
-    if kind == "exit-code":
-        return CheckResult(
-            kind,
-            code == check.expected,
-            f"exit code {check.expected}",
-            f"exit code {code}",
-            check.hint,
-        )
-    if kind == "json-equals":
+
+
+@check_kind
+class JsonEquals(OutputCheck):
+    """The last JSON line of the output equals `expected` (or `expected_file`)."""
+
+    name = "json-equals"
+    optional = ("command", "expected", "expected_file")
+
+    def judge(self, check: Check, output: str, code: int, facts: Facts) -> CheckResult:
         seen = last_json(output)
         seen_text = _short(seen) if seen is not None else f"no JSON line in: {_short(output)}"
         if not facts.exact:
-            passed = isinstance(seen, dict)
             return CheckResult(
-                kind,
-                passed,
+                self.name,
+                isinstance(seen, dict),
                 "a JSON object (exact counts unknown for a real site)",
                 seen_text,
                 check.hint,
@@ -160,62 +238,119 @@ def evaluate(check: Check, facts: Facts) -> CheckResult:
             expected = check.expected
             if isinstance(expected, str):
                 expected = json.loads(fill(expected, facts.values))
-        return CheckResult(kind, seen == expected, _short(expected), seen_text, check.hint)
-    if kind == "image-exists":
+        return self.result(check, seen == expected, _short(expected), seen_text)
+
+
+@check_kind
+class ImageExists(CheckKind):
+    name = "image-exists"
+    category = CheckCategory.IMAGE
+    required = ("image",)
+
+    def evaluate(self, check: Check, facts: Facts) -> CheckResult:
         ref = fill(check.image, facts.values)
         found = facts.image_exists(ref)
-        return CheckResult(
-            kind, found, f"image {ref}", f"image {ref}" if found else "no such image", check.hint
+        return self.result(
+            check, found, f"image {ref}", f"image {ref}" if found else "no such image"
         )
-    if kind == "image-smaller":
-        return smaller(check, facts)
-    if kind == "image-workdir":
+
+
+@check_kind
+class ImageWorkdir(CheckKind):
+    """The image's working folder (Config.WorkingDir) is `expected`."""
+
+    name = "image-workdir"
+    category = CheckCategory.STATE
+    required = ("image", "expected")
+    optional = ("shows_feature",)
+
+    def evaluate(self, check: Check, facts: Facts) -> CheckResult:
         ref = fill(check.image, facts.values)
         expected = str(check.expected).rstrip("/") or "/"
         workdir = facts.image_workdir(ref)
         seen = "no such image" if workdir is None else f"working folder {workdir or '/'}"
         passed = workdir is not None and (workdir.rstrip("/") or "/") == expected
-        return CheckResult(kind, passed, f"working folder {expected}", seen, check.hint)
-    if kind == "file-exists":
+        return self.result(check, passed, f"working folder {expected}", seen)
+
+
+@check_kind
+class ImageSmaller(CheckKind):
+    """The image is smaller than `factor` times the image `than` (a runtime image
+    without the SDK in it, say)."""
+
+    name = "image-smaller"
+    category = CheckCategory.IMAGE
+    required = ("image", "than")
+    optional = ("factor",)
+
+    def evaluate(self, check: Check, facts: Facts) -> CheckResult:
+        ref, than = fill(check.image, facts.values), fill(check.than, facts.values)
+        size, limit_of = facts.image_size(ref), facts.image_size(than)
+        share = f"{check.factor:g} of " if check.factor != 1 else ""
+        expected = f"image {ref} smaller than {share}{than}"
+        if size is None or limit_of is None:
+            missing = ref if size is None else than
+            return self.result(check, False, expected, f"no image {missing}")
+        seen = f"{human_bytes(size)} against {human_bytes(limit_of)}"
+        return self.result(check, size < check.factor * limit_of, expected, seen)
+
+
+@check_kind
+class FileExists(CheckKind):
+    name = "file-exists"
+    category = CheckCategory.STATE
+    required = ("path",)
+
+    def evaluate(self, check: Check, facts: Facts) -> CheckResult:
         found = facts.file_exists(check.path)
-        return CheckResult(
-            kind, found, f"file {check.path}", check.path if found else "no such file", check.hint
+        return self.result(
+            check, found, f"file {check.path}", check.path if found else "no such file"
         )
-    if kind == "variants-agree":
-        return agree(facts.variant_outputs, check.hint)
-    raise LabError(f"unknown check type {kind!r}")
 
 
-def smaller(check: Check, facts: Facts) -> CheckResult:
-    """The image is smaller than `factor` times the image `than`."""
-    ref, than = fill(check.image, facts.values), fill(check.than, facts.values)
-    size, limit_of = facts.image_size(ref), facts.image_size(than)
-    share = f"{check.factor:g} of " if check.factor != 1 else ""
-    expected = f"image {ref} smaller than {share}{than}"
-    if size is None or limit_of is None:
-        missing = ref if size is None else than
-        return CheckResult("image-smaller", False, expected, f"no image {missing}", check.hint)
-    seen = f"{human_bytes(size)} against {human_bytes(limit_of)}"
-    return CheckResult("image-smaller", size < check.factor * limit_of, expected, seen, check.hint)
+@check_kind
+class ExitCode(OutputCheck):
+    name = "exit-code"
+    required = ("expected",)
+    # Without a command in its step it fails at run time ("the command did not run").
+    needs_command = False
+
+    def judge(self, check: Check, output: str, code: int, facts: Facts) -> CheckResult:
+        return self.result(
+            check, code == check.expected, f"exit code {check.expected}", f"exit code {code}"
+        )
 
 
-def agree(outputs: Mapping[str, Any], hint: str = "") -> CheckResult:
+@check_kind
+class VariantsAgree(CheckKind):
     """Every variant printed the same JSON."""
-    if not outputs:
-        return CheckResult(
-            "variants-agree", False, "outputs of the variants", "no variant printed JSON", hint
-        )
-    distinct = {json.dumps(v, sort_keys=True) for v in outputs.values()}
-    seen = "; ".join(f"{name}: {_short(value)}" for name, value in outputs.items())
-    missing = [name for name, value in outputs.items() if value is None]
-    passed = len(distinct) == 1 and not missing
-    return CheckResult("variants-agree", passed, "the same JSON from every variant", seen, hint)
+
+    name = "variants-agree"
+    category = CheckCategory.VARIANTS
+
+    def evaluate(self, check: Check, facts: Facts) -> CheckResult:
+        outputs = facts.variant_outputs
+        if not outputs:
+            return self.result(check, False, "outputs of the variants", "no variant printed JSON")
+        distinct = {json.dumps(v, sort_keys=True) for v in outputs.values()}
+        seen = "; ".join(f"{name}: {_short(value)}" for name, value in outputs.items())
+        missing = [name for name, value in outputs.items() if value is None]
+        passed = len(distinct) == 1 and not missing
+        return self.result(check, passed, "the same JSON from every variant", seen)
 
 
-def step_status(exit_ok: Sequence[bool], checks: Sequence[CheckResult], ran_all: bool) -> str:
+def evaluate(check: Check, facts: Facts) -> CheckResult:
+    """Decide one check from the facts, by its kind."""
+    kind = CHECK_KINDS.get(check.type)
+    if kind is None:
+        raise LabError(f"unknown check type {check.type!r}")
+    return kind.evaluate(check, facts)
+
+
+def step_status(exit_ok: Sequence[bool], checks: Sequence[CheckResult], ran_all: bool) -> Status:
     """passed, or failed when a command or a check failed."""
     if not all(exit_ok) or not ran_all:
-        return "failed"
+        return Status.FAILED
     if any(c.passed is False for c in checks):
-        return "failed"
-    return "passed"
+        return Status.FAILED
+    return Status.PASSED

@@ -12,7 +12,6 @@ Every error names the file and the field, e.g.
 
 from __future__ import annotations
 
-import re
 import shlex
 import tomllib
 from dataclasses import dataclass, field
@@ -20,33 +19,16 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..errors import LabError
-
-#: Placeholders the runner fills in per run.
-PLACEHOLDERS = (
-    "tag_prefix",
-    "builder_image",
-    "runtime_image",
-    "url",
-    "run_id",
-    "extract",
+from .checks import (
+    CHECK_KINDS,
+    PLACEHOLDERS,
+    CheckCategory,
+    category_of,
+    unknown_placeholders,
 )
-_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
 #: Programs a lab command may start (through process.run, never a shell).
 PROGRAMS = ("docker", "ls", "cat")
-CHECK_TYPES = {
-    # type: (required fields, optional fields)
-    "output-equals": (("expected",), ("command",)),
-    "output-contains": (("expected",), ("command",)),
-    "json-equals": ((), ("command", "expected", "expected_file")),
-    "image-exists": (("image",), ()),
-    # The image is smaller than `factor` times the image `than` (a runtime image
-    # without the SDK in it, say).
-    "image-workdir": (("image", "expected"), ("shows_feature",)),
-    "image-smaller": (("image", "than"), ("factor",)),
-    "file-exists": (("path",), ()),
-    "exit-code": (("expected",), ("command",)),
-    "variants-agree": ((), ()),
-}
 MEASUREMENT_TYPES = ("image-size",)
 ROLES = ("build", "run", "inspect")
 LEFTOVER_KINDS = ("file", "image", "container")
@@ -304,7 +286,7 @@ def _command(reader: _Reader, value: Any, where: str) -> Command:
         raise reader.fail(where, "expected a string")
     text = reader.get(table, "run", where, str).strip()
     problem = command_problem(text)
-    unknown = [name for name in _PLACEHOLDER.findall(text) if name not in PLACEHOLDERS]
+    unknown = unknown_placeholders(text)
     if unknown:
         problem = (
             f"uses the unknown placeholder {{{unknown[0]}}} (known: {', '.join(PLACEHOLDERS)})"
@@ -322,15 +304,15 @@ def _check(reader: _Reader, table: Any, where: str, commands: int) -> Check:
     if not isinstance(table, dict):
         raise reader.fail(where, "expected a table")
     kind = reader.get(table, "type", where, str)
-    if kind not in CHECK_TYPES:
-        raise reader.fail(f"{where}.type", f"{kind!r} is not one of {', '.join(CHECK_TYPES)}")
-    required, optional = CHECK_TYPES[kind]
-    reader.unknown(table, {"type", "hint", *required, *optional}, where)
-    for key in required:
+    if kind not in CHECK_KINDS:
+        raise reader.fail(f"{where}.type", f"{kind!r} is not one of {', '.join(CHECK_KINDS)}")
+    spec = CHECK_KINDS[kind]
+    reader.unknown(table, {"type", "hint", *spec.required, *spec.optional}, where)
+    for key in spec.required:
         if key not in table:
             raise reader.fail(f"{where}.{key}", f"is missing (a {kind} check needs it)")
     command = reader.get(table, "command", where, int, -1)
-    if "command" in table or kind in ("output-equals", "output-contains", "json-equals"):
+    if "command" in table or spec.needs_command:
         if commands == 0:
             raise reader.fail(where, f"a {kind} check needs a command in its step")
         if not -commands <= command < commands:
@@ -411,7 +393,6 @@ STEP_FIELDS = {
     "task",
     "hints",
 }
-OUTPUT_CHECKS = ("output-equals", "output-contains", "json-equals", "exit-code")
 LAB_FIELDS = {
     "title",
     "summary",
@@ -454,7 +435,10 @@ def _step(reader: _Reader, table: Any, where: str, workdir: Path) -> Step:
     task = reader.text(table, "task", where)
     if task:
         for index, check in enumerate(checks):
-            if check.type in OUTPUT_CHECKS and commands[check.command].role == "build":
+            if (
+                category_of(check.type) is CheckCategory.OUTPUT
+                and commands[check.command].role == "build"
+            ):
                 raise reader.fail(
                     f"{where}.checks[{index}]",
                     "in practice mode this check would run a build command for the learner",

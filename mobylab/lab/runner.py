@@ -31,9 +31,11 @@ from . import render
 from . import report as report_mod
 from .bases import BaseImages, prepare_bases, resolve_bases
 from .checks import (
+    CheckCategory,
     CheckResult,
     Facts,
     argv_of,
+    category_of,
     evaluate,
     last_json,
     shown,
@@ -325,7 +327,7 @@ class EngineRun:
         checks: list[CheckResult] = []
         facts = self.facts(outputs, codes)
         for check in step.checks:
-            if check.type in ("output-equals", "output-contains", "json-equals", "exit-code"):
+            if category_of(check.type) is CheckCategory.OUTPUT:
                 index = check.command if check.command >= 0 else len(step.commands) + check.command
                 if index >= len(outputs):
                     checks.append(
@@ -335,7 +337,7 @@ class EngineRun:
                     )
                     continue
             checks.append(evaluate(check, facts))
-        record["checks"] = [c.as_dict() for c in checks]
+        record["checks"] = [c.to_dict() for c in checks]
         for command in record["commands"]:
             if command.get("target") and command.get("stages"):
                 record["stages"] = stage_report(
@@ -351,7 +353,7 @@ class EngineRun:
         missing = ""
         if record["status"] == "failed":
             marked = [
-                {**result.as_dict(), "shows_feature": check.shows_feature}
+                {**result.to_dict(), "shows_feature": check.shows_feature}
                 for result, check in zip(checks, step.checks, strict=True)
             ]
             missing = absent_reason(step.feature, record["commands"], marked)

@@ -15,7 +15,17 @@ from mobylab.errors import LabError, UsageError
 from mobylab.images import RECIPES
 from mobylab.lab import external
 from mobylab.lab.bases import choose_bases, choose_offline
-from mobylab.lab.checks import Facts, agree, evaluate, fill, last_json, step_status, with_labels
+from mobylab.lab.checks import (
+    CHECK_KINDS,
+    CheckCategory,
+    Facts,
+    category_of,
+    evaluate,
+    fill,
+    last_json,
+    step_status,
+    with_labels,
+)
 from mobylab.lab.dockerfile import (
     base_replacements,
     maintained_lines,
@@ -189,11 +199,30 @@ def test_other_checks() -> None:
 
 
 def test_variants_agree() -> None:
+    def agree(outputs: dict) -> bool:
+        return bool(evaluate(Check(type="variants-agree"), Facts(variant_outputs=outputs)).passed)
+
     same = {"a": {"internal": 1}, "b": {"internal": 1}}
-    assert agree(same).passed
-    assert not agree({**same, "c": {"internal": 2}}).passed
-    assert not agree({**same, "c": None}).passed
-    assert not agree({}).passed
+    assert agree(same)
+    assert not agree({**same, "c": {"internal": 2}})
+    assert not agree({**same, "c": None})
+    assert not agree({})
+
+
+def test_every_check_kind_is_one_registered_definition() -> None:
+    assert list(CHECK_KINDS) == [
+        "output-equals", "output-contains", "json-equals", "image-exists", "image-workdir",
+        "image-smaller", "file-exists", "exit-code", "variants-agree",
+    ]  # fmt: skip
+    outputs = [name for name in CHECK_KINDS if category_of(name) is CheckCategory.OUTPUT]
+    assert outputs == ["output-equals", "output-contains", "json-equals", "exit-code"]
+    assert [n for n in CHECK_KINDS if category_of(n) is CheckCategory.IMAGE] == [
+        "image-exists",
+        "image-smaller",
+    ]
+    assert all(kind.name == name for name, kind in CHECK_KINDS.items())
+    with pytest.raises(LabError, match="unknown check type"):
+        category_of("nope")
 
 
 def test_step_status_and_failure_reason() -> None:

@@ -26,15 +26,12 @@ from ...workspace import read_json, write_json
 from .. import render
 from .. import report as report_mod
 from ..bases import BaseImages
-from ..checks import CheckResult, evaluate, last_json, step_status
+from ..checks import CheckCategory, CheckResult, category_of, evaluate, last_json, step_status
 from ..dockerfile import is_dockerfile, substitute_from
-from ..model import OUTPUT_CHECKS, Lab, Step, load_lab, outside_problem
+from ..model import Lab, Step, load_lab, outside_problem
 from ..runner import EngineRun, RunOptions, lexer_for, run_replacements
 from . import shell
 from . import state as ps
-
-# Checks on an image: when one fails, running the image would say nothing more.
-IMAGE_CHECKS = ("image-exists", "image-smaller")
 
 
 def state_path(report_dir: Path) -> Path:
@@ -62,7 +59,11 @@ def practice_commands(step: Step) -> list[int]:
     """Pure: the step's commands `lab check` runs: those its output checks read, and
     the variant's last run command (its output feeds variants-agree). Never a build."""
     count = len(step.commands)
-    wanted = {c.command % count for c in step.checks if c.type in OUTPUT_CHECKS and count}
+    wanted = {
+        c.command % count
+        for c in step.checks
+        if category_of(c.type) is CheckCategory.OUTPUT and count
+    }
     runs = [i for i, c in enumerate(step.commands) if c.role == "run"]
     if step.variant is not None and step.variant.produces_app and runs:
         wanted.add(runs[-1])
@@ -188,10 +189,14 @@ class PracticeRun:
         state_checks = {
             index: evaluate(check, facts)
             for index, check in enumerate(step.checks)
-            if check.type not in (*OUTPUT_CHECKS, "variants-agree")
+            if category_of(check.type) in (CheckCategory.IMAGE, CheckCategory.STATE)
         }
         blocked = next(
-            (r for r in state_checks.values() if r.type in IMAGE_CHECKS and r.passed is False),
+            (
+                r
+                for r in state_checks.values()
+                if category_of(r.type) is CheckCategory.IMAGE and r.passed is False
+            ),
             None,
         )
         commands = []
@@ -207,7 +212,7 @@ class PracticeRun:
         for index, check in enumerate(step.checks):
             if index in state_checks:
                 checks.append(state_checks[index])
-            elif blocked is not None and check.type in OUTPUT_CHECKS:
+            elif blocked is not None and category_of(check.type) is CheckCategory.OUTPUT:
                 checks.append(
                     CheckResult(check.type, False, "the image's output",
                                 f"not run ({blocked.type}: {blocked.seen})", check.hint)
@@ -259,7 +264,7 @@ class PracticeRun:
             else "",
             "log": str(log),
             "commands": commands,
-            "checks": [c.as_dict() for c in checks],
+            "checks": [c.to_dict() for c in checks],
             "measurements": [],
         }
 

@@ -3,7 +3,8 @@
 The wheelhouse (mobylab's wheel and its dependencies' wheels) is built with
 `pip wheel` and cached by a hash of the source and its dependency pins, so the
 attendee machines never need PyPI. The labs and a dev build's bundles travel as
-tar archives named by the hash of their content.
+tar archives named by the hash of their content; the labs' images as the archive
+images.save writes, made once per lab and dev image.
 """
 
 from __future__ import annotations
@@ -13,13 +14,18 @@ import os
 import shutil
 import sys
 import tarfile
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import __version__, process
+from .. import __version__, process, ui
+from ..catalog import available
+from ..dev.build import export_build, last_build
 from ..errors import WorkshopError
-from ..workspace import file_sha256
+from ..images import image_refs, lab_image_names, save_images
+from ..session import Session
+from ..workspace import Workspace, file_sha256
 
 SOURCE_PARTS = ("pyproject.toml", "mobylab", "labs", "scripts")
 _SKIP = ("__pycache__", ".pyc", ".mypy_cache", ".pytest_cache", ".ruff_cache")
@@ -162,3 +168,87 @@ class Artifacts:
     bundles: tuple[Path, str] | None = None
     # The last dev build (bundles and manifest), registered on the host with dev.import.
     dev: tuple[Path, str] | None = None
+
+
+def lab_images(session: Session, lab: str | None) -> list[str]:
+    """The images lab `lab` declares, or those of every lab in the catalog."""
+    names = [lab] if lab else list(available(session.settings))
+    return list(dict.fromkeys(i for name in names for i in lab_image_names(name, session.settings)))
+
+
+def images_archive(
+    session: Session, lab: str | None, *, refresh: bool = False, dev_image: str | None = None
+) -> tuple[Path, str] | None:
+    """The labs' images (and a dev build's image) saved to one archive, made once and
+    reused: one per lab and dev image, so a new dev build's image makes a new archive."""
+    folder = session.workspace.root / "workshop" / "artifacts"
+    suffix = "-" + dev_image.replace("/", "_").replace(":", "_") if dev_image else ""
+    archive = folder / f"images-{lab or 'all'}{suffix}.tar"
+    if refresh or not archive.is_file():
+        names = lab_images(session, lab) + ([dev_image] if dev_image else [])
+        if not names:
+            ui.info("the labs declare no images; none copied")
+            return None
+        folder.mkdir(parents=True, exist_ok=True)
+        ui.step(f"saving the labs' images to {archive}")
+        save_images(session.engine(start=True), image_refs(names), archive)
+    return archive, file_sha256(archive)
+
+
+def dev_build_archive(workspace: Workspace) -> tuple[tuple[Path, str] | None, str]:
+    """The workspace's last dev build (bundles and manifest) as an archive, and its dev
+    image (which goes into the images archive)."""
+    record = last_build(workspace)
+    if record is None:
+        raise WorkshopError(
+            "--dev: nothing has been built in this workspace yet",
+            "Run `invoke dev.build` first (or leave --dev out).",
+        )
+    folder = workspace.root / "workshop" / "dev-build"
+    export_build(record, folder)
+    ui.info(f"--dev: build {record.plan.commit[:12]} with its dev image {record.plan.dev_image}")
+    archive = make_tar(folder, workspace.root / "workshop" / "artifacts", "dev-build")
+    return archive, record.plan.dev_image
+
+
+def bundles_archive(workspace: Workspace) -> tuple[Path, str] | None:
+    """The bundles folder of the workspace's last dev build, as an archive."""
+    record = last_build(workspace)
+    archive = None
+    if record is not None:
+        archive = make_tar(record.bundles_dir, workspace.root / "workshop" / "artifacts", "bundles")
+    if archive is None:
+        ui.warn("no dev build's bundles in the workspace; --bundles skipped")
+    return archive
+
+
+def provision_artifacts(
+    session: Session,
+    source: Path,
+    *,
+    lab: str | None = None,
+    images: bool = True,
+    refresh_images: bool = False,
+    bundles: bool = False,
+    dev: bool = False,
+) -> Artifacts:
+    """Everything workshop.provision sends, made (or found made) on this machine."""
+    workspace = session.workspace
+    ui.step("building the wheelhouse (cached by a hash of the source)")
+    started = time.monotonic()
+    wheelhouse = build_wheelhouse(
+        source,
+        workspace.root / "wheelhouse",
+        workspace.root / "workshop" / "logs" / "wheelhouse.log",
+    )
+    ui.info(f"wheelhouse: {len(wheelhouse.wheels)} wheels ({time.monotonic() - started:.0f}s)")
+    dev_build, dev_image = dev_build_archive(workspace) if dev else (None, None)
+    return Artifacts(
+        wheelhouse=wheelhouse,
+        labs=make_tar(source / "labs", workspace.root / "workshop" / "artifacts", "labs"),
+        images=images_archive(session, lab, refresh=refresh_images, dev_image=dev_image)
+        if images or dev
+        else None,
+        bundles=bundles_archive(workspace) if bundles else None,
+        dev=dev_build,
+    )

@@ -109,14 +109,30 @@ def test_second_provision_does_little_and_says_so(flow: MobylabCli, ssh_farm: Ss
         assert "already up to date" in line, line
 
 
+def _register_build(workspace: Path, folder: Path, era: str) -> None:
+    """`folder`'s bundles made the workspace's last dev build, as dev.import would."""
+    from mobylab.dev.build import EXPORT_MANIFEST, import_build
+    from mobylab.dev.plan import plan_from_files
+    from mobylab.workspace import Workspace, write_json
+    from tests.fixtures.enginesrc import era_files
+
+    files: dict[str, str | None] = {name: text for name, (text, _) in era_files(era).items()}
+    plan = plan_from_files(files, checkout=folder, commit="0" * 40, branch="master")
+    write_json(folder / EXPORT_MANIFEST, {"plan": plan.as_dict(), "binaries": []})
+    import_build(Workspace(workspace), folder)
+
+
 def test_provision_copies_images_and_bundles_once(flow: MobylabCli, ssh_farm: SshFarm):
-    # The 2017 layout: bundles/<version>/binary-daemon, and bundles/latest linking to it.
-    root = flow.workspace / "checkouts" / "moby" / "bundles"
+    # The 2017 layout: bundles/<version>/binary-daemon, and bundles/latest linking to it,
+    # registered as the workspace's last dev build.
+    build = flow.workspace / "a-dev-build"
+    root = build / "bundles"
     bundles = root / "17.05.0-dev" / "binary-daemon"
     bundles.mkdir(parents=True)
     (bundles / "dockerd").write_text("#!/bin/sh\necho a dev build\n")
     (bundles / "dockerd").chmod(0o755)
     (root / "latest").symlink_to("17.05.0-dev")
+    _register_build(flow.workspace, build, "2017")
     flags = ("--hosts", ssh_farm.specs(), "--lab", "hello", "--bundles")
     result = flow.provision(*flags)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -11,7 +11,8 @@ MobylabError            exit 1, one line: what went wrong and what to do
 ├── ImageError          bootstrap, save and load of images
 ├── LabError            lab files, steps and checks
 └── WorkshopError       hosts, SSH, host keys
-Interrupted             exit 130, Ctrl-C
+Interrupted             exit 130 for Ctrl-C; 143 and 129 when SIGTERM or SIGHUP stopped the
+                        task the same way (mobylab.process.stopped_like_ctrl_c)
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """All child processes start here: argument lists only, live lines, logs, Ctrl-C.
 
 Commands are never shell strings built from user input. Each child runs in its
-own process group so that Ctrl-C stops the whole tree it started.
+own process group so that Ctrl-C stops the whole tree it started. SIGTERM and
+SIGHUP stop a task the way Ctrl-C does (`stopped_like_ctrl_c`).
 """
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import IO
 
 from .errors import Interrupted, MobylabError
@@ -47,6 +51,55 @@ class Completed:
     @property
     def output(self) -> str:
         return "\n".join(self.tail)
+
+
+#: Signals that stop a task as Ctrl-C does: a closed terminal (SIGHUP); `kill`,
+#: `timeout`, a CI time limit or a service manager (SIGTERM).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+@dataclass
+class StopSignal:
+    """The signal that stopped a task: SIGINT (Ctrl-C) unless SIGTERM or SIGHUP came."""
+
+    signum: int = signal.SIGINT
+
+    @property
+    def exit_code(self) -> int:
+        """What a shell reports for it: 130, 143 or 129."""
+        return 128 + self.signum
+
+
+@contextmanager
+def stopped_like_ctrl_c() -> Iterator[StopSignal]:
+    """While the body runs, SIGTERM and SIGHUP unwind it as Ctrl-C does.
+
+    The SIGINT handler in force runs (dev.build's removes its build container
+    first), then KeyboardInterrupt: every `except KeyboardInterrupt` removes what
+    it started, as for Ctrl-C. The first stop signal counts; later ones are ignored
+    so that the cleanup they started can finish. Only the main thread receives
+    signals, so elsewhere this does nothing.
+    """
+    stop = StopSignal()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def on_stop(signum: int, frame: FrameType | None) -> None:
+        if stop.signum != signal.SIGINT:
+            return
+        stop.signum = signum
+        on_ctrl_c = signal.getsignal(signal.SIGINT)
+        if callable(on_ctrl_c):
+            on_ctrl_c(signal.SIGINT, frame)
+        raise KeyboardInterrupt
+
+    previous = {signum: signal.signal(signum, on_stop) for signum in STOP_SIGNALS}
+    try:
+        yield stop
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def require(program: str) -> str:
@@ -227,3 +280,11 @@ def interactive(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> in
         return proc.wait()
     finally:
         signal.signal(signal.SIGINT, previous)
+        if proc.poll() is None:
+            # SIGTERM stopped this process: the program goes as with a closed terminal.
+            proc.send_signal(signal.SIGHUP)
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

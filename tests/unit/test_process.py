@@ -1,3 +1,4 @@
+import os
 import signal
 import subprocess
 import sys
@@ -87,3 +88,35 @@ def test_a_detached_program_has_a_session_of_its_own_and_writes_to_its_log(tmp_p
     assert proc.wait(timeout=20) == 0
     lines = log.read_text().splitlines()
     assert lines[0] == "before" and int(lines[1]) == proc.pid
+
+
+@pytest.mark.parametrize(
+    ("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)], ids=["SIGTERM", "SIGHUP"]
+)
+def test_sigterm_and_sighup_stop_the_child_tree_as_ctrl_c_does(signum: int, code: int):
+    code_text = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {str(__import__("pathlib").Path(process.__file__).parents[1])!r})
+        from mobylab import process
+        from mobylab.errors import Interrupted
+        with process.stopped_like_ctrl_c() as stop:
+            try:
+                process.run(["sh", "-c", "echo $$; sleep 30; echo late"], on_line=print)
+            except Interrupted as exc:
+                print("interrupted:", exc.message, flush=True)
+        sys.exit(stop.exit_code)
+        """
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-c", code_text], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    child = int(proc.stdout.readline())
+    proc.send_signal(signum)
+    out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == code
+    assert "interrupted: interrupted while running sh" in out
+    assert "late" not in out
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)

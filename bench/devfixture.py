@@ -48,6 +48,7 @@ def shared_build() -> DevBuild:
     global _shared
     if _shared is not None:
         return _shared
+    from mobylab.config import merge_settings
     from mobylab.dev.plan import read_plan
     from mobylab.engine import probe
     from mobylab.images import ensure_images
@@ -59,7 +60,7 @@ def shared_build() -> DevBuild:
     engine = host_engine()
     branch = f"mobylab-bench-{secrets.token_hex(4)}"
     try:
-        ensure_images(engine, Workspace(workspace), ["dind", "runtime"])
+        ensure_images(engine, Workspace(workspace), ["dind", "runtime"], settings=merge_settings())
         source = enginesrc.make_engine_source(root / "engine", "2017", branch=branch)
         by_hand = root / "engine-by-hand"
         run_quiet(["git", "clone", "-q", "-b", branch, str(source.path), str(by_hand)])

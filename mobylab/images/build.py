@@ -13,7 +13,7 @@ import docker.errors
 from docker.utils import parse_repository_tag
 
 from .. import labels, ui
-from ..config import Settings, merge_settings
+from ..config import Settings
 from ..engine import Engine
 from ..errors import ImageError
 from ..workspace import Workspace
@@ -108,13 +108,12 @@ def build_image(
     workspace: Workspace,
     recipe: Recipe,
     *,
-    settings: Settings | None = None,
+    settings: Settings,
     cache: Path | None = None,
     refresh_rootfs: bool = False,
     report: rootfs.Progress | None = None,
 ) -> dict[str, Any]:
     """Make one image (root filesystem from the cache when there) and record how."""
-    settings = settings or merge_settings()
     cache = cache or rootfs.cache_dir(settings.rootfs_cache)
     report = report or ui.step
     fs = make_rootfs(recipe, workspace, settings, cache, report, refresh_rootfs)
@@ -145,8 +144,8 @@ def ensure_images(
     workspace: Workspace,
     names: Iterable[str],
     *,
+    settings: Settings,
     force: bool = False,
-    settings: Settings | None = None,
     cache: Path | None = None,
     refresh_rootfs: bool = False,
 ) -> dict[str, str]:
@@ -156,7 +155,6 @@ def ensure_images(
     root filesystem unless `refresh_rootfs`.
     """
     recipes = [recipe_named(name) for name in dict.fromkeys(names)]
-    settings = settings or merge_settings()
     tags: dict[str, str] = {}
     client = engine.client()
     try:

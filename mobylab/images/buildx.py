@@ -12,23 +12,31 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from .. import process
+from ..config import Settings
 from ..errors import ImageError
 from . import debian
+from .rootfs import cache_dir
 
 PLUGIN_DIR = Path("/usr/local/lib/docker/cli-plugins")
 PACKAGE = "docker-buildx"
 IN_PACKAGE = "usr/libexec/docker/cli-plugins/docker-buildx"
 
 
+class BuildxStatus(StrEnum):
+    INSTALLED = "installed"
+    PRESENT = "present"  # the CLI already had buildx
+    REPLACED = "replaced"
+
+
 @dataclass(frozen=True)
 class BuildxInstall:
     path: Path
     version: str
-    # "installed", "present" (the CLI already had buildx), "replaced".
-    status: str
+    status: BuildxStatus
     suite: str = ""
 
 
@@ -57,16 +65,18 @@ def buildx_version(cli: str | None = None) -> str:
 
 
 def install_buildx(
-    mirror: str, rootfs_cache: Path, *, plugin_dir: Path = PLUGIN_DIR, force: bool = False
+    settings: Settings, *, plugin_dir: Path = PLUGIN_DIR, force: bool = False
 ) -> BuildxInstall:
-    """Install Debian's buildx plugin unless the CLI already has one (or `force`).
+    """Install Debian's buildx plugin (from the `debian_mirror` setting) unless the CLI
+    already has one (or `force`).
 
     The package indexes and the .deb are kept beside the root filesystem cache.
     """
+    mirror, rootfs_cache = settings.debian_mirror, cache_dir(settings.rootfs_cache)
     target = plugin_dir / "docker-buildx"
     present = buildx_version()
     if present and not force:
-        return BuildxInstall(target, present, "present")
+        return BuildxInstall(target, present, BuildxStatus.PRESENT)
     if os.geteuid() != 0:
         raise ImageError(
             f"installing the buildx plugin in {plugin_dir} needs root",
@@ -110,4 +120,5 @@ def install_buildx(
             f"the docker CLI does not find {target}",
             "Check that your docker CLI reads plugins from /usr/local/lib/docker/cli-plugins.",
         )
-    return BuildxInstall(target, version, "replaced" if present else "installed", suite)
+    status = BuildxStatus.REPLACED if present else BuildxStatus.INSTALLED
+    return BuildxInstall(target, version, status, suite)

@@ -1,4 +1,4 @@
-"""engine.up, engine.status, engine.down."""
+"""engine.up, engine.status, engine.down, engine.buildx."""
 
 from __future__ import annotations
 
@@ -7,33 +7,31 @@ import json
 from invoke import Collection, task
 
 from .. import ui
-from ..engine import PrivateEngine, display_url, probe
+from ..engine import Capabilities, PrivateEngine, display_url, probe
+from ..images.buildx import BuildxStatus, install_buildx
 from ..session import Session
 from .base import friendly_errors
 
 
-def _print_capabilities(caps_dict: dict[str, object]) -> None:
+def _print_capabilities(caps: Capabilities) -> None:
     rows = [
-        ("engine", display_url(str(caps_dict["url"]))),
-        ("version", f"{caps_dict['server_version']} (API {caps_dict['api_version']})"),
-        ("storage driver", caps_dict["storage_driver"]),
-        ("image store", caps_dict["image_store"]),
-        ("cgroups", f"v{caps_dict['cgroup_version']} ({caps_dict['cgroup_driver']})"),
-        ("BuildKit", "yes" if caps_dict["buildkit"] else "no"),
-        ("buildx", "yes" if caps_dict["buildx"] else "no"),
+        ("engine", display_url(caps.url)),
+        ("version", f"{caps.server_version} (API {caps.api_version})"),
+        ("storage driver", caps.storage_driver),
+        ("image store", caps.image_store),
+        ("cgroups", f"v{caps.cgroup_version} ({caps.cgroup_driver})"),
+        ("BuildKit", "yes" if caps.buildkit else "no"),
+        ("buildx", "yes" if caps.buildx else "no"),
     ]
-    privileged = caps_dict["privileged"]
-    if privileged:
+    if caps.privileged:
         rows.append(("--privileged", "works"))
     else:
-        dropped = ", ".join(caps_dict["missing_capabilities"]) or "none"  # type: ignore[arg-type]
-        works = caps_dict["fallback_works"]
+        dropped = ", ".join(caps.missing_capabilities) or "none"
+        works = "works" if caps.fallback_works else "refused"
         rows.append(("--privileged", "refused"))
-        rows.append(
-            ("fallback", f"all capabilities but {dropped} ({'works' if works else 'refused'})")
-        )
+        rows.append(("fallback", f"all capabilities but {dropped} ({works})"))
     ui.out.print(ui.table(["", ""], rows, title="Docker engine"))
-    for note in caps_dict.get("notes") or []:  # type: ignore[attr-defined]
+    for note in caps.notes:
         ui.info(f"note: {note}")
 
 
@@ -45,7 +43,7 @@ def up(c, refresh=False):
     engine = session.engine(start=True)
     caps = probe(engine, session.workspace, refresh=refresh)
     ui.info(f"engine ready: {engine.name} engine at {display_url(engine.url)}")
-    _print_capabilities(caps.as_dict())
+    _print_capabilities(caps)
 
 
 @task(help={"json": "print JSON instead of a table", "refresh": "probe again"})
@@ -54,10 +52,9 @@ def status(c, json_=False, refresh=False):
     """Show which engine mobylab uses and what it allows."""
     session = Session.from_context(c)
     engine = session.engine(start=False)
-    caps = probe(engine, session.workspace, refresh=refresh).as_dict()
-    caps["kind"] = engine.kind
+    caps = probe(engine, session.workspace, refresh=refresh)
     if json_:
-        print(json.dumps(caps, indent=2))
+        print(json.dumps(caps.as_dict() | {"kind": engine.kind}, indent=2))
     else:
         _print_capabilities(caps)
 
@@ -77,13 +74,8 @@ def down(c):
 @friendly_errors
 def buildx(c, force=False):
     """Give the docker CLI BuildKit builds: Debian's static buildx plugin, system-wide."""
-    from ..images.buildx import install_buildx
-    from ..images.rootfs import cache_dir
-
-    session = Session.from_context(c)
-    settings = session.settings
-    result = install_buildx(settings.debian_mirror, cache_dir(settings.rootfs_cache), force=force)
-    if result.status == "present":
+    result = install_buildx(Session.from_context(c).settings, force=force)
+    if result.status == BuildxStatus.PRESENT:
         ui.info(f"the docker CLI already has buildx: {result.version}")
     else:
         ui.info(f"{result.status} {result.path} from Debian {result.suite}: {result.version}")

@@ -23,6 +23,7 @@ import docker.errors
 import pytest
 
 from mobylab import labels
+from mobylab.config import merge_settings
 from mobylab.dev.clean import find_dev_resources, remove_dev_resources
 from mobylab.dev.container import last_start_section
 from mobylab.dev.environment import DevEnvironment, DevTarget, ensure_dev_engine
@@ -50,7 +51,7 @@ RUNTIME = "mobylab/runtime:busybox"
 def dev_images(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The offline dev image stand-in and the tiny runtime image (made once)."""
     workspace = Workspace(tmp_path_factory.mktemp("images-ws"))
-    return ensure_images(engine, workspace, ["dind", "runtime"])
+    return ensure_images(engine, workspace, ["dind", "runtime"], settings=merge_settings())
 
 
 @pytest.fixture

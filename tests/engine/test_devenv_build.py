@@ -32,7 +32,7 @@ RUNTIME = "mobylab/runtime:busybox"
 @pytest.fixture
 def built(engine: Engine, workspace: Workspace, tmp_path: Path) -> Iterator[str]:
     """A real dev.build of the 2017 fixture in this workspace; yields the commit."""
-    ensure_images(engine, workspace, ["dind", "runtime"])
+    ensure_images(engine, workspace, ["dind", "runtime"], settings=merge_settings())
     source = make_engine_source(
         tmp_path / "engine", "2017", branch=f"mobylab-test-{uuid.uuid4().hex[:8]}"
     )

@@ -76,7 +76,7 @@ CMD ["/app"]
 def images_ready(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """All three offline images (made once per machine; the rootfs cache makes it quick)."""
     workspace = Workspace(tmp_path_factory.mktemp("images") / "ws")
-    return ensure_images(engine, workspace, list(RECIPES))
+    return ensure_images(engine, workspace, list(RECIPES), settings=merge_settings())
 
 
 def _remove(engine: Engine, ref: str) -> None:
@@ -119,7 +119,9 @@ def test_existing_images_are_kept(engine: Engine, images_ready: dict[str, str], 
     try:
         before = client.images.get(RECIPES["golang"].tag).id
         started = time.monotonic()
-        assert ensure_images(engine, workspace, ["golang"]) == {"golang": RECIPES["golang"].tag}
+        assert ensure_images(engine, workspace, ["golang"], settings=merge_settings()) == {
+            "golang": RECIPES["golang"].tag
+        }
         assert time.monotonic() - started < 10
         assert client.images.get(RECIPES["golang"].tag).id == before
     finally:
@@ -177,7 +179,7 @@ def test_a_rebuild_reuses_the_cached_root_filesystem(
 ) -> None:
     settings = merge_settings(environ={})
     recipe = RECIPES["dind"]
-    cache = cache_dir()
+    cache = cache_dir(merge_settings().rootfs_cache)
     if not (
         cache / f"{rootfs_key(settings.debian_suite, settings.debian_mirror, recipe.packages)}.tar"
     ).exists():
@@ -202,7 +204,9 @@ def unique_runtime(engine: Engine, workspace: Workspace) -> Iterator[tuple[str, 
     """A runtime image of its own (its own id), removed afterwards."""
     tag = f"mobylab-test/runtime:{uuid.uuid4().hex[:8]}"
     recipe = dataclasses.replace(RECIPES["runtime"], tag=tag)
-    record = build_image(engine, workspace, recipe, report=lambda _: None)
+    record = build_image(
+        engine, workspace, recipe, settings=merge_settings(), report=lambda _: None
+    )
     yield tag, record["id"]
     _remove(engine, tag)
 
@@ -289,7 +293,7 @@ def test_save_task_with_a_lab_list(engine: Engine, tmp_path: Path) -> None:
     lab.mkdir(parents=True)
     (lab / "lab.toml").write_text('images = ["runtime"]\n')
     names = lab_image_names("demo", Settings(labs_dir=str(tmp_path / "labs")))
-    ensure_images(engine, Workspace(tmp_path / "ws"), names)
+    ensure_images(engine, Workspace(tmp_path / "ws"), names, settings=merge_settings())
     info = save_images(engine, ["mobylab/runtime:busybox"], tmp_path / "lab.tar")
     assert info.tags == ("mobylab/runtime:busybox",)
     assert info.size < 10_000_000

@@ -24,7 +24,7 @@ EXPECTED = json.loads((LAB_DIR / "site" / "EXPECTED.json").read_text())
 
 @pytest.fixture
 def dev_engine(engine: Engine, workspace: Workspace, tmp_path: Path) -> Iterator[Engine]:
-    ensure_images(engine, workspace, ["dind", "runtime"])
+    ensure_images(engine, workspace, ["dind", "runtime"], settings=merge_settings())
     with dev_environment(engine, workspace) as environment:
         yield environment.up(target_2017(tmp_path), timeout=120)
 

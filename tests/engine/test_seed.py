@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from mobylab.config import merge_settings
 from mobylab.dev.seed import seed_images
 from mobylab.engine import Engine
 from mobylab.engine._probe import ensure_probe_image
@@ -21,7 +22,7 @@ RUNTIME = "mobylab/runtime:busybox"
 
 @pytest.fixture
 def dev(engine: Engine, workspace: Workspace, tmp_path: Path) -> Iterator[Engine]:
-    ensure_images(engine, workspace, ["dind", "runtime"])
+    ensure_images(engine, workspace, ["dind", "runtime"], settings=merge_settings())
     with dev_environment(engine, workspace) as environment:
         yield environment.up(target_today(tmp_path), timeout=120)
 

@@ -108,7 +108,7 @@ def test_a_clone_onto_a_full_disk(small_disk: Path, tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def small_archive(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Path:
     workspace = Workspace(tmp_path_factory.mktemp("archive-ws"))
-    ensure_images(engine, workspace, ["runtime"])
+    ensure_images(engine, workspace, ["runtime"], settings=merge_settings())
     path = tmp_path_factory.mktemp("archive") / "runtime.tar"
     save_images(engine, [RUNTIME], path)
     return path
@@ -158,7 +158,7 @@ def test_images_load_of_a_truncated_archive(
 
 @pytest.fixture
 def dev_up(engine: Engine, workspace: Workspace, tmp_path: Path) -> Iterator[DevEnvironment]:
-    ensure_images(engine, workspace, ["dind", "runtime"])
+    ensure_images(engine, workspace, ["dind", "runtime"], settings=merge_settings())
     with dev_environment(engine, workspace) as environment:
         environment.up(target_2017(tmp_path), timeout=120)
         yield environment
@@ -222,7 +222,9 @@ def private_host(engine: Engine, tmp_path: Path) -> Iterator[tuple[PrivateEngine
     private = PrivateEngine(Workspace(tmp_path / "host-ws"))
     started = private.start(timeout=120)
     try:
-        ensure_images(engine, Workspace(tmp_path / "img-ws"), ["dind", "runtime"])
+        ensure_images(
+            engine, Workspace(tmp_path / "img-ws"), ["dind", "runtime"], settings=merge_settings()
+        )
         source = engine.client()
         target = started.client()
         try:

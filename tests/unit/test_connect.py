@@ -32,9 +32,9 @@ def test_mounts_at_counts_only_exact_mount_points():
     from mobylab.engine._private import mounts_at
 
     text = (
-        "/dev/vda /work/ws/engine/data ext4 rw 0 0\n"
-        "/dev/vda /work/ws/engine/data ext4 rw 0 0\n"
-        "/dev/vda /work/ws/engine/data/overlay2 ext4 rw 0 0\n"
+        "/dev/vda /ws/engine/data ext4 rw 0 0\n"
+        "/dev/vda /ws/engine/data ext4 rw 0 0\n"
+        "/dev/vda /ws/engine/data/overlay2 ext4 rw 0 0\n"
     )
-    assert mounts_at(text, Path("/work/ws/engine/data")) == 2
-    assert mounts_at(text, Path("/work/ws/engine")) == 0
+    assert mounts_at(text, Path("/ws/engine/data")) == 2
+    assert mounts_at(text, Path("/ws/engine")) == 0

@@ -28,7 +28,7 @@ from mobylab.errors import SourceError, UsageError
 from tests.fixtures.enginesrc import era_files, git, make_engine_source
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
-CHECKOUT = Path("/work/checkouts/moby")
+CHECKOUT = Path("/ws/checkouts/moby")
 
 
 def files_of(era: str, **options) -> dict[str, str | None]:

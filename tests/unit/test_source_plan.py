@@ -32,7 +32,7 @@ from tests.unit.test_toolchain import (
 )
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
-CHECKOUT = Path("/work/checkouts/moby")
+CHECKOUT = Path("/ws/checkouts/moby")
 COMMITS_2017 = (
     "#!/bin/sh\n"
     "RUNC_COMMIT=9c2d8d184e5da67c95d601382adf14862e4f2228\n"

@@ -1,4 +1,4 @@
-"""Pure: is a failed step an engine lacking the step's feature, and the matrix of features.
+"""Pure: is a failed step an engine lacking the step's feature, and the matrix's words.
 
 Told apart by what the engine did, never by a table of versions or dates:
 - the engine refused the Dockerfile or an option before building anything (a
@@ -13,10 +13,10 @@ Any other failure is a failure.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-ABSENT = "absent"
+from .records import CheckResult, CommandResult, FeatureCell, Status
+
 _LEGACY_STEP = re.compile(r"^Step (\d+)/\d+ :")
 _BUILDKIT_STEP = re.compile(r"^#\d+ \[(?!internal\])[^\]]+\]")
 _DAEMON_WORDS = (
@@ -67,56 +67,39 @@ def daemon_words(lines: Sequence[str]) -> str:
 
 def absent_reason(
     feature: str,
-    commands: Sequence[Mapping[str, Any]],
-    checks: Sequence[Mapping[str, Any]],
+    commands: Sequence[CommandResult],
+    checks: Sequence[CheckResult],
+    shows_feature: Sequence[bool],
 ) -> str:
     """Pure: why the engine lacks the step's feature ('' when the step simply failed,
-    passed, or shows no feature). `checks` carry `passed` and `shows_feature`."""
+    passed, or shows no feature). `shows_feature`: for each check, whether its failure
+    means the engine ignored the feature."""
     if not feature:
         return ""
     for command in commands:
-        if command.get("exit_code") == command.get("expect_exit", 0):
+        if command.exited_as_expected:
             continue
-        if command.get("role") == "build" and refused_before_building(command["output_tail"]):
-            return daemon_words(command["output_tail"])
+        if command.role == "build" and refused_before_building(command.output_tail):
+            return daemon_words(command.output_tail)
         return ""
     # The app works but what was built differs from what was asked: the option was
     # ignored. Any other failing check makes it a plain failure.
-    failing = [check for check in checks if check.get("passed") is False]
-    if failing and all(check.get("shows_feature") for check in failing):
-        return f"it ignored it and built something else: {failing[0].get('seen')}"
+    failing = [
+        (check, marked)
+        for check, marked in zip(checks, shows_feature, strict=True)
+        if check.passed is False
+    ]
+    if failing and all(marked for _, marked in failing):
+        return f"it ignored it and built something else: {failing[0][0].seen}"
     return ""
 
 
-def feature_matrix(report: Mapping[str, Any], features: Mapping[int, str]) -> dict[str, Any]:
-    """Pure: features x engines from a report's steps.
-
-    `features` maps a step number to the feature it shows. Each cell is the step's
-    status on that engine (passed, failed, absent, interrupted, or "not run") and
-    its reason.
-    """
-    engines = [e["name"] for e in report.get("engines", [])]
-    by_step = {(s["index"], s["engine"]): s for s in report.get("steps", [])}
-    rows = []
-    for number, feature in sorted(features.items()):
-        cells = {}
-        for engine in engines:
-            step = by_step.get((number, engine))
-            if step is None:
-                cells[engine] = {"status": "not run", "reason": ""}
-            else:
-                cells[engine] = {"status": step["status"], "reason": step.get("reason", "")}
-        rows.append({"step": number, "feature": feature, "engines": cells})
-    return {"engines": engines, "rows": rows}
-
-
-def cell_text(cell: Mapping[str, Any]) -> str:
-    """Pure: one cell of the matrix as a table shows it."""
-    status = cell.get("status")
-    if status == "passed":
+def cell_text(cell: FeatureCell) -> str:
+    """Pure: one cell of the features x engines matrix as a table shows it."""
+    if cell.status is Status.PASSED:
         return "yes"
-    if status == ABSENT:
-        return f"not in this engine ({cell.get('reason') or '?'})"
-    if status == "not run":
+    if cell.status is Status.ABSENT:
+        return f"not in this engine ({cell.reason or '?'})"
+    if cell.status is Status.NOT_RUN:
         return "-"
-    return f"{status}: {cell.get('reason') or '?'}"
+    return f"{cell.status}: {cell.reason or '?'}"

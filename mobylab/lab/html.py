@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 from html import escape
-from typing import Any
 
-from .practice.state import practice_table
-from .report import matrix_rows, size_text, variant_table
+from .records import Report
+from .report import matrix_rows, practice_table, size_text, variant_table
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
@@ -71,87 +70,91 @@ def _table(header: list[str], rows: list[list[str]], numeric: set[int] = frozens
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def matrix_html(report: dict[str, Any]) -> str:
+def matrix_html(report: Report) -> str:
     header, rows = matrix_rows(report)
     if not rows:
         return ""
     return f"<h2>Features x engines</h2>\n{_table(header, rows)}"
 
 
-def render_html(report: dict[str, Any]) -> str:
-    title = str(report.get("title") or report.get("lab"))
-    status = str(report.get("status"))
-    engines = report.get("engines", [])
+def size_bars(report: Report) -> list[tuple[str, int]]:
+    """Pure: the chart's bars: each engine's SDK image, then each variant's image."""
+    several = len(report.engines) > 1
+    bars: list[tuple[str, int]] = []
+    for engine in report.engines:
+        if engine.builder_image_size_bytes:
+            suffix = f" [{engine.name}]" if several else ""
+            bars.append(
+                (f"SDK image {engine.builder_image}{suffix}", engine.builder_image_size_bytes)
+            )
+    for variant in report.variants:
+        if variant.size_bytes:
+            suffix = f" [{variant.engine}]" if several else ""
+            bars.append((f"{variant.name}{suffix}", variant.size_bytes))
+    return bars
+
+
+def render_html(report: Report) -> str:
+    title = report.title
+    status = str(report.status)
     engine_rows = [
         [
-            e["name"],
-            e["url"],
-            str(e["version"]),
-            str(e.get("commit") or "-"),
-            f"{e['builder']} ({e['builder_reason']})",
-            str(e["image_store"]),
-            f"{e.get('builder_image')} ({size_text(e.get('builder_image_size_bytes'))})",
+            e.name,
+            e.url,
+            e.version,
+            e.commit or "-",
+            f"{e.builder} ({e.builder_reason})",
+            e.image_store,
+            f"{e.builder_image} ({size_text(e.builder_image_size_bytes)})",
         ]
-        for e in engines
+        for e in report.engines
     ]
-    bars: list[tuple[str, int]] = []
-    for engine in engines:
-        if engine.get("builder_image_size_bytes"):
-            suffix = f" [{engine['name']}]" if len(engines) > 1 else ""
-            bars.append(
-                (
-                    f"SDK image {engine.get('builder_image')}{suffix}",
-                    engine["builder_image_size_bytes"],
-                )
-            )
-    for variant in report.get("variants", []):
-        if variant.get("size_bytes"):
-            suffix = f" [{variant['engine']}]" if len(engines) > 1 else ""
-            bars.append((f"{variant['name']}{suffix}", variant["size_bytes"]))
     header, rows = variant_table(report)
-    bases = report.get("base_images") or {}
+    bases = report.base_images
     subs = "".join(
-        f"<li>{escape(c['file'])} line {c['line']}: <code>{escape(c['old'])}</code> → "
-        f"<code>{escape(c['new'])}</code></li>"
-        for c in bases.get("substitutions") or []
+        f"<li>{escape(c.file)} line {c.line}: <code>{escape(c.old)}</code> → "
+        f"<code>{escape(c.new)}</code></li>"
+        for c in (bases.substitutions if bases else ())
     )
-    step_rows = [
-        [str(s["index"]), s["engine"], s["title"], s["status"], s.get("reason", "")]
-        for s in report.get("steps", [])
-    ]
-    practice_header, practice_rows = practice_table(report)
+    base_text = (
+        f"<p>Base images: builder <code>{escape(bases.builder)}</code>, runtime\n"
+        f"<code>{escape(bases.runtime)}</code> ({escape(bases.reason)}).</p>"
+        if bases
+        else ""
+    )
+    step_rows = [[str(s.index), s.engine, s.title, str(s.status), s.reason] for s in report.steps]
+    practice_header, practice_rows = practice_table(report.practice)
     practice = (
         f"<h2>Practice</h2>\n{_table(practice_header, practice_rows, {3, 4})}"
         if practice_rows
         else ""
     )
-    expected = report.get("expected")
+    expected = report.expected
     site = ""
-    if report.get("url"):
-        kind = "the lab's fixture site" if report.get("site") == "fixture" else "a real site"
-        site = f"<p>Site: <code>{escape(report['url'])}</code> ({kind})"
+    if report.url:
+        kind = "the lab's fixture site" if report.site == "fixture" else "a real site"
+        site = f"<p>Site: <code>{escape(report.url)}</code> ({kind})"
         if expected is not None:
             site += f"; expected output <code>{escape(json.dumps(expected, sort_keys=True))}</code>"
         site += ".</p>"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(title)} — {escape(str(report.get("run_id")))}</title>
+<title>{escape(title)} — {escape(report.run_id)}</title>
 <style>{STYLE}</style></head>
 <body>
 <h1>{escape(title)}</h1>
-<p class="muted">Lab <code>{escape(str(report.get("lab")))}</code>, run
-<code>{escape(str(report.get("run_id")))}</code> ·
+<p class="muted">Lab <code>{escape(report.lab)}</code>, run
+<code>{escape(report.run_id)}</code> ·
 <span class="status {escape(status)}">{escape(status)}</span> · started
-{escape(str(report.get("started")))}, finished {escape(str(report.get("finished") or "-"))}</p>
+{escape(report.started)}, finished {escape(report.finished or "-")}</p>
 <h2>Engines</h2>
 {_table(["engine", "url", "version", "commit", "builder", "image store", "SDK image"], engine_rows)}
-<p>Base images: builder <code>{escape(str(bases.get("builder")))}</code>, runtime
-<code>{escape(str(bases.get("runtime")))}</code> ({escape(str(bases.get("reason")))}).</p>
+{base_text}
 {f"<ul>{subs}</ul>" if subs else ""}
 {site}
 <h2>Image sizes</h2>
-{size_chart(bars)}
+{size_chart(size_bars(report))}
 <p class="muted">Sizes and layers as the engine reports them (docker image inspect).</p>
 <h2>Comparison</h2>
 {_table(header, rows, {header.index(n) for n in NUMERIC_COLUMNS})}

@@ -4,67 +4,66 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from ..workspace import write_atomic, write_json
 from .html import render_html
-from .practice.state import practice_table
-from .report import matrix_rows, seconds_text, size_text, variant_table
+from .records import Report
+from .report import matrix_rows, practice_table, seconds_text, size_text, variant_table
 
 
-def render_all(report_dir: Path, report: dict[str, Any]) -> dict[str, Path]:
+def render_all(report_dir: Path, report: Report) -> dict[str, Path]:
     paths = {
         "json": report_dir / "report.json",
         "md": report_dir / "report.md",
         "html": report_dir / "report.html",
     }
-    write_json(paths["json"], report)
+    write_json(paths["json"], report.to_dict())
     write_atomic(paths["md"], render_markdown(report))
     write_atomic(paths["html"], render_html(report))
     return paths
 
 
-def render_markdown(report: dict[str, Any]) -> str:
+def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + [
+        "| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows
+    ]
+
+
+def render_markdown(report: Report) -> str:
     lines = [
-        f"# {report.get('title', report.get('lab'))}",
+        f"# {report.title}",
         "",
-        f"Lab `{report['lab']}`, run `{report['run_id']}`: **{report.get('status')}** "
-        f"(started {report.get('started')}, finished {report.get('finished') or '-'}).",
+        f"Lab `{report.lab}`, run `{report.run_id}`: **{report.status}** "
+        f"(started {report.started}, finished {report.finished or '-'}).",
         "",
         "## Engines",
         "",
         "| engine | url | version | commit | builder | image store | SDK image |",
         "|---|---|---|---|---|---|---|",
     ]
-    for engine in report.get("engines", []):
+    for engine in report.engines:
         lines.append(
-            f"| {engine['name']} | `{engine['url']}` | {engine['version']} | "
-            f"{engine.get('commit') or '-'} | "
-            f"{engine['builder']} ({engine['builder_reason']}) | {engine['image_store']} | "
-            f"{engine.get('builder_image')} {size_text(engine.get('builder_image_size_bytes'))} |"
+            f"| {engine.name} | `{engine.url}` | {engine.version} | {engine.commit or '-'} | "
+            f"{engine.builder} ({engine.builder_reason}) | {engine.image_store} | "
+            f"{engine.builder_image} {size_text(engine.builder_image_size_bytes)} |"
         )
-    bases = report.get("base_images") or {}
-    lines += [
-        "",
-        f"Base images: builder `{bases.get('builder')}`, runtime `{bases.get('runtime')}` "
-        f"({bases.get('reason')}).",
-    ]
-    for change in bases.get("substitutions") or []:
-        lines.append(
-            f"- {change['file']} line {change['line']}: `{change['old']}` -> `{change['new']}`"
-        )
-    if report.get("url"):
-        site = "the lab's fixture site" if report.get("site") == "fixture" else "a real site"
-        lines += ["", f"Site: {report['url']} ({site})."]
-    if report.get("expected") is not None:
-        lines.append(f"Expected output: `{json.dumps(report['expected'], sort_keys=True)}`.")
+    bases = report.base_images
+    if bases is not None:
+        lines += [
+            "",
+            f"Base images: builder `{bases.builder}`, runtime `{bases.runtime}` ({bases.reason}).",
+        ]
+        for change in bases.substitutions:
+            lines.append(f"- {change.file} line {change.line}: `{change.old}` -> `{change.new}`")
+    if report.url:
+        site = "the lab's fixture site" if report.site == "fixture" else "a real site"
+        lines += ["", f"Site: {report.url} ({site})."]
+    if report.expected is not None:
+        lines.append(f"Expected output: `{json.dumps(report.expected, sort_keys=True)}`.")
     header, rows = variant_table(report)
     if rows:
-        lines += ["", "## Comparison", "", "| " + " | ".join(header) + " |"]
-        lines.append("|" + "---|" * len(header))
-        lines += [
-            "| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows
-        ]
+        lines += ["", "## Comparison", "", *_markdown_table(header, rows)]
         lines += [
             "",
             "Sizes and layers are what the engine reports (`docker image inspect`); "
@@ -72,41 +71,27 @@ def render_markdown(report: dict[str, Any]) -> str:
         ]
     lines += matrix_markdown(report)
     lines += ["", "## Steps", ""]
-    for step in report.get("steps", []):
-        lines.append(
-            f"- step {step['index']} on {step['engine']}: **{step['status']}** {step['title']}"
-        )
-        if step.get("reason"):
-            lines.append(f"  - {step['reason']}")
-    header, rows = practice_table(report)
+    for step in report.steps:
+        lines.append(f"- step {step.index} on {step.engine}: **{step.status}** {step.title}")
+        if step.reason:
+            lines.append(f"  - {step.reason}")
+    header, rows = practice_table(report.practice)
     if rows:
-        lines += [
-            "",
-            "## Practice",
-            "",
-            "| " + " | ".join(header) + " |",
-            "|" + "---|" * len(header),
-        ]
-        lines += [
-            "| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows
-        ]
-    if report.get("failed_steps"):
-        first = report["failed_steps"][0]
-        lines += ["", f"First failure: step {first['index']} ({first['title']}): {first['reason']}"]
+        lines += ["", "## Practice", "", *_markdown_table(header, rows)]
+    if report.failed_steps:
+        first = report.failed_steps[0]
+        lines += ["", f"First failure: step {first.index} ({first.title}): {first.reason}"]
     return "\n".join(lines) + "\n"
 
 
-def matrix_markdown(report: dict[str, Any]) -> list[str]:
+def matrix_markdown(report: Report) -> list[str]:
     header, rows = matrix_rows(report)
     if not rows:
         return []
-    lines = ["", "## Features x engines", "", "| " + " | ".join(header) + " |"]
-    lines.append("|" + "---|" * len(header))
-    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
-    return lines
+    return ["", "## Features x engines", "", *_markdown_table(header, rows)]
 
 
-def print_matrix(report: dict[str, Any]) -> None:
+def print_matrix(report: Report) -> None:
     """The features x engines matrix on the terminal, when the lab has features."""
     from rich import box
     from rich.table import Table
@@ -124,7 +109,7 @@ def print_matrix(report: dict[str, Any]) -> None:
     ui.out.print(table)
 
 
-def print_comparison(report: dict[str, Any]) -> None:
+def print_comparison(report: Report) -> None:
     """The comparison on the terminal, with size bars; details below the table."""
     from rich import box
     from rich.console import Console
@@ -133,16 +118,16 @@ def print_comparison(report: dict[str, Any]) -> None:
     from .. import ui
     from .metrics import bar
 
-    variants = report.get("variants", [])
+    variants = report.variants
     if not variants:
         print_matrix(report)
         return
-    engines = report.get("engines", [])
-    largest = max((v.get("size_bytes") or 0 for v in variants), default=0)
+    engines = report.engines
+    largest = max((v.size_bytes or 0 for v in variants), default=0)
     for engine in engines:
-        largest = max(largest, engine.get("builder_image_size_bytes") or 0)
+        largest = max(largest, engine.builder_image_size_bytes or 0)
     table = Table(
-        title=f"{report.get('title')}: comparison",
+        title=f"{report.title}: comparison",
         title_justify="left",
         header_style="bold",
         box=box.SIMPLE_HEAD,
@@ -161,24 +146,16 @@ def print_comparison(report: dict[str, Any]) -> None:
         table.add_row(*(cells if several else [cells[0], *cells[2:]]))
 
     for engine in engines:
-        size = engine.get("builder_image_size_bytes")
+        size = engine.builder_image_size_bytes
         if size:
-            add(
-                [
-                    "SDK image",
-                    engine["name"],
-                    size_text(size),
-                    bar(size, largest, 8),
-                    "1.00x",
-                    *[""] * 6,
-                ]
-            )
+            add(["SDK image", engine.name, size_text(size), bar(size, largest, 8), "1.00x",
+                 *[""] * 6])  # fmt: skip
     for variant, cells in zip(variants, text_rows, strict=True):
         row = dict(zip(header, cells, strict=True))
         add(
-            [row["variant"], row["engine"], row["image size"], bar(variant.get("size_bytes"),
+            [row["variant"], row["engine"], row["image size"], bar(variant.size_bytes,
              largest, 8), row["vs SDK image"], row["layers"],
-             seconds_text(variant.get("build_seconds")), row["builder"],
+             seconds_text(variant.build_seconds), row["builder"],
              row["files / lines"].replace(" ", ""), row["commands"], ui.status_text(row["result"])]
         )  # fmt: skip
     if ui.out.is_terminal:
@@ -187,20 +164,23 @@ def print_comparison(report: dict[str, Any]) -> None:
         Console(file=ui.out.file, width=110, highlight=False, color_system=None).print(table)
     for variant, cells in zip(variants, text_rows, strict=True):
         row = dict(zip(header, cells, strict=True))
-        cached = variant.get("cached_steps") or 0
         ui.out.print(
             f"{row['variant']} ({row['engine']}): output {row['output']}; "
             f"leaves behind: {row['leaves behind']}"
-            + (f"; {cached} build steps from the cache" if cached else ""),
+            + (
+                f"; {variant.cached_steps} build steps from the cache"
+                if variant.cached_steps
+                else ""
+            ),
             markup=False,
             highlight=False,
         )
     for engine in engines:
-        sdk = engine.get("builder_image") if engine.get("builder_image_size_bytes") else ""
+        sdk = engine.builder_image if engine.builder_image_size_bytes else ""
         ui.out.print(
-            f"{engine['name']} engine: Docker {engine['version']} "
-            f"(commit {engine.get('commit') or '?'}), {engine['builder']} builder "
-            f"({engine['builder_reason']}), image store {engine['image_store']}"
+            f"{engine.name} engine: Docker {engine.version} "
+            f"(commit {engine.commit or '?'}), {engine.builder} builder "
+            f"({engine.builder_reason}), image store {engine.image_store}"
             + (f", SDK image {sdk}" if sdk else ""),
             markup=False,
             highlight=False,

@@ -1,8 +1,8 @@
 """The report of a lab run: its data, where it is kept, and the comparison it holds.
 
-<workspace>/reports/<run id>/report.json is rewritten (atomically) after every
-step; render.py and html.py draw Markdown, HTML and the terminal table from it,
-so `lab.report` can render any earlier run again.
+<workspace>/reports/<run id>/report.json (a `records.Report`) is rewritten
+(atomically) after every step; render.py and html.py draw Markdown, HTML and the
+terminal table from it, so `lab.report` can render any earlier run again.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from typing import Any
 from ..errors import LabError
 from ..ui import human_bytes
 from ..workspace import Workspace, read_json, write_atomic, write_json
-from .features import cell_text, feature_matrix
+from .features import cell_text
 from .metrics import ratio_text
+from .practice.state import duration_text
+from .records import PracticeSummary, Report
 
 LATEST = "latest"
 
@@ -28,33 +30,16 @@ def read_expected(path: Path) -> Any:
         raise LabError(f"cannot read the expected output {path}: {exc}") from None
 
 
-def refresh(report: dict[str, Any]) -> None:
-    """Pure: recompute the derived fields (variants, failed steps) from the steps."""
-    steps = report.get("steps", [])
-    report["variants"] = [dict(s["variant"]) for s in steps if s.get("variant")]
-    sizes = {e["name"]: e.get("builder_image_size_bytes") for e in report.get("engines", [])}
-    for variant in report["variants"]:
-        base = sizes.get(variant["engine"])
-        size = variant.get("size_bytes")
-        variant["ratio_to_builder"] = (size / base) if size and base else None
-    report["failed_steps"] = [
-        {"index": s["index"], "engine": s["engine"], "title": s["title"], "reason": s["reason"]}
-        for s in steps
-        if s["status"] in ("failed", "interrupted")
-    ]
-    features = {int(number): name for number, name in (report.get("features") or {}).items()}
-    report["matrix"] = feature_matrix(report, features) if features else None
-
-
-def write(report_dir: Path, report: dict[str, Any]) -> Path:
+def write(report_dir: Path, report: Report) -> Path:
     path = report_dir / "report.json"
-    write_json(path, report)
+    write_json(path, report.to_dict())
     return path
 
 
-def load(workspace: Workspace, run_id: str) -> dict[str, Any] | None:
+def load(workspace: Workspace, run_id: str) -> Report | None:
+    """A run's report, None when there is none (or it is no report)."""
     data = read_json(workspace.root / "reports" / run_id / "report.json")
-    return data if isinstance(data, dict) else None
+    return Report.from_dict(data) if isinstance(data, dict) else None
 
 
 def point_latest(workspace: Workspace, lab_name: str, run_id: str) -> None:
@@ -95,7 +80,7 @@ def seconds_text(value: float | None) -> str:
     return f"{value:.1f}s" if value is not None else "-"
 
 
-def variant_table(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+def variant_table(report: Report) -> tuple[list[str], list[list[str]]]:
     """Pure: the comparison as header and rows of text."""
     header = [
         "variant",
@@ -112,53 +97,65 @@ def variant_table(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         "result",
     ]
     rows = []
-    for variant in report.get("variants", []):
+    for variant in report.variants:
         leftovers = [
-            f"{item['kind']} {item['name']}"
-            + (f" ({size_text(item['size_bytes'])})" if item.get("size_bytes") else "")
-            for item in variant.get("leftovers", [])
-            if item.get("present")
+            f"{item.kind} {item.name}"
+            + (f" ({size_text(item.size_bytes)})" if item.size_bytes else "")
+            for item in variant.leftovers_present
         ]
-        output = variant.get("output")
+        output = variant.output
         rows.append(
             [
-                variant["name"],
-                variant["engine"],
-                size_text(variant.get("size_bytes")),
-                ratio_text(variant.get("ratio_to_builder")),
-                str(variant.get("layers") if variant.get("layers") is not None else "-"),
-                seconds_text(variant.get("build_seconds"))
-                + (
-                    f" ({variant['cached_steps']} steps cached)"
-                    if variant.get("cached_steps")
-                    else ""
-                ),
-                variant.get("builder") or "-",
-                f"{variant.get('files', 0)} / {variant.get('lines', 0)}",
-                str(variant.get("commands_typed", 0)),
+                variant.name,
+                variant.engine,
+                size_text(variant.size_bytes),
+                ratio_text(report.ratio_to_builder(variant)),
+                str(variant.layers if variant.layers is not None else "-"),
+                seconds_text(variant.build_seconds)
+                + (f" ({variant.cached_steps} steps cached)" if variant.cached_steps else ""),
+                variant.builder or "-",
+                f"{variant.files} / {variant.lines}",
+                str(variant.commands_typed),
                 ", ".join(leftovers) or "nothing",
                 json.dumps(output, sort_keys=True) if output is not None else "-",
-                "PASS"
-                if variant.get("passed")
-                else ("ABSENT" if variant.get("absent") else "FAIL"),
+                "PASS" if variant.passed else ("ABSENT" if variant.absent else "FAIL"),
             ]
         )
     return header, rows
 
 
-def matrix_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+def matrix_rows(report: Report) -> tuple[list[str], list[list[str]]]:
     """Pure: the features x engines matrix as header and rows of text ([] when none)."""
-    matrix = report.get("matrix") or {}
-    if not matrix.get("rows"):
+    matrix = report.matrix
+    if matrix is None or not matrix.rows:
         return [], []
-    engines = {e["name"]: e for e in report.get("engines", [])}
-    header = ["feature"] + [
-        f"{name} ({engines.get(name, {}).get('version', '?')}, "
-        f"{(engines.get(name, {}).get('commit') or '?')[:12]})"
-        for name in matrix["engines"]
-    ]
+    header = ["feature"]
+    for name in matrix.engines:
+        engine = report.engine_named(name)
+        version = engine.version if engine else "?"
+        commit = (engine.commit if engine else None) or "?"
+        header.append(f"{name} ({version}, {commit[:12]})")
     rows = [
-        [row["feature"], *(cell_text(row["engines"][name]) for name in matrix["engines"])]
-        for row in matrix["rows"]
+        [row.feature, *(cell_text(row.engines[name]) for name in matrix.engines)]
+        for row in matrix.rows
+    ]
+    return header, rows
+
+
+def practice_table(practice: PracticeSummary | None) -> tuple[list[str], list[list[str]]]:
+    """Pure: the practice columns of a run's steps (no rows for a guided run)."""
+    header = ["step", "title", "status", "attempts", "hints", "how", "time"]
+    steps = practice.steps if practice else ()
+    rows = [
+        [
+            str(step.index),
+            step.title,
+            step.status,
+            str(step.attempts),
+            str(step.hints_used),
+            step.how or "-",
+            duration_text(step.seconds),
+        ]
+        for step in steps
     ]
     return header, rows

@@ -11,10 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-BUILDKIT = "buildkit"
-LEGACY = "legacy"
+from .records import Builder, StageReport
 
 _BUILDKIT_STEP = re.compile(r"^#\d+ \[([A-Za-z0-9_.-]+)(?: \d+/\d+)?\]")
 _BUILDKIT_ANY = re.compile(r"^#\d+ ")
@@ -39,21 +37,21 @@ class StageLog:
     """Fed a build's output line by line; knows the builder and the stages it built."""
 
     stages: Sequence[str] = ()
-    builder: str | None = None
+    builder: Builder | None = None
     built: list[str] = field(default_factory=list)
     _legacy_froms: int = 0
 
     def feed(self, line: str) -> None:
         text = line.strip()
         if _BUILDKIT_ANY.match(text):
-            self.builder = self.builder or BUILDKIT
+            self.builder = self.builder or Builder.BUILDKIT
             match = _BUILDKIT_STEP.match(text)
             if match and match.group(1) != "internal":
                 self._saw(match.group(1).lower())
             return
         match = _LEGACY_STEP.match(text)
         if match:
-            self.builder = self.builder or LEGACY
+            self.builder = self.builder or Builder.LEGACY
             if match.group(1).upper() == "FROM":
                 index = self._legacy_froms
                 self._legacy_froms += 1
@@ -93,21 +91,21 @@ def dockerfile_of(argv: Sequence[str]) -> str:
 
 
 def stage_report(
-    stages: Sequence[str], built: Sequence[str], builder: str | None, target: str
-) -> dict[str, Any]:
+    stages: Sequence[str], built: Sequence[str], builder: Builder | None, target: str
+) -> StageReport:
     """Pure: what a `--target` build built and skipped, and one line saying so."""
     skipped = [stage for stage in stages if stage not in built]
     position = stages.index(target) if target in stages else len(stages) - 1
     before = [s for s in skipped if s in stages[:position]]
     after = [s for s in skipped if s in stages[position + 1 :]]
     made = ", ".join(built) or "nothing"
-    if builder == BUILDKIT:
+    if builder == Builder.BUILDKIT:
         text = f"BuildKit built {made} for --target {target}"
         if skipped:
             text += f" and skipped {', '.join(skipped)}: not needed for that target"
             if before:
                 text += f" ({', '.join(before)} even comes before it)"
-    elif builder == LEGACY:
+    elif builder == Builder.LEGACY:
         text = f"the legacy builder built {made}: every stage up to --target {target}"
         if after:
             text += (
@@ -115,12 +113,12 @@ def stage_report(
             )
     else:
         text = f"the build's output names no stages (built: {made})"
-    return {
-        "builder": builder,
-        "target": target,
-        "stages": list(stages),
-        "built": list(built),
-        "skipped": skipped,
-        "skipped_before_target": before,
-        "text": text,
-    }
+    return StageReport(
+        builder=builder,
+        target=target,
+        stages=tuple(stages),
+        built=tuple(built),
+        skipped=tuple(skipped),
+        skipped_before_target=tuple(before),
+        text=text,
+    )

@@ -23,9 +23,10 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from ..errors import WorkshopError
+from ..errors import LabError, WorkshopError
 from ..lab.html import render_html
 from ..lab.practice import state as ps
+from ..lab.records import Report
 from .driver import Workshop
 from .hosts import HostSpec
 from .labrun import StatusReader, latest_run_dir, parse_document
@@ -242,9 +243,13 @@ class ReportReader:
         run_dir = latest_run_dir(remote, layout)
         if run_dir is None:
             return HostOutcome(job.label, FAIL, "read", "no lab run yet")
-        report, problem = parse_document(remote.read_text(f"{run_dir}/report.json"))
-        if report is None:
+        data, problem = parse_document(remote.read_text(f"{run_dir}/report.json"))
+        if data is None:
             return HostOutcome(job.label, FAIL, "read", f"report.json {problem or 'is missing'}")
+        try:
+            report = Report.from_dict(data)
+        except (KeyError, TypeError, ValueError, LabError) as exc:
+            return HostOutcome(job.label, FAIL, "read", f"report.json is no lab report ({exc})")
         return HostOutcome(job.label, OK, "read", "", data={"report": report})
 
 

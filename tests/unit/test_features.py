@@ -6,13 +6,21 @@ from __future__ import annotations
 import pytest
 
 from mobylab.lab.features import (
-    ABSENT,
     absent_reason,
     cell_text,
     daemon_words,
-    feature_matrix,
     refused_before_building,
 )
+from mobylab.lab.records import (
+    CheckResult,
+    CommandResult,
+    FeatureCell,
+    Status,
+    StepRecord,
+    feature_matrix,
+)
+
+ABSENT = Status.ABSENT
 
 # A 2017 daemon reading `FROM x AS builder` as an image reference.
 LEGACY_REFUSED = """\
@@ -54,26 +62,27 @@ Dockerfile:3
 ERROR: failed to solve: dockerfile parse error on line 3: unknown flag: chmod""".splitlines()
 
 
-def build(tail: list[str], exit_code: int = 1, expect_exit: int = 0) -> dict:
-    return {
-        "role": "build",
-        "exit_code": exit_code,
-        "expect_exit": expect_exit,
-        "output_tail": tail,
-    }
+def build(tail: list[str], exit_code: int = 1, expect_exit: int = 0) -> CommandResult:
+    return CommandResult("docker build .", (), exit_code, 1.0, tuple(tail), "build", expect_exit)
 
 
-def run(exit_code: int, tail: list[str] | None = None) -> dict:
-    return {"role": "run", "exit_code": exit_code, "expect_exit": 0, "output_tail": tail or []}
+def run(exit_code: int, tail: list[str] | None = None) -> CommandResult:
+    return CommandResult("docker run x", (), exit_code, 1.0, tuple(tail or []), "run")
 
 
-def check(passed: bool | None, shows_feature: bool = False, seen: str = "") -> dict:
-    return {
-        "type": "output_contains",
-        "passed": passed,
-        "shows_feature": shows_feature,
-        "seen": seen,
-    }
+def check(
+    passed: bool | None, shows_feature: bool = False, seen: str = ""
+) -> tuple[CheckResult, bool]:
+    return CheckResult("output-contains", passed, "", seen), shows_feature
+
+
+def absent(
+    feature: str, commands: list[CommandResult], checks: list[tuple[CheckResult, bool]]
+) -> str:
+    """absent_reason with each check next to whether it shows the feature."""
+    return absent_reason(
+        feature, commands, [result for result, _ in checks], [marked for _, marked in checks]
+    )
 
 
 # --- refused or failed ----------------------------------------------------------------------
@@ -120,38 +129,34 @@ def test_daemon_words():
 
 
 def test_a_step_showing_no_feature_is_never_absent():
-    assert absent_reason("", [build(LEGACY_REFUSED)], []) == ""
+    assert absent("", [build(LEGACY_REFUSED)], []) == ""
 
 
 def test_a_refused_build_is_absent_in_the_daemons_words():
-    assert absent_reason("multi-stage builds", [build(LEGACY_REFUSED)], []) == (
-        "invalid reference format"
-    )
+    assert absent("multi-stage builds", [build(LEGACY_REFUSED)], []) == ("invalid reference format")
     commands = [run(0), build(BUILDKIT_PARSE_ERROR)]
-    assert absent_reason("COPY --chmod", commands, [check(False)]) == (
+    assert absent("COPY --chmod", commands, [check(False)]) == (
         "dockerfile parse error on line 3: unknown flag: chmod"
     )
 
 
 def test_a_build_that_failed_after_building_is_a_failure():
-    assert absent_reason("multi-stage builds", [build(LEGACY_FAILED_BUILDING)], []) == ""
-    assert absent_reason("multi-stage builds", [build(BUILDKIT_FAILED_BUILDING)], []) == ""
+    assert absent("multi-stage builds", [build(LEGACY_FAILED_BUILDING)], []) == ""
+    assert absent("multi-stage builds", [build(BUILDKIT_FAILED_BUILDING)], []) == ""
 
 
 def test_a_failing_command_that_is_not_a_build_is_a_failure():
-    assert (
-        absent_reason("--target", [run(125, ["docker: Error response from daemon: x"])], []) == ""
-    )
+    assert absent("--target", [run(125, ["docker: Error response from daemon: x"])], []) == ""
     # The first failing command decides, even when a refused build follows it.
     commands = [run(1, ["boom"]), build(LEGACY_REFUSED)]
-    assert absent_reason("--target", commands, []) == ""
+    assert absent("--target", commands, []) == ""
 
 
 def test_an_expected_exit_code_is_no_failure():
     commands = [build(LEGACY_REFUSED, exit_code=1, expect_exit=1)]
-    assert absent_reason("multi-stage builds", commands, []) == ""
+    assert absent("multi-stage builds", commands, []) == ""
     ignored = [check(True), check(False, shows_feature=True, seen="stages built: builder, stage-1")]
-    assert absent_reason("--target", commands, ignored) == (
+    assert absent("--target", commands, ignored) == (
         "it ignored it and built something else: stages built: builder, stage-1"
     )
 
@@ -162,21 +167,21 @@ def test_an_ignored_option_shows_in_the_feature_checks():
         check(False, shows_feature=True, seen="the image holds the whole toolchain (812 MB)"),
         check(None),
     ]
-    assert absent_reason("--target", [build(LEGACY_FAILED_BUILDING, exit_code=0)], checks) == (
+    assert absent("--target", [build(LEGACY_FAILED_BUILDING, exit_code=0)], checks) == (
         "it ignored it and built something else: the image holds the whole toolchain (812 MB)"
     )
 
 
 def test_a_feature_check_failing_with_another_failing_check_is_a_failure():
     checks = [check(False, shows_feature=True, seen="812 MB"), check(False, seen="no app")]
-    assert absent_reason("--target", [build([], exit_code=0)], checks) == ""
+    assert absent("--target", [build([], exit_code=0)], checks) == ""
 
 
 def test_passing_checks_give_no_reason():
-    assert absent_reason("--target", [build([], exit_code=0)], [check(True, True)]) == ""
-    assert absent_reason("--target", [build([], exit_code=0)], []) == ""
+    assert absent("--target", [build([], exit_code=0)], [check(True, True)]) == ""
+    assert absent("--target", [build([], exit_code=0)], []) == ""
     # A skipped feature check is not a failing one.
-    assert absent_reason("--target", [build([], exit_code=0)], [check(None, True)]) == ""
+    assert absent("--target", [build([], exit_code=0)], [check(None, True)]) == ""
 
 
 @pytest.mark.parametrize(
@@ -194,24 +199,22 @@ def test_passing_checks_give_no_reason():
     ],
 )
 def test_a_build_that_never_reached_the_dockerfile_is_a_failure(tail):
-    assert absent_reason("multi-stage builds", [build(tail)], []) == ""
+    assert absent("multi-stage builds", [build(tail)], []) == ""
 
 
 # --- the matrix ---------------------------------------------------------------------------------
 
-REPORT = {
-    "engines": [{"name": "v17.05"}, {"name": "master"}],
-    "steps": [
-        {"index": 1, "engine": "master", "status": "passed", "reason": ""},
-        {"index": 1, "engine": "v17.05", "status": ABSENT, "reason": "invalid reference format"},
-        {"index": 3, "engine": "master", "status": "failed", "reason": "exit status 1"},
-        {"index": 2, "engine": "master", "status": "passed", "reason": ""},
-    ],
-}
+STEPS = [
+    StepRecord(1, "master", "", Status.PASSED),
+    StepRecord(1, "v17.05", "", Status.ABSENT, "invalid reference format"),
+    StepRecord(3, "master", "", Status.FAILED, "exit status 1"),
+    StepRecord(2, "master", "", Status.PASSED),
+]
+ENGINES = ["v17.05", "master"]
 
 
 def test_feature_matrix_rows_by_step_and_engines_in_report_order():
-    matrix = feature_matrix(REPORT, {3: "--target", 1: "multi-stage builds"})
+    matrix = feature_matrix(ENGINES, STEPS, {3: "--target", 1: "multi-stage builds"}).to_dict()
     assert matrix["engines"] == ["v17.05", "master"]
     assert [(row["step"], row["feature"]) for row in matrix["rows"]] == [
         (1, "multi-stage builds"),
@@ -226,18 +229,18 @@ def test_feature_matrix_rows_by_step_and_engines_in_report_order():
 
 
 def test_feature_matrix_of_an_empty_report():
-    assert feature_matrix({}, {1: "x"}) == {
+    assert feature_matrix([], [], {1: "x"}).to_dict() == {
         "engines": [],
         "rows": [{"step": 1, "feature": "x", "engines": {}}],
     }
 
 
 def test_cell_text():
-    matrix = feature_matrix(REPORT, {3: "--target", 1: "multi-stage builds"})
-    texts = [[cell_text(row["engines"][e]) for e in matrix["engines"]] for row in matrix["rows"]]
+    matrix = feature_matrix(ENGINES, STEPS, {3: "--target", 1: "multi-stage builds"})
+    texts = [[cell_text(row.engines[e]) for e in matrix.engines] for row in matrix.rows]
     assert texts == [
         ["not in this engine (invalid reference format)", "yes"],
         ["-", "failed: exit status 1"],
     ]
-    assert cell_text({"status": ABSENT, "reason": ""}) == "not in this engine (?)"
-    assert cell_text({"status": "interrupted"}) == "interrupted: ?"
+    assert cell_text(FeatureCell(ABSENT, "")) == "not in this engine (?)"
+    assert cell_text(FeatureCell(Status.INTERRUPTED)) == "interrupted: ?"

@@ -32,12 +32,14 @@ from mobylab.lab.dockerfile import (
     repository,
     substitute_from,
 )
+from mobylab.lab.execute import cache_hits
 from mobylab.lab.html import render_html, size_chart
 from mobylab.lab.metrics import bar, builder_kind, ratio_text
 from mobylab.lab.model import Check
+from mobylab.lab.records import CommandResult, Report, failure_reason
 from mobylab.lab.render import render_markdown
-from mobylab.lab.report import refresh, variant_table
-from mobylab.lab.runner import cache_hits, failure_reason, new_run_id, steps_to_run, tag_prefix
+from mobylab.lab.report import variant_table
+from mobylab.lab.setup import new_run_id, steps_to_run, tag_prefix
 from mobylab.lab.site import FixtureSite, render_page
 
 LAB_RUNTIME = RECIPES["runtime"].tag
@@ -232,13 +234,16 @@ def test_step_status_and_failure_reason() -> None:
     assert step_status([True, False], [ok], False) == "failed"
     assert step_status([True], [bad], True) == "failed"
     commands = [
-        {"shown": "docker build .", "exit_code": 0, "expect_exit": 0, "output_tail": []},
-        {
-            "shown": "docker build -f X .",
-            "exit_code": 1,
-            "expect_exit": 0,
-            "output_tail": ["boom", ""],
-        },
+        CommandResult.from_dict(command)
+        for command in (
+            {"shown": "docker build .", "exit_code": 0, "expect_exit": 0, "output_tail": []},
+            {
+                "shown": "docker build -f X .",
+                "exit_code": 1,
+                "expect_exit": 0,
+                "output_tail": ["boom", ""],
+            },
+        )
     ]
     assert failure_reason(commands, [bad]) == "`docker build -f X .` exited 1: boom"
     assert failure_reason(commands[:1], [bad]) == "output-equals: expected hi, saw ho"
@@ -336,7 +341,7 @@ def test_the_fixture_site_picks_another_port_when_taken(tmp_path: Path) -> None:
     assert render_page("{{origin}}/a {{origin}}", "http://h:1") == "http://h:1/a http://h:1"
 
 
-def sample_report() -> dict:
+def sample_report() -> Report:
     variant = {
         "name": "multi-stage", "engine": "host", "image": "t:multi", "size_bytes": 9_000_000,
         "layers": 4, "build_seconds": 1.5, "commands_typed": 1, "files": 1, "lines": 10,
@@ -357,12 +362,11 @@ def sample_report() -> dict:
                   {"index": 2, "engine": "host", "title": "Compare", "status": "failed",
                    "reason": "variants-agree: expected x, saw y"}],
     }  # fmt: skip
-    refresh(report)
-    return report
+    return Report.from_dict(report)
 
 
-def test_refresh_derives_variants_and_failures() -> None:
-    report = sample_report()
+def test_the_report_derives_variants_and_failures() -> None:
+    report = sample_report().to_dict()
     assert report["variants"][0]["ratio_to_builder"] == pytest.approx(0.01)
     assert report["failed_steps"] == [
         {
@@ -372,7 +376,7 @@ def test_refresh_derives_variants_and_failures() -> None:
             "reason": "variants-agree: expected x, saw y",
         }
     ]
-    header, rows = variant_table(report)
+    header, rows = variant_table(sample_report())
     assert rows[0][header.index("leaves behind")] == "file app (7.0 MB)"
 
 
@@ -397,4 +401,4 @@ def test_html_report_is_self_contained_and_escaped() -> None:
 
 def test_report_json_round_trips() -> None:
     report = sample_report()
-    assert json.loads(json.dumps(report)) == report
+    assert Report.from_dict(json.loads(json.dumps(report.to_dict()))) == report

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mobylab.lab.records import Builder
 from mobylab.lab.stages import (
     StageLog,
     dockerfile_of,
@@ -56,22 +57,22 @@ def test_buildkit_output() -> None:
     log = feed(BUILDKIT_OUTPUT, ["builder", "stage-1"])
     assert log.builder == "buildkit" and log.built == ["builder"]
     report = stage_report(log.stages, log.built, log.builder, "builder")
-    assert report["skipped"] == ["stage-1"] and report["skipped_before_target"] == []
-    assert report["text"].startswith("BuildKit built builder for --target builder and skipped")
+    assert report.skipped == ("stage-1",) and report.skipped_before_target == ()
+    assert report.text.startswith("BuildKit built builder for --target builder and skipped")
 
 
 def test_buildkit_skips_a_stage_before_the_target() -> None:
-    report = stage_report(["test", "builder", "stage-2"], ["builder"], "buildkit", "builder")
-    assert report["skipped_before_target"] == ["test"]
-    assert "test even comes before it" in report["text"]
+    report = stage_report(["test", "builder", "stage-2"], ["builder"], Builder.BUILDKIT, "builder")
+    assert report.skipped_before_target == ("test",)
+    assert "test even comes before it" in report.text
 
 
 def test_legacy_output() -> None:
     log = feed(LEGACY_OUTPUT, ["builder", "stage-1"])
     assert log.builder == "legacy" and log.built == ["builder"]
     report = stage_report(log.stages, log.built, log.builder, "builder")
-    assert "every stage up to --target builder" in report["text"]
-    assert "stage-1 comes after the target" in report["text"]
+    assert "every stage up to --target builder" in report.text
+    assert "stage-1 comes after the target" in report.text
     # An unnamed stage is known by its position.
     unnamed = feed("Step 1/3 : FROM a\nStep 2/3 : RUN x\nStep 3/3 : FROM b\n", ["stage-0", "x"])
     assert unnamed.built == ["stage-0", "x"]
@@ -80,7 +81,7 @@ def test_legacy_output() -> None:
 def test_output_that_names_no_builder() -> None:
     log = feed("something else\n", [])
     assert log.builder is None
-    assert "names no stages" in stage_report([], [], None, "x")["text"]
+    assert "names no stages" in stage_report([], [], None, "x").text
 
 
 def test_command_line_words() -> None:

@@ -21,7 +21,9 @@ from mobylab.lab.practice import state as ps
 from mobylab.lab.practice.cli import _without_practice_bin, parser
 from mobylab.lab.practice.run import practice_commands, restored_files, restored_text
 from mobylab.lab.practice.shell import docker_wrapper, shell_argv, shell_environment
+from mobylab.lab.records import Report
 from mobylab.lab.render import render_markdown
+from mobylab.lab.report import practice_table
 from tests.fixtures.cli import REPO
 
 T0 = 1_000_000.0
@@ -117,12 +119,14 @@ def test_the_report_shows_practice_per_step() -> None:
     state = two_steps()
     ps.enter(state, 1, T0)
     ps.record_check(state, True, T0 + 75)
-    report = {"lab": "hello", "run_id": "r1", "practice": ps.summary(state, T0 + 80)}
-    rows = ps.practice_table(report)[1]
+    report = Report.from_dict(
+        {"lab": "hello", "run_id": "r1", "practice": ps.summary(state, T0 + 80)}
+    )
+    rows = practice_table(report.practice)[1]
     assert rows[0] == ["1", "build", "passed", "1", "0", "by hand", "1m15s"]
     assert rows[1][2:] == ["not started", "0", "0", "-", "0s"]
     assert "| 1 | build | passed | 1 | 0 | by hand | 1m15s |" in render_markdown(report)
-    assert ps.practice_table({"steps": []})[1] == []
+    assert practice_table(None)[1] == []
 
 
 def test_check_runs_run_commands_never_builds() -> None:

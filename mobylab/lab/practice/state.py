@@ -234,25 +234,6 @@ def duration_text(seconds: float | None) -> str:
     return f"{minutes}m{rest:02d}s" if minutes else f"{rest}s"
 
 
-def practice_table(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    """Pure: the practice columns of a report's steps (no rows for a guided run)."""
-    header = ["step", "title", "status", "attempts", "hints", "how", "time"]
-    steps = (report.get("practice") or {}).get("steps") or []
-    rows = [
-        [
-            str(s["index"]),
-            str(s["title"]),
-            str(s["status"]),
-            str(s["attempts"]),
-            str(s["hints_used"]),
-            str(s["how"] or "-"),
-            duration_text(s.get("seconds")),
-        ]
-        for s in steps
-    ]
-    return header, rows
-
-
 def progress(state: dict[str, Any], now: float, stuck_after: float) -> dict[str, Any]:
     """Pure: where a learner is, for workshop.status and the board.
 

@@ -9,7 +9,7 @@ into the bundle next to dockerd, as it did in 2017. Later daemons speak
 containerd 1.x and run with the dev image's Debian packages; until 18.09 they
 still look for them under the docker- names their hack/make/.binary-setup gives,
 so the dev container links those names to Debian's programs before the daemon
-starts (scripts/mobylab-dind). Debian ships no docker-proxy: until the engine
+starts (dev/mobylab-dind). Debian ships no docker-proxy: until the engine
 built its own (23.0), its source names the libnetwork commit of one
 (binaries-commits, then hack/dockerfile/install/proxy.installer), and that one is
 built and put beside the daemon in the bundle, where that era's make would have

@@ -1,6 +1,6 @@
 """The build's dockerd inside the dev container: start, wait, stop, and why it failed.
 
-The container's entry script (scripts/mobylab-dind) starts and stops the daemon
+The container's entry script (dev/mobylab-dind) starts and stops the daemon
 and reports through files in the run folder shared with the host: `init.status`,
 `dockerd.exit`, `dockerd.path`, `dockerd.pid`. The daemon also listens on a socket
 in that folder, which makes it an ordinary Engine (kind "dev") for the host.

@@ -4,7 +4,7 @@ Three parts, each with one concern, brought up and down in order here:
 the container with its volume and network (resources.DevContainer), the daemon
 inside it (daemon.DevDaemon), and what a person does with them once up
 (console.DevConsole). The container runs `mobylab-dind init DOCKERD-ARGS`
-(scripts/mobylab-dind, bind-mounted), which prepares cgroups for a nested daemon,
+(dev/mobylab-dind, bind-mounted), which prepares cgroups for a nested daemon,
 starts it and then waits; later stops and starts go through `docker exec`, so the
 daemon can die or be restarted while the container, and the images on its
 volume, stay.

@@ -47,19 +47,15 @@ class DevTarget:
 
 
 def dind_script() -> Path:
-    """The entry script, from the source tree or the installed package.
+    """The entry script, package data beside this module (in a clone and a wheel alike).
 
     It is bind-mounted into the dev container (read-only) and run with /bin/sh,
     so it needs no copying in and no execute bit.
     """
-    package = Path(__file__).resolve().parent.parent
-    for candidate in (
-        package / "_data" / "scripts" / "mobylab-dind",
-        package.parent / "scripts" / "mobylab-dind",
-    ):
-        if candidate.is_file():
-            return candidate
-    raise DevEnvError("mobylab's scripts/mobylab-dind is missing", "Reinstall mobylab.")
+    script = Path(__file__).resolve().with_name("mobylab-dind")
+    if not script.is_file():
+        raise DevEnvError("mobylab's dev/mobylab-dind is missing", "Reinstall mobylab.")
+    return script
 
 
 def dind_argv(*args: str) -> list[str]:

@@ -1,4 +1,4 @@
-"""invoke bench: run the benchmarks of a clone (bench/ is not part of the package)."""
+"""bench: run the benchmarks, from a clone only (bench/ is not installed with the package)."""
 
 from __future__ import annotations
 
@@ -23,9 +23,11 @@ REPO = Path(__file__).resolve().parents[2]
 )
 @friendly_errors
 def bench(c, only=None, rounds=None):
-    """Run the benchmarks: the mobylab way against the by-hand way, alternating."""
+    """Run the benchmarks (from a clone): the mobylab way against the by-hand way, alternating."""
     if not (REPO / "bench" / "suite.py").exists():
-        raise MobylabError("the benchmarks are not installed", "Run them from a clone of mobylab.")
+        raise MobylabError(
+            "bench runs from a clone of mobylab: its benchmarks are not installed with the package"
+        )
     if rounds is not None and int(rounds) < 1:
         raise UsageError(f"--rounds must be at least 1, not {rounds}")
     sys.path.insert(0, str(REPO))

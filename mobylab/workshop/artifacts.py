@@ -27,7 +27,8 @@ from ..images import image_refs, lab_image_names, save_images
 from ..session import Session
 from ..workspace import Workspace, file_sha256
 
-SOURCE_PARTS = ("pyproject.toml", "mobylab", "labs", "scripts")
+# What the mobylab wheel is built from.
+SOURCE_PARTS = ("pyproject.toml", "mobylab", "labs")
 _SKIP = ("__pycache__", ".pyc", ".mypy_cache", ".pytest_cache", ".ruff_cache")
 STAMP = ".source-hash"
 

@@ -1,4 +1,4 @@
-"""scripts/mobylab-dind's start and stop, run for real with a stand-in dockerd (no engine)."""
+"""mobylab-dind's start and stop, run for real with a stand-in dockerd (no engine)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from mobylab.dev.resources import dind_script
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "mobylab-dind"
+SCRIPT = Path(__file__).resolve().parents[2] / "mobylab" / "dev" / "mobylab-dind"
 
 
 def _run(

@@ -1,4 +1,4 @@
-"""dev.build on the real engine: both eras' fixtures built with make, the cache, failures, Ctrl-C.
+"""dev.build on the real engine: both eras' fixtures built with make, the cache, failures, stops.
 
 Each build runs the real path: make -> docker build of the dev image -> docker run
 with mobylab's flags instead of --privileged -> bundles on the host.
@@ -29,6 +29,7 @@ from mobylab.engine import Engine, probe
 from mobylab.workspace import Workspace
 from tests.fixtures.cli import run_task
 from tests.fixtures.enginesrc import ensure_dind_image, make_engine_source, make_remote, rewrite
+from tests.fixtures.signals import STOPS, stop
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
@@ -72,7 +73,7 @@ def build_containers(engine: Engine, **filters: str) -> list:
         client.close()
 
 
-def test_build_2017_tgz_then_cache(engine, dind, workspace, tmp_path, dev_images):
+def test_build_2017_tgz_then_cache(engine, dind, workspace, session, tmp_path, dev_images):
     source = make_engine_source(tmp_path / "engine", "2017", branch=unique("mobylab-test"))
     caps = probe(engine, workspace)
     plan = read_plan(source.path, host_cgroup=caps.cgroup_version, buildx=caps.buildx)
@@ -80,7 +81,13 @@ def test_build_2017_tgz_then_cache(engine, dind, workspace, tmp_path, dev_images
     assert plan.target == "tgz"
 
     record = run_build(
-        workspace, plan, engine, caps.dind_security, interactive=False, skip_cross=True
+        workspace,
+        plan,
+        engine,
+        caps.dind_security,
+        interactive=False,
+        skip_cross=True,
+        settings=session.settings,
     )
 
     manifest = record.manifest
@@ -128,7 +135,9 @@ def test_build_2017_tgz_then_cache(engine, dind, workspace, tmp_path, dev_images
 
     # Same commit, same plan: a no-op in well under a second.
     started = time.monotonic()
-    again = run_build(workspace, plan, engine, caps.dind_security, interactive=False)
+    again = run_build(
+        workspace, plan, engine, caps.dind_security, interactive=False, settings=session.settings
+    )
     assert time.monotonic() - started < 1.0
     assert again.cached and again.manifest == manifest
 
@@ -193,7 +202,10 @@ def test_failing_build_shows_its_tail_and_exit_code(engine, dind, workspace, tmp
     assert not build_containers(engine, ancestor=read_plan(source.path).dev_image)
 
 
-def test_ctrl_c_removes_the_build_container(engine, dind, workspace, tmp_path, dev_images):
+@STOPS
+def test_ctrl_c_sigterm_or_sighup_removes_the_build_container(
+    engine, dind, workspace, tmp_path, dev_images, signum, code
+):
     image = unique("mobylab-test-dev")
     source = make_engine_source(tmp_path / "engine", "today", image=image, sleep_seconds=300)
     dev_images.append(image)
@@ -214,6 +226,7 @@ def test_ctrl_c_removes_the_build_container(engine, dind, workspace, tmp_path, d
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 300
@@ -226,7 +239,7 @@ def test_ctrl_c_removes_the_build_container(engine, dind, workspace, tmp_path, d
         assert running, f"no build container appeared (exit {proc.poll()})"
         assert BUILD_LABEL in running[0].labels
         time.sleep(1)
-        proc.send_signal(signal.SIGINT)
+        stop(proc, signum)
         signalled = time.monotonic()
         _, stderr = proc.communicate(timeout=120)
         stop_seconds = time.monotonic() - signalled
@@ -235,8 +248,8 @@ def test_ctrl_c_removes_the_build_container(engine, dind, workspace, tmp_path, d
             proc.kill()
             proc.wait()
 
-    assert proc.returncode == 130, stderr
-    print(f"Ctrl-C to exit 130: {stop_seconds:.2f}s")
+    assert proc.returncode == code, stderr
+    print(f"{signal.Signals(signum).name} to exit {code}: {stop_seconds:.2f}s")
     assert stop_seconds < 30
     assert "interrupted" in stderr.strip().splitlines()[-1]
     assert "Traceback" not in stderr

@@ -1,11 +1,10 @@
-"""Lab runs as a user starts them: the hello lab, five at once, Ctrl-C, resuming a step."""
+"""Lab runs as a user starts them: the hello lab, five at once, stop signals, resuming a step."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ import pytest
 from mobylab.engine import Engine
 from mobylab.lab.runner import remove_run_resources
 from tests.fixtures.cli import invoke_argv
+from tests.fixtures.signals import STOPS, stop
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 RUN_LINE = re.compile(r"run (\d{8}-\d{6}-[0-9a-f]{6}) ")
@@ -124,15 +124,16 @@ def containers_of(engine: Engine, run_id: str) -> list[str]:
     return result.stdout.split()
 
 
-def test_ctrl_c_removes_containers_and_keeps_the_report(
-    engine: Engine, tmp_path: Path, cleanup: list[str]
+@STOPS
+def test_ctrl_c_sigterm_or_sighup_removes_containers_and_keeps_the_report(
+    engine: Engine, tmp_path: Path, cleanup: list[str], signum: int, code: int
 ) -> None:
     config = slow_lab(tmp_path)
     workspace = tmp_path / "ws"
     proc = subprocess.Popen(
         invoke_argv("lab.run", "slow", "--yes", config=config),
         env=lab_env(workspace, engine), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL, text=True,
+        stdin=subprocess.DEVNULL, text=True, start_new_session=True,
     )  # fmt: skip
     assert proc.stdout is not None
     run_id = ""
@@ -148,9 +149,9 @@ def test_ctrl_c_removes_containers_and_keeps_the_report(
     while not containers_of(engine, run_id):  # the container is up
         time.sleep(0.2)
         assert time.monotonic() < deadline
-    proc.send_signal(signal.SIGINT)
+    stop(proc, signum)
     _, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 130, stderr
+    assert proc.returncode == code, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
     assert containers_of(engine, run_id) == []
     report = json.loads((workspace / "reports" / run_id / "report.json").read_text())

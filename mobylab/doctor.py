@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,14 @@ from .engine import display_url
 from .errors import MobylabError
 from .network import reach, registry_address
 
-OK, WARN, FAIL = "OK", "WARN", "FAIL"
+
+class CheckStatus(StrEnum):
+    OK = "OK"
+    WARN = "WARN"  # missing, but a hint fixes it or only some tasks need it
+    FAIL = "FAIL"  # the flagship lab cannot run
+
+
+OK, WARN, FAIL = CheckStatus.OK, CheckStatus.WARN, CheckStatus.FAIL
 # Engine API 1.29 is Docker 17.05, the first with multi-stage builds.
 MULTISTAGE_API = (1, 29)
 MIN_PYTHON = (3, 11)
@@ -32,7 +40,7 @@ DISK_FAIL, DISK_WARN = 2 * GB, 10 * GB
 @dataclass(frozen=True)
 class Check:
     name: str
-    status: str
+    status: CheckStatus
     detail: str
     hint: str = ""
 
@@ -359,6 +367,7 @@ __all__ = [
     "OK",
     "WARN",
     "Check",
+    "CheckStatus",
     "Facts",
     "collect_facts",
     "evaluate",

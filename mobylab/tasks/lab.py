@@ -16,7 +16,8 @@ from .base import friendly_errors
 
 if TYPE_CHECKING:
     from ..lab.model import Lab
-    from ..lab.runner import RunOptions
+    from ..lab.records import Report
+    from ..lab.setup import RunOptions
 
 # The lab runner, its reports and rich's Markdown/Syntax load inside the tasks:
 # listing the tasks must stay fast.
@@ -50,7 +51,7 @@ def _options(
     from_: int | None,
     url: str | None = None,
 ) -> RunOptions:
-    from ..lab.runner import RunOptions
+    from ..lab.setup import RunOptions
 
     return RunOptions(
         yes=yes,
@@ -62,11 +63,11 @@ def _options(
     )
 
 
-def _finish(report: dict) -> None:
+def _finish(report: Report) -> None:
     from ..lab import render
 
     render.print_comparison(report)
-    for kind, path in (report.get("paths") or {}).items():
+    for kind, path in report.paths.items():
         ui.info(f"report ({kind}): {path}")
 
 
@@ -98,41 +99,11 @@ def list_(c):
 @friendly_errors
 def show(c, name):
     """Print a lab (narrative, files, commands, checks) without running it."""
-    from rich.markdown import Markdown
-    from rich.panel import Panel
-    from rich.syntax import Syntax
-
-    from ..lab.runner import lexer_for
+    from ..lab.present import print_lab
 
     session = Session.from_context(c)
     lab = catalog.find_lab(name, session.settings)
-    ui.out.rule(lab.title)
-    if lab.introduction:
-        ui.out.print(Markdown(lab.introduction), soft_wrap=False)
-    for number, step in enumerate(lab.steps, 1):
-        ui.out.rule(f"Step {number}/{len(lab.steps)}: {step.title}")
-        if step.narrative:
-            ui.out.print(Markdown(step.narrative), soft_wrap=False)
-        for file_name in step.show:
-            path = lab.workdir_source / file_name
-            ui.out.print(
-                Panel(
-                    Syntax(path.read_text().rstrip("\n"), lexer_for(file_name)),
-                    title=file_name,
-                    expand=False,
-                )
-            )
-        for command in step.commands:
-            ui.out.print(f"$ {command.text}", style="bold", markup=False, highlight=False)
-        for check in step.checks:
-            ui.out.print(
-                f"check: {check.type}" + (f" ({check.hint})" if check.hint else ""),
-                style="dim",
-                markup=False,
-            )
-    if lab.closing:
-        ui.out.rule("Closing")
-        ui.out.print(Markdown(lab.closing), soft_wrap=False)
+    print_lab(lab)
 
 
 @task(iterable=["engine"], help={"name": "the lab to run", **RUN_HELP})
@@ -215,14 +186,13 @@ def report_(c, run=None):
     run_id = run or report_mod.latest_run(session.workspace)
     if not run_id:
         raise LabError("no lab has run in this workspace yet", "Run `invoke lab.multistage --yes`.")
-    data = report_mod.load(session.workspace, run_id)
-    if data is None:
+    report = report_mod.load(session.workspace, run_id)
+    if report is None:
         raise LabError(
             f"no report for the run {run_id!r}", f"Runs are in {session.workspace.reports}."
         )
-    report_mod.refresh(data)
-    paths = render.render_all(session.workspace.reports / run_id, data)
-    render.print_comparison(data)
+    paths = render.render_all(session.workspace.reports / run_id, report)
+    render.print_comparison(report)
     for kind, path in paths.items():
         ui.out.print(f"{kind}: {path}", markup=False, highlight=False)
 
@@ -231,7 +201,7 @@ def report_(c, run=None):
 @friendly_errors
 def clean(c, run=None):
     """Remove the images and containers labs made (only those labelled by mobylab)."""
-    from ..lab.runner import remove_run_resources
+    from ..lab.execute import remove_run_resources
 
     session = Session.from_context(c)
     engine = session.engine(start=False)

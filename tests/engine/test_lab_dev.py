@@ -12,7 +12,9 @@ from mobylab.config import Settings, merge_settings
 from mobylab.engine import Engine
 from mobylab.images import ensure_images
 from mobylab.lab import catalog
-from mobylab.lab.runner import RunOptions, remove_run_resources, run_lab
+from mobylab.lab.execute import remove_run_resources
+from mobylab.lab.runner import run_lab
+from mobylab.lab.setup import RunOptions
 from mobylab.session import Session
 from mobylab.workspace import Workspace
 from tests.engine.test_devenv_helpers import dev_environment, target_2017
@@ -38,7 +40,7 @@ def test_both_engines_side_by_side(
     lab = catalog.find_lab("multistage", Settings())
     report = None
     try:
-        report = run_lab(session, lab, RunOptions(yes=True, engine="both"))
+        report = run_lab(session, lab, RunOptions(yes=True, engine="both")).to_dict()
     finally:
         run_id = (report or {}).get("run_id")
         if run_id:

@@ -19,8 +19,10 @@ from mobylab.engine import Engine
 from mobylab.errors import LabError
 from mobylab.lab import catalog
 from mobylab.lab import report as report_mod
+from mobylab.lab.execute import remove_run_resources
 from mobylab.lab.external import source_lab
-from mobylab.lab.runner import RunOptions, remove_run_resources, run_lab
+from mobylab.lab.runner import run_lab
+from mobylab.lab.setup import RunOptions
 from mobylab.lab.site import FixtureSite
 from mobylab.session import Session
 from mobylab.workspace import Workspace
@@ -93,7 +95,7 @@ def test_the_whole_lab_on_the_host_engine(
     session = lab_session(workspace)
     lab = catalog.find_lab("multistage", Settings())
     with hold_port(lab.site_port) as held:
-        report = run_lab(session, lab, RunOptions(yes=True))
+        report = run_lab(session, lab, RunOptions(yes=True)).to_dict()
     cleanup.append(report["run_id"])
 
     assert report["status"] == "passed"
@@ -163,7 +165,8 @@ def test_a_variant_that_fails_to_build(
     assert "step 2 (Multi-stage build: COPY --from=0)" in caught.value.message
     assert "exited 1" in caught.value.message
 
-    report = report_mod.load(workspace, run_id)
+    loaded = report_mod.load(workspace, run_id)
+    report = loaded.to_dict() if loaded else None
     assert report is not None and report["status"] == "failed"
     status = {s["index"]: s["status"] for s in report["steps"]}
     assert status == {1: "passed", 2: "failed", 3: "passed", 4: "passed", 5: "passed", 6: "failed"}
@@ -197,7 +200,7 @@ def test_source_repository_like_href_counter(
 
     session = lab_session(workspace)
     lab = source_lab(session, catalog.find_lab("multistage", Settings()), repo.as_uri())
-    report = run_lab(session, lab, RunOptions(yes=True))
+    report = run_lab(session, lab, RunOptions(yes=True)).to_dict()
     cleanup.append(report["run_id"])
     assert report["source"] == repo.as_uri()
     assert [(v["name"], v["output"], v["passed"]) for v in report["variants"]] == [
@@ -226,7 +229,7 @@ def test_url_uses_another_site_and_only_checks_agreement(
     session = lab_session(workspace)
     lab = catalog.find_lab("multistage", Settings())
     with FixtureSite(site) as other:
-        report = run_lab(session, lab, RunOptions(yes=True, from_step=2, url=other.url))
+        report = run_lab(session, lab, RunOptions(yes=True, from_step=2, url=other.url)).to_dict()
     cleanup.append(report["run_id"])
     assert report["site"] == "real" and report["expected"] is None
     outputs = [v["output"] for v in report["variants"]]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mobylab.engine import Engine
-from mobylab.lab.runner import remove_run_resources
+from mobylab.lab.execute import remove_run_resources
 from tests.fixtures.cli import REPO, invoke_argv
 from tests.fixtures.terminal import Terminal, tmux_terminal
 

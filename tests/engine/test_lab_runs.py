@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from mobylab.engine import Engine
-from mobylab.lab.runner import remove_run_resources
+from mobylab.lab.execute import remove_run_resources
 from tests.fixtures.cli import invoke_argv
 from tests.fixtures.signals import STOPS, stop
 

@@ -25,7 +25,9 @@ from mobylab.engine import Engine, PrivateEngine
 from mobylab.errors import ImageError, MobylabError
 from mobylab.images import ensure_images, save_images, verify_archive
 from mobylab.lab import catalog
-from mobylab.lab.runner import RunOptions, remove_run_resources, run_lab
+from mobylab.lab.execute import remove_run_resources
+from mobylab.lab.runner import run_lab
+from mobylab.lab.setup import RunOptions
 from mobylab.session import Session
 from mobylab.workspace import Workspace
 from tests.engine.test_devenv_helpers import dev_environment, target_2017, tear_down

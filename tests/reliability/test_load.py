@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from mobylab.engine import Engine
-from mobylab.lab.runner import remove_run_resources
+from mobylab.lab.execute import remove_run_resources
 from tests.reliability.conftest import UserCli
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]

@@ -16,7 +16,7 @@ import pytest
 from mobylab.config import Settings
 from mobylab.dev.environment import DevEnvironment
 from mobylab.engine import Engine, probe
-from mobylab.lab.runner import remove_run_resources
+from mobylab.lab.execute import remove_run_resources
 from mobylab.workshop.remote import SshOptions
 from mobylab.workspace import Workspace
 from tests.engine.test_devenv import dev_images  # noqa: F401  (a session fixture)

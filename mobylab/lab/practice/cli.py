@@ -57,7 +57,7 @@ def run(argv: list[str]) -> int:
         )
     bin_dir = os.environ.get("MOBYLAB_PRACTICE_BIN", "")
     os.environ["PATH"] = _without_practice_bin(os.environ.get("PATH", ""), bin_dir)
-    current = PracticeRun(Path(state))
+    current = PracticeRun.open(Path(state))
     if args.command == "check":
         return 0 if current.check() else 1
     if args.command == "solve":

@@ -1,10 +1,10 @@
 """A practice run as the `lab` command inside the shell sees it, and what it does.
 
-PracticeRun reads the run's state (state) and is also the RunContext its
-EngineRun needs, so `lab check` and `lab solve` run commands and checks on the
-engine as guided mode does. The report (report.json, .md, .html) is rewritten
-after every check, with each step's attempts, hints, how it was done and the
-time spent. `present` shows a step as practice mode does.
+`PracticeRun.open` reads the run's state (state) and sets the run up as guided
+mode would, so `lab check` and `lab solve` run commands on the engine (execute)
+and judge them (judge) as guided mode does. The report (report.json, .md, .html)
+is rewritten after every check, with each step's attempts, hints, how it was done
+and the time spent.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import time
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.syntax import Syntax
 
@@ -23,15 +24,35 @@ from ... import ui
 from ...engine import Engine, display_url
 from ...errors import EngineError, LabError, UsageError
 from ...workspace import read_json, write_json
-from .. import render
-from .. import report as report_mod
 from ..bases import BaseImages
-from ..checks import CheckCategory, CheckResult, category_of, evaluate, last_json, step_status
+from ..checks import CheckResult, last_json
 from ..dockerfile import is_dockerfile, substitute_from
-from ..model import Lab, Step, load_lab, outside_problem
-from ..runner import EngineRun, RunOptions, lexer_for, run_replacements
+from ..execute import EngineRun, run_replacements, shown_files
+from ..judge import (
+    blocking_check,
+    judge_checks,
+    judge_step,
+    reads_output,
+    state_checks,
+    variant_record,
+)
+from ..model import Step, load_lab, outside_problem
+from ..present import lexer_for
+from ..records import (
+    CommandResult,
+    PracticeStep,
+    PracticeSummary,
+    Report,
+    Status,
+    StepRecord,
+    Substitution,
+)
+from ..report import practice_table
+from ..runner import publish, run_step
+from ..setup import RunOptions, RunSetup, now_text, plan_run
 from . import shell
 from . import state as ps
+from .present import PracticePresenter
 
 
 def state_path(report_dir: Path) -> Path:
@@ -59,11 +80,7 @@ def practice_commands(step: Step) -> list[int]:
     """Pure: the step's commands `lab check` runs: those its output checks read, and
     the variant's last run command (its output feeds variants-agree). Never a build."""
     count = len(step.commands)
-    wanted = {
-        c.command % count
-        for c in step.checks
-        if category_of(c.type) is CheckCategory.OUTPUT and count
-    }
+    wanted = {c.command % count for c in step.checks if reads_output(c) and count}
     runs = [i for i, c in enumerate(step.commands) if c.role == "run"]
     if step.variant is not None and step.variant.produces_app and runs:
         wanted.add(runs[-1])
@@ -83,36 +100,36 @@ def restored_text(name: str, text: str, replacements: dict[str, str]) -> str:
 
 
 class PracticeRun:
-    """A practice run as the `lab` command sees it; also the RunContext of its EngineRun."""
+    """A practice run as the `lab` command sees it: its state, its set-up, its engine."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self,
+        path: Path,
+        state: dict[str, Any],
+        setup: RunSetup,
+        engine: Engine,
+        substitutions: tuple[Substitution, ...],
+    ) -> None:
         self.path = path
-        self.state = read_state(path)
+        self.state = state
+        self.setup = setup
+        self.lab = setup.lab
+        self.engine = engine
+        self.workdir = Path(state["workdir"])
+        self.substitutions = substitutions
+        self.presenter = PracticePresenter(setup.values(state["values"].get("url", "")))
+
+    @classmethod
+    def open(cls, path: Path) -> PracticeRun:
+        """The run whose state file is `path`; a LabError when it cannot be read."""
+        state = read_state(path)
         try:
-            self._load()
+            return cls(path, state, *_set_up(path, state))
         except (KeyError, TypeError) as exc:
             raise LabError(
                 f"the practice state {path} lacks {exc}",
                 "Start again with `invoke lab.practice NAME`.",
             ) from None
-
-    def _load(self) -> None:
-        lab = load_lab(Path(self.state["lab_dir"]))
-        if self.state.get("app_dir"):
-            lab = dataclasses.replace(
-                lab, app_dir=Path(self.state["app_dir"]), source=self.state.get("source", "")
-            )
-        self.lab: Lab = lab
-        self.run_id: str = self.state["run_id"]
-        self.bases = BaseImages(**self.state["bases"])
-        self.url: str = self.state["values"].get("url", "")
-        self.options = RunOptions(
-            engine=self.state["choice"], url=None if self.state["exact"] else self.url
-        )
-        self.report_dir = self.path.parent
-        self.substitutions: list[dict[str, Any]] = list(self.state.get("substitutions") or [])
-        self.engine = Engine(**self.state["engine"])
-        self.workdir = Path(self.state["workdir"])
 
     # -- the state ------------------------------------------------------------
     @property
@@ -123,28 +140,43 @@ class PracticeRun:
     def step(self) -> Step:
         return self.lab.steps[self.number - 1]
 
+    @property
+    def report_dir(self) -> Path:
+        return self.setup.report_dir
+
     def save(self) -> None:
         write_json(self.path, self.state)
         shell.write_prompt(self.report_dir / "practice", ps.prompt_text(self.state))
 
     def engine_run(self) -> EngineRun:
-        run = EngineRun(self, self.engine, {}, self.workdir)
-        run.variant_outputs.update(self.state.get("variant_outputs") or {})
-        return run
+        return EngineRun(
+            self.setup,
+            self.engine,
+            self.workdir,
+            self.presenter,
+            url=self.state["values"].get("url", ""),
+            variant_outputs=dict(self.state.get("variant_outputs") or {}),
+        )
 
-    def write_report(self, record: dict[str, Any] | None = None) -> None:
+    def write_report(self, record: StepRecord | None = None) -> None:
         """The report with the practice so far (and a step's record when it is done)."""
-        report = read_json(self.report_dir / "report.json") or {}
-        now = time.time()
+        data = read_json(self.report_dir / "report.json")
+        if not isinstance(data, dict):
+            raise LabError(
+                f"the report of the practice run in {self.report_dir} is gone",
+                "Start again with `invoke lab.practice NAME`.",
+            )
+        report = Report.from_dict(data)
         if record is not None:
-            steps = [s for s in report.get("steps", []) if s["index"] != record["index"]]
-            report["steps"] = sorted([*steps, record], key=lambda s: s["index"])
-        report["practice"] = ps.summary(self.state, now)
+            report = report.with_step(record)
         finished = ps.first_unfinished(self.state) is None
-        report["status"] = "passed" if finished else "running"
-        report["finished"] = report.get("finished") if not finished else _now_text()
-        report_mod.refresh(report)
-        render.render_all(self.report_dir, report)
+        report = replace(
+            report,
+            practice=PracticeSummary.from_dict(ps.summary(self.state, time.time())),
+            status=Status.PASSED if finished else Status.RUNNING,
+            finished=now_text() if finished else report.finished,
+        )
+        publish(self.setup, report)
 
     def _require_engine(self) -> None:
         if self.engine.ping(timeout=5):
@@ -163,63 +195,41 @@ class PracticeRun:
         step, number = self.step, self.number
         self._require_engine()
         run = self.engine_run()
-        log = self.report_dir / "logs" / f"practice-step{number}.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
+        log = run.log(f"practice-step{number}.log")
         try:
             checks, commands = self._evaluate(run, step, log)
         except EngineError:
             self._require_engine()
             raise
-        passed = step_status([True], checks, True) == "passed"
+        record = judge_step(
+            number, step, self.engine.name, str(log), commands, checks, by_hand=True
+        )
+        passed = record.status == Status.PASSED
         if not passed and not self.engine.ping(timeout=5):
             self._require_engine()
-        record = self._record(number, step, commands, checks, log)
-        run.report_checks(checks, record)
+        self.presenter.verdict(record)
         ps.record_check(self.state, passed, time.time())
         self._finish_check(run, step, record if passed else None)
         return passed
 
     def _evaluate(
         self, run: EngineRun, step: Step, log: Path
-    ) -> tuple[list[CheckResult], list[dict[str, Any]]]:
+    ) -> tuple[tuple[CheckResult, ...], list[CommandResult]]:
         """The step's checks in the lab's order: the state ones (images, files) first; the
         commands that run the image only when its image checks passed."""
         outputs, codes = [""] * len(step.commands), [0] * len(step.commands)
-        facts = run.facts(outputs, codes)
-        state_checks = {
-            index: evaluate(check, facts)
-            for index, check in enumerate(step.checks)
-            if category_of(check.type) in (CheckCategory.IMAGE, CheckCategory.STATE)
-        }
-        blocked = next(
-            (
-                r
-                for r in state_checks.values()
-                if category_of(r.type) is CheckCategory.IMAGE and r.passed is False
-            ),
-            None,
-        )
+        done = state_checks(step, run.facts(outputs, codes))
+        ran = [] if blocking_check(done.values()) else practice_commands(step)
         commands = []
-        for index in [] if blocked else practice_commands(step):
-            result = run.run_command(step.commands[index].text, log)
-            result.update(role=step.commands[index].role, expect_exit=0)
+        for index in ran:
+            command = step.commands[index]
+            result = run.run_command(command.text, command.role, 0, log)
             commands.append(result)
-            outputs[index] = "\n".join(result["output_tail"])
-            codes[index] = result["exit_code"]
+            outputs[index] = result.output
+            codes[index] = result.exit_code
         self._keep_variant_output(step, commands)
         run.variant_outputs.update(self.state["variant_outputs"])
-        checks = []
-        for index, check in enumerate(step.checks):
-            if index in state_checks:
-                checks.append(state_checks[index])
-            elif blocked is not None and category_of(check.type) is CheckCategory.OUTPUT:
-                checks.append(
-                    CheckResult(check.type, False, "the image's output",
-                                f"not run ({blocked.type}: {blocked.seen})", check.hint)
-                )  # fmt: skip
-            else:
-                checks.append(evaluate(check, facts))
-        return checks, commands
+        return judge_checks(step, run.facts(outputs, codes), ran, done), commands
 
     def solve(self) -> bool:
         """Run the step's reference commands (guided mode's), visibly, then check."""
@@ -227,56 +237,34 @@ class PracticeRun:
         self._require_engine()
         run = self.engine_run()
         ui.out.print(f"Solving step {number}: the commands guided mode runs.", style="dim")
-        record = run.run_step(number, step)
+        record = run_step(run, number, step)
         if step.variant is not None and step.variant.produces_app:
             self.state["variant_outputs"][step.variant.name] = run.variant_outputs.get(
                 step.variant.name
             )
-        passed = record["status"] == "passed"
+        passed = record.status == Status.PASSED
         ps.record_check(self.state, passed, time.time(), solved=True)
         self._finish_check(run, step, record if passed else None)
         return passed
 
-    def _keep_variant_output(self, step: Step, commands: list[dict[str, Any]]) -> None:
+    def _keep_variant_output(self, step: Step, commands: list[CommandResult]) -> None:
         if step.variant is None or not step.variant.produces_app:
             return
-        runs = [c for c in commands if c["role"] == "run"]
-        output = last_json("\n".join(runs[-1]["output_tail"])) if runs else None
+        runs = [c for c in commands if c.role == "run"]
+        output = last_json(runs[-1].output) if runs else None
         self.state["variant_outputs"][step.variant.name] = output
 
-    def _record(
-        self,
-        number: int,
-        step: Step,
-        commands: list[dict[str, Any]],
-        checks: list[CheckResult],
-        log: Path,
-    ) -> dict[str, Any]:
-        status = step_status([True], checks, True)
-        failed = next((c for c in checks if c.passed is False), None)
-        return {
-            "index": number,
-            "engine": self.engine.name,
-            "title": step.title,
-            "status": status,
-            "reason": f"{failed.type}: expected {failed.expected}, saw {failed.seen}"
-            if failed
-            else "",
-            "log": str(log),
-            "commands": commands,
-            "checks": [c.to_dict() for c in checks],
-            "measurements": [],
-        }
-
-    def _finish_check(self, run: EngineRun, step: Step, record: dict[str, Any] | None) -> None:
+    def _finish_check(self, run: EngineRun, step: Step, record: StepRecord | None) -> None:
         """Save the state; a passed step's record (measured) goes into the report."""
         if record is not None:
-            record["measurements"] = record["measurements"] or run.measure(step)
+            record = replace(record, measurements=record.measurements or run.measure(step))
             if step.variant is not None:
-                record["variant"] = run.measure_variant(step, record)
-                if ps.step_of(self.state)["how"] == ps.BY_HAND:
-                    record["variant"]["build_seconds"] = None  # typed by hand: not timed
-            record["practice"] = ps.step_summary(ps.step_of(self.state), time.time())
+                # Typed by hand: not timed.
+                timed = ps.step_of(self.state)["how"] != ps.BY_HAND
+                variant = variant_record(step, record, run.variant_facts(step), timed=timed)
+                record = replace(record, variant=variant)
+            summary = ps.step_summary(ps.step_of(self.state), time.time())
+            record = replace(record, practice=PracticeStep.from_dict(summary))
         self.save()
         self.write_report(record)
         if record is not None:
@@ -302,12 +290,13 @@ class PracticeRun:
         self.save()
         self.write_report()
         if target is not None:
-            present(self.engine_run(), self.lab, target)
+            files = shown_files(self.workdir, self.lab.steps[target - 1].show)
+            self.presenter.step(self.setup, target, self.engine.name, files, self.substitutions)
         return target
 
     def status_rows(self) -> list[list[str]]:
-        report = {"practice": ps.summary(self.state, time.time())}
-        rows = ps.practice_table(report)[1]
+        summary = PracticeSummary.from_dict(ps.summary(self.state, time.time()))
+        rows = practice_table(summary)[1]
         for row in rows:
             if row[0] == str(self.number):
                 row[0] = f"> {row[0]}"
@@ -331,7 +320,7 @@ class PracticeRun:
         """Put the step's files back as the lab made them; returns what was replaced."""
         source = self.lab.workdir_source
         names = restored_files(self.step, sorted(p.name for p in source.iterdir() if p.is_file()))
-        replacements = run_replacements(self.lab, self.bases)
+        replacements = run_replacements(self.lab, self.setup.bases)
         replaced = []
         for name in names:
             original = restored_text(name, (source / name).read_text(), replacements)
@@ -348,18 +337,26 @@ class PracticeRun:
         return replaced
 
 
-def present(run: EngineRun, lab: Lab, number: int) -> None:
-    """A step as practice shows it: narrative and files (guided mode's), then the task."""
-    step = lab.steps[number - 1]
-    run.present(number, step)
-    ui.out.print(Panel(Markdown(step.task), title="Your task", title_align="left", expand=False))
-    ui.out.print(
-        "TAG=" + run.values["tag_prefix"] + (f"  URL={run.values['url']}" if lab.site else ""),
-        style="dim",
-        markup=False,
-        highlight=False,
+def _set_up(
+    path: Path, state: Mapping[str, Any]
+) -> tuple[RunSetup, Engine, tuple[Substitution, ...]]:
+    """The run's set-up, engine and FROM substitutions as its state keeps them (the lab
+    read again from its folder)."""
+    lab = load_lab(Path(state["lab_dir"]))
+    if state.get("app_dir"):
+        lab = dataclasses.replace(
+            lab, app_dir=Path(state["app_dir"]), source=state.get("source", "")
+        )
+    url = state["values"].get("url", "")
+    options = RunOptions(engine=state["choice"], url=None if state["exact"] else url)
+    workdir = Path(state["workdir"])
+    setup = plan_run(
+        lab,
+        options,
+        reports=path.parent.parent,
+        runs=workdir.parent.parent,
+        bases=BaseImages(**state["bases"]),
+        run_id=state["run_id"],
     )
-
-
-def _now_text() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    changes = tuple(Substitution.from_dict(c) for c in state.get("substitutions") or ())
+    return setup, Engine(**state["engine"]), changes

@@ -16,35 +16,36 @@ import os
 import shutil
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.markdown import Markdown
-
-from ... import labels, ui
+from ... import ui
 from ...engine import Engine
 from ...errors import LabError, MobylabError, UsageError
 from ...workspace import read_json, write_json
 from .. import render
 from .. import report as report_mod
-from ..bases import prepare_bases
+from ..execute import (
+    engine_record,
+    open_engines,
+    prepare_workdir,
+    shown_files,
+    start_container_site,
+)
 from ..model import Lab, practice_problem
-from ..runner import EngineRun, LabRunner, RunOptions
-from ..site import FixtureSite
+from ..records import Report
+from ..setup import RunOptions, RunSetup, prepare
+from ..site import ContainerSite, FixtureSite
 from . import shell
 from . import state as ps
-from .run import PracticeRun, present, state_path
+from .present import PracticePresenter
+from .run import PracticeRun, state_path
 
 if TYPE_CHECKING:
     from ...session import Session
 
 LATEST_STATE = "practice-latest"
-SHELL_NOTE = (
-    "In this shell `docker` adds mobylab's labels to what you build and run (so "
-    "`invoke lab.clean` finds it). `lab check` checks your step, `lab hint` gives a hint, "
-    "`lab solve` shows the way, `lab next` moves on, `lab status`, `lab show FILE`, "
-    "`lab reset`; `exit` leaves (your progress is kept)."
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,15 +70,25 @@ def resumable(session: Session, lab: Lab, choice: str) -> dict[str, Any] | None:
     return state if ps.first_unfinished(state) is not None else None
 
 
-def _start_site(runner: LabRunner, engine: Engine, run: EngineRun) -> Any:
+def _start_site(setup: RunSetup, engine: Engine) -> FixtureSite | ContainerSite | None:
     """The fixture site for this session in the shell (its port may change on resume)."""
-    if not runner.lab.site or runner.options.url:
+    if not setup.fixture_site:
         return None
     if engine.kind == "dev":
-        return runner.start_container_site(engine, run)
-    site = FixtureSite(runner.lab.path / runner.lab.site, runner.lab.site_port).start()
-    run.values["url"] = site.url
-    return site
+        return start_container_site(setup, engine)
+    return FixtureSite(setup.lab.path / setup.lab.site, setup.lab.site_port).start()
+
+
+def _practice_report(setup: RunSetup, report: Report, resumed: bool) -> Report:
+    """The run's report: a resumed run's steps and start kept, marked a practice run."""
+    data = read_json(setup.report_dir / "report.json") if resumed else None
+    old = Report.from_dict(data) if isinstance(data, dict) else None
+    return replace(
+        report,
+        steps=old.steps if old else (),
+        started=(old.started if old else "") or report.started,
+        mode="practice",
+    )
 
 
 def practice(session: Session, lab: Lab, options: PracticeOptions) -> dict[str, Any]:
@@ -99,27 +110,23 @@ def practice(session: Session, lab: Lab, options: PracticeOptions) -> dict[str, 
             f"--step {options.step} is not a step of this lab", f"Steps are 1 to {len(lab.steps)}."
         )
     previous = resumable(session, lab, options.engine)
-    runner = LabRunner(session, lab, RunOptions(engine=options.engine, url=options.url))
-    if previous is not None:
-        runner.run_id = previous["run_id"]
-        runner.report_dir = session.workspace.reports / runner.run_id
-    engine = runner.engines()[0]
-    if runner.bases.offline:
-        prepare_bases(engine, session.workspace, session.settings, lab.images)
-    info = runner.engine_info(engine)
-    runner.start_report([info])
-    old_report = read_json(runner.report_dir / "report.json") if previous else None
-    runner.report["steps"] = (old_report or {}).get("steps", [])
-    runner.report["started"] = (old_report or {}).get("started") or runner.report["started"]
-    runner.report["mode"] = "practice"
-    workdir = runner.prepare_workdir(engine, keep=previous is not None)
-    run = EngineRun(runner, engine, info, workdir)
-    site = _start_site(runner, engine, run)
-    info["site_url"] = run.values["url"]
+    run_options = RunOptions(engine=options.engine, url=options.url)
+    setup = prepare(session, lab, run_options, run_id=previous["run_id"] if previous else None)
+    engine = open_engines(session, setup)[0]
+    record = engine_record(session, setup, engine)
+    workdir, substitutions = prepare_workdir(setup, engine.name, keep=previous is not None)
+    site = _start_site(setup, engine)
+    url = site.url if site is not None else options.url or ""
+    report = setup.start_report([replace(record, site_url=url)], substitutions)
+    report = replace(
+        _practice_report(setup, report, previous is not None),
+        workdirs={engine.name: str(workdir)},
+    )
+    values = setup.values(url)
     now = time.time()
     state = previous or ps.new_state(
         lab=lab.name,
-        run_id=runner.run_id,
+        run_id=setup.run_id,
         titles=[s.title for s in lab.steps],
         now=now,
         lab_dir=str(lab.path),
@@ -128,71 +135,61 @@ def practice(session: Session, lab: Lab, options: PracticeOptions) -> dict[str, 
         choice=options.engine,
         exact=options.url is None,
         workdir=str(workdir),
-        bases=dataclasses.asdict(runner.bases),
-        substitutions=runner.substitutions,
+        bases=dataclasses.asdict(setup.bases),
+        substitutions=[change.to_dict() for change in substitutions],
     )
     state.update(engine={"url": engine.url, "kind": engine.kind, "name": engine.name})
-    state.update(values=dict(run.values))
-    path = state_path(runner.report_dir)
+    state.update(values=values)
+    path = state_path(setup.report_dir)
     number = options.step or ps.first_unfinished(state) or 1
     ps.enter(state, number, now)
-    folder = runner.report_dir / "practice"
+    folder = setup.report_dir / "practice"
     real_docker = shutil.which("docker") or "docker"
     shell.write_shell_files(
         folder,
         python=sys.executable,
         package_parent=Path(__file__).resolve().parents[3],
         real_docker=real_docker,
-        label_flags=labels.label_flags("lab", lab=lab.name, run=runner.run_id),
+        label_flags=setup.label_flags,
     )
     write_json(path, state)
     shell.write_prompt(folder, ps.prompt_text(state))
-    report_mod.write(runner.report_dir, runner.report)
-    report_mod.point_latest(session.workspace, lab.name, runner.run_id)
+    report_mod.write(setup.report_dir, report)
+    report_mod.point_latest(session.workspace, lab.name, setup.run_id)
     latest = session.workspace.load_state(LATEST_STATE, {}) or {}
-    session.workspace.save_state(LATEST_STATE, {**latest, lab.name: runner.run_id})
+    session.workspace.save_state(LATEST_STATE, {**latest, lab.name: setup.run_id})
+    presenter = PracticePresenter(values, resumed_at=number if previous else None)
     try:
-        practice_run = PracticeRun(path)
-        practice_run.write_report()
-        _introduce(runner, previous is not None, number)
-        present(run, lab, number)
+        PracticeRun.open(path).write_report()
+        presenter.introduce(setup)
+        files = shown_files(workdir, lab.steps[number - 1].show)
+        presenter.step(setup, number, engine.name, files, substitutions)
         env = shell.shell_environment(
-            os.environ, engine.cli_env(), run.values, folder, path, ps.prompt_text(state)
+            os.environ, engine.cli_env(), values, folder, path, ps.prompt_text(state)
         )
         shell.open_shell(shell.shell_argv(os.environ.get("SHELL"), folder / "bashrc"), workdir, env)
     finally:
         if site is not None:
             site.stop()
         with contextlib.suppress(MobylabError):
-            left = PracticeRun(path)
+            left = PracticeRun.open(path)
             ps.leave(left.state, time.time())
             left.save()
             left.write_report()
             state = left.state
-    _farewell(lab, state, runner.report_dir)
+    _farewell(presenter, lab, state, setup.report_dir)
     return state
 
 
-def _introduce(runner: LabRunner, resumed: bool, number: int) -> None:
-    lab = runner.lab
-    ui.out.rule(f"{lab.title} — practice")
-    verb = f"resumed at step {number}" if resumed else "new practice run"
-    ui.out.print(
-        f"run {runner.run_id} ({verb}) — report in {runner.report_dir}", style="dim", markup=False
-    )
-    if lab.introduction and not resumed:
-        ui.out.print(Markdown(lab.introduction), soft_wrap=False)
-    ui.out.print(Markdown(SHELL_NOTE), style="dim", soft_wrap=False)
-
-
-def _farewell(lab: Lab, state: dict[str, Any], report_dir: Path) -> None:
+def _farewell(
+    presenter: PracticePresenter, lab: Lab, state: dict[str, Any], report_dir: Path
+) -> None:
     left = ps.first_unfinished(state)
-    report = read_json(report_dir / "report.json") or {}
+    data = read_json(report_dir / "report.json")
     if left is None:
-        render.print_comparison(report)
-        if lab.closing:
-            ui.out.rule("Closing")
-            ui.out.print(Markdown(lab.closing), soft_wrap=False)
+        if isinstance(data, dict):
+            render.print_comparison(Report.from_dict(data))
+        presenter.closing(lab)
         ui.info(f"practice done: every step of {lab.name} finished")
     else:
         ui.info(

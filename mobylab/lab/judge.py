@@ -1,0 +1,168 @@
+"""Pure: judge a step from what its run saw: its checks, its verdict, its variant.
+
+Nothing here runs a command or asks an engine: execute.py gathers the facts
+(command results, `Facts` lookups, what a variant left) and these functions turn
+them into records, "not in this engine" included. Guided and practice runs both
+judge through them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .checks import CheckCategory, Facts, category_of, evaluate, step_status
+from .features import absent_reason
+from .model import Check, Step
+from .records import (
+    CheckResult,
+    CommandResult,
+    Leftover,
+    StageReport,
+    Status,
+    StepRecord,
+    VariantRecord,
+    failure_reason,
+)
+from .stages import stage_report
+
+
+@dataclass(frozen=True)
+class VariantFacts:
+    """What a step's variant left on the engine and in the lab."""
+
+    image: str
+    # The image as the engine reports it (metrics.inspect_image), None when absent.
+    found: Mapping[str, Any] | None
+    lines: int
+    leftovers: tuple[Leftover, ...]
+    # The JSON its image printed, when it runs the app.
+    output: Any = None
+
+
+def reads_output(check: Check) -> bool:
+    return category_of(check.type) is CheckCategory.OUTPUT
+
+
+def reads_state(check: Check) -> bool:
+    """A check of what is on the engine or in the work folder, not of an output."""
+    return category_of(check.type) in (CheckCategory.IMAGE, CheckCategory.STATE)
+
+
+def state_checks(step: Step, facts: Facts) -> dict[int, CheckResult]:
+    """The step's checks of the engine's state, by their position in the step."""
+    return {i: evaluate(check, facts) for i, check in enumerate(step.checks) if reads_state(check)}
+
+
+def blocking_check(results: Iterable[CheckResult]) -> CheckResult | None:
+    """The first failed image check: running that image would say nothing more."""
+    return next(
+        (r for r in results if category_of(r.type) is CheckCategory.IMAGE and r.passed is False),
+        None,
+    )
+
+
+def judge_checks(
+    step: Step, facts: Facts, ran: Collection[int], done: Mapping[int, CheckResult] | None = None
+) -> tuple[CheckResult, ...]:
+    """The step's checks in the lab's order. `ran`: the commands that ran (by position);
+    `done`: checks already decided. An output check whose command did not run fails,
+    saying why: a failed image check before it, or its command not reached."""
+    done = done or {}
+    blocked = blocking_check(done.values())
+    count = len(step.commands)
+    results = []
+    for index, check in enumerate(step.checks):
+        if index in done:
+            results.append(done[index])
+        elif reads_output(check) and blocked is not None:
+            seen = f"not run ({blocked.type}: {blocked.seen})"
+            results.append(CheckResult(check.type, False, "the image's output", seen, check.hint))
+        elif reads_output(check) and check.command % max(count, 1) not in ran:
+            results.append(
+                CheckResult(check.type, False, "the command to run", "it did not run", check.hint)
+            )
+        else:
+            results.append(evaluate(check, facts))
+    return tuple(results)
+
+
+def stage_record(commands: Sequence[CommandResult]) -> StageReport | None:
+    """What the step's last `--target` build built and skipped."""
+    found = None
+    for command in commands:
+        if command.target and command.stages:
+            found = stage_report(
+                command.stages, command.stages_built, command.builder, command.target
+            )
+    return found
+
+
+def judge_step(
+    number: int,
+    step: Step,
+    engine: str,
+    log: str,
+    commands: Sequence[CommandResult],
+    checks: Sequence[CheckResult],
+    *,
+    by_hand: bool = False,
+) -> StepRecord:
+    """The step's record: passed, failed, or absent ("not in this engine").
+
+    `by_hand` (practice): the learner did the step and the commands only probe it, so
+    the checks alone decide, and a failure is the learner's, not a feature the engine
+    lacks.
+    """
+    counted = () if by_hand else commands
+    ran_all = by_hand or len(commands) == len(step.commands)
+    status = step_status([c.exited_as_expected for c in counted], checks, ran_all)
+    reason = failure_reason(counted, checks) if status == Status.FAILED else ""
+    if status == Status.FAILED and not by_hand:
+        marked = [check.shows_feature for check in step.checks]
+        missing = absent_reason(step.feature, counted, checks, marked)
+        if missing:
+            status, reason = Status.ABSENT, missing
+    return StepRecord(
+        index=number,
+        engine=engine,
+        title=step.title,
+        status=status,
+        reason=reason,
+        log=log,
+        commands=tuple(commands),
+        checks=tuple(checks),
+        stages=stage_record(commands),
+    )
+
+
+def variant_record(
+    step: Step, record: StepRecord, facts: VariantFacts, *, timed: bool = True
+) -> VariantRecord:
+    """The step's variant as measured: a row of the comparison. `timed` False: built
+    by hand (practice), so no build time."""
+    variant = step.variant
+    assert variant is not None
+    builds = [c for c in record.commands if c.role == "build"]
+    found = facts.found
+    return VariantRecord(
+        name=variant.name,
+        engine=record.engine,
+        image=facts.image,
+        image_id=found["id"] if found else None,
+        size_bytes=found["size_bytes"] if found else None,
+        layers=found["layers"] if found else None,
+        build_seconds=round(sum(c.seconds for c in builds), 3) if timed else None,
+        cached_steps=sum(c.cached_steps for c in builds),
+        commands_typed=sum(1 for c in step.commands if c.role == "build"),
+        builder=next((c.builder for c in record.commands if c.builder), None),
+        files=len(variant.maintain),
+        maintained_files=tuple(variant.maintain),
+        lines=facts.lines,
+        output=facts.output,
+        produces_app=variant.produces_app,
+        leftovers=facts.leftovers,
+        passed=record.status == Status.PASSED and found is not None,
+        absent=record.status == Status.ABSENT,
+    )

@@ -1,0 +1,60 @@
+"""Practice mode's presenter: guided mode's terminal, each step with the learner's task."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from rich.markdown import Markdown
+from rich.panel import Panel
+
+from ... import ui
+from ..present import TerminalPresenter
+from ..records import Substitution
+from ..setup import RunSetup
+
+SHELL_NOTE = (
+    "In this shell `docker` adds mobylab's labels to what you build and run (so "
+    "`invoke lab.clean` finds it). `lab check` checks your step, `lab hint` gives a hint, "
+    "`lab solve` shows the way, `lab next` moves on, `lab status`, `lab show FILE`, "
+    "`lab reset`; `exit` leaves (your progress is kept)."
+)
+
+
+class PracticePresenter(TerminalPresenter):
+    """A step as practice shows it: narrative and files (guided mode's), then the task
+    and the names the learner types ($TAG, $URL)."""
+
+    def __init__(self, values: Mapping[str, str], *, resumed_at: int | None = None) -> None:
+        super().__init__()
+        self.values = values
+        self.resumed_at = resumed_at
+
+    def introduce(self, setup: RunSetup) -> None:
+        lab = setup.lab
+        ui.out.rule(f"{lab.title} — practice")
+        resumed = self.resumed_at is not None
+        verb = f"resumed at step {self.resumed_at}" if resumed else "new practice run"
+        ui.out.print(
+            f"run {setup.run_id} ({verb}) — report in {setup.report_dir}",
+            style="dim",
+            markup=False,
+        )
+        if lab.introduction and not resumed:
+            ui.out.print(Markdown(lab.introduction), soft_wrap=False)
+        ui.out.print(Markdown(SHELL_NOTE), style="dim", soft_wrap=False)
+
+    def step(
+        self,
+        setup: RunSetup,
+        number: int,
+        engine: str,
+        files: Sequence[tuple[str, str]],
+        substitutions: Sequence[Substitution],
+    ) -> None:
+        super().step(setup, number, engine, files, substitutions)
+        task = setup.lab.steps[number - 1].task
+        ui.out.print(Panel(Markdown(task), title="Your task", title_align="left", expand=False))
+        site = f"  URL={self.values['url']}" if setup.lab.site else ""
+        ui.out.print(
+            "TAG=" + self.values["tag_prefix"] + site, style="dim", markup=False, highlight=False
+        )

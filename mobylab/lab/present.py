@@ -1,0 +1,195 @@
+"""Present a lab run: the hooks a run calls as it goes, and the terminal's way of showing them.
+
+A run calls its `Presenter` at each moment (the run starts, an engine is ready, a
+step starts, a command runs and prints, a step is judged, between steps, the end)
+and never prints itself. `TerminalPresenter` is guided mode's: narrative, files,
+commands as typed, live output, verdicts; practice mode subclasses it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+from rich.markdown import Markdown
+from rich.markup import escape
+from rich.panel import Panel
+from rich.syntax import Syntax
+
+from .. import ui
+from .dockerfile import is_dockerfile
+from .model import Lab
+from .records import EngineRecord, Status, StepRecord, Substitution
+from .setup import RunSetup
+
+LABEL_NOTE = (
+    "mobylab adds `--label org.mobylab.run=<run id>` (and its other org.mobylab labels) to "
+    "every `docker build`, `docker create` and `docker run` below, so `invoke lab.clean` "
+    "finds what this lab made; the commands are shown as you would type them."
+)
+
+
+def lexer_for(name: str) -> str:
+    if is_dockerfile(name):
+        return "docker"
+    return {".sh": "bash", ".go": "go", ".json": "json", ".toml": "toml"}.get(
+        Path(name).suffix, "text"
+    )
+
+
+def file_panel(name: str, text: str) -> Panel:
+    return Panel(
+        Syntax(text.rstrip("\n"), lexer_for(name), line_numbers=False),
+        title=name,
+        title_align="left",
+        expand=False,
+    )
+
+
+class Presenter(Protocol):
+    """What a lab run shows, moment by moment."""
+
+    def introduce(self, setup: RunSetup) -> None: ...
+
+    def engine(self, engine: EngineRecord) -> None: ...
+
+    def step(
+        self,
+        setup: RunSetup,
+        number: int,
+        engine: str,
+        files: Sequence[tuple[str, str]],
+        substitutions: Sequence[Substitution],
+    ) -> None: ...
+
+    def command(self, shown: str) -> None: ...
+
+    def output(self, line: str) -> None: ...
+
+    def stages(self, text: str) -> None: ...
+
+    def verdict(self, record: StepRecord) -> None: ...
+
+    def between_steps(self) -> None: ...
+
+    def closing(self, lab: Lab) -> None: ...
+
+
+class TerminalPresenter:
+    """Guided mode on the terminal; `pause` waits for Enter between steps."""
+
+    def __init__(self, *, pause: bool = False) -> None:
+        self.pause = pause
+
+    def introduce(self, setup: RunSetup) -> None:
+        ui.out.rule(setup.lab.title)
+        ui.out.print(
+            f"run {setup.run_id} — report in {setup.report_dir}", style="dim", markup=False
+        )
+        if setup.lab.introduction and setup.whole:
+            ui.out.print(Markdown(setup.lab.introduction), soft_wrap=False)
+        ui.out.print(Markdown(LABEL_NOTE), style="dim", soft_wrap=False)
+        bases = setup.bases
+        if bases.offline:
+            ui.out.print(
+                f"Base images: builder {bases.builder}, runtime {bases.runtime} ({bases.reason}).",
+                style="dim",
+                markup=False,
+            )
+
+    def engine(self, engine: EngineRecord) -> None:
+        ui.info(
+            f"{engine.name} engine: {engine.url} (version {engine.version}, "
+            f"commit {engine.commit or '?'}, "
+            f"{engine.builder} builder: {engine.builder_reason}; "
+            f"image store {engine.image_store})"
+        )
+
+    def step(
+        self,
+        setup: RunSetup,
+        number: int,
+        engine: str,
+        files: Sequence[tuple[str, str]],
+        substitutions: Sequence[Substitution],
+    ) -> None:
+        step = setup.lab.steps[number - 1]
+        total = len(setup.lab.steps)
+        ui.out.rule(escape(f"Step {number}/{total}: {step.title}  [{engine} engine]"))
+        if step.narrative:
+            ui.out.print(Markdown(step.narrative), soft_wrap=False)
+        for name, text in files:
+            ui.out.print(file_panel(name, text))
+            for change in (c for c in substitutions if c.file == name):
+                ui.out.print(
+                    f"  (line {change.line}: {change.old} replaced by {change.new}: "
+                    f"{setup.bases.reason})",
+                    style="dim",
+                    markup=False,
+                )
+
+    def command(self, shown: str) -> None:
+        ui.out.print(f"$ {shown}", style="bold", markup=False, highlight=False)
+
+    def output(self, line: str) -> None:
+        ui.output_line("  " + line)
+
+    def stages(self, text: str) -> None:
+        ui.out.print(text, style="cyan", markup=False)
+
+    def verdict(self, record: StepRecord) -> None:
+        for check in record.checks:
+            if check.passed:
+                ui.out.print(f"[green]✓[/] {check.type}: {check.seen}", highlight=False)
+            elif check.passed is None:
+                ui.out.print(f"[dim]- {check.type}: skipped ({check.note})[/]", highlight=False)
+            else:
+                ui.out.print(f"[red]✗[/] {check.type}", highlight=False)
+                ui.out.print(f"    expected: {check.expected}", markup=False, highlight=False)
+                ui.out.print(f"    seen:     {check.seen}", markup=False, highlight=False)
+                if check.hint:
+                    ui.out.print(f"    hint:     {check.hint}", markup=False, highlight=False)
+            if check.note and check.passed is not None:
+                ui.out.print(f"    note: {check.note}", style="dim", markup=False)
+        status = record.status
+        style = {Status.PASSED: "green", Status.ABSENT: "yellow"}.get(status, "red")
+        shown_status = "not in this engine" if status == Status.ABSENT else status.value
+        line = f"step {record.index}: [{style}]{shown_status}[/]"
+        if record.reason:
+            line += f" — {record.reason}"
+        ui.out.print(line, highlight=False)
+
+    def between_steps(self) -> None:
+        if self.pause:
+            with contextlib.suppress(EOFError):
+                input("Press Enter for the next step (Ctrl-C stops the lab) ")
+
+    def closing(self, lab: Lab) -> None:
+        if lab.closing:
+            ui.out.rule("Closing")
+            ui.out.print(Markdown(lab.closing), soft_wrap=False)
+
+
+def print_lab(lab: Lab) -> None:
+    """A lab as `lab.show` prints it: narrative, files, commands and checks, nothing run."""
+    ui.out.rule(lab.title)
+    if lab.introduction:
+        ui.out.print(Markdown(lab.introduction), soft_wrap=False)
+    for number, step in enumerate(lab.steps, 1):
+        ui.out.rule(f"Step {number}/{len(lab.steps)}: {step.title}")
+        if step.narrative:
+            ui.out.print(Markdown(step.narrative), soft_wrap=False)
+        for name in step.show:
+            text = (lab.workdir_source / name).read_text().rstrip("\n")
+            ui.out.print(Panel(Syntax(text, lexer_for(name)), title=name, expand=False))
+        for command in step.commands:
+            ui.out.print(f"$ {command.text}", style="bold", markup=False, highlight=False)
+        for check in step.checks:
+            ui.out.print(
+                f"check: {check.type}" + (f" ({check.hint})" if check.hint else ""),
+                style="dim",
+                markup=False,
+            )
+    TerminalPresenter().closing(lab)

@@ -126,8 +126,8 @@ def source_job(
         fixes=fixes,
         remote=origin_url(plan.checkout) if fixes else "",
     )
-    for fix in copy.fixes:
-        ui.info(f"era fix {fix['commit'][:12]} ({fix['title']}): {fix['status']}")
+    for outcome in copy.fixes:
+        ui.info(f"era fix {outcome.fix.commit[:12]} ({outcome.fix.title}): {outcome.status}")
     if copy.dirty:
         ui.info("note: the checkout has uncommitted changes: they are built as they are")
     installed = _companions(plan, toolchain, recipe.tag, engine, settings, folder, workspace)
@@ -201,7 +201,7 @@ def copy_manifest(copy: BuildCopy, recipe: Recipe, volumes: dict[str, str]) -> d
     return {
         "dirty": copy.dirty,
         "changes_sha256": copy.changes_sha256,
-        "fixes": list(copy.fixes),
+        "fixes": [fix.to_dict() for fix in copy.fixes],
         "dev_image": recipe.tag,
         "dev_image_packages": list(recipe.packages + recipe.extra_packages),
         "cache_volumes": sorted(volumes),

@@ -15,10 +15,9 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from .. import git
-from .fixes import EraFix, apply_fixes
+from .fixes import EraFix, FixOutcome, apply_fixes
 
 # Reading the user's changes: the same patch whatever their diff settings say.
 DIFF = ["diff", "--binary", "--no-ext-diff", "--no-textconv", "--no-color",
@@ -33,8 +32,8 @@ class BuildCopy:
     dirty: bool
     # sha256 of what was laid on top ("" when nothing was).
     changes_sha256: str = ""
-    # What happened to each era fix (dev.fixes.apply_fixes).
-    fixes: tuple[dict[str, Any], ...] = ()
+    # What happened to each era fix.
+    fixes: tuple[FixOutcome, ...] = ()
 
 
 def _checked(args: list[str], cwd: Path, *, own: bool = True, stdin: bytes | None = None) -> bytes:

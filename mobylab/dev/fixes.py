@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,31 @@ FIXES: tuple[EraFix, ...] = (
         from_go=(1, 10),
     ),
 )
+
+
+class FixStatus(StrEnum):
+    """What an era fix did in the build copy."""
+
+    APPLIED = "applied"  # it changed files
+    PRESENT = "present"  # the source holds it already
+
+
+@dataclass(frozen=True)
+class FixOutcome:
+    """One era fix in the build copy, as the build's manifest records it."""
+
+    fix: EraFix
+    status: FixStatus
+    files: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "commit": self.fix.commit,
+            "title": self.fix.title,
+            "status": self.status.value,
+            "files": list(self.files),
+            "breaks": self.fix.breaks,
+        }
 
 
 def fixes_for(
@@ -96,13 +122,12 @@ def already_in(copy: Path, fix: EraFix) -> bool:
     return holds_fix(path.read_text(errors="replace"), *patch_lines(patch.out))
 
 
-def apply_fixes(copy: Path, remote: str, fixes: Sequence[EraFix]) -> list[dict[str, Any]]:
-    """Cherry-pick each fix into the build copy (uncommitted); what happened to each.
+def apply_fixes(copy: Path, remote: str, fixes: Sequence[EraFix]) -> list[FixOutcome]:
+    """Cherry-pick each fix into the build copy; what happened to each.
 
-    Status "applied" (it changed files), "present" (the source has it already).
     A fix that does not apply raises BuildError: nothing is built.
     """
-    results: list[dict[str, Any]] = []
+    results: list[FixOutcome] = []
     for fix in fixes:
         # The fix and its parent: a cherry-pick diffs the two.
         fetch_commit(copy, remote, fix.commit, depth=2)
@@ -141,13 +166,6 @@ def apply_fixes(copy: Path, remote: str, fixes: Sequence[EraFix]) -> list[dict[s
                 "source: each of its changes conflicts with it; nothing was built",
                 "Build with --no-fixes to build the source as it is.",
             )
-        results.append(
-            {
-                "commit": fix.commit,
-                "title": fix.title,
-                "status": "applied" if files else "present",
-                "files": files,
-                "breaks": fix.breaks,
-            }
-        )
+        status = FixStatus.APPLIED if files else FixStatus.PRESENT
+        results.append(FixOutcome(fix, status, tuple(files)))
     return results

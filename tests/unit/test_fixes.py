@@ -100,6 +100,11 @@ def has_object(repo: Path, sha: str) -> bool:
     return result.returncode == 0
 
 
+def recorded(copy: Path, url: str, fixes: list[EraFix]) -> list[dict[str, object]]:
+    """What the build's manifest records of the era fixes applied to `copy`."""
+    return [outcome.to_dict() for outcome in apply_fixes(copy, url, fixes)]
+
+
 # --- which fixes ---------------------------------------------------------------------------
 
 
@@ -134,7 +139,7 @@ def test_fixes_for_reads_the_table_given():
 def test_a_fix_is_fetched_and_applied(tmp_path: Path, upstream: Upstream):
     copy = copy_at(upstream, tmp_path / "copy", upstream.base)
     assert not has_object(copy, upstream.fix)
-    results = apply_fixes(copy, upstream.url, [era_fix(upstream.fix)])
+    results = recorded(copy, upstream.url, [era_fix(upstream.fix)])
     assert results == [
         {
             "commit": upstream.fix,
@@ -156,7 +161,7 @@ def test_a_fix_applied_twice_is_present(tmp_path: Path, upstream: Upstream):
     copy = copy_at(upstream, tmp_path / "copy", upstream.base)
     apply_fixes(copy, upstream.url, [era_fix(upstream.fix)])
     head = git(copy, "rev-parse", "HEAD")
-    again = apply_fixes(copy, upstream.url, [era_fix(upstream.fix)])
+    again = recorded(copy, upstream.url, [era_fix(upstream.fix)])
     assert [(r["status"], r["files"]) for r in again] == [("present", [])]
     assert git(copy, "rev-parse", "HEAD") == head
     assert git(copy, "status", "--porcelain") == ""
@@ -168,7 +173,7 @@ def test_a_source_that_already_has_the_fix(tmp_path: Path, upstream: Upstream):
     later = commit_all(upstream.work, "a later commit")
     push(upstream.work, upstream.bare)
     copy = copy_at(upstream, tmp_path / "copy", later)
-    results = apply_fixes(copy, upstream.url, [era_fix(upstream.fix)])
+    results = recorded(copy, upstream.url, [era_fix(upstream.fix)])
     assert results[0]["status"] == "present"
     assert git(copy, "rev-parse", "HEAD") == later
 
@@ -188,7 +193,7 @@ def test_a_source_that_has_the_fix_and_changed_its_tests_since(tmp_path: Path, u
     git(upstream.work, "push", "-q", str(upstream.bare), "with-tests")
     assert base != later
     copy = copy_at(upstream, tmp_path / "copy", later)
-    results = apply_fixes(copy, upstream.url, [era_fix(fix)])
+    results = recorded(copy, upstream.url, [era_fix(fix)])
     assert [(r["status"], r["files"]) for r in results] == [("present", [])]
     assert git(copy, "rev-parse", "HEAD") == later
     assert git(copy, "status", "--porcelain") == ""
@@ -204,7 +209,7 @@ def test_a_source_that_has_the_fix_and_changed_around_it_since(tmp_path: Path, u
     later = commit_all(upstream.work, "header takes all")
     push(upstream.work, upstream.bare)
     copy = copy_at(upstream, tmp_path / "copy", later)
-    results = apply_fixes(copy, upstream.url, [era_fix(upstream.fix)])
+    results = recorded(copy, upstream.url, [era_fix(upstream.fix)])
     assert [(r["status"], r["files"]) for r in results] == [("present", [])]
     assert (copy / TARSUM).read_text() == text
 
@@ -246,7 +251,7 @@ def test_fixes_apply_in_order_each_on_top_of_the_last(tmp_path: Path, upstream: 
     push(upstream.work, upstream.bare)
     copy = copy_at(upstream, tmp_path / "copy", upstream.base)
     fixes = [era_fix(upstream.fix), era_fix(second, "Fix archive", "pkg/archive/archive.go")]
-    results = apply_fixes(copy, upstream.url, fixes)
+    results = recorded(copy, upstream.url, fixes)
     assert [(r["commit"], r["status"], r["files"]) for r in results] == [
         (upstream.fix, "applied", [TARSUM]),
         (second, "applied", ["pkg/archive/archive.go"]),
@@ -265,7 +270,7 @@ def test_a_trivial_conflict_keeps_the_old_sources_side(tmp_path: Path, upstream:
     copy = copy_at(upstream, tmp_path / "copy", upstream.base)
     write(copy, TARSUM, TARSUM_BASE.replace("h.Name}", 'h.Name, "mine"}'))
     mine = commit_all(copy, "the source's own change")
-    results = apply_fixes(copy, upstream.url, [era_fix(fix)])
+    results = recorded(copy, upstream.url, [era_fix(fix)])
     assert [(r["status"], r["files"]) for r in results] == [("applied", [TARSUM])]
     text = (copy / TARSUM).read_text()
     assert '[]string{"name", h.Name, "mine"}' in text
@@ -315,7 +320,7 @@ def test_a_fix_dropped_by_its_conflict_is_not_reported_present(tmp_path: Path, u
     write(copy, TARSUM, TARSUM_BASE.replace("h.Name}", 'h.Name, "mine"}'))
     commit_all(copy, "the source's own change to the fixed line")
     try:
-        results = apply_fixes(copy, upstream.url, [era_fix(upstream.fix)])
+        results = recorded(copy, upstream.url, [era_fix(upstream.fix)])
     except BuildError:
         return
     assert "typeflag" not in (copy / TARSUM).read_text()
@@ -332,6 +337,6 @@ def test_fixes_are_committed_whatever_the_users_git_config(
     (tmp_path / "gitconfig").write_text("[commit]\n\tgpgsign = true\n[gpg]\n\tprogram = false\n")
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "gitconfig"))
     fixes = [era_fix(upstream.fix), era_fix(second, "Fix archive", "pkg/archive/archive.go")]
-    results = apply_fixes(copy, upstream.url, fixes)
+    results = recorded(copy, upstream.url, fixes)
     assert [r["files"] for r in results] == [[TARSUM], ["pkg/archive/archive.go"]]
     assert git(copy, "rev-parse", "HEAD~2") == upstream.base

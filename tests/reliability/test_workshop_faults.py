@@ -45,7 +45,7 @@ def _popen(cli: MobylabCli, *args: str) -> subprocess.Popen[str]:
         "COLUMNS": "250",
     }
     extra = ["--source", str(cli.source)] if cli.source else []
-    argv = [sys.executable, "-c", "from mobylab.cli import main; main()"]
+    argv = [sys.executable, "-c", "from mobylab.tasks.program import main; main()"]
     return subprocess.Popen(
         [*argv, "workshop.provision", *extra, *args], env=env, cwd=REPO, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,

@@ -320,7 +320,7 @@ class MobylabCli:
 
     @staticmethod
     def argv(*args: str) -> list[str]:
-        return [sys.executable, "-c", "from mobylab.cli import main; main()", *args]
+        return [sys.executable, "-c", "from mobylab.tasks.program import main; main()", *args]
 
     def __call__(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(

@@ -119,7 +119,13 @@ def provision(
 ):
     """Install or update mobylab, the labs and their images on every attendee machine."""
     request = commands.ProvisionRequest(
-        source, bool(images), lab, bool(refresh_images), bool(bundles), bool(dev), python
+        source=source,
+        images=bool(images),
+        lab=lab,
+        refresh_images=bool(refresh_images),
+        bundles=bool(bundles),
+        dev=bool(dev),
+        python=python,
     )
     outcomes = commands.provision_hosts(_session(c, flags), flags, request)
     if not outcomes:
@@ -159,7 +165,7 @@ def collect(c, flags: HostFlags, json_=False):
     collected = commands.collect_reports(_session(c, flags), flags)
     summary, paths = collected.summary, collected.paths
     if json_:
-        print(json.dumps(summary, indent=2))
+        print(json.dumps(summary.to_dict(), indent=2))
     else:
         ui.out.print(tables.collect_table(summary))
     ui.info(tables.collect_line(summary))

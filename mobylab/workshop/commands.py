@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from ..session import Session
 from . import artifacts as art
 from .board import BoardServer
 from .check import check_body
-from .collect import ReportFetcher, aggregate, summarize_host, write_reports
+from .collect import ReportFetcher, WorkshopSummary, aggregate, summarize_host, write_reports
 from .driver import Body, Workshop, WorkshopOptions
 from .hosts import HostSpec, resolve_inventory, select
 from .labrun import LabRunner, StatusReader
@@ -52,7 +52,7 @@ class HostFlags:
     retries: int | None = None
     only_failed: bool = False
 
-    def settings_flags(self) -> dict[str, Any]:
+    def settings_flags(self) -> dict[str, str | int | float | None]:
         """The flags that are settings too, by setting name (None: not given)."""
         return {
             "parallel": self.parallel,
@@ -81,7 +81,7 @@ class HostTask:
 
     name: str
     workshop: Workshop
-    specs: tuple[HostSpec, ...] = field(default_factory=tuple)
+    specs: tuple[HostSpec, ...] = ()
 
     def run(self, body: Body) -> list[HostOutcome]:
         return self.workshop.run(self.name, self.specs, body) if self.specs else []
@@ -215,7 +215,7 @@ class CollectedReports:
     """workshop.collect's result: each host's outcome, the summary and the files written."""
 
     outcomes: list[HostOutcome]
-    summary: dict[str, Any]
+    summary: WorkshopSummary
     paths: dict[str, Path]
 
 

@@ -27,6 +27,8 @@ from .checks import (
     unknown_placeholders,
 )
 
+# A table of lab.toml as tomllib reads it.
+TomlTable = dict[str, Any]
 #: Programs a lab command may start (through process.run, never a shell).
 PROGRAMS = ("docker", "ls", "cat")
 MEASUREMENT_TYPES = ("image-size",)
@@ -139,9 +141,7 @@ class _Reader:
         prefix = f"{self.source}: {where}: " if where else f"{self.source}: "
         return LabError(prefix + problem, hint)
 
-    def get(
-        self, table: dict[str, Any], key: str, where: str, kind: type, default: Any = None
-    ) -> Any:
+    def get(self, table: TomlTable, key: str, where: str, kind: type, default: Any = None) -> Any:
         value = table.get(key, default)
         here = f"{where}.{key}" if where else key
         if value is None:
@@ -152,7 +152,7 @@ class _Reader:
             raise self.fail(here, f"expected {_kind_name(kind)}")
         return value
 
-    def strings(self, table: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+    def strings(self, table: TomlTable, key: str, where: str) -> tuple[str, ...]:
         value = table.get(key, [])
         here = f"{where}.{key}" if where else key
         if not isinstance(value, list):
@@ -162,7 +162,7 @@ class _Reader:
                 raise self.fail(f"{here}[{index}]", "expected a string")
         return tuple(value)
 
-    def unknown(self, table: dict[str, Any], allowed: set[str], where: str) -> None:
+    def unknown(self, table: TomlTable, allowed: set[str], where: str) -> None:
         for key in table:
             if key not in allowed:
                 # A key from the file may hold any character: quote odd ones, so the
@@ -190,7 +190,7 @@ class _Reader:
             raise self.fail(where, f"{value!r} does not exist in {base or self.lab_dir}")
         return value
 
-    def text(self, table: dict[str, Any], key: str, where: str) -> str:
+    def text(self, table: TomlTable, key: str, where: str) -> str:
         """Inline Markdown, or the content of a .md file of the lab."""
         value = self.get(table, key, where, str, "")
         here = f"{where}.{key}" if where else key
@@ -278,7 +278,7 @@ def infer_role(text: str) -> str:
 
 def _command(reader: _Reader, value: Any, where: str) -> Command:
     if isinstance(value, str):
-        table: dict[str, Any] = {"run": value}
+        table: TomlTable = {"run": value}
     elif isinstance(value, dict):
         table = value
         reader.unknown(table, {"run", "role", "expect_exit"}, where)
@@ -466,7 +466,7 @@ def practice_problem(lab: Lab) -> str:
     return ""
 
 
-def parse_lab(data: dict[str, Any], lab_dir: Path, source: str) -> Lab:
+def parse_lab(data: TomlTable, lab_dir: Path, source: str) -> Lab:
     """Validate the parsed TOML of a lab; every error names its field."""
     reader = _Reader(source, lab_dir)
     reader.unknown(data, LAB_FIELDS, "")

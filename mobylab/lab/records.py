@@ -26,8 +26,10 @@ from typing import Any
 
 from ..errors import LabError
 
-# A mapping read from report.json; records turn it into types at once.
+# A JSON object as read from report.json; records turn it into types at once.
 JsonObject = Mapping[str, Any]
+# The JSON object a record writes (`to_dict`).
+JsonDict = dict[str, Any]
 
 #: The report format this code writes; a newer one is refused rather than misread.
 REPORT_VERSION = 1
@@ -61,7 +63,7 @@ def _builder(value: Any) -> Builder | None:
     return Builder(value) if value else None
 
 
-def _optional(data: dict[str, Any], **values: Any) -> dict[str, Any]:
+def _optional(data: JsonDict, **values: Any) -> JsonDict:
     """`data` with the keys whose value is not None (fields a report omits when unset)."""
     return {**data, **{key: value for key, value in values.items() if value is not None}}
 
@@ -93,7 +95,7 @@ class CommandResult:
     def output(self) -> str:
         return "\n".join(self.output_tail)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonDict:
         return {
             "shown": self.shown,
             "argv": list(self.argv),
@@ -138,7 +140,7 @@ class CheckResult:
     hint: str = ""
     note: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonDict:
         return {
             "type": self.type,
             "passed": self.passed,
@@ -185,7 +187,7 @@ class Measurement:
     workdir: str = ""
     missing: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonDict:
         if self.missing:
             return {"name": self.name, "image": self.image, "missing": True}
         return {
@@ -222,7 +224,7 @@ class StageReport:
     skipped_before_target: tuple[str, ...]
     text: str
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonDict:
         return {
             "builder": self.builder,
             "target": self.target,
@@ -255,7 +257,7 @@ class Leftover:
     present: bool = False
     size_bytes: int | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonDict:
         return {
             "kind": self.kind,
             "name": self.name,
@@ -302,7 +304,7 @@ class VariantRecord:
     def leftovers_present(self) -> list[Leftover]:
         return [item for item in self.leftovers if item.present]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonDict:
         return {
             "name": self.name,
             "engine": self.engine,
@@ -363,7 +365,7 @@ class PracticeStep:
     how: str | None = None
     seconds: float | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonDict:
         return {
             "index": self.index,
             "title": self.title,
@@ -399,7 +401,7 @@ class PracticeSummary:
     active: bool = False
     steps: tuple[PracticeStep, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonDict:
         return {
             "current": self.current,
             "active": self.active,
@@ -454,7 +456,7 @@ class StepRecord:
         """Where the step sorts in a report: by engine, then step number."""
         return self.engine, self.index
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonDict:
         data = {
             "index": self.index,
             "engine": self.engine,
@@ -512,7 +514,7 @@ class EngineRecord:
     # Where the lab's fixture site answered for this engine's containers (once it ran).
     site_url: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonDict:
         data = {
             "name": self.name,
             "kind": self.kind,
@@ -557,7 +559,7 @@ class Substitution:
     old: str
     new: str
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonDict:
         return {"file": self.file, "line": self.line, "old": self.old, "new": self.new}
 
     @classmethod
@@ -575,7 +577,7 @@ class BaseImagesRecord:
     reason: str = ""
     substitutions: tuple[Substitution, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonDict:
         return {
             "builder": self.builder,
             "runtime": self.runtime,
@@ -606,7 +608,7 @@ class FailedStep:
     title: str
     reason: str
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonDict:
         return {
             "index": self.index,
             "engine": self.engine,
@@ -622,7 +624,7 @@ class FeatureCell:
     status: Status
     reason: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonDict:
         return {"status": self.status, "reason": self.reason}
 
 
@@ -633,7 +635,7 @@ class FeatureRow:
     # Engine name -> its cell, in the report's engine order.
     engines: Mapping[str, FeatureCell]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonDict:
         return {
             "step": self.step,
             "feature": self.feature,
@@ -648,7 +650,7 @@ class FeatureMatrix:
     engines: tuple[str, ...]
     rows: tuple[FeatureRow, ...]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonDict:
         return {"engines": list(self.engines), "rows": [row.to_dict() for row in self.rows]}
 
 
@@ -677,7 +679,7 @@ class ReportOptions:
     engine: str = "host"
     url: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonDict:
         return {"engine": self.engine, "url": self.url}
 
     @classmethod
@@ -761,7 +763,7 @@ class Report:
         return replace(self, steps=tuple(sorted([*kept, record], key=lambda s: s.key)))
 
     # -- JSON ------------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonDict:
         matrix = self.matrix
         data = {
             "version": self.version,

@@ -19,14 +19,16 @@ import http.server
 import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from html import escape
 from typing import Any
 
 from ..errors import LabError, WorkshopError
 from ..lab.html import render_html
 from ..lab.practice import state as ps
-from ..lab.records import Report
+from ..lab.records import JsonDict, JsonObject, PracticeStep, Report
 from .driver import Workshop
 from .hosts import HostSpec
 from .labrun import StatusReader, latest_run_dir, parse_document
@@ -39,115 +41,169 @@ DOWN_STATES = (UNREACHABLE, REFUSED, TIMEOUT)
 CELL_CLASS = {ps.PASSED: "passed", ps.FAILING: "failing", ps.SKIPPED: "skipped"}
 
 
+@dataclass(frozen=True)
+class BoardHost:
+    """A host as the board shows it: what it last said, and since when it is down."""
+
+    number: int
+    label: str
+    state: str
+    message: str
+    down: bool = False
+    down_since: float | None = None
+    seen: float | None = None
+    # What the host's status said (labrun.practice_status): lab, progress, practice.
+    data: JsonObject = field(default_factory=dict)
+
+    @property
+    def progress(self) -> str:
+        return str(self.data.get("progress") or self.state)
+
+    @property
+    def lab(self) -> str:
+        return str(self.data.get("lab") or "")
+
+    @property
+    def practice(self) -> JsonObject:
+        return self.data.get("practice") or {}
+
+    @property
+    def practice_steps(self) -> list[PracticeStep]:
+        return [PracticeStep.from_dict(step) for step in self.practice.get("steps", [])]
+
+    def to_dict(self) -> JsonDict:
+        return {
+            "number": self.number,
+            "label": self.label,
+            "state": self.state,
+            "message": self.message,
+            "down": self.down,
+            "down_since": self.down_since,
+            "seen": self.seen,
+            "data": dict(self.data),
+        }
+
+
+@dataclass(frozen=True)
+class BoardSnapshot:
+    """The board after a poll (board.json)."""
+
+    generated: float
+    interval: float
+    polls: int
+    hosts: tuple[BoardHost, ...]
+    # Why the last poll failed ('' when it did not).
+    error: str = ""
+
+    def to_dict(self) -> JsonDict:
+        data: JsonDict = {
+            "generated": self.generated,
+            "interval": self.interval,
+            "polls": self.polls,
+            "hosts": [host.to_dict() for host in self.hosts],
+        }
+        return data | ({"error": self.error} if self.error else {})
+
+
 def merge_poll(
-    previous: dict[str, Any] | None,
+    previous: BoardSnapshot | None,
     outcomes: Sequence[HostOutcome],
     now: float,
     interval: float,
-) -> dict[str, Any]:
+) -> BoardSnapshot:
     """Pure: the board after a poll; a host that does not answer keeps what it last said."""
-    before = {h["label"]: h for h in (previous or {}).get("hosts", [])}
+    before = {h.label: h for h in previous.hosts} if previous else {}
     hosts = []
     for number, outcome in enumerate(outcomes):
-        old = before.get(outcome.host, {})
+        old = before.get(outcome.host)
         down = outcome.state in DOWN_STATES
+        if down:
+            since = (old.down_since if old else None) or now
+            seen = old.seen if old else None
+            data = old.data if old else {}
+        else:
+            since, seen, data = None, now, outcome.data
         hosts.append(
-            {
-                "number": number,
-                "label": outcome.host,
-                "state": outcome.state,
-                "message": outcome.message,
-                "down": down,
-                "down_since": (old.get("down_since") or now) if down else None,
-                "seen": old.get("seen") if down else now,
-                "data": old.get("data", {}) if down else outcome.data,
-            }
+            BoardHost(number, outcome.host, outcome.state, outcome.message, down, since, seen, data)
         )
-    return {
-        "generated": now,
-        "interval": interval,
-        "polls": (previous or {}).get("polls", 0) + 1,
-        "hosts": hosts,
-    }
+    polls = (previous.polls if previous else 0) + 1
+    return BoardSnapshot(now, interval, polls, tuple(hosts))
 
 
 def clock(epoch: float | None) -> str:
     return time.strftime("%H:%M:%S", time.localtime(epoch)) if epoch else "-"
 
 
-def step_columns(hosts: Sequence[dict[str, Any]]) -> list[tuple[int, str]]:
+def step_columns(hosts: Sequence[BoardHost]) -> list[tuple[int, str]]:
     """Pure: the step columns: every step number some host's practice has, titled by the
     first host that has it."""
     titles: dict[int, str] = {}
     for host in hosts:
-        for step in (host["data"].get("practice") or {}).get("steps", []):
-            titles.setdefault(int(step["index"]), str(step["title"]))
+        for step in host.practice_steps:
+            titles.setdefault(step.index, step.title)
     return sorted(titles.items())
 
 
-def _cell(step: dict[str, Any] | None, current: bool) -> str:
+def _cell(step: PracticeStep | None, current: bool) -> str:
     if step is None:
         return "<td></td>"
-    status = str(step["status"])
-    classes = [CELL_CLASS.get(status, "todo")] + (["current"] if current else [])
+    classes = [CELL_CLASS.get(step.status, "todo")] + (["current"] if current else [])
     details = []
-    if step["attempts"]:
-        details.append(f"{step['attempts']} tr{'ies' if step['attempts'] != 1 else 'y'}")
-    if step["hints_used"]:
-        details.append(f"{step['hints_used']} hint{'s' if step['hints_used'] != 1 else ''}")
-    if step["seconds"]:
-        details.append(ps.duration_text(step["seconds"]))
+    if step.attempts:
+        details.append(f"{step.attempts} tr{'ies' if step.attempts != 1 else 'y'}")
+    if step.hints_used:
+        details.append(f"{step.hints_used} hint{'s' if step.hints_used != 1 else ''}")
+    if step.seconds:
+        details.append(ps.duration_text(step.seconds))
     small = f"<small>{escape(' · '.join(details))}</small>" if details else ""
     return (
-        f'<td class="{" ".join(classes)}" data-step="{step["index"]}">{escape(status)}{small}</td>'
+        f'<td class="{" ".join(classes)}" data-step="{step.index}">'
+        f"{escape(step.status)}{small}</td>"
     )
 
 
-def _host_row(host: dict[str, Any], columns: list[tuple[int, str]]) -> str:
-    data = host["data"]
-    practice = data.get("practice") or {}
-    progress = str(data.get("progress") or host["state"])
+def _host_row(host: BoardHost, columns: list[tuple[int, str]]) -> str:
+    data, practice, progress = host.data, host.practice, host.progress
     classes = []
-    if host["down"]:
+    if host.down:
         classes.append("down")
-        why = host["message"].removeprefix(f"{host['label']}: ")
+        why = host.message.removeprefix(f"{host.label}: ")
         last = (
-            f"last seen {clock(host['seen'])}: {data.get('where', '')}"
-            if host["seen"]
+            f"last seen {clock(host.seen)}: {data.get('where', '')}"
+            if host.seen
             else "never reached yet"
         )
-        where = f"unreachable since {clock(host['down_since'])} ({why}); {last}"
+        where = f"unreachable since {clock(host.down_since)} ({why}); {last}"
         badge = "DOWN"
     else:
-        where = str(data.get("where") or host["message"])
+        where = str(data.get("where") or host.message)
         badge = progress
-    if progress == ps.STUCK and not host["down"]:
+    if progress == ps.STUCK and not host.down:
         classes.append("stuck")
-    if progress == FAIL or host["state"] == FAIL:
+    if progress == FAIL or host.state == FAIL:
         classes.append("broken")
-    by_index = {int(s["index"]): s for s in practice.get("steps", [])}
+    by_index = {step.index: step for step in host.practice_steps}
     current = practice.get("step") if practice.get("state") != ps.FINISHED else None
     cells = "".join(_cell(by_index.get(n), n == current) for n, _ in columns)
-    lab = escape(str(data.get("lab") or ""))
     on_step = ps.duration_text(practice["on_step"]) if "on_step" in practice else ""
     return (
-        f'<tr class="{" ".join(classes)}" data-host="{escape(host["label"])}">'
+        f'<tr class="{" ".join(classes)}" data-host="{escape(host.label)}">'
         f'<th><span class="badge {escape(badge.lower())}">{escape(badge)}</span> '
-        f'{escape(host["label"])}<div class="where">{escape(where)}</div></th>'
-        f'<td>{lab}</td><td class="num">{escape(on_step)}</td>{cells}'
-        f'<td><a href="hosts/{host["number"]}/report">report</a></td></tr>'
+        f'{escape(host.label)}<div class="where">{escape(where)}</div></th>'
+        f'<td>{escape(host.lab)}</td><td class="num">{escape(on_step)}</td>{cells}'
+        f'<td><a href="hosts/{host.number}/report">report</a></td></tr>'
     )
 
 
-def by_lab(hosts: Sequence[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+def by_lab(hosts: Sequence[BoardHost]) -> list[tuple[str, list[BoardHost]]]:
     """Pure: the hosts grouped by the lab they last showed, labs by name, none last."""
-    groups: dict[str, list[dict[str, Any]]] = {}
+    groups: dict[str, list[BoardHost]] = {}
     for host in hosts:
-        groups.setdefault(str(host["data"].get("lab") or ""), []).append(host)
+        groups.setdefault(host.lab, []).append(host)
     return sorted(groups.items(), key=lambda item: (item[0] == "", item[0]))
 
 
-def _lab_table(lab: str, hosts: Sequence[dict[str, Any]]) -> str:
+def _lab_table(lab: str, hosts: Sequence[BoardHost]) -> str:
     columns = step_columns(hosts)
     head = "".join(
         f'<th title="{escape(title)}">{number}. {escape(title)}</th>' for number, title in columns
@@ -161,20 +217,16 @@ def _lab_table(lab: str, hosts: Sequence[dict[str, Any]]) -> str:
     )
 
 
-def render_board(snapshot: dict[str, Any]) -> str:
+def render_board(snapshot: BoardSnapshot) -> str:
     """Pure: the live part of the page: a summary line and a hosts x steps table per lab."""
-    hosts = snapshot["hosts"]
-    counts: dict[str, int] = {}
-    for host in hosts:
-        key = "DOWN" if host["down"] else str(host["data"].get("progress") or host["state"])
-        counts[key] = counts.get(key, 0) + 1
+    hosts = snapshot.hosts
+    counts = Counter("DOWN" if host.down else host.progress for host in hosts)
     summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
-    error = snapshot.get("error")
-    alert = f'<p id="error">{escape(error)}</p>' if error else ""
+    alert = f'<p id="error">{escape(snapshot.error)}</p>' if snapshot.error else ""
     tables = "".join(_lab_table(lab, group) for lab, group in by_lab(hosts))
     return alert + (
         f'<p id="summary">{len(hosts)} hosts: {escape(summary)} · updated '
-        f'<span id="updated">{clock(snapshot["generated"])}</span> (poll {snapshot["polls"]})</p>'
+        f'<span id="updated">{clock(snapshot.generated)}</span> (poll {snapshot.polls})</p>'
         f"{tables}"
     )
 
@@ -214,9 +266,9 @@ setInterval(refresh, INTERVAL_MS);
 """
 
 
-def render_page(snapshot: dict[str, Any]) -> str:
+def render_page(snapshot: BoardSnapshot) -> str:
     """Pure: the whole page, with the board as it is now and the script that refreshes it."""
-    interval_ms = max(1000, int(float(snapshot["interval"]) * 1000))
+    interval_ms = max(1000, int(float(snapshot.interval) * 1000))
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Workshop board</title>
 <style>{STYLE}</style></head><body>
@@ -272,12 +324,12 @@ class BoardServer:
         self.reader = StatusReader(stuck_after)
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._snapshot = merge_poll(None, [_waiting(s.label) for s in self.specs], 0, interval)
-        self._snapshot["polls"] = 0
+        waiting = merge_poll(None, [_waiting(s.label) for s in self.specs], 0, interval)
+        self._snapshot = replace(waiting, polls=0)
         self.server: http.server.ThreadingHTTPServer | None = None
         self._threads: list[threading.Thread] = []
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> BoardSnapshot:
         with self._lock:
             return self._snapshot
 
@@ -285,7 +337,6 @@ class BoardServer:
         outcomes = self.workshop.run("board", self.specs, self.reader, quiet=True)
         with self._lock:
             self._snapshot = merge_poll(self._snapshot, outcomes, time.time(), self.interval)
-            self._snapshot.pop("error", None)
 
     def _poll_loop(self) -> None:
         while not self._stop.is_set():
@@ -293,7 +344,7 @@ class BoardServer:
                 self.poll()
             except Exception as exc:  # the board goes on, and says what went wrong
                 with self._lock:
-                    self._snapshot = {**self._snapshot, "error": f"the last poll failed: {exc}"}
+                    self._snapshot = replace(self._snapshot, error=f"the last poll failed: {exc}")
             self._stop.wait(self.interval)
 
     def report_page(self, number: int) -> str:
@@ -321,7 +372,7 @@ class BoardServer:
                 elif path == "/board":
                     self._send(render_board(board.snapshot()), "text/html")
                 elif path == "/board.json":
-                    self._send(json.dumps(board.snapshot()), "application/json")
+                    self._send(json.dumps(board.snapshot().to_dict()), "application/json")
                 elif len(parts) == 3 and parts[0] == "hosts" and parts[1].isdigit():
                     self._send(board.report_page(int(parts[1])), "text/html")
                 else:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import html
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from .. import ui
+from ..lab.records import JsonDict, JsonObject
 from ..workspace import write_atomic, write_json
 from .labrun import latest_run_dir, read_json, report_passed, report_steps
 from .layout import RemoteLayout
@@ -21,99 +22,213 @@ from .redact import Redactor, redacted
 from .remote import RemoteHost
 
 
-def summarize_host(host: str, report: dict[str, Any] | None, error: str = "") -> dict[str, Any]:
-    """Pure: one host's row in the aggregated report."""
+@dataclass(frozen=True)
+class HostStep:
+    """One step of a host's lab run, as the aggregated report lists it."""
+
+    name: str
+    passed: bool | None
+    seconds: float | None = None
+    size: float | None = None
+
+    def to_dict(self) -> JsonDict:
+        return {
+            "name": self.name,
+            "passed": self.passed,
+            "seconds": self.seconds,
+            "size": self.size,
+        }
+
+    @classmethod
+    def from_dict(cls, data: JsonObject) -> HostStep:
+        return cls(data["name"], data["passed"], data.get("seconds"), data.get("size"))
+
+
+@dataclass(frozen=True)
+class HostResult:
+    """One host's row in the aggregated report; `lab` None: the host had no report."""
+
+    host: str
+    finished: bool
+    passed: bool
+    error: str = ""
+    lab: str | None = None
+    engines: tuple[str, ...] = ()
+    run_id: str = ""
+    steps: tuple[HostStep, ...] = ()
+
+    @property
+    def seconds(self) -> float:
+        return sum(step.seconds or 0 for step in self.steps)
+
+    @property
+    def verdict(self) -> str:
+        return "passed" if self.passed else ("FAILED" if self.finished else "no report")
+
+    def to_dict(self) -> JsonDict:
+        data: JsonDict = {
+            "host": self.host,
+            "finished": self.finished,
+            "passed": self.passed,
+            "error": self.error,
+            "steps": [step.to_dict() for step in self.steps],
+        }
+        if self.lab is not None:
+            data |= {
+                "lab": self.lab,
+                "engines": list(self.engines),
+                "run_id": self.run_id,
+                "seconds": self.seconds,
+            }
+        return data
+
+    @classmethod
+    def from_dict(cls, data: JsonObject) -> HostResult:
+        return cls(
+            host=data["host"],
+            finished=data["finished"],
+            passed=data["passed"],
+            error=data.get("error", ""),
+            lab=data.get("lab"),
+            engines=tuple(data.get("engines") or ()),
+            run_id=data.get("run_id", ""),
+            steps=tuple(HostStep.from_dict(step) for step in data.get("steps") or ()),
+        )
+
+
+@dataclass(frozen=True)
+class SlowestStep:
+    host: str
+    step: str
+    seconds: float
+
+    def to_dict(self) -> JsonDict:
+        return {"host": self.host, "step": self.step, "seconds": self.seconds}
+
+
+@dataclass(frozen=True)
+class WorkshopSummary:
+    """The aggregated report: how many hosts finished and passed, and each host's row."""
+
+    generated: str
+    results: tuple[HostResult, ...]
+
+    @property
+    def labs(self) -> list[str]:
+        return sorted({row.lab for row in self.results if row.lab})
+
+    @property
+    def hosts(self) -> int:
+        return len(self.results)
+
+    @property
+    def finished(self) -> int:
+        return sum(1 for row in self.results if row.finished)
+
+    @property
+    def passed(self) -> int:
+        return sum(1 for row in self.results if row.passed)
+
+    @property
+    def slowest_step(self) -> SlowestStep | None:
+        timed = [
+            SlowestStep(row.host, step.name, step.seconds)
+            for row in self.results
+            for step in row.steps
+            if step.seconds is not None
+        ]
+        # The first of the slowest, in host order.
+        return max(timed, key=lambda slow: slow.seconds, default=None)
+
+    @property
+    def step_names(self) -> list[str]:
+        """Every step name, in the order the hosts first show them."""
+        return list(dict.fromkeys(step.name for row in self.results for step in row.steps))
+
+    def to_dict(self) -> JsonDict:
+        slowest = self.slowest_step
+        return {
+            "generated": self.generated,
+            "labs": self.labs,
+            "hosts": self.hosts,
+            "finished": self.finished,
+            "passed": self.passed,
+            "slowest_step": slowest.to_dict() if slowest else None,
+            "results": [row.to_dict() for row in self.results],
+        }
+
+    @classmethod
+    def from_dict(cls, data: JsonObject) -> WorkshopSummary:
+        return cls(data["generated"], tuple(HostResult.from_dict(r) for r in data["results"]))
+
+
+def summarize_host(host: str, report: JsonObject | None, error: str = "") -> HostResult:
+    """Pure: one host's row in the aggregated report, from its lab report's JSON."""
     if report is None:
-        return {"host": host, "finished": False, "passed": False, "error": error, "steps": []}
-    steps = [
-        {k: step[k] for k in ("name", "passed", "seconds", "size")} for step in report_steps(report)
-    ]
+        return HostResult(host, finished=False, passed=False, error=error)
+    steps = tuple(
+        HostStep(step["name"], step["passed"], step["seconds"], step["size"])
+        for step in report_steps(report)
+    )
     verdict = report_passed(report)
-    return {
-        "host": host,
-        "finished": verdict is not None,
-        "passed": bool(verdict),
-        "lab": str(report.get("lab", "")),
-        "engines": [
+    return HostResult(
+        host,
+        finished=verdict is not None,
+        passed=bool(verdict),
+        error="" if verdict is not None else "still running",
+        lab=str(report.get("lab", "")),
+        engines=tuple(
             e.get("name", "?") if isinstance(e, dict) else str(e)
             for e in report.get("engines") or []
-        ],
-        "run_id": str(report.get("run_id", "")),
-        "error": "" if verdict is not None else "still running",
-        "steps": steps,
-        "seconds": sum(s["seconds"] or 0 for s in steps),
-    }
+        ),
+        run_id=str(report.get("run_id", "")),
+        steps=steps,
+    )
 
 
-def aggregate(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Pure: the overall picture: how many finished and passed, the slowest step."""
-    slowest: dict[str, Any] | None = None
-    for row in rows:
-        for step in row["steps"]:
-            if step["seconds"] is not None and (
-                slowest is None or step["seconds"] > slowest["seconds"]
-            ):
-                slowest = {"host": row["host"], "step": step["name"], "seconds": step["seconds"]}
-    labs = sorted({row.get("lab", "") for row in rows if row.get("lab")})
-    return {
-        "generated": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "labs": labs,
-        "hosts": len(rows),
-        "finished": sum(1 for row in rows if row["finished"]),
-        "passed": sum(1 for row in rows if row["passed"]),
-        "slowest_step": slowest,
-        "results": list(rows),
-    }
+def aggregate(rows: Sequence[HostResult]) -> WorkshopSummary:
+    """Pure: the overall picture of the hosts' rows."""
+    return WorkshopSummary(time.strftime("%Y-%m-%dT%H:%M:%S"), tuple(rows))
 
 
-def _cell(step: dict[str, Any]) -> str:
-    verdict = {True: "pass", False: "FAIL", None: "-"}[step["passed"]]
+def _cell(step: HostStep) -> str:
+    verdict = {True: "pass", False: "FAIL", None: "-"}[step.passed]
     extras = []
-    if step["seconds"] is not None:
-        extras.append(f"{step['seconds']:.1f}s")
-    if step["size"] is not None:
-        extras.append(ui.human_bytes(step["size"]))
+    if step.seconds is not None:
+        extras.append(f"{step.seconds:.1f}s")
+    if step.size is not None:
+        extras.append(ui.human_bytes(step.size))
     return f"{verdict} ({', '.join(extras)})" if extras else verdict
 
 
-def _step_names(summary: dict[str, Any]) -> list[str]:
-    names: list[str] = []
-    for row in summary["results"]:
-        for step in row["steps"]:
-            if step["name"] not in names:
-                names.append(step["name"])
-    return names
-
-
-def _overall_line(summary: dict[str, Any]) -> str:
+def _overall_line(summary: WorkshopSummary) -> str:
     line = (
-        f"{summary['finished']}/{summary['hosts']} hosts finished, "
-        f"{summary['passed']}/{summary['hosts']} passed"
+        f"{summary.finished}/{summary.hosts} hosts finished, "
+        f"{summary.passed}/{summary.hosts} passed"
     )
-    slow = summary["slowest_step"]
+    slow = summary.slowest_step
     if slow:
-        line += f"; slowest step: {slow['step']} on {slow['host']} ({slow['seconds']:.1f}s)"
+        line += f"; slowest step: {slow.step} on {slow.host} ({slow.seconds:.1f}s)"
     return line
 
 
-def _grid(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    names = _step_names(summary)
+def _grid(summary: WorkshopSummary) -> tuple[list[str], list[list[str]]]:
+    names = summary.step_names
     header = ["host", "result", *names, "total"]
     rows = []
-    for row in summary["results"]:
-        by_name = {s["name"]: s for s in row["steps"]}
-        result = "passed" if row["passed"] else ("FAILED" if row["finished"] else "no report")
-        cells = [row["host"], result]
+    for row in summary.results:
+        by_name = {s.name: s for s in row.steps}
+        cells = [row.host, row.verdict]
         cells += [_cell(by_name[n]) if n in by_name else "" for n in names]
-        cells.append(f"{row.get('seconds', 0):.1f}s" if row["finished"] else row["error"])
+        cells.append(f"{row.seconds:.1f}s" if row.finished else row.error)
         rows.append(cells)
     return header, rows
 
 
-def render_markdown(summary: dict[str, Any]) -> str:
+def render_markdown(summary: WorkshopSummary) -> str:
     """Pure: the aggregated report as Markdown."""
     header, rows = _grid(summary)
-    labs = ", ".join(summary["labs"]) or "?"
+    labs = ", ".join(summary.labs) or "?"
     lines = [f"# Workshop report: {labs}", "", _overall_line(summary), ""]
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "---|" * len(header))
@@ -122,10 +237,10 @@ def render_markdown(summary: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_html(summary: dict[str, Any]) -> str:
+def render_html(summary: WorkshopSummary) -> str:
     """Pure: the aggregated report as a standalone HTML page."""
     header, rows = _grid(summary)
-    labs = html.escape(", ".join(summary["labs"]) or "?")
+    labs = html.escape(", ".join(summary.labs) or "?")
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = ""
     for cells in rows:
@@ -146,11 +261,12 @@ def render_html(summary: dict[str, Any]) -> str:
     )
 
 
-def write_reports(summary: dict[str, Any], dest: Path, redactor: Redactor) -> dict[str, Path]:
+def write_reports(summary: WorkshopSummary, dest: Path, redactor: Redactor) -> dict[str, Path]:
     """Write report.json, report.md and report.html (redacted) into `dest`."""
-    clean = redacted(summary, redactor)
+    data = redacted(summary.to_dict(), redactor)
+    clean = WorkshopSummary.from_dict(data)
     paths = {"json": dest / "report.json", "md": dest / "report.md", "html": dest / "report.html"}
-    write_json(paths["json"], clean)
+    write_json(paths["json"], data)
     write_atomic(paths["md"], render_markdown(clean))
     write_atomic(paths["html"], render_html(clean))
     return paths
@@ -175,6 +291,6 @@ class ReportFetcher:
         report = redacted(report, self.redactor)
         write_json(self.dest / f"{job.spec.file_name}.json", report)
         row = summarize_host(job.label, report)
-        state = OK if row["passed"] else FAIL
-        message = "passed" if row["passed"] else "failed"
+        state = OK if row.passed else FAIL
+        message = "passed" if row.passed else "failed"
         return HostOutcome(job.label, state, "fetch", message, data={"report": report})

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..catalog import check_name
 from ..lab.practice import state as practice_state
+from ..lab.records import JsonDict, JsonObject
 from .layout import RemoteLayout
 from .pool import FAIL, OK, WARN, HostJob, HostOutcome, StepFailed
 from .remote import RemoteHost, sh
@@ -85,11 +86,11 @@ def latest_run_dir(remote: RemoteHost, layout: RemoteLayout) -> str | None:
     return line or None
 
 
-def read_json(remote: RemoteHost, path: str) -> dict[str, Any] | None:
+def read_json(remote: RemoteHost, path: str) -> JsonDict | None:
     return parse_document(remote.read_text(path))[0]
 
 
-def parse_document(text: str | None) -> tuple[dict[str, Any] | None, str]:
+def parse_document(text: str | None) -> tuple[JsonDict | None, str]:
     """Pure: a JSON object from a file's text, or None and why ('' when there is no file)."""
     if text is None:
         return None, ""
@@ -102,7 +103,7 @@ def parse_document(text: str | None) -> tuple[dict[str, Any] | None, str]:
     return value, ""
 
 
-def step_passed(step: dict[str, Any]) -> bool | None:
+def step_passed(step: JsonObject) -> bool | None:
     """Pure: a step's verdict from `passed` or `status` (None: not finished)."""
     if isinstance(step.get("passed"), bool):
         return bool(step["passed"])
@@ -112,14 +113,14 @@ def step_passed(step: dict[str, Any]) -> bool | None:
     return None
 
 
-def step_name(step: dict[str, Any]) -> str:
+def step_name(step: JsonObject) -> str:
     """Pure: `title` (or `name`), with the engine when it is not the host's."""
     name = str(step.get("name") or step.get("title") or f"step {step.get('index', '?')}")
     engine = step.get("engine")
     return f"{name} [{engine}]" if engine and engine != "host" else name
 
 
-def step_seconds(step: dict[str, Any]) -> float | None:
+def step_seconds(step: JsonObject) -> float | None:
     """Pure: a step's time: its own `seconds`, else the sum of its commands' seconds."""
     for key in ("seconds", "duration", "elapsed"):
         value = step.get(key)
@@ -130,7 +131,7 @@ def step_seconds(step: dict[str, Any]) -> float | None:
     return float(sum(times)) if times else None
 
 
-def step_size(step: dict[str, Any]) -> float | None:
+def step_size(step: JsonObject) -> float | None:
     """Pure: the image size a step produced (its variant's size_bytes), if any."""
     for holder in (step, step.get("variant") or {}):
         for key in ("size_bytes", "size", "image_size"):
@@ -140,9 +141,9 @@ def step_size(step: dict[str, Any]) -> float | None:
     return None
 
 
-def report_steps(report: dict[str, Any]) -> list[dict[str, Any]]:
+def report_steps(report: JsonObject) -> list[JsonDict]:
     """Pure: a report's steps as {name, passed, seconds, size}, flattened over variants."""
-    raw: list[dict[str, Any]] = [s for s in report.get("steps") or [] if isinstance(s, dict)]
+    raw: list[JsonObject] = [s for s in report.get("steps") or [] if isinstance(s, dict)]
     variants = report.get("variants") or []
     if isinstance(variants, dict):
         variants = [{"name": k, **(v if isinstance(v, dict) else {})} for k, v in variants.items()]
@@ -164,7 +165,7 @@ def report_steps(report: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def report_passed(report: dict[str, Any]) -> bool | None:
+def report_passed(report: JsonObject) -> bool | None:
     """Pure: the run's verdict (None while it runs)."""
     if isinstance(report.get("passed"), bool):
         return bool(report["passed"])
@@ -176,7 +177,7 @@ def report_passed(report: dict[str, Any]) -> bool | None:
     return None
 
 
-def first_failed_step(report: dict[str, Any]) -> str | None:
+def first_failed_step(report: JsonObject) -> str | None:
     for step in report_steps(report):
         if step["passed"] is False:
             return str(step["name"])
@@ -196,7 +197,7 @@ class Progress:
 
 
 def classify(
-    doc: dict[str, Any] | None,
+    doc: JsonObject | None,
     idle_seconds: float | None,
     stuck_after: float,
     detached_running: bool = False,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
 
 from rich.table import Table
 
 from .. import ui
+from .collect import WorkshopSummary
 from .pool import HostOutcome
 
 
@@ -55,23 +55,22 @@ def status_counts(outcomes: Sequence[HostOutcome]) -> str:
     return ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
 
 
-def collect_table(summary: dict[str, Any]) -> Table:
+def collect_table(summary: WorkshopSummary) -> Table:
     """workshop.collect: each host's verdict and its steps."""
     rows = []
-    for row in summary["results"]:
-        verdict = "passed" if row["passed"] else ("FAILED" if row["finished"] else "no report")
+    for row in summary.results:
         steps = ", ".join(
-            f"{s['name']} {'ok' if s['passed'] else 'FAIL' if s['passed'] is False else '-'}"
-            for s in row["steps"]
+            f"{s.name} {'ok' if s.passed else 'FAIL' if s.passed is False else '-'}"
+            for s in row.steps
         )
-        rows.append((row["host"], verdict, steps or row["error"]))
+        rows.append((row.host, row.verdict, steps or row.error))
     return ui.table(["host", "result", "steps"], rows, title="Collected reports")
 
 
-def collect_line(summary: dict[str, Any]) -> str:
+def collect_line(summary: WorkshopSummary) -> str:
     """'8/8 finished, 7 passed; slowest step build on host (12.0s)'."""
-    slow = summary["slowest_step"]
-    line = f"{summary['finished']}/{summary['hosts']} finished, {summary['passed']} passed"
+    slow = summary.slowest_step
+    line = f"{summary.finished}/{summary.hosts} finished, {summary.passed} passed"
     if slow:
-        line += f"; slowest step {slow['step']} on {slow['host']} ({slow['seconds']:.1f}s)"
+        line += f"; slowest step {slow.step} on {slow.host} ({slow.seconds:.1f}s)"
     return line

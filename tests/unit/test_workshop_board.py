@@ -25,11 +25,12 @@ def test_a_host_that_drops_keeps_its_last_data_and_says_since_when() -> None:
     down = HostOutcome("b", "UNREACHABLE", "connect", "b: unreachable (connection refused)")
     second = merge_poll(first, [practice_outcome("a"), down], T0 + 10, 3)
     third = merge_poll(second, [practice_outcome("a"), down], T0 + 20, 3)
-    host = third["hosts"][1]
-    assert (host["down"], host["down_since"], host["seen"]) == (True, T0 + 10, T0)
-    assert host["data"]["lab"] == "hello" and third["polls"] == 3
+    host = third.hosts[1]
+    assert (host.down, host.down_since, host.seen) == (True, T0 + 10, T0)
+    assert host.data["lab"] == "hello" and third.polls == 3
     back = merge_poll(third, [practice_outcome("a"), practice_outcome("b")], T0 + 30, 3)
-    assert (back["hosts"][1]["down"], back["hosts"][1]["down_since"]) == (False, None)
+    assert (back.hosts[1].down, back.hosts[1].down_since) == (False, None)
+    assert json.loads(json.dumps(back.to_dict()))["hosts"][1]["data"]["lab"] == "hello"
 
 
 def test_the_board_marks_stuck_and_down_hosts_and_escapes_what_hosts_say() -> None:
@@ -40,6 +41,6 @@ def test_the_board_marks_stuck_and_down_hosts_and_escapes_what_hosts_say() -> No
     assert '<tr class="down" data-host="&lt;b&gt;">' in html
     assert "1. Build &lt;it&gt;" in html and "<it>" not in html
     assert "never reached yet" in html
-    assert [lab for lab, _ in by_lab(snapshot["hosts"])] == ["hello", ""]
+    assert [lab for lab, _ in by_lab(snapshot.hosts)] == ["hello", ""]
     page = render_page(snapshot)
     assert "const INTERVAL_MS = 3000;" in page and 'id="board"' in page

@@ -4,6 +4,7 @@ aggregated reports, teardown filters and redaction."""
 from __future__ import annotations
 
 import tarfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,13 @@ from mobylab.catalog import check_name
 from mobylab.errors import UsageError
 from mobylab.workshop.artifacts import Artifacts, Wheelhouse, tree_hash
 from mobylab.workshop.check import CheckFacts, parse_df, parse_doctor, summarize
-from mobylab.workshop.collect import aggregate, render_html, render_markdown, summarize_host
+from mobylab.workshop.collect import (
+    WorkshopSummary,
+    aggregate,
+    render_html,
+    render_markdown,
+    summarize_host,
+)
 from mobylab.workshop.labrun import classify, report_passed, report_steps
 from mobylab.workshop.layout import RemoteLayout
 from mobylab.workshop.provision import needed, parse_python_version, stale_wheels
@@ -168,15 +175,18 @@ def test_aggregated_report():
         summarize_host("b@vm2", _lab_report("failed", [STEP_OK, STEP_FAILED])),
         summarize_host("c@vm3", None, "c@vm3: unreachable (connection refused)"),
     ]
-    summary = aggregate(rows)
+    aggregated = aggregate(rows)
+    summary = aggregated.to_dict()
     assert (summary["hosts"], summary["finished"], summary["passed"]) == (3, 2, 1)
     assert summary["slowest_step"] == {"host": "a@vm1", "step": "Build", "seconds": 2.0}
     assert summary["labs"] == ["hello"]
-    markdown = render_markdown(summary)
+    assert WorkshopSummary.from_dict(summary) == aggregated
+    markdown = render_markdown(aggregated)
     assert "2/3 hosts finished, 1/3 passed; slowest step: Build on a@vm1 (2.0s)" in markdown
     assert "| b@vm2 | FAILED | pass (2.0s, 7.0 MB) | FAIL |" in markdown
     assert "connection refused" in markdown
-    page = render_html(summary | {"labs": ["<script>"]})
+    scripted = replace(aggregated, results=(replace(rows[0], lab="<script>"), *rows[1:]))
+    page = render_html(scripted)
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert page.count("<tr>") == 4
 

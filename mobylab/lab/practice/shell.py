@@ -5,15 +5,13 @@
 bin/docker (the real docker CLI with mobylab's labels added to what it builds
 and runs, so lab.clean finds what the learner made), bashrc (the prompt naming
 the lab and the step) and prompt (the text it shows, rewritten by `lab`).
-The text of each file comes from a pure function.
+The text of each file comes from a pure function; process.interactive runs the shell.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
-import signal
-import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -116,18 +114,3 @@ def write_shell_files(
     write_atomic(bin_dir / "lab", lab_command(python, package_parent), mode=0o755)
     write_atomic(bin_dir / "docker", docker_wrapper(real_docker, label_flags), mode=0o755)
     write_atomic(folder / "bashrc", bash_rc())
-
-
-def open_shell(argv: list[str], cwd: Path, env: Mapping[str, str]) -> int:
-    """Run the shell until the learner leaves it; returns its exit status.
-
-    Ctrl-C belongs to the shell (it stops what runs there, never the lab): this
-    process ignores SIGINT while the shell runs, set only after the shell started so
-    that the shell and what it runs keep the default.
-    """
-    proc = subprocess.Popen(argv, cwd=cwd, env=dict(env))
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        return proc.wait()
-    finally:
-        signal.signal(signal.SIGINT, previous)

@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ... import ui
+from ... import process, ui
 from ...engine import Engine
 from ...errors import LabError, MobylabError, UsageError
 from ...workspace import read_json, write_json
@@ -167,7 +167,8 @@ def practice(session: Session, lab: Lab, options: PracticeOptions) -> dict[str, 
         env = shell.shell_environment(
             os.environ, engine.cli_env(), values, folder, path, ps.prompt_text(state)
         )
-        shell.open_shell(shell.shell_argv(os.environ.get("SHELL"), folder / "bashrc"), workdir, env)
+        argv = shell.shell_argv(os.environ.get("SHELL"), folder / "bashrc")
+        process.interactive(argv, cwd=workdir, env=env)
     finally:
         if site is not None:
             site.stop()

@@ -130,7 +130,7 @@ def engine_record(session: Session, setup: RunSetup, engine: Engine) -> EngineRe
         builder=Builder(builder),
         builder_reason=why,
         builder_image=setup.bases.builder if has_sdk else None,
-        builder_image_size_bytes=base["size_bytes"] if base else None,
+        builder_image_size_bytes=base.size_bytes if base else None,
     )
 
 
@@ -280,11 +280,11 @@ class EngineRun:
 
         def size_of(ref: str) -> int | None:
             found = inspect_image(self.engine, ref)
-            return found["size_bytes"] if found else None
+            return found.size_bytes if found else None
 
         def workdir_of(ref: str) -> str | None:
             found = inspect_image(self.engine, ref)
-            return found["workdir"] if found else None
+            return found.workdir if found else None
 
         return Facts(
             outputs=outputs,
@@ -306,8 +306,10 @@ class EngineRun:
             ref = argv_of(measurement.image, self.values)[0]
             image = inspect_image(self.engine, ref)
             found.append(
-                Measurement.from_dict(
-                    {"name": measurement.name, "image": ref, **(image or {"missing": True})}
+                Measurement(measurement.name, ref, missing=True)
+                if image is None
+                else Measurement(
+                    measurement.name, ref, image.id, image.size_bytes, image.layers, image.workdir
                 )
             )
         return tuple(found)
@@ -338,7 +340,7 @@ class EngineRun:
             return Leftover(kind, value, path.exists(), size)
         if kind == "image":
             image = inspect_image(self.engine, value)
-            return Leftover(kind, value, image is not None, image["size_bytes"] if image else None)
+            return Leftover(kind, value, image is not None, image.size_bytes if image else None)
         if kind == "container":
             return Leftover(kind, value, container_exists(self.engine, value))
         return Leftover(kind, value)

@@ -14,6 +14,7 @@ from typing import Any
 
 from .checks import CheckCategory, Facts, category_of, evaluate, step_status
 from .features import absent_reason
+from .metrics import ImageFacts
 from .model import Check, Step
 from .records import (
     CheckResult,
@@ -33,8 +34,8 @@ class VariantFacts:
     """What a step's variant left on the engine and in the lab."""
 
     image: str
-    # The image as the engine reports it (metrics.inspect_image), None when absent.
-    found: Mapping[str, Any] | None
+    # The image as the engine reports it, None when absent.
+    found: ImageFacts | None
     lines: int
     leftovers: tuple[Leftover, ...]
     # The JSON its image printed, when it runs the app.
@@ -150,9 +151,9 @@ def variant_record(
         name=variant.name,
         engine=record.engine,
         image=facts.image,
-        image_id=found["id"] if found else None,
-        size_bytes=found["size_bytes"] if found else None,
-        layers=found["layers"] if found else None,
+        image_id=found.id if found else None,
+        size_bytes=found.size_bytes if found else None,
+        layers=found.layers if found else None,
         build_seconds=round(sum(c.seconds for c in builds), 3) if timed else None,
         cached_steps=sum(c.cached_steps for c in builds),
         commands_typed=sum(1 for c in step.commands if c.role == "build"),

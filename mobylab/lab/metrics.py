@@ -7,8 +7,7 @@ computed; the functions below only arrange and compare what it reported.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
 
 import docker.errors
 
@@ -16,7 +15,19 @@ from ..engine import Engine, cli_facts
 from ..workspace import Workspace
 
 
-def inspect_image(engine: Engine, ref: str) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class ImageFacts:
+    """An image as the engine reports it."""
+
+    ref: str
+    id: str
+    size_bytes: int
+    layers: int
+    # Its working folder (Config.WorkingDir), "" when unset.
+    workdir: str
+
+
+def inspect_image(engine: Engine, ref: str) -> ImageFacts | None:
     """Size, layers and id of an image as the engine reports them; None when absent."""
     client = engine.client(timeout=60)
     try:
@@ -25,13 +36,13 @@ def inspect_image(engine: Engine, ref: str) -> dict[str, Any] | None:
         return None
     finally:
         client.close()
-    return {
-        "image": ref,
-        "id": str(attrs.get("Id", "")),
-        "size_bytes": int(attrs.get("Size") or 0),
-        "layers": len((attrs.get("RootFS") or {}).get("Layers") or []),
-        "workdir": str((attrs.get("Config") or {}).get("WorkingDir") or ""),
-    }
+    return ImageFacts(
+        ref=ref,
+        id=str(attrs.get("Id", "")),
+        size_bytes=int(attrs.get("Size") or 0),
+        layers=len((attrs.get("RootFS") or {}).get("Layers") or []),
+        workdir=str((attrs.get("Config") or {}).get("WorkingDir") or ""),
+    )
 
 
 def container_exists(engine: Engine, name: str) -> bool:
@@ -112,18 +123,6 @@ def detect_builder(
     return builder_kind(
         os.environ.get("DOCKER_BUILDKIT"), cli_version, has_buildx, server_version, api_version
     )
-
-
-def comparison_rows(
-    variants: Sequence[Mapping[str, Any]], builder_size: int | None
-) -> list[dict[str, Any]]:
-    """Pure: one row per variant with its ratio to the builder (SDK) image."""
-    rows = []
-    for variant in variants:
-        size = variant.get("size_bytes")
-        ratio = size / builder_size if size and builder_size else None
-        rows.append({**variant, "ratio": ratio})
-    return rows
 
 
 def bar(value: float | None, largest: float, width: int = 24) -> str:

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import datetime
 import secrets
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +42,6 @@ class RunOptions:
     # A real site instead of the fixture site: exact counts unknown.
     url: str | None = None
     guided: bool = False
-    extra_values: Mapping[str, str] = field(default_factory=dict)
 
 
 def new_run_id(now: datetime.datetime | None = None) -> str:
@@ -122,7 +120,6 @@ class RunSetup:
             "url": url,
             "run_id": self.run_id,
             "extract": f"extract-{self.run_id}",
-            **self.options.extra_values,
         }
 
     def start_report(

@@ -120,7 +120,7 @@ def test_the_report_shows_practice_per_step() -> None:
     ps.enter(state, 1, T0)
     ps.record_check(state, True, T0 + 75)
     report = Report.from_dict(
-        {"lab": "hello", "run_id": "r1", "practice": ps.summary(state, T0 + 80)}
+        {"lab": "hello", "run_id": "r1", "practice": ps.summary(state, T0 + 80).to_dict()}
     )
     rows = practice_table(report.practice)[1]
     assert rows[0] == ["1", "build", "passed", "1", "0", "by hand", "1m15s"]

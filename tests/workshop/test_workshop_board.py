@@ -45,7 +45,7 @@ def place_run(host: FarmHost, run_id: str, files: dict[str, str]) -> Path:
 def practice_files(state: dict, lab: str, now: float) -> dict[str, str]:
     report = {"lab": lab, "title": lab, "run_id": state["run_id"], "status": "running",
               "mode": "practice", "steps": [], "variants": [], "engines": [],
-              "practice": ps.summary(state, now)}  # fmt: skip
+              "practice": ps.summary(state, now).to_dict()}  # fmt: skip
     return {ps.FILE_NAME: json.dumps(state), "report.json": json.dumps(report)}
 
 

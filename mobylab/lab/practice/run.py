@@ -40,8 +40,6 @@ from ..model import Step, load_lab, outside_problem
 from ..present import lexer_for
 from ..records import (
     CommandResult,
-    PracticeStep,
-    PracticeSummary,
     Report,
     Status,
     StepRecord,
@@ -59,7 +57,7 @@ def state_path(report_dir: Path) -> Path:
     return report_dir / ps.FILE_NAME
 
 
-def read_state(path: Path) -> dict[str, Any]:
+def read_state(path: Path) -> ps.PracticeState:
     """The state file, or a LabError saying what is wrong with it."""
     try:
         text = path.read_text()
@@ -105,7 +103,7 @@ class PracticeRun:
     def __init__(
         self,
         path: Path,
-        state: dict[str, Any],
+        state: ps.PracticeState,
         setup: RunSetup,
         engine: Engine,
         substitutions: tuple[Substitution, ...],
@@ -172,7 +170,7 @@ class PracticeRun:
         finished = ps.first_unfinished(self.state) is None
         report = replace(
             report,
-            practice=PracticeSummary.from_dict(ps.summary(self.state, time.time())),
+            practice=ps.summary(self.state, time.time()),
             status=Status.PASSED if finished else Status.RUNNING,
             finished=now_text() if finished else report.finished,
         )
@@ -264,7 +262,7 @@ class PracticeRun:
                 variant = variant_record(step, record, run.variant_facts(step), timed=timed)
                 record = replace(record, variant=variant)
             summary = ps.step_summary(ps.step_of(self.state), time.time())
-            record = replace(record, practice=PracticeStep.from_dict(summary))
+            record = replace(record, practice=summary)
         self.save()
         self.write_report(record)
         if record is not None:
@@ -295,8 +293,7 @@ class PracticeRun:
         return target
 
     def status_rows(self) -> list[list[str]]:
-        summary = PracticeSummary.from_dict(ps.summary(self.state, time.time()))
-        rows = practice_table(summary)[1]
+        rows = practice_table(ps.summary(self.state, time.time()))[1]
         for row in rows:
             if row[0] == str(self.number):
                 row[0] = f"> {row[0]}"

@@ -18,7 +18,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ... import process, ui
 from ...engine import Engine
@@ -55,7 +55,7 @@ class PracticeOptions:
     url: str | None = None
 
 
-def resumable(session: Session, lab: Lab, choice: str) -> dict[str, Any] | None:
+def resumable(session: Session, lab: Lab, choice: str) -> ps.PracticeState | None:
     """The lab's last practice run on this engine, when it has steps left."""
     run_id = (session.workspace.load_state(LATEST_STATE, {}) or {}).get(lab.name)
     if not run_id:
@@ -91,7 +91,7 @@ def _practice_report(setup: RunSetup, report: Report, resumed: bool) -> Report:
     )
 
 
-def practice(session: Session, lab: Lab, options: PracticeOptions) -> dict[str, Any]:
+def practice(session: Session, lab: Lab, options: PracticeOptions) -> ps.PracticeState:
     """Open the practice shell at the first unfinished step (or --step); returns the state
     when the learner leaves."""
     problem = practice_problem(lab)
@@ -138,8 +138,8 @@ def practice(session: Session, lab: Lab, options: PracticeOptions) -> dict[str, 
         bases=dataclasses.asdict(setup.bases),
         substitutions=[change.to_dict() for change in substitutions],
     )
-    state.update(engine={"url": engine.url, "kind": engine.kind, "name": engine.name})
-    state.update(values=values)
+    state["engine"] = {"url": engine.url, "kind": engine.kind, "name": engine.name}
+    state["values"] = values
     path = state_path(setup.report_dir)
     number = options.step or ps.first_unfinished(state) or 1
     ps.enter(state, number, now)
@@ -183,7 +183,7 @@ def practice(session: Session, lab: Lab, options: PracticeOptions) -> dict[str, 
 
 
 def _farewell(
-    presenter: PracticePresenter, lab: Lab, state: dict[str, Any], report_dir: Path
+    presenter: PracticePresenter, lab: Lab, state: ps.PracticeState, report_dir: Path
 ) -> None:
     left = ps.first_unfinished(state)
     data = read_json(report_dir / "report.json")

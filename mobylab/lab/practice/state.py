@@ -3,8 +3,8 @@
 lab.practice writes it when the learner enters or leaves the shell; the `lab`
 command inside the shell after every check, solve, hint and next. lab.practice
 reads it to resume, workshop.status and workshop.board to show who is where.
-Every function here works on the plain dict (no IO); times are epoch seconds of
-the learner's machine.
+Every function here works on the state as its JSON holds it (a `PracticeState`,
+no IO); times are epoch seconds of the learner's machine.
 
     {"format": 1, "lab": "hello", "run_id": ..., "current": 1, "active": true,
      "engine": {"name", "kind", "url"}, "values": {"tag_prefix", "url", ...},
@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NotRequired, TypedDict, cast
+
+from ..records import PracticeStep, PracticeSummary
 
 FILE_NAME = "practice.json"
 FORMAT = 1
@@ -28,11 +30,71 @@ BY_HAND, SOLVED = "by hand", "solved"
 RUNNING, STUCK, PAUSED, FINISHED = "RUNNING", "STUCK", "PAUSED", "FINISHED"
 
 
+class StepProgress(TypedDict):
+    """One step of practice.json: its verdict, the counts, its clock."""
+
+    index: int
+    title: str
+    status: str
+    attempts: int
+    failed_attempts: int
+    not_counted: int
+    hints_used: int
+    hints_shown: int
+    how: str
+    seconds: float
+    # When its clock started (None: stopped), and the last check.
+    entered: float | None
+    last_check: float | None
+
+
+class PracticeState(TypedDict):
+    """practice.json: where the learner is, and how lab.practice set the run up."""
+
+    format: int
+    lab: str
+    run_id: str
+    current: int
+    active: bool
+    started: float
+    updated: float
+    # Variant name -> the JSON its image printed, for variants-agree.
+    variant_outputs: dict[str, Any]
+    steps: list[StepProgress]
+    # The run's set-up (lab.practice's), read by the `lab` command.
+    lab_dir: NotRequired[str]
+    app_dir: NotRequired[str]
+    source: NotRequired[str]
+    choice: NotRequired[str]
+    exact: NotRequired[bool]
+    workdir: NotRequired[str]
+    bases: NotRequired[dict[str, str | bool]]
+    substitutions: NotRequired[list[dict[str, str | int]]]
+    engine: NotRequired[dict[str, str]]
+    values: NotRequired[dict[str, str]]
+
+
+class Progress(TypedDict):
+    """Where a learner is, for workshop.status and the board."""
+
+    lab: str
+    step: int
+    title: str
+    attempts: int
+    hints_used: int
+    on_step: float
+    done_steps: int
+    total_steps: int
+    steps: list[dict[str, Any]]
+    state: str
+    where: str
+
+
 def new_state(
     *, lab: str, run_id: str, titles: Sequence[str], now: float, **fields: Any
-) -> dict[str, Any]:
-    """A fresh run at step 1, nothing tried yet; `fields` are kept as they are."""
-    return {
+) -> PracticeState:
+    """A fresh run at step 1, nothing tried yet; `fields` (the set-up) are kept as they are."""
+    state = {
         "format": FORMAT,
         "lab": lab,
         "run_id": run_id,
@@ -60,9 +122,10 @@ def new_state(
             for number, title in enumerate(titles, 1)
         ],
     }
+    return cast(PracticeState, state)
 
 
-def parse_state(text: str) -> dict[str, Any]:
+def parse_state(text: str) -> PracticeState:
     """The state from its file's text; ValueError saying what is wrong with it."""
     try:
         data = json.loads(text)
@@ -75,16 +138,15 @@ def parse_state(text: str) -> dict[str, Any]:
         raise ValueError("it has no steps")
     if not isinstance(data.get("current"), int) or not 1 <= data["current"] <= len(steps):
         raise ValueError("its current step is not one of its steps")
-    return data
+    return cast(PracticeState, data)
 
 
-def step_of(state: dict[str, Any], number: int | None = None) -> dict[str, Any]:
+def step_of(state: PracticeState, number: int | None = None) -> StepProgress:
     """Step `number` (default: the current one)."""
-    step: dict[str, Any] = state["steps"][(number or state["current"]) - 1]
-    return step
+    return state["steps"][(number or state["current"]) - 1]
 
 
-def first_unfinished(state: dict[str, Any]) -> int | None:
+def first_unfinished(state: PracticeState) -> int | None:
     """The first step neither passed nor skipped; None when all are done."""
     for step in state["steps"]:
         if step["status"] not in DONE:
@@ -92,18 +154,19 @@ def first_unfinished(state: dict[str, Any]) -> int | None:
     return None
 
 
-def seconds_on(step: dict[str, Any], now: float) -> float:
+def seconds_on(step: StepProgress, now: float) -> float:
     """Time spent on a step: what was counted, plus the running clock."""
-    running = now - step["entered"] if step.get("entered") is not None else 0.0
+    entered = step.get("entered")
+    running = now - entered if entered is not None else 0.0
     return float(step.get("seconds") or 0.0) + max(0.0, running)
 
 
-def _stop_clock(step: dict[str, Any], now: float) -> None:
+def _stop_clock(step: StepProgress, now: float) -> None:
     step["seconds"] = round(seconds_on(step, now), 1)
     step["entered"] = None
 
 
-def enter(state: dict[str, Any], number: int, now: float) -> None:
+def enter(state: PracticeState, number: int, now: float) -> None:
     """The learner is (back) in the shell at step `number`: its clock runs unless it is done."""
     for step in state["steps"]:
         if step.get("entered") is not None:
@@ -116,7 +179,7 @@ def enter(state: dict[str, Any], number: int, now: float) -> None:
     state["updated"] = now
 
 
-def leave(state: dict[str, Any], now: float) -> None:
+def leave(state: PracticeState, now: float) -> None:
     """The learner left the shell: every clock stops; the progress stays."""
     for step in state["steps"]:
         if step.get("entered") is not None:
@@ -125,7 +188,7 @@ def leave(state: dict[str, Any], now: float) -> None:
     state["updated"] = now
 
 
-def record_check(state: dict[str, Any], passed: bool, now: float, *, solved: bool = False) -> None:
+def record_check(state: PracticeState, passed: bool, now: float, *, solved: bool = False) -> None:
     """A `lab check` (or `lab solve`) of the current step: counted, and the verdict kept.
 
     `lab check` counts as an attempt; `lab solve` does not, but marks the step solved.
@@ -147,7 +210,7 @@ def record_check(state: dict[str, Any], passed: bool, now: float, *, solved: boo
     state["updated"] = now
 
 
-def record_not_counted(state: dict[str, Any], now: float) -> None:
+def record_not_counted(state: PracticeState, now: float) -> None:
     """A check the engine could not answer: no verdict on the learner."""
     step_of(state)["not_counted"] += 1
     state["updated"] = now
@@ -158,7 +221,7 @@ def next_hint(hints: Sequence[str], shown: int) -> str:
     return hints[shown % len(hints)] if hints else ""
 
 
-def take_hint(state: dict[str, Any], hints: Sequence[str], now: float) -> str:
+def take_hint(state: PracticeState, hints: Sequence[str], now: float) -> str:
     """The current step's next hint, counted (hints used: the distinct ones seen)."""
     step = step_of(state)
     text = next_hint(hints, step.get("hints_shown", 0))
@@ -169,7 +232,7 @@ def take_hint(state: dict[str, Any], hints: Sequence[str], now: float) -> str:
     return text
 
 
-def advance_problem(state: dict[str, Any], skip: bool) -> str:
+def advance_problem(state: PracticeState, skip: bool) -> str:
     """Why `lab next` may not move on now, or ''."""
     step = step_of(state)
     if step["status"] == PASSED or skip:
@@ -180,7 +243,7 @@ def advance_problem(state: dict[str, Any], skip: bool) -> str:
     )
 
 
-def advance(state: dict[str, Any], skip: bool, now: float) -> int | None:
+def advance(state: PracticeState, skip: bool, now: float) -> int | None:
     """Move on: the step is skipped when it has not passed; the next unfinished step
     after it is entered. None when every step is done."""
     step = step_of(state)
@@ -198,33 +261,33 @@ def advance(state: dict[str, Any], skip: bool, now: float) -> int | None:
     return target
 
 
-def prompt_text(state: dict[str, Any]) -> str:
+def prompt_text(state: PracticeState) -> str:
     """What the shell's prompt shows: the lab and the step."""
     return f"{state['lab']} {state['current']}/{len(state['steps'])}"
 
 
-def step_summary(step: dict[str, Any], now: float) -> dict[str, Any]:
+def step_summary(step: StepProgress, now: float) -> PracticeStep:
     """Pure: a step as the report keeps it."""
-    return {
-        "index": step["index"],
-        "title": step["title"],
-        "status": step["status"],
-        "attempts": step["attempts"],
-        "failed_attempts": step["failed_attempts"],
-        "not_counted": step["not_counted"],
-        "hints_used": step["hints_used"],
-        "how": step["how"],
-        "seconds": round(seconds_on(step, now), 1),
-    }
+    return PracticeStep(
+        index=step["index"],
+        title=step["title"],
+        status=step["status"],
+        attempts=step["attempts"],
+        failed_attempts=step["failed_attempts"],
+        not_counted=step["not_counted"],
+        hints_used=step["hints_used"],
+        how=step["how"],
+        seconds=round(seconds_on(step, now), 1),
+    )
 
 
-def summary(state: dict[str, Any], now: float) -> dict[str, Any]:
+def summary(state: PracticeState, now: float) -> PracticeSummary:
     """The report's `practice` section."""
-    return {
-        "current": state["current"],
-        "active": bool(state.get("active")),
-        "steps": [step_summary(step, now) for step in state["steps"]],
-    }
+    return PracticeSummary(
+        current=state["current"],
+        active=bool(state.get("active")),
+        steps=tuple(step_summary(step, now) for step in state["steps"]),
+    )
 
 
 def duration_text(seconds: float | None) -> str:
@@ -234,7 +297,7 @@ def duration_text(seconds: float | None) -> str:
     return f"{minutes}m{rest:02d}s" if minutes else f"{rest}s"
 
 
-def progress(state: dict[str, Any], now: float, stuck_after: float) -> dict[str, Any]:
+def progress(state: PracticeState, now: float, stuck_after: float) -> Progress:
     """Pure: where a learner is, for workshop.status and the board.
 
     STUCK: in the shell, on a step not passed for longer than `stuck_after`;
@@ -244,7 +307,7 @@ def progress(state: dict[str, Any], now: float, stuck_after: float) -> dict[str,
     done = sum(1 for s in state["steps"] if s["status"] in DONE)
     step = step_of(state)
     on_step = seconds_on(step, now)
-    numbers = {
+    numbers: dict[str, Any] = {
         "lab": str(state.get("lab", "")),
         "step": step["index"],
         "title": step["title"],
@@ -253,18 +316,20 @@ def progress(state: dict[str, Any], now: float, stuck_after: float) -> dict[str,
         "on_step": round(on_step, 1),
         "done_steps": done,
         "total_steps": total,
-        "steps": [step_summary(s, now) for s in state["steps"]],
+        "steps": [step_summary(s, now).to_dict() for s in state["steps"]],
     }
     detail = (
         f"{step['attempts']} attempt{'s' if step['attempts'] != 1 else ''}, "
         f"{step['hints_used']} hint{'s' if step['hints_used'] != 1 else ''}, "
         f"{duration_text(on_step)} on it"
     )
-    if first_unfinished(state) is None:
-        return {**numbers, "state": FINISHED, "where": "finished practice"}
     where = f"step {step['index']}/{total} ({step['status']}): {detail}"
-    if not state.get("active"):
-        return {**numbers, "state": PAUSED, "where": f"paused at {where}"}
-    if step["status"] not in DONE and on_step > stuck_after:
-        return {**numbers, "state": STUCK, "where": f"stuck at {where}"}
-    return {**numbers, "state": RUNNING, "where": f"at {where}"}
+    if first_unfinished(state) is None:
+        state_now, where = FINISHED, "finished practice"
+    elif not state.get("active"):
+        state_now, where = PAUSED, f"paused at {where}"
+    elif step["status"] not in DONE and on_step > stuck_after:
+        state_now, where = STUCK, f"stuck at {where}"
+    else:
+        state_now, where = RUNNING, f"at {where}"
+    return cast(Progress, {**numbers, "state": state_now, "where": where})

@@ -44,7 +44,8 @@ from .job import (
     new_build_id,
     remove_build_containers,
 )
-from .plan import BuildPlan
+from .plan import BuildPlan, SourceRoute
+from .routes import Route
 
 STATE_NAME = "last-build"
 ARCHIVE_SUFFIXES = (".tgz", ".tar.gz", ".zip")
@@ -298,7 +299,7 @@ def import_build(workspace: Workspace, folder: Path) -> BuildRecord:
         binary.update(size=info.st_size, mtime_ns=info.st_mtime_ns)
     manifest.update(source_dir=str(folder), bundles_dir=str(folder / "bundles"))
     plan = manifest["plan"]
-    path = manifest_path(workspace, plan["commit"], plan.get("route", "upstream"))
+    path = manifest_path(workspace, plan["commit"], Route(plan.get("route", Route.UPSTREAM)))
     write_json(path, manifest)
     workspace.save_state(STATE_NAME, {"commit": plan["commit"], "manifest": str(path)})
     return _record(manifest, path)
@@ -341,7 +342,7 @@ def cached_build(
     for candidate in (plan, other):
         if candidate is None:
             continue
-        path = manifest_path(workspace, candidate.commit, candidate.route)
+        path = manifest_path(workspace, candidate.commit, candidate.route.name)
         manifest = read_json(path)
         if isinstance(manifest, dict) and cache_valid(manifest, candidate):
             found.append((str(manifest.get("built_at", "")), path, manifest))
@@ -431,8 +432,8 @@ def execute(
     """Run a job's commands with live output and a log, then list the bundles."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     log = workspace.logs / f"build-{plan.commit[:12]}-{stamp}-{job.build_id[:6]}.log"
-    if plan.route_reason:
-        ui.info(f"route: {plan.route} ({plan.route_reason})")
+    if plan.route.reason:
+        ui.info(f"route: {plan.route.name} ({plan.route.reason})")
     for note in [*plan.notes, *job.notes]:
         ui.info(f"note: {note}")
     for warning in plan.warnings:
@@ -494,7 +495,7 @@ def execute(
         "commit": plan.commit,
         "plan_key": plan.key,
         "plan": plan.as_dict(),
-        "route": plan.route,
+        "route": plan.route.name.value,
         "target": plan.target,
         "argv": list(job.commands[0]),
         "commands": [list(argv) for argv in job.commands],
@@ -508,7 +509,7 @@ def execute(
         **job.manifest,
         **found,
     }
-    path = manifest_path(workspace, plan.commit, plan.route)
+    path = manifest_path(workspace, plan.commit, plan.route.name)
     write_json(path, manifest)
     workspace.save_state(STATE_NAME, {"commit": plan.commit, "manifest": str(path)})
     return _record(manifest, path)
@@ -548,7 +549,7 @@ def run_build(
     skip_cross: bool = False,
     interactive: bool | None = None,
     recipe: Recipe | None = None,
-    settings: Settings | None = None,
+    settings: Settings,
 ) -> BuildRecord:
     """Build `plan` on `engine` by its route; a cached build of the same plan is a no-op."""
     if not force:
@@ -556,16 +557,14 @@ def run_build(
         if cached is not None:
             return cached
     build_id = new_build_id()
-    source = plan.route == "source"
-    if source and recipe is None:
-        raise BuildError("the source route needs its dev image's recipe (dev.planner)")
-    if not source:
-        require_make()
-    # Upstream builds write the checkout's bundles/, source builds their build copy's.
-    folder = build_dir(workspace, plan.commit, plan.route) if source else plan.checkout
-    with build_lock(workspace, folder):
-        if recipe is not None and source:
+    if isinstance(plan.route, SourceRoute):
+        if recipe is None:
+            raise BuildError("the source route needs its dev image's recipe (dev.planner)")
+        # Source builds write their build copy's bundles/, upstream builds the checkout's.
+        with build_lock(workspace, build_dir(workspace, plan.commit, plan.route.name)):
             job = source_job(workspace, plan, engine, recipe, settings, build_id)
-        else:
-            job = upstream_job(plan, engine, security, build_id, skip_cross=skip_cross)
+            return execute(workspace, plan, engine, job, interactive=interactive)
+    require_make()
+    with build_lock(workspace, plan.checkout):
+        job = upstream_job(plan, engine, security, build_id, skip_cross=skip_cross)
         return execute(workspace, plan, engine, job, interactive=interactive)

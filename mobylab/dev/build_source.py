@@ -17,19 +17,19 @@ from pathlib import Path
 import docker.errors
 
 from .. import git, labels, ui
-from ..config import Settings, merge_settings
+from ..config import Settings
 from ..engine import Engine
 from ..errors import BuildError
 from ..images.recipes import Recipe
 from ..images.rootfs import cache_dir
 from ..workspace import Workspace
 from .buildcopy import BuildCopy, prepare
-from .companions import INSTALL_DIR, Companion, build_companions
+from .companions import INSTALL_DIR, build_companions
 from .devimage import ensure_dev_image
 from .fixes import FIXES
 from .job import COMPONENT, BuildJob, build_dir
 from .mirrors import remote_for
-from .plan import BuildPlan
+from .plan import BuildPlan, SourceRoute
 from .toolchain import Toolchain
 
 GO_BUILD_CACHE = "/root/.cache/go-build"
@@ -65,8 +65,7 @@ def source_build_argv(
     for them (/usr/local/bin/docker-runc ...), file by file, so the image's own
     /usr/local/bin (docker-init) stays.
     """
-    toolchain = plan.toolchain
-    assert toolchain is not None
+    route = plan.source_route()
     argv = [docker, "run", "--rm", "--network", "none"]
     argv += labels.label_flags(COMPONENT, build=build_id, commit=plan.commit[:12])
     argv += ["-v", f"{copy}:{plan.workdir}", "-w", plan.workdir]
@@ -74,10 +73,10 @@ def source_build_argv(
         argv += ["-v", f"{path}:{INSTALL_DIR}/{path.name}:ro"]
     for name, target in volumes.items():
         argv += ["--mount", f"type=volume,source={name},target={target}"]
-    extra = [("DOCKER_CROSSPLATFORMS", "")] if "cross" in plan.bundles else []
-    for key, value in (*toolchain.env, *extra, ("DOCKER_GITCOMMIT", gitcommit)):
+    extra = [("DOCKER_CROSSPLATFORMS", "")] if "cross" in route.bundles else []
+    for key, value in (*route.toolchain.env, *extra, ("DOCKER_GITCOMMIT", gitcommit)):
         argv += ["-e", f"{key}={value}"]
-    return [*argv, plan.dev_image, "hack/make.sh", *plan.bundles]
+    return [*argv, plan.dev_image, "hack/make.sh", *route.bundles]
 
 
 def ensure_cache_volumes(engine: Engine, volumes: dict[str, str]) -> None:
@@ -104,21 +103,19 @@ def source_job(
     plan: BuildPlan,
     engine: Engine,
     recipe: Recipe,
-    settings: Settings | None,
+    settings: Settings,
     build_id: str,
 ) -> BuildJob:
     """Everything the source route needs in place, and the command that builds."""
-    toolchain = plan.toolchain
-    if toolchain is None:
-        raise BuildError("this plan has no toolchain: it is not a source-route plan")
+    route = plan.source_route()
+    toolchain = route.toolchain
     ui.step(f"dev image {recipe.tag} ({toolchain.go.package} from Debian {toolchain.go.suite})")
-    ensure_dev_image(engine, workspace, settings or merge_settings(), recipe)
+    ensure_dev_image(engine, workspace, settings, recipe)
     volumes = cache_volumes(toolchain)
     ensure_cache_volumes(engine, volumes)
-    folder = build_dir(workspace, plan.commit, plan.route)
-    settings = settings or merge_settings()
+    folder = build_dir(workspace, plan.commit, route.name)
     ui.step(f"build copy of {plan.checkout} at {plan.commit[:12]} in {folder}")
-    fixes = [fix for fix in FIXES if fix.commit in plan.fixes]
+    fixes = [fix for fix in FIXES if fix.commit in route.fixes]
     copy = prepare(
         plan.checkout,
         folder / "src",
@@ -130,7 +127,7 @@ def source_job(
         ui.info(f"era fix {outcome.fix.commit[:12]} ({outcome.fix.title}): {outcome.status}")
     if copy.dirty:
         ui.info("note: the checkout has uncommitted changes: they are built as they are")
-    installed = _companions(plan, toolchain, recipe.tag, engine, settings, folder, workspace)
+    installed = _companions(plan, route, recipe.tag, engine, settings, folder, workspace)
     argv = source_build_argv(
         plan,
         build_id=build_id,
@@ -149,7 +146,7 @@ def source_job(
         bundle_files=tuple(installed),
         manifest={
             **copy_manifest(copy, recipe, volumes),
-            "companions": list(plan.companions),
+            "companions": [companion.as_dict() for companion in route.companions],
             "companion_files": [path.name for path in installed],
         },
     )
@@ -169,7 +166,7 @@ def origin_url(checkout: Path) -> str:
 
 def _companions(
     plan: BuildPlan,
-    toolchain: Toolchain,
+    route: SourceRoute,
     image: str,
     engine: Engine,
     settings: Settings,
@@ -177,15 +174,14 @@ def _companions(
     workspace: Workspace,
 ) -> list[Path]:
     """Build (or take from the cache) the companions the plan names; their files."""
-    if not plan.companions:
+    if not route.companions:
         return []
-    wanted = [Companion.from_dict(record) for record in plan.companions]
-    remotes = {c.repo: remote_for(c.repo, settings.mirrors).url for c in wanted}
+    remotes = {c.repo: remote_for(c.repo, settings.mirrors).url for c in route.companions}
     into = folder / "companions"
     shutil.rmtree(into, ignore_errors=True)
     build_companions(
-        wanted,
-        toolchain=toolchain,
+        route.companions,
+        toolchain=route.toolchain,
         image=image,
         engine=engine,
         cache_root=cache_dir(settings.rootfs_cache).parent / "companions",

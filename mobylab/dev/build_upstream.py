@@ -49,7 +49,7 @@ def make_argv(
     build_id: str,
 ) -> tuple[list[str], list[str]]:
     """Pure: the make command line for a plan, and notes on what was overridden."""
-    argv = ["make", *plan.make_vars]
+    argv = ["make", *plan.upstream_route().make_vars]
     notes: list[str] = []
     if plan.run_var:
         extra = labels.label_flags(COMPONENT, build=build_id, commit=plan.commit[:12])
@@ -79,7 +79,7 @@ def upstream_job(
     """The make command lines of a plan, run in the checkout against `engine`."""
     argv, notes = make_argv(plan, security=security, build_id=build_id)
     commands = [tuple(argv)]
-    commands += [(*argv[:-1], then) for then in plan.then_targets]
+    commands += [(*argv[:-1], then) for then in plan.upstream_route().then_targets]
     if not engine.url.startswith("unix://"):
         ui.warn(
             f"the engine at {engine.url} may not be on this machine: make bind-mounts "

@@ -18,6 +18,7 @@ from .. import labels
 from ..engine import Engine
 from ..errors import MobylabError
 from ..workspace import Workspace
+from .routes import Route
 
 # The label of a build's containers (Ctrl-C and the end of a build remove them).
 BUILD_LABEL = "org.mobylab.build"
@@ -48,13 +49,13 @@ def new_build_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
-def build_dir(workspace: Workspace, commit: str, route: str = "upstream") -> Path:
+def build_dir(workspace: Workspace, commit: str, route: Route = Route.UPSTREAM) -> Path:
     """Where a build of `commit` by `route` keeps its manifest (and, for the source
     route, its build copy): builds are kept per commit and route."""
     return workspace.root / "builds" / commit / route
 
 
-def manifest_path(workspace: Workspace, commit: str, route: str = "upstream") -> Path:
+def manifest_path(workspace: Workspace, commit: str, route: Route = Route.UPSTREAM) -> Path:
     return build_dir(workspace, commit, route) / "manifest.json"
 
 

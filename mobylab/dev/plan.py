@@ -17,17 +17,24 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from ..errors import SourceError, UsageError
-from .routes import external_images, needs_buildx
+from ..errors import BuildError, SourceError, UsageError
+from .companions import Companion
+from .routes import Route, external_images, needs_buildx
 from .toolchain import Toolchain
 
-ERA_TGZ = "2017-tgz"
-ERA_DEV_CONTAINER = "dev-container"
-ERA_BAKE = "bake"
+
+class Era(StrEnum):
+    """How a checkout's era builds (the module docstring tells them apart)."""
+
+    TGZ = "2017-tgz"
+    DEV_CONTAINER = "dev-container"
+    BAKE = "bake"
+
 
 #: The files the plan reads, relative to the checkout.
 PLAN_FILES = (
@@ -67,19 +74,62 @@ CLI_DIR_2017_STUB = "/usr/local/bin"
 
 
 @dataclass(frozen=True)
-class BuildPlan:
-    """How one checkout builds and where its binaries land."""
+class UpstreamRoute:
+    """The era's own make (`make tgz`, `make binary`), and why it was chosen."""
 
+    name: ClassVar[Route] = Route.UPSTREAM
+    reason: str = ""
+    # NAME=value pairs mobylab passes on every make command line (e.g. a pinned
+    # DOCKER_IMAGE on a detached HEAD), whatever the engine.
+    make_vars: tuple[str, ...] = ()
+    # Make targets run after the main one (the bake era's `build`, which makes the
+    # docker-dev image).
+    then_targets: tuple[str, ...] = ()
+
+    def command(self, target: str) -> str:
+        return " ".join(["make", *self.make_vars, target, *self.then_targets])
+
+    def key_parts(self) -> tuple[str, ...]:
+        return self.make_vars
+
+
+@dataclass(frozen=True)
+class SourceRoute:
+    """mobylab's Debian-made dev image runs the checkout's hack/make.sh, and why."""
+
+    name: ClassVar[Route] = Route.SOURCE
+    # The Go toolchain, build tags and environment (dev.toolchain).
+    toolchain: Toolchain
+    reason: str = ""
+    # hack/make.sh's bundles.
+    bundles: tuple[str, ...] = ("binary",)
+    # The era fixes applied in the build copy (commit hashes, dev.fixes) and the
+    # companions built from source (dev.companions).
+    fixes: tuple[str, ...] = ()
+    companions: tuple[Companion, ...] = ()
+    # "era-name=program": Debian's companions under the names the daemon looks for
+    # (docker-runc=runc ...), linked in the dev container before the daemon starts.
+    companion_aliases: tuple[str, ...] = ()
+    # False when built with --no-fixes (the cache keeps the two apart).
+    with_fixes: bool = True
+
+    def command(self, target: str) -> str:
+        return " ".join(["hack/make.sh", *self.bundles])
+
+    def key_parts(self) -> tuple[str, ...]:
+        companions = (f"{c.name}@{c.commit}" for c in self.companions)
+        return (self.name, *self.bundles, *self.fixes, *companions)
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """How one checkout builds and where its binaries land: the era's facts, what the
+    build runs, and the route it takes (with that route's own data)."""
+
+    # -- the era's facts, read from the checkout --
     checkout: Path
     commit: str
-    # "2017-tgz" (make tgz), "dev-container" (hack/make.sh binary) or "bake" (buildx bake).
-    era: str
-    # The make target: "tgz" or "binary".
-    target: str
-    # The docker-dev image the Makefile builds and runs (e.g. docker-dev:master).
-    dev_image: str
-    # The source folder inside the dev container.
-    workdir: str
+    era: Era
     # The VERSION file's content, or "dev" when there is none.
     version: str
     # Folders holding dockerd and the docker CLI. Relative entries are under the
@@ -87,89 +137,151 @@ class BuildPlan:
     # absolute entries are folders inside the dev image (today's CLI).
     daemon_dirs: tuple[str, ...]
     client_dirs: tuple[str, ...]
-    # PATH inside the dev container: the bundle folders first, then the image's own.
-    container_path: str
-    warnings: tuple[str, ...] = field(default_factory=tuple)
     # The checkout's branch (None: detached HEAD).
     branch: str | None = None
-    # NAME=value pairs mobylab passes on every make command line (e.g. a pinned
-    # DOCKER_IMAGE on a detached HEAD), whatever the engine.
-    make_vars: tuple[str, ...] = ()
-    # The Makefile variable holding `docker run ... --privileged ...` and its text;
-    # dev.build overrides it on the make command line (labels, no --privileged).
-    run_var: str = ""
-    run_value: str = ""
-    # The variable the `build` recipe passes to `docker build` (labels go there).
-    build_args_var: str = ""
-    build_args_value: str = ""
     # Every target the Makefile defines.
     make_targets: tuple[str, ...] = ()
-    # What mobylab decided on the user's behalf (shown, not problems).
-    notes: tuple[str, ...] = ()
-    # "upstream" (the era's own make, above) or "source" (mobylab's Debian-made dev
-    # image runs hack/make.sh), and why (dev.routes).
-    route: str = "upstream"
-    route_reason: str = ""
-    # Whether the chosen make target runs `docker buildx`; the images its Dockerfile
-    # starts FROM; make targets run after the main one (the bake era's `build`, which
-    # makes the docker-dev image).
+    # The Makefile variable holding `docker run ... --privileged ...` and its text
+    # (the upstream route overrides it: labels, no --privileged), and the variable the
+    # `build` recipe passes to `docker build` (labels go there).
+    run_var: str = ""
+    run_value: str = ""
+    build_args_var: str = ""
+    build_args_value: str = ""
+    # Whether the chosen make target runs `docker buildx`; the images the Dockerfile
+    # starts FROM (both decide whether the upstream route can work, dev.routes).
     needs_buildx: bool = False
     base_images: tuple[str, ...] = ()
-    then_targets: tuple[str, ...] = ()
-    # The source route: hack/make.sh's bundles, and the toolchain (dev.toolchain).
-    bundles: tuple[str, ...] = ()
-    toolchain: Toolchain | None = None
-    # The source route's era fixes (commit hashes, dev.fixes) and the companions
-    # built from source (dev.companions), as plain records.
-    fixes: tuple[str, ...] = ()
-    companions: tuple[dict[str, Any], ...] = ()
-    # "era-name=program": Debian's companions under the names the daemon looks for
-    # (docker-runc=runc ...), linked in the dev container before the daemon starts.
-    companion_aliases: tuple[str, ...] = ()
-    # False when built with --no-fixes (the cache keeps the two apart).
-    with_fixes: bool = True
     # Whether the daemon can run on a cgroup v2-only host (None: not known).
     cgroup_v2: bool | None = None
+    # -- what the build runs: the route decides these --
+    # The make target ("tgz" or "binary"), the docker-dev image the build runs in
+    # and the source folder inside it.
+    target: str = "binary"
+    dev_image: str = ""
+    workdir: str = ""
+    # PATH inside the dev container: the bundle folders first, then the image's own.
+    container_path: str = ""
+    route: UpstreamRoute | SourceRoute = UpstreamRoute()
+    # What mobylab decided on the user's behalf (shown, not problems), and problems.
+    notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = field(default_factory=tuple)
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["checkout"] = str(self.checkout)
-        data["toolchain"] = self.toolchain.as_dict() if self.toolchain else None
-        for key, value in data.items():
-            if isinstance(value, tuple):
-                data[key] = list(value)
-        return data
+        """The plan as manifests and `dev.plan --json` keep it: one flat object."""
+        route = self.route
+        upstream = route if isinstance(route, UpstreamRoute) else UpstreamRoute()
+        source = route if isinstance(route, SourceRoute) else None
+        return {
+            "checkout": str(self.checkout),
+            "commit": self.commit,
+            "era": str(self.era),
+            "target": self.target,
+            "dev_image": self.dev_image,
+            "workdir": self.workdir,
+            "version": self.version,
+            "daemon_dirs": list(self.daemon_dirs),
+            "client_dirs": list(self.client_dirs),
+            "container_path": self.container_path,
+            "warnings": list(self.warnings),
+            "branch": self.branch,
+            "make_vars": list(upstream.make_vars),
+            "run_var": self.run_var,
+            "run_value": self.run_value,
+            "build_args_var": self.build_args_var,
+            "build_args_value": self.build_args_value,
+            "make_targets": list(self.make_targets),
+            "notes": list(self.notes),
+            "route": str(route.name),
+            "route_reason": route.reason,
+            "needs_buildx": self.needs_buildx,
+            "base_images": list(self.base_images),
+            "then_targets": list(upstream.then_targets),
+            "bundles": list(source.bundles) if source else [],
+            "toolchain": source.toolchain.as_dict() if source else None,
+            "fixes": list(source.fixes) if source else [],
+            "companions": [c.as_dict() for c in source.companions] if source else [],
+            "companion_aliases": list(source.companion_aliases) if source else [],
+            "with_fixes": source.with_fixes if source else True,
+            "cgroup_v2": self.cgroup_v2,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BuildPlan:
-        known = {f.name: f for f in dataclasses.fields(cls)}
-        values: dict[str, Any] = {}
-        for key, value in data.items():
-            if key not in known:
-                continue
-            if isinstance(value, list):
-                value = tuple(value)
-            values[key] = value
-        values["checkout"] = Path(values.get("checkout", "."))
-        toolchain = values.get("toolchain")
-        values["toolchain"] = Toolchain.from_dict(toolchain) if toolchain else None
-        return cls(**values)
+        """A plan from `as_dict`'s object (a manifest of any earlier version too)."""
+
+        def strings(key: str) -> tuple[str, ...]:
+            return tuple(str(value) for value in data.get(key) or ())
+
+        route: UpstreamRoute | SourceRoute
+        reason = str(data.get("route_reason") or "")
+        if data.get("route") == Route.SOURCE and data.get("toolchain"):
+            route = SourceRoute(
+                toolchain=Toolchain.from_dict(data["toolchain"]),
+                reason=reason,
+                bundles=strings("bundles"),
+                fixes=strings("fixes"),
+                companions=tuple(Companion.from_dict(c) for c in data.get("companions") or ()),
+                companion_aliases=strings("companion_aliases"),
+                with_fixes=bool(data.get("with_fixes", True)),
+            )
+        else:
+            route = UpstreamRoute(
+                reason=reason, make_vars=strings("make_vars"), then_targets=strings("then_targets")
+            )
+        branch = data.get("branch")
+        cgroup_v2 = data.get("cgroup_v2")
+        return cls(
+            checkout=Path(data.get("checkout", ".")),
+            commit=str(data["commit"]),
+            era=Era(data["era"]),
+            version=str(data.get("version", "dev")),
+            daemon_dirs=strings("daemon_dirs"),
+            client_dirs=strings("client_dirs"),
+            branch=None if branch is None else str(branch),
+            make_targets=strings("make_targets"),
+            run_var=str(data.get("run_var", "")),
+            run_value=str(data.get("run_value", "")),
+            build_args_var=str(data.get("build_args_var", "")),
+            build_args_value=str(data.get("build_args_value", "")),
+            needs_buildx=bool(data.get("needs_buildx", False)),
+            base_images=strings("base_images"),
+            cgroup_v2=None if cgroup_v2 is None else bool(cgroup_v2),
+            target=str(data.get("target", "binary")),
+            dev_image=str(data.get("dev_image", "")),
+            workdir=str(data.get("workdir", "")),
+            container_path=str(data.get("container_path", "")),
+            route=route,
+            notes=strings("notes"),
+            warnings=strings("warnings"),
+        )
 
     @property
     def key(self) -> str:
         """What a cached build must match: the commit and how it was built."""
-        parts = [self.commit, self.era, self.target, self.dev_image, *self.make_vars]
-        if self.route != "upstream":
-            parts += [self.route, *self.bundles, *self.fixes]
-            parts += [f"{c['name']}@{c['commit']}" for c in self.companions]
+        parts = [self.commit, self.era, self.target, self.dev_image, *self.route.key_parts()]
         return "|".join(parts)
 
     @property
     def command(self) -> str:
         """The build command as the plan shows it."""
-        if self.route == "source":
-            return " ".join(["hack/make.sh", *self.bundles])
-        return " ".join(["make", *self.make_vars, self.target, *self.then_targets])
+        return self.route.command(self.target)
+
+    def upstream_route(self) -> UpstreamRoute:
+        """The upstream route's data, or an error for a plan the source route builds."""
+        if isinstance(self.route, UpstreamRoute):
+            return self.route
+        raise BuildError(f"the plan of {self.commit[:12]} is by the source route, not make")
+
+    def source_route(self) -> SourceRoute:
+        """The source route's data, or an error for a plan the era's make builds."""
+        if isinstance(self.route, SourceRoute):
+            return self.route
+        raise BuildError(f"the plan of {self.commit[:12]} is by the upstream route (make)")
+
+    def because(self, reason: str) -> BuildPlan:
+        """The same plan, its route chosen for `reason`."""
+        return dataclasses.replace(self, route=dataclasses.replace(self.route, reason=reason))
 
 
 # --- Makefile reading ----------------------------------------------------------------------
@@ -283,14 +395,14 @@ def tgz_script_is_stub(text: str | None) -> bool:
     return not any(re.search(r"\btar\b", line) for line in body)
 
 
-def binary_style(recipe: list[str], variables: Mapping[str, str]) -> str | None:
-    """Pure: ERA_BAKE, ERA_DEV_CONTAINER or None for a `binary` recipe."""
+def binary_style(recipe: list[str], variables: Mapping[str, str]) -> Era | None:
+    """Pure: Era.BAKE, Era.DEV_CONTAINER or None for a `binary` recipe."""
     raw = "\n".join(recipe)
     text = expand(raw, variables)
     if re.search(r"\bbuildx\b[^\n]*\bbake\b", text) or re.search(r"\bBAKE", raw):
-        return ERA_BAKE
+        return Era.BAKE
     if "hack/make.sh" in text and ("DOCKER_RUN_DOCKER" in raw or re.search(r"\brun\b", text)):
-        return ERA_DEV_CONTAINER
+        return Era.DEV_CONTAINER
     return None
 
 
@@ -425,11 +537,11 @@ def plan_from_files(
     tgz_usable = "tgz" in rules and not tgz_script_is_stub(files.get("hack/make/tgz"))
     style = binary_style(rules["binary"], variables) if "binary" in rules else None
     if tgz_usable:
-        era, default_target = ERA_TGZ, "tgz"
+        era, default_target = Era.TGZ, "tgz"
     elif "binary" in rules:
         default_target = "binary"
         if style is None:
-            era = ERA_DEV_CONTAINER
+            era = Era.DEV_CONTAINER
             warnings.append("the Makefile's binary recipe is not one mobylab knows; trying it")
         else:
             era = style
@@ -461,14 +573,14 @@ def plan_from_files(
             f"mobylab passes {bind_pin}"
         )
 
-    default_workdir = WORKDIR_2017 if (era == ERA_TGZ or version != "dev") else WORKDIR_TODAY
+    default_workdir = WORKDIR_2017 if (era == Era.TGZ or version != "dev") else WORKDIR_TODAY
     workdir = (
         workdir_from_mounts(variables.get("DOCKER_MOUNT", ""))
         or dockerfile_workdir(files.get("Dockerfile"))
         or default_workdir
     )
 
-    if era == ERA_TGZ:
+    if era == Era.TGZ:
         daemon_dirs: tuple[str, ...] = (
             "bundles/latest/dynbinary-daemon",
             "bundles/latest/binary-daemon",
@@ -477,7 +589,7 @@ def plan_from_files(
             "bundles/latest/binary-client",
             "bundles/latest/dynbinary-client",
         )
-    elif era == ERA_BAKE:
+    elif era == Era.BAKE:
         daemon_dirs = ("bundles/binary", "bundles/binary-daemon")
         client_dirs = (CLI_DIR_TODAY,)
     elif version != "dev":
@@ -487,10 +599,9 @@ def plan_from_files(
     else:
         daemon_dirs = ("bundles/binary-daemon",)
         client_dirs = (CLI_DIR_TODAY,)
-    in_container = [f"{workdir}/{d}" if not d.startswith("/") else d for d in daemon_dirs]
-    in_container += [f"{workdir}/{d}" if not d.startswith("/") else d for d in client_dirs]
-    image_path = dockerfile_path(files.get("Dockerfile")).split(":")
-    container_path = ":".join(dict.fromkeys(p for p in [*in_container, *image_path] if p))
+    container_path = path_in_container(
+        workdir, (*daemon_dirs, *client_dirs), dockerfile_path(files.get("Dockerfile"))
+    )
 
     major = _major(version)
     if host_cgroup_version == "2" and major is not None and major < 20:
@@ -498,7 +609,7 @@ def plan_from_files(
             f"this {version} daemon predates cgroup v2 support (2020) and this host "
             'has only cgroup v2: it will stop with "Devices cgroup isn\'t mounted"'
         )
-    if era == ERA_BAKE and chosen == "binary" and buildx is False:
+    if era == Era.BAKE and chosen == "binary" and buildx is False:
         warnings.append(
             "`make binary` runs `docker buildx bake` and buildx is not installed: "
             "install the docker buildx plugin"
@@ -513,32 +624,38 @@ def plan_from_files(
     build_var, build_value = build_args_variable(rules, variables)
     # The bake era's `make binary` builds on the host and makes no docker-dev image:
     # `make build` (the dev-base target) is run after it, the way that era makes one.
-    then = ("build",) if era == ERA_BAKE and chosen != "build" and "build" in rules else ()
+    then = ("build",) if era == Era.BAKE and chosen != "build" and "build" in rules else ()
     recipes = [expand("\n".join(rules.get(t, [])), variables).splitlines() for t in (chosen, *then)]
     return BuildPlan(
         checkout=checkout,
         commit=commit,
         era=era,
-        target=chosen,
-        dev_image=image,
-        workdir=workdir,
         version=version,
         daemon_dirs=daemon_dirs,
         client_dirs=client_dirs,
-        container_path=container_path,
-        warnings=tuple(warnings),
         branch=branch,
-        make_vars=tuple(make_vars),
+        make_targets=targets,
         run_var=run_var,
         run_value=run_value,
         build_args_var=build_var,
         build_args_value=build_value,
-        make_targets=targets,
-        notes=tuple(notes),
         needs_buildx=needs_buildx(recipes),
         base_images=tuple(external_images(files.get("Dockerfile") or "")),
-        then_targets=then,
+        target=chosen,
+        dev_image=image,
+        workdir=workdir,
+        container_path=container_path,
+        route=UpstreamRoute(make_vars=tuple(make_vars), then_targets=then),
+        notes=tuple(notes),
+        warnings=tuple(warnings),
     )
+
+
+def path_in_container(workdir: str, bundle_dirs: Sequence[str], image_path: str) -> str:
+    """Pure: PATH in the dev container: the bundle folders (relative ones under the
+    workdir) first, then the image's own PATH, each folder once."""
+    folders = [d if d.startswith("/") else f"{workdir}/{d}" for d in bundle_dirs]
+    return ":".join(dict.fromkeys(p for p in [*folders, *image_path.split(":")] if p))
 
 
 def source_bundles(plan: BuildPlan, target: str | None) -> tuple[str, ...]:
@@ -549,7 +666,7 @@ def source_bundles(plan: BuildPlan, target: str | None) -> tuple[str, ...]:
     that era makes from `cross`'s folders (this machine's platform only: the build
     sets DOCKER_CROSSPLATFORMS empty).
     """
-    if target == "tgz" and plan.era == ERA_TGZ:
+    if target == "tgz" and plan.era == Era.TGZ:
         return ("binary", "cross", "tgz")
     return ("binary",)
 
@@ -564,35 +681,31 @@ def source_plan(
     target: str | None = None,
     notes: tuple[str, ...] = (),
     fixes: tuple[str, ...] = (),
-    companions: tuple[dict[str, Any], ...] = (),
+    companions: tuple[Companion, ...] = (),
     companion_aliases: tuple[str, ...] = (),
     with_fixes: bool = True,
 ) -> BuildPlan:
     """Pure: the era's plan turned to the source route: mobylab's dev image runs
     hack/make.sh with the source at the era's workdir (GOPATH mode: its import path)."""
     workdir = toolchain.workdir
-    in_container = [
-        d if d.startswith("/") else f"{workdir}/{d}" for d in (*plan.daemon_dirs, *plan.client_dirs)
-    ]
-    container_path = ":".join(
-        dict.fromkeys(p for p in [*in_container, *image_path.split(":")] if p)
-    )
-    return dataclasses.replace(
-        plan,
-        route="source",
-        route_reason=reason,
-        target="binary" if target is None else target,
-        dev_image=image,
-        workdir=workdir,
-        container_path=container_path,
-        make_vars=(),
-        then_targets=(),
-        bundles=source_bundles(plan, target),
+    route = SourceRoute(
         toolchain=toolchain,
+        reason=reason,
+        bundles=source_bundles(plan, target),
         fixes=fixes,
         companions=companions,
         companion_aliases=companion_aliases,
         with_fixes=with_fixes,
+    )
+    return dataclasses.replace(
+        plan,
+        route=route,
+        target="binary" if target is None else target,
+        dev_image=image,
+        workdir=workdir,
+        container_path=path_in_container(
+            workdir, (*plan.daemon_dirs, *plan.client_dirs), image_path
+        ),
         notes=(
             *[n for n in plan.notes if "DOCKER_IMAGE" not in n and "bind mount" not in n],
             *toolchain.notes,

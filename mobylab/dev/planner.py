@@ -26,6 +26,7 @@ from .devimage import dev_image_recipe
 from .fixes import FIXES, fixes_for
 from .plan import (
     BuildPlan,
+    SourceRoute,
     host_cgroup_version,
     read_go_sources,
     read_plan,
@@ -34,7 +35,7 @@ from .plan import (
     source_plan,
     speaks_containerd_02,
 )
-from .routes import SOURCE, UPSTREAM, RouteFacts, choose_route
+from .routes import Route, RouteFacts, choose_route
 from .toolchain import GRAPHDRIVER_FOLDERS, cgo_includes, choose_go, go_need, make_toolchain
 
 # The files the era fixes change (a source without them needs none).
@@ -108,6 +109,7 @@ def source_route(
         cgo_includes=cgo_includes(read_go_sources(checkout, GRAPHDRIVER_FOLDERS)),
         workdir=plan.workdir,
         companions_from_debian=not speaks_containerd_02(folders),
+        offered=offered,
     )
     recipe, notes = dev_image_recipe(toolchain, offered)
     companions, companion_notes = companions_for(files, toolchain.companions_from_debian)
@@ -132,7 +134,7 @@ def source_route(
         target=target,
         notes=(*notes, *companion_notes, *fix_notes),
         fixes=tuple(fix.commit for fix in fixes),
-        companions=tuple(c.as_dict() for c in companions),
+        companions=tuple(companions),
         companion_aliases=aliases,
         with_fixes=with_fixes,
     )
@@ -153,27 +155,24 @@ def plan_build(
     """The whole plan of a checkout: its era, the route (and why), the toolchain."""
     cgroup = host_cgroup or host_cgroup_version()
     era_plan = read_plan(checkout, host_cgroup=cgroup, buildx=buildx, target=target)
-    if route == SOURCE:
+    if route == Route.SOURCE:
         # Asked for: nothing to find out about the upstream route (no registry probe).
-        chosen, reason = SOURCE, "asked for (--route source)"
+        chosen, reason = Route.SOURCE, "asked for (--route source)"
     else:
         facts = route_facts(era_plan, engine, buildx, settings)
         chosen, reason = choose_route(route, era_plan.needs_buildx, facts)
-    if chosen == UPSTREAM:
-        return Planned(dataclasses.replace(era_plan, route=UPSTREAM, route_reason=reason))
-    assert chosen == SOURCE
+    if chosen == Route.UPSTREAM:
+        return Planned(era_plan.because(reason))
     try:
         return source_route(era_plan, checkout, settings, reason, target, with_fixes=with_fixes)
     except (SourceError, ImageError) as exc:
-        if route == SOURCE:
+        if route == Route.SOURCE:
             raise
         # Neither route is sure to work: try the era's own make, and say why.
         why = f"{reason}; the source route cannot build it either: {exc.one_line()}"
         return Planned(
             dataclasses.replace(
-                era_plan,
-                route=UPSTREAM,
-                route_reason=why,
+                era_plan.because(why),
                 warnings=(*era_plan.warnings, f"neither route is sure to work here: {why}"),
             )
         )
@@ -181,11 +180,12 @@ def plan_build(
 
 def plan_rows(plan: BuildPlan) -> list[tuple[str, str]]:
     """Pure: the dev.plan table."""
+    route = plan.route
     rows = [
         ("checkout", str(plan.checkout)),
         ("commit", f"{plan.commit[:12]} ({plan.branch or 'detached HEAD'})"),
         ("era", plan.era),
-        ("route", f"{plan.route}: {plan.route_reason}" if plan.route_reason else plan.route),
+        ("route", f"{route.name}: {route.reason}" if route.reason else route.name),
         ("command", plan.command),
         ("dev image", plan.dev_image),
         ("workdir", plan.workdir),
@@ -194,29 +194,28 @@ def plan_rows(plan: BuildPlan) -> list[tuple[str, str]]:
         ("client", ", ".join(plan.client_dirs)),
         ("PATH in docker-dev", plan.container_path),
     ]
-    toolchain = plan.toolchain
-    if toolchain is not None:
+    if isinstance(route, SourceRoute):
+        toolchain = route.toolchain
         rows += [
             ("Go", toolchain.describe()),
             ("build tags", " ".join(toolchain.build_tags) or "(none)"),
             ("environment", " ".join(f"{k}={v}" for k, v in toolchain.env if v)),
-            ("companions", companions_row(plan)),
-            ("era fixes", ", ".join(f[:12] for f in plan.fixes) or "none"),
+            ("companions", companions_row(route)),
+            ("era fixes", ", ".join(f[:12] for f in route.fixes) or "none"),
         ]  # fmt: skip
     else:
         rows.append(("docker run flags", f"${plan.run_var}" if plan.run_var else "not found"))
     return rows
 
 
-def companions_row(plan: BuildPlan) -> str:
-    """Pure: the plan's companions in one line."""
-    built = ", ".join(f"{c['name']} {c['commit'][:12]}" for c in plan.companions)
-    toolchain = plan.toolchain
-    if built and not (toolchain and toolchain.companions_from_debian):
+def companions_row(route: SourceRoute) -> str:
+    """Pure: the source route's companions in one line."""
+    built = ", ".join(f"{c.name} {c.commit[:12]}" for c in route.companions)
+    if built and not route.toolchain.companions_from_debian:
         return built
     debian = "the dev image's Debian packages"
-    if plan.companion_aliases:
-        names = ", ".join(alias.split("=", 1)[0] for alias in plan.companion_aliases)
+    if route.companion_aliases:
+        names = ", ".join(alias.split("=", 1)[0] for alias in route.companion_aliases)
         debian += f", as {names} (the names this daemon looks for)"
     return f"{debian}; {built} from source" if built else debian
 

@@ -33,7 +33,7 @@ from .container import (
     resource_labels,
     socket_group,
 )
-from .plan import BuildPlan
+from .plan import BuildPlan, SourceRoute
 
 
 @dataclass(frozen=True)
@@ -241,6 +241,8 @@ class DevContainer:
         socket: no copying in, no `docker exec`.
         """
         plan = target.plan
+        # The docker- names a daemon before 18.09 looks for Debian's companions under.
+        aliases = plan.route.companion_aliases if isinstance(plan.route, SourceRoute) else ()
         api = self.client.api
         options: dict[str, Any] = {
             "binds": {
@@ -268,8 +270,7 @@ class DevContainer:
                     "container": "docker",
                     # Lets mobylab-dind tidy files that only exist in this container.
                     "MOBYLAB_DEV_CONTAINER": "1",
-                    # The docker- names a daemon before 18.09 looks for Debian's under.
-                    "MOBYLAB_COMPANION_ALIASES": " ".join(plan.companion_aliases),
+                    "MOBYLAB_COMPANION_ALIASES": " ".join(aliases),
                 },
                 labels=self._labels(plan),
                 ports=[INNER_TCP_PORT] if tcp else None,

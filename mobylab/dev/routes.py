@@ -15,12 +15,20 @@ import re
 import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 from ..errors import BuildError, UsageError
 
-UPSTREAM = "upstream"
-SOURCE = "source"
-ROUTES = ("auto", UPSTREAM, SOURCE)
+
+class Route(StrEnum):
+    """The two ways a checkout is built (the module docstring says which is which)."""
+
+    UPSTREAM = "upstream"
+    SOURCE = "source"
+
+
+#: What --route accepts: a route, or `auto` to let mobylab choose.
+ROUTE_CHOICES = ("auto", *Route)
 
 _FROM = re.compile(r"^\s*FROM\s+(.*)$", re.IGNORECASE)
 _ARG = re.compile(r"^\s*ARG\s+(.+)$", re.IGNORECASE)
@@ -142,12 +150,12 @@ def upstream_problem(needs_buildx: bool, facts: RouteFacts) -> str:
     return ""
 
 
-def choose_route(requested: str, needs_buildx: bool, facts: RouteFacts) -> tuple[str, str]:
+def choose_route(requested: str, needs_buildx: bool, facts: RouteFacts) -> tuple[Route, str]:
     """Pure: (route, why) for `--route requested`."""
-    if requested not in ROUTES:
+    if requested not in ROUTE_CHOICES:
         raise UsageError(f"--route {requested!r} is not a route", "Use auto, upstream or source.")
     problem = upstream_problem(needs_buildx, facts)
-    if requested == UPSTREAM:
+    if requested == Route.UPSTREAM:
         if problem:
             raise BuildError(
                 f"the upstream route cannot work here: {problem}",
@@ -158,12 +166,12 @@ def choose_route(requested: str, needs_buildx: bool, facts: RouteFacts) -> tuple
                     else ""
                 ),
             )
-        return UPSTREAM, "asked for (--route upstream)"
-    if requested == SOURCE:
-        return SOURCE, "asked for (--route source)"
+        return Route.UPSTREAM, "asked for (--route upstream)"
+    if requested == Route.SOURCE:
+        return Route.SOURCE, "asked for (--route source)"
     if problem:
-        return SOURCE, f"the era's own make cannot work here: {problem}"
-    return UPSTREAM, "the era's own make can work here (its images and tools are at hand)"
+        return Route.SOURCE, f"the era's own make cannot work here: {problem}"
+    return Route.UPSTREAM, "the era's own make can work here (its images and tools are at hand)"
 
 
 def needs_buildx(recipes: Iterable[Sequence[str]]) -> bool:

@@ -39,7 +39,14 @@ def built(engine: Engine, workspace: Workspace, tmp_path: Path) -> Iterator[str]
     caps = probe(engine, workspace)
     plan = read_plan(source.path, host_cgroup=caps.cgroup_version, buildx=caps.buildx)
     try:
-        run_build(workspace, plan, engine, caps.dind_security, interactive=False)
+        run_build(
+            workspace,
+            plan,
+            engine,
+            caps.dind_security,
+            interactive=False,
+            settings=merge_settings({"workspace": str(workspace.root)}, environ={}),
+        )
         yield source.commit
     finally:
         tear_down(engine, workspace)

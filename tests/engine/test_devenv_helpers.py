@@ -22,7 +22,7 @@ import pytest
 
 from mobylab.dev.clean import find_dev_resources, remove_dev_resources
 from mobylab.dev.environment import DevEnvironment, DevTarget
-from mobylab.dev.plan import BuildPlan
+from mobylab.dev.plan import BuildPlan, Era
 from mobylab.engine import Engine
 from mobylab.workspace import Workspace
 
@@ -73,7 +73,7 @@ def plan_2017(checkout: Path, image: str = DEV_IMAGE, commit: str = "") -> Build
     return BuildPlan(
         checkout=checkout,
         commit=commit or uuid.uuid4().hex + uuid.uuid4().hex[:8],
-        era="2017-tgz",
+        era=Era.TGZ,
         target="tgz",
         dev_image=image,
         workdir=WORKDIR_2017,
@@ -88,7 +88,7 @@ def plan_today(checkout: Path, image: str = DEV_IMAGE) -> BuildPlan:
     return BuildPlan(
         checkout=checkout,
         commit=uuid.uuid4().hex + uuid.uuid4().hex[:8],
-        era="dev-container",
+        era=Era.DEV_CONTAINER,
         target="binary",
         dev_image=image,
         workdir=WORKDIR_TODAY,

@@ -38,12 +38,12 @@ def values_of(argv: list[str], flag: str) -> list[str]:
 
 def test_cache_volumes_are_named_after_the_toolchain():
     _, old = source_2017()
-    assert cache_volumes(old.toolchain) == {  # type: ignore[arg-type]
+    assert cache_volumes(old.source_route().toolchain) == {
         "mobylab-go-build-go1.15-bullseye": GO_BUILD_CACHE,
         "mobylab-go-mod-go1.15-bullseye": GO_MOD_CACHE,
     }
     new = today_source()
-    assert set(cache_volumes(new.toolchain)) == {  # type: ignore[arg-type]
+    assert set(cache_volumes(new.source_route().toolchain)) == {
         "mobylab-go-build-go1.26-sid",
         "mobylab-go-mod-go1.26-sid",
     }
@@ -58,7 +58,7 @@ def test_git_commit():
 
 def test_source_build_argv_of_a_2017_build():
     _, plan = source_2017(target="tgz")
-    volumes = cache_volumes(plan.toolchain)  # type: ignore[arg-type]
+    volumes = cache_volumes(plan.source_route().toolchain)
     argv = source_build_argv(
         plan,
         build_id="b7",
@@ -87,7 +87,7 @@ def test_source_build_argv_of_a_2017_build():
     ]
     env = values_of(argv, "-e")
     assert env[-1] == "DOCKER_GITCOMMIT=0123456789ab-unsupported"
-    toolchain_env = [f"{key}={value}" for key, value in plan.toolchain.env]  # type: ignore[union-attr]
+    toolchain_env = [f"{key}={value}" for key, value in plan.source_route().toolchain.env]
     # tgz packs what cross made, for this machine's platform only.
     assert env[:-1] == [*toolchain_env, "DOCKER_CROSSPLATFORMS="]
     assert "GO111MODULE=off" in env and "GOTOOLCHAIN=local" in env
@@ -116,8 +116,8 @@ def test_source_build_argv_of_a_module_without_companions():
 
 def test_copy_manifest():
     _, plan = source_2017()
-    recipe, _ = dev_image_recipe(plan.toolchain, OFFERS)  # type: ignore[arg-type]
-    volumes = cache_volumes(plan.toolchain)  # type: ignore[arg-type]
+    recipe, _ = dev_image_recipe(plan.source_route().toolchain, OFFERS)
+    volumes = cache_volumes(plan.source_route().toolchain)
     copy = BuildCopy(COPY, COMMIT, True, "ab" * 32)
     manifest = copy_manifest(copy, recipe, volumes)
     assert manifest["dirty"] is True

@@ -162,23 +162,25 @@ def test_scan_and_cache(tmp_path: Path):
     assert not cache_valid(manifest, plan)
 
 
-def test_one_build_at_a_time_per_checkout(tmp_path: Path, workspace):
+def test_one_build_at_a_time_per_checkout(tmp_path: Path, workspace, session):
     from mobylab.dev.build import build_lock, run_build
     from mobylab.errors import BuildError
 
     plan = plan_of("today", checkout=tmp_path)
     busy = pytest.raises(BuildError, match=r"another dev\.build")
     with build_lock(workspace, tmp_path), busy:
-        run_build(workspace, plan, None, PRIVILEGED)  # type: ignore[arg-type]
+        run_build(workspace, plan, None, PRIVILEGED, settings=session.settings)  # type: ignore[arg-type]
 
 
 def test_a_build_named_by_a_commit_prefix(tmp_path: Path) -> None:
     from mobylab.dev.build import BuildRecord, pick_build
     from mobylab.errors import BuildError, UsageError
+    from tests.unit.test_build_source import today_source
 
     def record(commit: str, route: str = "source") -> BuildRecord:
-        plan = dataclasses.replace(plan_of("today"), commit=commit, route=route)
-        return BuildRecord(plan, {"built_at": "x"}, tmp_path, tmp_path / "m.json")
+        plan = today_source() if route == "source" else plan_of("today")
+        built = dataclasses.replace(plan, commit=commit)
+        return BuildRecord(built, {"built_at": "x"}, tmp_path, tmp_path / "m.json")
 
     builds = [
         record("2fa8fe400d926b3ceb0c84640a8f4e0f36e51463"),
@@ -187,7 +189,7 @@ def test_a_build_named_by_a_commit_prefix(tmp_path: Path) -> None:
         record("2e96c17aaaa5aaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
     ]
     # Two routes of one commit are one build (the newest first).
-    assert pick_build(builds, "2fa8fe4").plan.route == "source"
+    assert pick_build(builds, "2fa8fe4").plan.route.name == "source"
     with pytest.raises(UsageError, match="'2e96c17' names 2 builds"):
         pick_build(builds, "2e96c17")
     assert pick_build(builds, "2E96C1739").plan.commit.startswith("2e96c1739")

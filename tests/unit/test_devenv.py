@@ -22,7 +22,7 @@ from mobylab.dev.container import (
     storage_driver_refused,
     uptime_text,
 )
-from mobylab.dev.plan import BuildPlan
+from mobylab.dev.plan import BuildPlan, Era
 from mobylab.dev.seed import _load_errors, needs_copy, normalise_ref, save_name
 from mobylab.engine import RunSecurity
 from mobylab.errors import DevEnvError
@@ -41,7 +41,7 @@ def _plan(**changes: object) -> BuildPlan:
     values: dict[str, object] = dict(
         checkout=Path("/src/engine"),
         commit="a" * 40,
-        era="2017-tgz",
+        era=Era.TGZ,
         target="tgz",
         dev_image="docker-dev:master",
         workdir="/go/src/github.com/docker/docker",
@@ -307,12 +307,12 @@ def test_a_daemon_before_cgroup_v2_is_refused_on_a_v2_only_host() -> None:
     import dataclasses
 
     from mobylab.dev.container import cgroup_problem
-    from mobylab.dev.plan import BuildPlan
+    from mobylab.dev.plan import BuildPlan, Era
 
     plan = BuildPlan(
         checkout=Path("/src"),
         commit="2fa8fe400d926b3ceb0c84640a8f4e0f36e51463",
-        era="2017-tgz",
+        era=Era.TGZ,
         target="tgz",
         dev_image="x",
         workdir="/go/src/github.com/docker/docker",

@@ -7,10 +7,8 @@ from pathlib import Path
 import pytest
 
 from mobylab.dev.plan import (
-    ERA_BAKE,
-    ERA_DEV_CONTAINER,
-    ERA_TGZ,
     BuildPlan,
+    Era,
     clean_branch,
     dockerfile_path,
     dockerfile_workdir,
@@ -46,7 +44,7 @@ def plan_of(era: str, branch: str | None = "master", **kwargs) -> BuildPlan:
 
 def test_march_2017_builds_make_tgz():
     plan = plan_of("2017")
-    assert plan.era == ERA_TGZ
+    assert plan.era == Era.TGZ
     assert plan.target == "tgz"
     assert plan.dev_image == "docker-dev:master"
     assert plan.workdir == "/go/src/github.com/docker/docker"
@@ -61,7 +59,7 @@ def test_march_2017_builds_make_tgz():
     assert plan.run_value.startswith("docker run --rm -i --privileged $(DOCKER_ENVS)")
     assert plan.build_args_var == "DOCKER_BUILD_ARGS"
     # The Makefile drops the bundles mount when DOCKER_HOST is set: mobylab pins it.
-    assert plan.make_vars == ("BIND_DIR=bundles",)
+    assert plan.upstream_route().make_vars == ("BIND_DIR=bundles",)
     assert any("DOCKER_CROSSPLATFORMS=" in w for w in plan.warnings)
     assert {"all", "binary", "build", "cross", "deb", "rpm", "shell", "tgz", "win"} <= set(
         plan.make_targets
@@ -86,13 +84,13 @@ def test_2017_image_is_named_after_the_branch(branch, image):
 def test_2017_detached_head_pins_the_image_name():
     plan = plan_of("2017", None)
     assert plan.dev_image == f"docker-dev:{COMMIT[:12]}"
-    assert f"DOCKER_IMAGE=docker-dev:{COMMIT[:12]}" in plan.make_vars
+    assert f"DOCKER_IMAGE=docker-dev:{COMMIT[:12]}" in plan.upstream_route().make_vars
     assert any("docker-dev:HEAD" in note and "DOCKER_IMAGE=" in note for note in plan.notes)
 
 
 def test_may_2017_stub_builds_make_binary():
     plan = plan_from_files(files_of("2017-stub"), checkout=CHECKOUT, commit=COMMIT, branch="master")
-    assert plan.era == ERA_DEV_CONTAINER
+    assert plan.era == Era.DEV_CONTAINER
     assert plan.target == "binary"
     assert plan.version == "17.06.0-dev"
     assert plan.daemon_dirs[0] == "bundles/latest/binary-daemon"
@@ -108,7 +106,7 @@ def test_tgz_stub_detection_reads_the_content():
 
 def test_today_in_container_binary():
     plan = plan_of("today")
-    assert plan.era == ERA_DEV_CONTAINER
+    assert plan.era == Era.DEV_CONTAINER
     assert plan.target == "binary"
     assert plan.dev_image == "docker-dev"
     assert plan.workdir == "/usr/src/moby"
@@ -117,19 +115,19 @@ def test_today_in_container_binary():
     assert plan.client_dirs == ("/usr/local/cli",)
     assert plan.container_path.startswith("/usr/src/moby/bundles/binary-daemon:/usr/local/cli:")
     assert plan.container_path.count("/usr/local/cli") == 1
-    assert plan.make_vars == ()
+    assert plan.upstream_route().make_vars == ()
     assert plan.run_value.startswith("$(DOCKER) run --rm --privileged")
 
 
 def test_today_detached_head_needs_no_pin():
     plan = plan_of("today", None)
     assert plan.dev_image == "docker-dev"
-    assert plan.make_vars == ()
+    assert plan.upstream_route().make_vars == ()
 
 
 def test_2026_master_uses_bake():
     plan = plan_of("bake", buildx=False)
-    assert plan.era == ERA_BAKE
+    assert plan.era == Era.BAKE
     assert plan.target == "binary"
     assert plan.workdir == "/usr/src/moby"
     assert plan.daemon_dirs[0] == "bundles/binary"
@@ -211,7 +209,7 @@ def test_read_plan_on_real_checkouts(tmp_path: Path):
     detached = read_plan(source.path)
     assert detached.branch is None
     assert detached.dev_image == f"docker-dev:{source.commit[:12]}"
-    assert detached.make_vars[0] == f"DOCKER_IMAGE=docker-dev:{source.commit[:12]}"
+    assert detached.upstream_route().make_vars[0] == f"DOCKER_IMAGE=docker-dev:{source.commit[:12]}"
 
 
 def test_read_plan_outside_a_checkout(tmp_path: Path):

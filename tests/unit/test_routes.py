@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mobylab.dev.routes import (
-    SOURCE,
-    UPSTREAM,
+    Route,
     RouteFacts,
     choose_route,
     external_images,
@@ -124,24 +123,24 @@ def test_an_arg_default_built_from_earlier_args():
 def test_upstream_when_everything_is_at_hand():
     assert upstream_problem(True, facts()) == ""
     route, why = choose_route("auto", True, facts())
-    assert route == UPSTREAM
+    assert route == Route.UPSTREAM
     assert "can work here" in why
     # Missing images are fine when a registry answers.
-    assert choose_route("auto", False, facts(missing_images=("golang:1.21",)))[0] == UPSTREAM
+    assert choose_route("auto", False, facts(missing_images=("golang:1.21",)))[0] == Route.UPSTREAM
 
 
 def test_auto_picks_source_without_make():
     route, why = choose_route("auto", False, facts(make=False))
-    assert route == SOURCE
+    assert route == Route.SOURCE
     assert why == "the era's own make cannot work here: make is not installed"
 
 
 def test_auto_picks_source_without_buildx_where_the_makefile_needs_it():
     route, why = choose_route("auto", True, facts(buildx=False))
-    assert route == SOURCE
+    assert route == Route.SOURCE
     assert "docker buildx" in why and "no buildx plugin" in why
     # A Makefile that never calls buildx does not need it.
-    assert choose_route("auto", False, facts(buildx=False))[0] == UPSTREAM
+    assert choose_route("auto", False, facts(buildx=False))[0] == Route.UPSTREAM
 
 
 def test_auto_picks_source_when_base_images_are_missing_and_no_registry_answers():
@@ -151,7 +150,7 @@ def test_auto_picks_source_when_base_images_are_missing_and_no_registry_answers(
         False,
         facts(registry_answers=False, registry_detail="connection refused", missing_images=missing),
     )
-    assert route == SOURCE
+    assert route == Route.SOURCE
     assert "golang:1.21.5-bookworm, tonistiigi/xx:1.2.1, debian:bookworm and 1 more" in why
     assert "no registry answers (connection refused)" in why
     one = upstream_problem(False, facts(registry_answers=False, missing_images=("alpine",)))
@@ -159,7 +158,7 @@ def test_auto_picks_source_when_base_images_are_missing_and_no_registry_answers(
 
 
 def test_nothing_missing_needs_no_registry():
-    assert choose_route("auto", False, facts(registry_answers=False))[0] == UPSTREAM
+    assert choose_route("auto", False, facts(registry_answers=False))[0] == Route.UPSTREAM
 
 
 def test_make_is_the_first_problem_said():
@@ -182,10 +181,13 @@ def test_route_upstream_with_a_problem_says_why_and_names_the_source_route():
 
 
 def test_asked_routes():
-    assert choose_route("upstream", True, facts()) == (UPSTREAM, "asked for (--route upstream)")
+    assert choose_route("upstream", True, facts()) == (
+        Route.UPSTREAM,
+        "asked for (--route upstream)",
+    )
     # --route source is taken even when upstream would work, and when it would not.
-    assert choose_route("source", True, facts()) == (SOURCE, "asked for (--route source)")
-    assert choose_route("source", True, facts(make=False))[0] == SOURCE
+    assert choose_route("source", True, facts()) == (Route.SOURCE, "asked for (--route source)")
+    assert choose_route("source", True, facts(make=False))[0] == Route.SOURCE
 
 
 def test_an_unknown_route_is_a_usage_error():

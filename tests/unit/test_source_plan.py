@@ -7,13 +7,13 @@ import dataclasses
 import json
 from pathlib import Path
 
-from mobylab.dev.companions import Companion, companions_for
+from mobylab.dev.companions import companions_for
 from mobylab.dev.devimage import dev_image_recipe
 from mobylab.dev.fixes import FIXES
 from mobylab.dev.plan import (
-    ERA_DEV_CONTAINER,
-    ERA_TGZ,
     BuildPlan,
+    Era,
+    UpstreamRoute,
     plan_from_files,
     source_bundles,
     source_plan,
@@ -80,17 +80,17 @@ def source_2017(branch: str | None = "master", **kwargs) -> tuple[BuildPlan, Bui
 
 def test_a_2017_source_plan():
     plan, source = source_2017()
-    toolchain = source.toolchain
-    assert toolchain is not None and toolchain.go.suite == "bullseye"
-    assert source.route == "source"
-    assert source.route_reason == "asked for (--route source)"
-    assert source.era == ERA_TGZ
+    route = source.source_route()
+    assert route.toolchain.go.suite == "bullseye"
+    assert route.name == "source"
+    assert route.reason == "asked for (--route source)"
+    assert source.era == Era.TGZ
     assert source.dev_image.startswith("mobylab/docker-dev:go1.15-bullseye-build-")
     assert source.workdir == "/go/src/github.com/docker/docker"
     assert source.target == "binary"
-    assert source.bundles == ("binary",)
+    assert route.bundles == ("binary",)
     assert source.command == "hack/make.sh binary"
-    assert source.make_vars == () and source.then_targets == ()
+    assert source.as_dict()["make_vars"] == [] and source.as_dict()["then_targets"] == []
     # The binaries are still found where the era puts them.
     assert source.daemon_dirs == plan.daemon_dirs
     assert source.commit == plan.commit and source.checkout == plan.checkout
@@ -98,7 +98,7 @@ def test_a_2017_source_plan():
 
 def test_the_path_is_the_bundles_under_the_workdir_then_the_images_own():
     _, source = source_2017()
-    recipe, _ = dev_image_recipe(source.toolchain, OFFERS)  # type: ignore[arg-type]
+    recipe, _ = dev_image_recipe(source.source_route().toolchain, OFFERS)
     image_path = dict(recipe.env)["PATH"]
     workdir = "/go/src/github.com/docker/docker"
     assert source.container_path.split(":")[:4] == [
@@ -141,14 +141,14 @@ def test_a_module_keeps_the_eras_workdir():
 
 def test_bundles():
     tgz, stub = plan_of("2017"), plan_of("2017-stub")
-    assert stub.era == ERA_DEV_CONTAINER
+    assert stub.era == Era.DEV_CONTAINER
     assert source_bundles(tgz, None) == ("binary",)
     assert source_bundles(tgz, "binary") == ("binary",)
     assert source_bundles(tgz, "tgz") == ("binary", "cross", "tgz")
     # The May 2017 stub packs no archives.
     assert source_bundles(stub, "tgz") == ("binary",)
     _, asked = source_2017(target="tgz")
-    assert asked.bundles == ("binary", "cross", "tgz")
+    assert asked.source_route().bundles == ("binary", "cross", "tgz")
     assert asked.target == "tgz"
     assert asked.command == "hack/make.sh binary cross tgz"
 
@@ -163,16 +163,15 @@ def test_make_only_notes_and_warnings_are_dropped():
     # The toolchain's notes and the caller's come along.
     _, noted = source_2017(notes=("era fix a422774e593b: without it, builds fail",))
     assert noted.notes[-1] == "era fix a422774e593b: without it, builds fail"
-    assert all(n in noted.notes for n in noted.toolchain.notes)  # type: ignore[union-attr]
+    assert all(n in noted.notes for n in noted.source_route().toolchain.notes)
 
 
 def test_the_key_tells_the_routes_fixes_and_companions_apart():
     plan, source = source_2017()
     fix = FIXES[0].commit
     companions, _ = companions_for({"hack/dockerfile/binaries-commits": COMMITS_2017}, False)
-    records = tuple(c.as_dict() for c in companions)
     _, with_fix = source_2017(fixes=(fix,))
-    _, with_companions = source_2017(fixes=(fix,), companions=records)
+    _, with_companions = source_2017(fixes=(fix,), companions=tuple(companions))
     _, tgz = source_2017(target="tgz")
     keys = [plan.key, source.key, with_fix.key, with_companions.key, tgz.key]
     assert len(set(keys)) == len(keys)
@@ -180,7 +179,7 @@ def test_the_key_tells_the_routes_fixes_and_companions_apart():
     # The same decisions give the same key.
     assert source_2017(fixes=(fix,))[1].key == with_fix.key
     # Another companion commit is another build.
-    other = ({**records[0], "commit": "f" * 40}, *records[1:])
+    other = (dataclasses.replace(companions[0], commit="f" * 40), *companions[1:])
     assert source_2017(fixes=(fix,), companions=other)[1].key != with_companions.key
 
 
@@ -199,45 +198,45 @@ def test_a_source_plan_round_trips_through_json():
     _, source = source_2017(
         None,
         fixes=(fix,),
-        companions=tuple(c.as_dict() for c in companions),
+        companions=tuple(companions),
         with_fixes=True,
         target="tgz",
     )
     again = BuildPlan.from_dict(json.loads(json.dumps(source.as_dict())))
-    assert again.toolchain == source.toolchain
+    route = again.source_route()
+    assert route.toolchain == source.source_route().toolchain
     assert again.key == source.key
-    assert (again.route, again.bundles, again.fixes) == (
+    assert (route.name, route.bundles, route.fixes) == (
         "source",
         ("binary", "cross", "tgz"),
         (fix,),
     )
     assert again.container_path == source.container_path
-    # The companions come back as the records the build reads them from.
-    assert [Companion.from_dict(c) for c in again.companions] == companions
-    assert dataclasses.replace(again, companions=source.companions) == source
+    assert list(route.companions) == companions
+    assert again == source
 
 
 def test_an_upstream_plan_round_trips_without_a_toolchain():
     plan = plan_of("today")
     again = BuildPlan.from_dict(json.loads(json.dumps(plan.as_dict())))
-    assert again.toolchain is None
+    assert isinstance(again.route, UpstreamRoute)
     assert again == plan
 
 
 def test_the_companions_row_says_what_is_built_and_what_is_debians():
     plan = plan_of("2017")
-    records = tuple(
-        c.as_dict()
-        for c in companions_for({"hack/dockerfile/binaries-commits": COMMITS_2017}, False)[0]
-    )
+    records = tuple(companions_for({"hack/dockerfile/binaries-commits": COMMITS_2017}, False)[0])
     built = toolchain_for(plan, {"Dockerfile": DOCKERFILE_2017}, from_debian=False)
     debian = dataclasses.replace(built, companions_from_debian=True)
-    row = companions_row(to_source(plan, built, companions=records))
+    row = companions_row(to_source(plan, built, companions=records).source_route())
     assert row == "runc 9c2d8d184e5d, containerd 9048e5e50717, docker-proxy 7b2b1feb1de4"
     proxy = records[2:]
     aliases = ("docker-runc=runc",)
-    assert companions_row(to_source(plan, debian, companions=proxy, companion_aliases=aliases)) == (
+    with_aliases = to_source(plan, debian, companions=proxy, companion_aliases=aliases)
+    assert companions_row(with_aliases.source_route()) == (
         "the dev image's Debian packages, as docker-runc (the names this daemon looks for); "
         "docker-proxy 7b2b1feb1de4 from source"
     )
-    assert companions_row(to_source(plan, debian)) == "the dev image's Debian packages"
+    assert companions_row(to_source(plan, debian).source_route()) == (
+        "the dev image's Debian packages"
+    )

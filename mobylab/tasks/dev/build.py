@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from pathlib import Path
@@ -16,9 +15,7 @@ from ...session import Session
 from ..base import friendly_errors
 
 if TYPE_CHECKING:
-    from ...dev.plan import BuildPlan
     from ...dev.planner import Planned
-    from ...engine import Engine
 
 
 def _checkout(session: Session, checkout: str | None) -> Path:
@@ -36,84 +33,6 @@ def _print_plan(planned: Planned) -> None:
         ui.info(f"note: {note}")
     for warning in plan.warnings:
         ui.warn(warning)
-
-
-def _planned(
-    session: Session,
-    path: Path,
-    route: str,
-    target: str | None,
-    engine: Engine | None,
-    with_fixes: bool = True,
-) -> Planned:
-    """The whole plan, with what the engine (when one answers) and the CLI offer.
-
-    The checkout is read before the engine is asked anything: a wrong --checkout
-    leaves nothing behind. The dev daemon runs on this machine's kernel, so its
-    cgroups are this machine's.
-    """
-    from ...dev.planner import plan_build
-    from ...engine import local_buildx
-
-    return plan_build(
-        path,
-        session.settings,
-        engine=engine,
-        buildx=local_buildx(),
-        route=route,
-        target=target,
-        with_fixes=with_fixes,
-    )
-
-
-def _cache_candidates(
-    session: Session, quick: BuildPlan, route: str, target: str | None, with_fixes: bool
-) -> tuple[BuildPlan, BuildPlan | None]:
-    """The plans a cached build may be of: the era's own (upstream) and, when a
-    source-route build of the commit exists, the source plan as it would be made now
-    (the Debian indexes are cached, so this asks no engine and no network)."""
-    from ...dev.build import manifest_path
-    from ...dev.planner import source_route
-    from ...errors import MobylabError
-
-    upstream = dataclasses.replace(quick, route="upstream")
-    if route == "upstream" or not manifest_path(session.workspace, quick.commit, "source").exists():
-        return upstream, None
-    try:
-        source = source_route(
-            quick, quick.checkout, session.settings, "", target, with_fixes=with_fixes
-        ).plan
-    except MobylabError:
-        return upstream, None
-    return (source, None) if route == "source" else (upstream, source)
-
-
-def _dev_image_gone(session: Session, plan: BuildPlan) -> bool:
-    """Whether the engine answers and lacks the build's dev image (say, after a prune)."""
-    from ...dev.devimage import has_dev_image
-    from ...errors import EngineError
-
-    try:
-        return not has_dev_image(session.engine(start=False), plan.dev_image)
-    except EngineError:
-        return False
-
-
-def _remake_dev_image(
-    session: Session, path: Path, built: BuildPlan, target: str | None, with_fixes: bool
-) -> None:
-    """Make a source build's dev image again from its recipe, leaving the bundles be."""
-    from ...dev.devimage import ensure_dev_image
-
-    engine = session.engine()
-    planned = _planned(session, path, "source", target, engine, with_fixes=with_fixes)
-    if planned.recipe is None or planned.recipe.tag != built.dev_image:
-        raise BuildError(
-            f"the dev image {built.dev_image} cannot be made again from today's plan",
-            "Run `invoke dev.build --force` to build the commit again.",
-        )
-    ensure_dev_image(engine, session.workspace, session.settings, planned.recipe)
-    ui.info(f"made {built.dev_image} again; the bundles of {built.commit[:12]} are unchanged")
 
 
 NO_FIXES_HELP = "source route: build without the engine's own later fixes (dev.plan lists them)"
@@ -169,18 +88,13 @@ def clone(c, repo=None, ref=None, pr=None, full=False, force=False, mirrors=None
 @friendly_errors
 def plan(c, checkout=None, json_=False, route="auto", target=None, no_fixes=False):
     """Show how this checkout builds: era, route, toolchain, dev image, workdir, bundles."""
-    from ...dev.plan import read_plan
+    from ...dev.pipeline import plan_checkout
     from ...dev.planner import plan_summary
-    from ...errors import EngineError
 
     session = Session.from_context(c)
-    path = _checkout(session, checkout)
-    read_plan(path, target=target)  # a checkout that is none is refused first
-    try:
-        engine: Engine | None = session.engine(start=False)
-    except EngineError:
-        engine = None
-    planned = _planned(session, path, route, target, engine, with_fixes=not no_fixes)
+    planned = plan_checkout(
+        session, _checkout(session, checkout), route=route, target=target, with_fixes=not no_fixes
+    )
     if json_:
         print(json.dumps(plan_summary(planned), indent=2))
     else:
@@ -203,60 +117,36 @@ def build(
 ):
     """Build the engine the way its era does (or from source, offline); a built commit is a
     no-op."""
-    from ...dev.build import cached_build, run_build
-    from ...dev.plan import read_plan
-    from ...dev.routes import ROUTES
-    from ...dev.source import is_dirty
-    from ...engine import PRIVILEGED, probe
+    from ...dev.pipeline import BuildDone, build_checkout
+    from ...dev.routes import ROUTE_CHOICES
 
     started = time.monotonic()
-    if route not in ROUTES:
+    if route not in ROUTE_CHOICES:
         raise UsageError(f"--route {route!r} is not a route", "Use auto, upstream or source.")
     session = Session.from_context(c)
-    path = _checkout(session, checkout)
-    quick = read_plan(path, target=target)
-    dirty = is_dirty(path)
-    if dirty:
-        ui.info("note: the checkout has uncommitted changes: building it again")
-    if not force and not dirty:
-        first, second = _cache_candidates(session, quick, route, target, not no_fixes)
-        cached = cached_build(session.workspace, first, other=second)
-        if cached is not None and not _dev_image_gone(session, cached.plan):
-            ui.info(
-                f"commit {quick.commit[:12]} is already built ({cached.plan.route} route: "
-                f"{cached.plan.command}); nothing to do ({time.monotonic() - started:.2f}s). "
-                "Use --force to rebuild."
-            )
-            return
-        if cached is not None:
-            # The bundles are there but dev.up could not run them: remake the image only
-            # where mobylab makes it; the era's own docker-dev comes from its make.
-            ui.info(f"the dev image {cached.plan.dev_image} is gone from the engine")
-            if cached.plan.route == "source":
-                _remake_dev_image(session, path, cached.plan, target, not no_fixes)
-                return
-    engine = session.engine()
-    planned = _planned(session, path, route, target, engine, with_fixes=not no_fixes)
-    full = planned.plan
-    # Only make's build container runs docker-in-docker; the source route's is a plain one.
-    security = (
-        probe(engine, session.workspace).dind_security if full.route == "upstream" else (PRIVILEGED)
+    outcome = build_checkout(
+        session,
+        _checkout(session, checkout),
+        route=route,
+        target=target,
+        with_fixes=not no_fixes,
+        force=bool(force),
+        skip_cross=bool(skip_cross),
     )
-    record = run_build(
-        session.workspace,
-        full,
-        engine,
-        security,
-        force=True,
-        skip_cross=skip_cross,
-        recipe=planned.recipe,
-        settings=session.settings,
-    )
-    binaries = record.manifest["binaries"]
-    ui.info(
-        f"built {len(binaries)} binaries from {full.commit[:12]} in "
-        f"{record.manifest['seconds']:.0f}s; see `invoke dev.bundles`"
-    )
+    plan, manifest = outcome.record.plan, outcome.record.manifest
+    if outcome.done == BuildDone.CACHED:
+        ui.info(
+            f"commit {plan.commit[:12]} is already built ({plan.route.name} route: "
+            f"{plan.command}); nothing to do ({time.monotonic() - started:.2f}s). "
+            "Use --force to rebuild."
+        )
+    elif outcome.done == BuildDone.IMAGE_REMADE:
+        ui.info(f"made {plan.dev_image} again; the bundles of {plan.commit[:12]} are unchanged")
+    else:
+        ui.info(
+            f"built {len(manifest['binaries'])} binaries from {plan.commit[:12]} in "
+            f"{manifest['seconds']:.0f}s; see `invoke dev.bundles`"
+        )
 
 
 @task(help={"json": "print the manifest as JSON"})
@@ -297,7 +187,7 @@ def import_(c, path):
     session = Session.from_context(c)
     record = import_build(session.workspace, Path(path).expanduser().resolve())
     ui.info(
-        f"build {record.plan.commit[:12]} ({record.plan.route} route) registered: "
+        f"build {record.plan.commit[:12]} ({record.plan.route.name} route) registered: "
         f"{len(record.manifest['binaries'])} binaries in {record.bundles_dir}; "
         f"its dev image is {record.plan.dev_image}"
     )

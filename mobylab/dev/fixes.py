@@ -10,10 +10,9 @@ not apply is refused, and nothing is built.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 from .. import git
 from ..errors import BuildError
@@ -31,9 +30,6 @@ class EraFix:
     from_go: tuple[int, ...]
     # git cherry-pick's merge option: keep the old source's side of a trivial conflict.
     strategy_option: str = "ours"
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 FIXES: tuple[EraFix, ...] = (

@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -93,8 +94,13 @@ def validate_pr(value: Any) -> int:
     return int(text)
 
 
-def repo_kind(repo: str) -> str:
-    """Pure: 'url' or 'path' for an acceptable repository; UsageError otherwise.
+class RepoKind(StrEnum):
+    URL = "url"
+    PATH = "path"
+
+
+def repo_kind(repo: str) -> RepoKind:
+    """Pure: a URL or a path, for an acceptable repository; UsageError otherwise.
 
     Messages name the repository as `shown` does: never with its password or token.
     """
@@ -123,10 +129,10 @@ def repo_kind(repo: str) -> str:
                 raise UsageError(f"invalid repository {text!r}: no path", hint)
         elif not hostname or hostname.startswith("-"):
             raise UsageError(f"invalid repository {text!r}: no valid host", hint)
-        return "url"
+        return RepoKind.URL
     if "::" in repo:
         raise UsageError(f"invalid repository {text!r}: git transports are not allowed", hint)
-    return "path"
+    return RepoKind.PATH
 
 
 _USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#]*)@")
@@ -157,13 +163,20 @@ def checkout_name(repo: str) -> str:
     return name or "engine"
 
 
+class RefKind(StrEnum):
+    BRANCH = "branch"
+    TAG = "tag"
+    PULL = "pull"
+    REF = "ref"
+
+
 @dataclass(frozen=True)
 class RemoteRef:
     """A ref the remote advertises: its full name, the commit, and what kind it is."""
 
     name: str
     commit: str
-    kind: str  # "branch", "tag", "pull" or "ref"
+    kind: RefKind
 
 
 def parse_ls_remote(text: str) -> dict[str, str]:
@@ -190,13 +203,13 @@ def pick_remote_ref(refs: dict[str, str], ref: str) -> RemoteRef | None:
     for name in candidates:
         if name in refs:
             if name.startswith("refs/heads/"):
-                kind = "branch"
+                kind = RefKind.BRANCH
             elif name.startswith("refs/tags/"):
-                kind = "tag"
+                kind = RefKind.TAG
             elif name.startswith("refs/pull/"):
-                kind = "pull"
+                kind = RefKind.PULL
             else:
-                kind = "ref"
+                kind = RefKind.REF
             return RemoteRef(name, refs[name], kind)
     return None
 
@@ -204,18 +217,18 @@ def pick_remote_ref(refs: dict[str, str], ref: str) -> RemoteRef | None:
 def tracking_ref(remote_ref: RemoteRef) -> str:
     """Pure: where a fetched ref is kept locally (so its commits count as on a remote)."""
     name = remote_ref.name
-    if remote_ref.kind == "branch":
+    if remote_ref.kind == RefKind.BRANCH:
         return "refs/remotes/origin/" + name[len("refs/heads/") :]
-    if remote_ref.kind == "tag":
+    if remote_ref.kind == RefKind.TAG:
         return name
     return "refs/remotes/origin/" + name[len("refs/") :]
 
 
 def local_branch(remote_ref: RemoteRef) -> str | None:
     """Pure: the local branch a checkout of this ref sits on (None: detached HEAD)."""
-    if remote_ref.kind == "branch":
+    if remote_ref.kind == RefKind.BRANCH:
         return remote_ref.name[len("refs/heads/") :]
-    if remote_ref.kind == "pull":
+    if remote_ref.kind == RefKind.PULL:
         number = remote_ref.name.split("/")[2]
         return f"pr-{number}"
     return None
@@ -326,22 +339,26 @@ class CheckoutRecord:
     # Where it was fetched from: `repo` itself, or a mirror's copy of it.
     remote: str = ""
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, object]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: object) -> CheckoutRecord | None:
+        """The record `as_dict` saved (None for anything else: a torn or foreign file)."""
+        if not isinstance(data, dict):
+            return None
+        try:
+            return cls(**data)
+        except TypeError:
+            return None
 
 
 def load_checkout(workspace: Workspace) -> CheckoutRecord | None:
-    data = workspace.load_state(STATE_NAME)
-    if not isinstance(data, dict):
-        return None
-    try:
-        return CheckoutRecord(**data)
-    except TypeError:
-        return None
+    return CheckoutRecord.from_dict(workspace.load_state(STATE_NAME))
 
 
 def _resolve_repo(repo: str) -> str:
-    if repo_kind(repo) == "url":
+    if repo_kind(repo) == RepoKind.URL:
         return repo
     path = Path(repo).expanduser()
     if not path.exists():
@@ -570,7 +587,9 @@ def default_checkout(workspace: Workspace) -> Path:
 __all__ = [
     "CheckoutRecord",
     "LocalWork",
+    "RefKind",
     "RemoteRef",
+    "RepoKind",
     "check_ref_format",
     "checkout_name",
     "clone",

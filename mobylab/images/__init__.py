@@ -6,13 +6,14 @@ save_images(engine, refs, path) / load_images(engine, path)
 """
 
 from .archive import ArchiveInfo, load_images, save_images, verify_archive
-from .build import build_image, ensure_images, managed_images
+from .build import ManagedImage, build_image, ensure_images, managed_images
 from .labs import lab_image_names
 from .recipes import RECIPES, Recipe, image_refs, recipe_named
 
 __all__ = [
     "RECIPES",
     "ArchiveInfo",
+    "ManagedImage",
     "Recipe",
     "build_image",
     "ensure_images",

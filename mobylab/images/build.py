@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -188,8 +189,34 @@ def is_imported(attrs: dict[str, Any]) -> bool:
     return len(layers) == 1 and not attrs.get("Parent")
 
 
-def managed_images(engine: Engine) -> list[dict[str, Any]]:
-    """Mobylab's offline images on the engine: one row per tag, with how each was made."""
+@dataclass(frozen=True)
+class ManagedImage:
+    """One tag of an offline image on the engine, with the labels saying how it was made."""
+
+    tag: str
+    id: str
+    recipe: str
+    size: int
+    created: str
+    labels: Mapping[str, str]
+
+    @property
+    def how_made(self) -> str:
+        return describe_made(self.labels)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "tag": self.tag,
+            "id": self.id,
+            "recipe": self.recipe,
+            "size": self.size,
+            "created": self.created,
+            "labels": dict(self.labels),
+        }
+
+
+def managed_images(engine: Engine) -> list[ManagedImage]:
+    """Mobylab's offline images on the engine: one per tag, with how each was made."""
     client = engine.client()
     try:
         found = client.images.list(
@@ -197,27 +224,27 @@ def managed_images(engine: Engine) -> list[dict[str, Any]]:
         )
     finally:
         client.close()
-    rows: list[dict[str, Any]] = []
+    rows: list[ManagedImage] = []
     for image in found:
         attrs = image.attrs
         if not is_imported(attrs):
             continue
         image_labels_ = (attrs.get("Config") or {}).get("Labels") or {}
-        for tag in image.tags or ["<none>"]:
-            rows.append(
-                {
-                    "tag": tag,
-                    "id": image.id,
-                    "recipe": image_labels_.get("org.mobylab.recipe", ""),
-                    "size": int(attrs.get("Size") or 0),
-                    "created": str(attrs.get("Created", ""))[:19],
-                    "labels": dict(image_labels_),
-                }
+        rows += [
+            ManagedImage(
+                tag=tag,
+                id=image.id,
+                recipe=image_labels_.get("org.mobylab.recipe", ""),
+                size=int(attrs.get("Size") or 0),
+                created=str(attrs.get("Created", ""))[:19],
+                labels=dict(image_labels_),
             )
-    return sorted(rows, key=lambda row: row["tag"])
+            for tag in image.tags or ["<none>"]
+        ]
+    return sorted(rows, key=lambda row: row.tag)
 
 
-def describe_made(image_labels_: dict[str, str]) -> str:
+def describe_made(image_labels_: Mapping[str, str]) -> str:
     """Pure: one line on how an image was made, from its labels."""
     get = image_labels_.get
     method = get("org.mobylab.method", "")

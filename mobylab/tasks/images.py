@@ -50,29 +50,19 @@ def list_(c, json_=False):
     from .. import images
 
     session = Session.from_context(c)
-    rows = images.managed_images(session.engine(start=False))
+    found = images.managed_images(session.engine(start=False))
     if json_:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps([image.to_dict() for image in found], indent=2))
         return
-    if not rows:
+    if not found:
         ui.info("no offline images yet: make them with `invoke images.bootstrap`")
         return
-    ui.out.print(
-        ui.table(
-            ["tag", "recipe", "size", "created", "how made"],
-            [
-                (
-                    row["tag"],
-                    row["recipe"],
-                    ui.human_bytes(row["size"]),
-                    row["created"].replace("T", " "),
-                    images.build.describe_made(row["labels"]),
-                )
-                for row in rows
-            ],
-            title="Offline images",
-        )
-    )
+    rows = [
+        (i.tag, i.recipe, ui.human_bytes(i.size), i.created.replace("T", " "), i.how_made)
+        for i in found
+    ]
+    columns = ["tag", "recipe", "size", "created", "how made"]
+    ui.out.print(ui.table(columns, rows, title="Offline images"))
 
 
 @task(

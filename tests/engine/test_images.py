@@ -102,14 +102,14 @@ def test_bootstrap_makes_all_three_labelled_images(
     engine: Engine, images_ready: dict[str, str]
 ) -> None:
     assert images_ready == {name: recipe.tag for name, recipe in RECIPES.items()}
-    rows = {row["tag"]: row for row in managed_images(engine)}
+    rows = {row.tag: row for row in managed_images(engine)}
     for name, recipe in RECIPES.items():
         row = rows[recipe.tag]
-        assert row["recipe"] == name
-        assert row["labels"][labels.MANAGED] == "true"
-        assert len(row["labels"]["org.mobylab.rootfs-sha256"]) == 64
-    assert rows[RECIPES["runtime"].tag]["size"] < 10_000_000
-    dind = rows[RECIPES["dind"].tag]["labels"]
+        assert row.recipe == name
+        assert row.labels[labels.MANAGED] == "true"
+        assert len(row.labels["org.mobylab.rootfs-sha256"]) == 64
+    assert rows[RECIPES["runtime"].tag].size < 10_000_000
+    dind = rows[RECIPES["dind"].tag].labels
     assert dind["org.mobylab.method"] == "debootstrap" and dind["org.mobylab.debootstrap"]
     assert "docker.io" in dind["org.mobylab.packages"]
 

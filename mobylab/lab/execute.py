@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-from collections.abc import MutableMapping, Sequence
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,7 @@ from .engine_choice import engine_label, engine_specs
 from .judge import VariantFacts
 from .metrics import container_exists, detect_builder, inspect_image
 from .model import Lab, Step
-from .present import Presenter
+from .present import Presenter, ShownStep
 from .records import Builder, CommandResult, EngineRecord, Leftover, Measurement, Substitution
 from .setup import RunSetup
 from .site import ContainerSite
@@ -76,13 +76,19 @@ def prepare_workdir(
     return workdir, substitute_workdir(workdir, run_replacements(setup.lab, setup.bases))
 
 
-def shown_files(workdir: Path, names: Sequence[str]) -> list[tuple[str, str]]:
-    """The files a step shows, as the run's work folder has them."""
+def shown_step(
+    setup: RunSetup,
+    number: int,
+    engine_name: str,
+    workdir: Path,
+    substitutions: tuple[Substitution, ...],
+) -> ShownStep:
+    """Step `number` as the run shows it on an engine: its files read from the work folder."""
     files = []
-    for name in names:
+    for name in setup.lab.steps[number - 1].show:
         path = workdir / name
         files.append((name, path.read_text(errors="replace") if path.is_file() else "(missing)"))
-    return files
+    return ShownStep(setup, number, engine_name, tuple(files), substitutions)
 
 
 def open_engines(session: Session, setup: RunSetup) -> list[Engine]:

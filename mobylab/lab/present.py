@@ -9,7 +9,7 @@ commands as typed, live output, verdicts; practice mode subclasses it.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -20,7 +20,7 @@ from rich.syntax import Syntax
 
 from .. import ui
 from .dockerfile import is_dockerfile
-from .model import Lab
+from .model import Lab, Step
 from .records import EngineRecord, Status, StepRecord, Substitution
 from .setup import RunSetup
 
@@ -48,6 +48,23 @@ def file_panel(name: str, text: str) -> Panel:
     )
 
 
+@dataclass(frozen=True)
+class ShownStep:
+    """A step as a run shows it on one engine, its files as the work folder has them."""
+
+    setup: RunSetup
+    number: int
+    engine: str
+    # (name, text) of each file the step shows.
+    files: tuple[tuple[str, str], ...]
+    # The FROM lines the run replaced, said under the files that have them.
+    substitutions: tuple[Substitution, ...]
+
+    @property
+    def step(self) -> Step:
+        return self.setup.lab.steps[self.number - 1]
+
+
 class Presenter(Protocol):
     """What a lab run shows, moment by moment."""
 
@@ -55,14 +72,7 @@ class Presenter(Protocol):
 
     def engine(self, engine: EngineRecord) -> None: ...
 
-    def step(
-        self,
-        setup: RunSetup,
-        number: int,
-        engine: str,
-        files: Sequence[tuple[str, str]],
-        substitutions: Sequence[Substitution],
-    ) -> None: ...
+    def step(self, shown: ShownStep) -> None: ...
 
     def command(self, shown: str) -> None: ...
 
@@ -107,25 +117,17 @@ class TerminalPresenter:
             f"image store {engine.image_store})"
         )
 
-    def step(
-        self,
-        setup: RunSetup,
-        number: int,
-        engine: str,
-        files: Sequence[tuple[str, str]],
-        substitutions: Sequence[Substitution],
-    ) -> None:
-        step = setup.lab.steps[number - 1]
-        total = len(setup.lab.steps)
-        ui.out.rule(escape(f"Step {number}/{total}: {step.title}  [{engine} engine]"))
+    def step(self, shown: ShownStep) -> None:
+        step, total = shown.step, len(shown.setup.lab.steps)
+        ui.out.rule(escape(f"Step {shown.number}/{total}: {step.title}  [{shown.engine} engine]"))
         if step.narrative:
             ui.out.print(Markdown(step.narrative), soft_wrap=False)
-        for name, text in files:
+        for name, text in shown.files:
             ui.out.print(file_panel(name, text))
-            for change in (c for c in substitutions if c.file == name):
+            for change in (c for c in shown.substitutions if c.file == name):
                 ui.out.print(
                     f"  (line {change.line}: {change.old} replaced by {change.new}: "
-                    f"{setup.bases.reason})",
+                    f"{shown.setup.bases.reason})",
                     style="dim",
                     markup=False,
                 )

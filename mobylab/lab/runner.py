@@ -24,7 +24,7 @@ from .execute import (
     open_engines,
     prepare_workdir,
     remove_run_resources,
-    shown_files,
+    shown_step,
     start_container_site,
 )
 from .judge import judge_checks, judge_step, variant_record
@@ -158,8 +158,7 @@ class GuidedRun:
             step = lab.steps[number - 1]
             assert self.report is not None and self.report.base_images is not None
             substitutions = self.report.base_images.substitutions
-            files = shown_files(run.workdir, step.show)
-            self.presenter.step(setup, number, name, files, substitutions)
+            self.presenter.step(shown_step(setup, number, name, run.workdir, substitutions))
             try:
                 done = run_step(run, number, step)
             except (Interrupted, KeyboardInterrupt):

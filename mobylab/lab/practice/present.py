@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from rich.markdown import Markdown
 from rich.panel import Panel
 
 from ... import ui
-from ..present import TerminalPresenter
-from ..records import Substitution
+from ..present import ShownStep, TerminalPresenter
 from ..setup import RunSetup
 
 SHELL_NOTE = (
@@ -43,18 +42,11 @@ class PracticePresenter(TerminalPresenter):
             ui.out.print(Markdown(lab.introduction), soft_wrap=False)
         ui.out.print(Markdown(SHELL_NOTE), style="dim", soft_wrap=False)
 
-    def step(
-        self,
-        setup: RunSetup,
-        number: int,
-        engine: str,
-        files: Sequence[tuple[str, str]],
-        substitutions: Sequence[Substitution],
-    ) -> None:
-        super().step(setup, number, engine, files, substitutions)
-        task = setup.lab.steps[number - 1].task
-        ui.out.print(Panel(Markdown(task), title="Your task", title_align="left", expand=False))
-        site = f"  URL={self.values['url']}" if setup.lab.site else ""
+    def step(self, shown: ShownStep) -> None:
+        super().step(shown)
+        task = Panel(Markdown(shown.step.task), title="Your task", title_align="left", expand=False)
+        ui.out.print(task)
+        site = f"  URL={self.values['url']}" if shown.setup.lab.site else ""
         ui.out.print(
             "TAG=" + self.values["tag_prefix"] + site, style="dim", markup=False, highlight=False
         )

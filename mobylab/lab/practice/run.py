@@ -27,7 +27,7 @@ from ...workspace import read_json, write_json
 from ..bases import BaseImages
 from ..checks import CheckResult, last_json
 from ..dockerfile import is_dockerfile, substitute_from
-from ..execute import EngineRun, run_replacements, shown_files
+from ..execute import EngineRun, run_replacements, shown_step
 from ..judge import (
     blocking_check,
     judge_checks,
@@ -288,8 +288,10 @@ class PracticeRun:
         self.save()
         self.write_report()
         if target is not None:
-            files = shown_files(self.workdir, self.lab.steps[target - 1].show)
-            self.presenter.step(self.setup, target, self.engine.name, files, self.substitutions)
+            shown = shown_step(
+                self.setup, target, self.engine.name, self.workdir, self.substitutions
+            )
+            self.presenter.step(shown)
         return target
 
     def status_rows(self) -> list[list[str]]:

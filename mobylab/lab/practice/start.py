@@ -30,7 +30,7 @@ from ..execute import (
     engine_record,
     open_engines,
     prepare_workdir,
-    shown_files,
+    shown_step,
     start_container_site,
 )
 from ..model import Lab, practice_problem
@@ -162,8 +162,7 @@ def practice(session: Session, lab: Lab, options: PracticeOptions) -> ps.Practic
     try:
         PracticeRun.open(path).write_report()
         presenter.introduce(setup)
-        files = shown_files(workdir, lab.steps[number - 1].show)
-        presenter.step(setup, number, engine.name, files, substitutions)
+        presenter.step(shown_step(setup, number, engine.name, workdir, substitutions))
         env = shell.shell_environment(
             os.environ, engine.cli_env(), values, folder, path, ps.prompt_text(state)
         )

@@ -36,7 +36,8 @@ def dev_image_recipe(
     companions, links, notes = companion_packages(
         offered, go.suite, toolchain.companions_from_debian
     )
-    wanted = list(dict.fromkeys([*build_packages(toolchain.need, go), *companions]))
+    libraries = toolchain.library_packages
+    wanted = list(dict.fromkeys([*build_packages(toolchain.need, go, libraries), *companions]))
     # From a backports suite: what the base suite lacks (Go, maybe more) comes from it.
     base = offered.get(suite, {})
     offered_by_backports = offered.get(go.suite, {}) if backports else {}

@@ -12,7 +12,7 @@ makes natively, then to a release over backports.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -25,26 +25,39 @@ IMPORT_PATH_2017 = "github.com/docker/docker"
 # What Go assumes of a go.mod without a go line.
 GO_MOD_DEFAULT = (1, 16)
 # Build tags the era's Dockerfile asks for that need a C library at build time, and
-# which: the dev image does not carry these, so the tags are left out (and said so).
-TAGS_NEEDING_LIBRARIES = {
-    "seccomp": "libseccomp",
-    "apparmor": "libapparmor",
-    "pkcs11": "libltdl",
-    "selinux": "libselinux",
+# the Debian package with its headers and static library: the dev image carries it
+# when its suite has it, so a dev build has the release's tags.
+TAG_PACKAGES = {
+    "seccomp": ("libseccomp-dev",),
+    "apparmor": ("libapparmor-dev",),
+    # debootstrap does not resolve libltdl-dev's `automaken`, which automake provides.
+    "pkcs11": ("libltdl-dev", "automake"),
+    "selinux": ("libselinux1-dev",),
 }
-# Graph drivers whose cgo code includes headers the dev image does not carry (they
-# come with libbtrfs-dev and libdevmapper-dev), and the tag that leaves each out.
+# Graph drivers whose cgo code includes a library's headers: the Debian package that
+# brings them, and the tag that leaves the driver out when the suite lacks it.
 # Today's btrfs driver includes only the kernel's headers, which libc6-dev brings.
 GRAPHDRIVER_FOLDERS = (
     "daemon/graphdriver/btrfs",
     "daemon/graphdriver/devicemapper",
     "pkg/devicemapper",
 )
-HEADERS_NOT_IN_IMAGE = {
-    "btrfs/ioctl.h": "exclude_graphdriver_btrfs",
-    "btrfs/ctree.h": "exclude_graphdriver_btrfs",
-    "libdevmapper.h": "exclude_graphdriver_devicemapper",
+HEADER_PACKAGES = {
+    "btrfs/ioctl.h": ("libbtrfs-dev", "exclude_graphdriver_btrfs"),
+    "btrfs/ctree.h": ("libbtrfs-dev", "exclude_graphdriver_btrfs"),
 }
+# Drivers left out whatever the suite offers, and why: hack/make.sh links the daemon
+# statically, and Debian ships no libdevmapper.a (the era's Dockerfile built lvm2 for it).
+HEADERS_NOT_LINKABLE = {
+    "libdevmapper.h": (
+        "exclude_graphdriver_devicemapper",
+        "the static daemon needs libdevmapper.a, which Debian's libdevmapper-dev does not ship",
+    ),
+}
+_LIBRARY_PACKAGES = (
+    *(p for needed in TAG_PACKAGES.values() for p in needed),
+    *(p for p, _ in HEADER_PACKAGES.values()),
+)
 
 
 def cgo_includes(go_sources: Sequence[str]) -> list[str]:
@@ -229,27 +242,46 @@ def choose_go(
 
 
 def build_tags(
-    need: GoNeed, dockerfile: str | None, cgo_includes: Sequence[str]
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Pure: (DOCKER_BUILDTAGS for hack/make.sh, notes on what was left out and why).
+    need: GoNeed,
+    dockerfile: str | None,
+    cgo_includes: Sequence[str],
+    offered: Collection[str] = (),
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """Pure: (DOCKER_BUILDTAGS for hack/make.sh, the -dev packages they need, notes).
 
-    Older sources ask in their Dockerfile for tags whose C libraries the dev image
-    does not carry, and hold graph drivers whose cgo code includes headers it lacks
-    (`cgo_includes`: what the graph drivers' files #include): those are turned off.
+    Older sources ask in their Dockerfile for tags that need a C library, and hold
+    graph drivers whose cgo code includes a library's headers (`cgo_includes`: what
+    the graph drivers' files #include). The dev image gets each library's -dev package
+    when the suite `offered` it; without it, the tag is left out (a driver turned off)
+    and a note says why.
     """
     asked = dockerfile_build_tags(dockerfile)
-    kept = [tag for tag in asked if tag not in TAGS_NEEDING_LIBRARIES]
-    notes = [
-        f"build tag {tag!r} left out: it needs {TAGS_NEEDING_LIBRARIES[tag]} at build time"
-        for tag in asked
-        if tag in TAGS_NEEDING_LIBRARIES
-    ]
-    for header in dict.fromkeys(cgo_includes):
-        tag = HEADERS_NOT_IN_IMAGE.get(header)
-        if tag and tag not in kept:
+    kept: list[str] = []
+    packages: list[str] = []
+    notes: list[str] = []
+    for tag in asked:
+        needed = TAG_PACKAGES.get(tag, ())
+        lacking = [package for package in needed if package not in offered]
+        if lacking:
+            notes.append(
+                f"build tag {tag!r} left out: it needs {', '.join(lacking)}, which the suite lacks"
+            )
+        else:
             kept.append(tag)
-            notes.append(f"{tag}: that graph driver needs <{header}>, which the dev image lacks")
-    return tuple(kept), tuple(notes)
+            packages += needed
+    for header in dict.fromkeys(cgo_includes):
+        if header in HEADERS_NOT_LINKABLE:
+            exclude, why = HEADERS_NOT_LINKABLE[header]
+        elif header in HEADER_PACKAGES and HEADER_PACKAGES[header][0] not in offered:
+            package, exclude = HEADER_PACKAGES[header]
+            why = f"that graph driver needs <{header}> from {package}, which the suite lacks"
+        else:
+            packages += [HEADER_PACKAGES[header][0]] if header in HEADER_PACKAGES else []
+            continue
+        if exclude not in kept:
+            kept.append(exclude)
+            notes.append(f"{exclude}: {why}")
+    return tuple(kept), tuple(dict.fromkeys(packages)), tuple(notes)
 
 
 @dataclass(frozen=True)
@@ -265,6 +297,8 @@ class Toolchain:
     # companions (containerd, runc ...) serve this era's daemon.
     companions_from_debian: bool = True
     env: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    # The -dev packages the build tags and graph drivers need in the dev image.
+    library_packages: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -281,6 +315,7 @@ class Toolchain:
             notes=tuple(data.get("notes", ())),
             companions_from_debian=bool(data.get("companions_from_debian", True)),
             env=tuple((str(k), str(v)) for k, v in data.get("env", ())),
+            library_packages=tuple(data.get("library_packages", ())),
         )
 
     def describe(self) -> str:
@@ -317,9 +352,12 @@ def make_toolchain(
     cgo_includes: Sequence[str],
     workdir: str,
     companions_from_debian: bool,
+    offered: Mapping[str, Mapping[str, Package]] | None = None,
 ) -> Toolchain:
-    """Pure: the whole toolchain from the decisions above."""
-    tags, notes = build_tags(need, dockerfile, cgo_includes)
+    """Pure: the whole toolchain from the decisions above (`offered`: the Debian
+    mirror's packages, for the libraries the build tags need)."""
+    in_suite = {name for name in _LIBRARY_PACKAGES if available(offered or {}, go.suite, name)}
+    tags, packages, notes = build_tags(need, dockerfile, cgo_includes, in_suite)
     if need.mode == GOPATH:
         workdir = gopath_workdir(need.import_path)
     return Toolchain(
@@ -330,6 +368,7 @@ def make_toolchain(
         notes=notes,
         companions_from_debian=companions_from_debian,
         env=build_env(need, tags),
+        library_packages=packages,
     )
 
 
@@ -371,13 +410,14 @@ def companion_packages(
 BUILD_PACKAGES = ("ca-certificates", "git", "make", "gcc", "libc6-dev", "pkg-config")
 
 
-def build_packages(need: GoNeed, go: GoChoice) -> list[str]:
-    """Pure: what compiling the engine needs: Go, cgo's compiler and headers, git, make.
+def build_packages(need: GoNeed, go: GoChoice, libraries: Sequence[str] = ()) -> list[str]:
+    """Pure: what compiling the engine needs: Go, cgo's compiler and headers, git, make,
+    and the libraries of its build tags and graph drivers.
 
     Module-era engines build the journald log driver when libsystemd's headers are
     there (hack/make.sh asks pkg-config), so those come too.
     """
-    packages = [go.package, *BUILD_PACKAGES]
+    packages = [go.package, *BUILD_PACKAGES, *libraries]
     if need.mode == MODULE:
         packages.append("libsystemd-dev")
     return packages

@@ -34,10 +34,13 @@ SUITES = (
     "sid",
 )
 INDEX_MAX_AGE = 24 * 3600.0
-# The packages a dev image may need: Go, the daemon's companions, the CLI and buildx.
-_WANTED = re.compile(
+# The packages a dev image may need: Go, the daemon's companions, the CLI and buildx,
+# and the libraries of the engine's build tags and graph drivers. A cached index that
+# looked for other names is read again.
+WANTED_PACKAGES = re.compile(
     r"^(golang-1\.\d+-go|containerd|runc|tini|tini-static|docker-cli|docker-buildx|iptables"
-    r"|libsystemd-dev|pkg-config|gcc|libc6-dev|make|git)$"
+    r"|libsystemd-dev|pkg-config|gcc|libc6-dev|make|git"
+    r"|libseccomp-dev|libapparmor-dev|libltdl-dev|automake|libselinux1-dev|libbtrfs-dev)$"
 )
 
 
@@ -53,7 +56,7 @@ def base_suite(suite: str) -> str:
     return suite.removesuffix("-backports")
 
 
-def parse_packages(text: str, wanted: re.Pattern[str] = _WANTED) -> dict[str, Package]:
+def parse_packages(text: str, wanted: re.Pattern[str] = WANTED_PACKAGES) -> dict[str, Package]:
     """Pure: name -> Package for the wanted packages of a Packages index.
 
     When a package appears more than once (several versions), the last one wins,
@@ -120,8 +123,9 @@ def mirror_request(url: str, timeout: float, *, missing: str, head: bool = False
 
 def _cached_index(data: object, now: float | None = None) -> dict[str, Package] | None:
     """Pure: the packages of a cache file read less than a day ago; None when it is
-    older, or not in the shape this module writes (it is then read again)."""
-    if not isinstance(data, dict):
+    older, looked for other packages, or is not in the shape this module writes (it is
+    then read again)."""
+    if not isinstance(data, dict) or data.get("wanted") != WANTED_PACKAGES.pattern:
         return None
     read, packages = data.get("read"), data.get("packages")
     if (
@@ -166,6 +170,7 @@ def suite_packages(
                 "mirror": mirror,
                 "suite": suite,
                 "read": time.time(),
+                "wanted": WANTED_PACKAGES.pattern,
                 "packages": {p.name: [p.version, p.filename] for p in packages.values()},
             },
         )
@@ -218,6 +223,7 @@ def describe(offered: Mapping[str, Mapping[str, Package]], name: str) -> str:
 
 __all__ = [
     "SUITES",
+    "WANTED_PACKAGES",
     "Package",
     "available",
     "base_suite",

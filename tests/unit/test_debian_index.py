@@ -19,6 +19,7 @@ from mobylab.errors import ImageError
 from mobylab.images.buildx import newest_offer
 from mobylab.images.debian import (
     INDEX_MAX_AGE,
+    WANTED_PACKAGES,
     Package,
     available,
     base_suite,
@@ -108,7 +109,15 @@ def write_cache(cache: Path, mirror: str, suite: str, packages: dict, read: floa
     path = cache_file(cache, mirror, suite)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
-        json.dumps({"mirror": mirror, "suite": suite, "read": read, "packages": packages})
+        json.dumps(
+            {
+                "mirror": mirror,
+                "suite": suite,
+                "read": read,
+                "packages": packages,
+                "wanted": WANTED_PACKAGES.pattern,
+            }
+        )
     )
     return path
 

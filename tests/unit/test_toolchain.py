@@ -393,34 +393,52 @@ def test_cgo_includes_reads_only_cgo_preambles():
     assert cgo_includes([]) == []
 
 
-def test_build_tags_needing_libraries_are_left_out_with_a_note():
-    tags, notes = build_tags(need_2017(), DOCKERFILE_2017, [])
-    assert tags == ()
-    assert len(notes) == 4
-    assert "build tag 'seccomp' left out: it needs libseccomp at build time" in notes
-    assert any("'apparmor'" in n and "libapparmor" in n for n in notes)
-    kept, kept_notes = build_tags(need_2017(), 'ENV DOCKER_BUILDTAGS="journald seccomp"\n', [])
+LIBRARIES = {"libseccomp-dev", "libapparmor-dev", "libltdl-dev", "automake",
+             "libselinux1-dev", "libbtrfs-dev"}  # fmt: skip
+NO_DEVMAPPER = (
+    "exclude_graphdriver_devicemapper: the static daemon needs libdevmapper.a, which Debian's "
+    "libdevmapper-dev does not ship"
+)
+
+
+def test_build_tags_get_their_libraries_from_the_suite():
+    includes = cgo_includes([BTRFS_GO, DEVMAPPER_GO])
+    tags, packages, notes = build_tags(need_2017(), DOCKERFILE_2017, includes, LIBRARIES)
+    # The release's tags and its btrfs driver; devicemapper cannot be linked statically.
+    assert tags == ("apparmor", "pkcs11", "seccomp", "selinux", "exclude_graphdriver_devicemapper")
+    assert packages == ("libapparmor-dev", "libltdl-dev", "automake", "libseccomp-dev",
+                        "libselinux1-dev", "libbtrfs-dev")  # fmt: skip
+    assert notes == (NO_DEVMAPPER,)
+
+
+def test_build_tags_whose_library_the_suite_lacks_are_left_out_with_a_note():
+    tags, packages, notes = build_tags(need_2017(), DOCKERFILE_2017, [], {"libseccomp-dev"})
+    assert (tags, packages) == (("seccomp",), ("libseccomp-dev",))
+    assert len(notes) == 3
+    assert "build tag 'apparmor' left out: it needs libapparmor-dev, which the suite lacks" in notes
+    kept, _, kept_notes = build_tags(need_2017(), 'ENV DOCKER_BUILDTAGS="journald seccomp"\n', [])
     assert kept == ("journald",)
     assert len(kept_notes) == 1
 
 
 def test_graph_drivers_whose_headers_are_missing_are_excluded_once():
     includes = cgo_includes([BTRFS_GO, DEVMAPPER_GO])
-    tags, notes = build_tags(need_2017(), DOCKERFILE_2017, includes)
+    tags, packages, notes = build_tags(need_2017(), DOCKERFILE_2017, includes)
     assert tags == ("exclude_graphdriver_btrfs", "exclude_graphdriver_devicemapper")
+    assert packages == ()
     graph_notes = [n for n in notes if n.startswith("exclude_graphdriver")]
     assert graph_notes == [
-        "exclude_graphdriver_btrfs: that graph driver needs <btrfs/ioctl.h>, which the dev "
-        "image lacks",
-        "exclude_graphdriver_devicemapper: that graph driver needs <libdevmapper.h>, which the "
-        "dev image lacks",
+        "exclude_graphdriver_btrfs: that graph driver needs <btrfs/ioctl.h> from libbtrfs-dev, "
+        "which the suite lacks",
+        NO_DEVMAPPER,
     ]
     # Headers libc6-dev brings (today's btrfs driver) turn nothing off.
-    assert build_tags(need_today(), None, ["linux/btrfs.h", "stdlib.h"]) == ((), ())
+    assert build_tags(need_today(), None, ["linux/btrfs.h", "stdlib.h"]) == ((), (), ())
     # An exclusion the Dockerfile already asks for is not added again.
     asked = "ENV DOCKER_BUILDTAGS exclude_graphdriver_btrfs\n"
     assert build_tags(need_2017(), asked, ["btrfs/ioctl.h"]) == (
         ("exclude_graphdriver_btrfs",),
+        (),
         (),
     )
 

@@ -175,3 +175,44 @@ def test_a_folder_of_its_own_is_fine(value: str) -> None:
     from mobylab.workshop.layout import remote_dir_problem
 
     assert remote_dir_problem(value) == ""
+
+
+def test_env_items_become_a_mapping_and_a_bad_one_is_named() -> None:
+    from mobylab.workshop.commands import parse_env
+
+    assert parse_env(["A=1", "B_2=x=y", "EMPTY="]) == {"A": "1", "B_2": "x=y", "EMPTY": ""}
+    for bad in ("NOVALUE", "1A=x", "A-B=x", "=x"):
+        with pytest.raises(UsageError, match="is not NAME=VALUE"):
+            parse_env([bad])
+
+
+@pytest.mark.parametrize(("value", "port"), [("0", 0), (8090, 8090), ("65535", 65535)])
+def test_a_board_port_is_a_number_from_0_to_65535(value: object, port: int) -> None:
+    from mobylab.workshop.commands import port_number
+
+    assert port_number(value) == port
+
+
+@pytest.mark.parametrize("value", ["-1", "65536", "http", None])
+def test_a_board_port_out_of_range_is_refused(value: object) -> None:
+    from mobylab.workshop.commands import port_number
+
+    with pytest.raises(UsageError, match="--port is"):
+        port_number(value)
+
+
+def test_the_summary_counts_states_and_the_error_names_the_failed_hosts() -> None:
+    from mobylab.workshop.commands import failure_line, hosts_failed, summary_line
+    from mobylab.workshop.pool import HostOutcome
+
+    ok = [HostOutcome(f"h{n}", "OK") for n in range(6)]
+    down = HostOutcome("h6", "UNREACHABLE", step="connect")
+    failed = HostOutcome("h7", "FAIL", message="h7: pip failed")
+    outcomes = [*ok, down, failed]
+    assert summary_line(outcomes) == "8 hosts: 6 OK, 1 FAIL, 1 UNREACHABLE"
+    assert failure_line(down) == "UNREACHABLE: h6: stopped at connect"
+    assert failure_line(failed) == "FAIL: h7: pip failed"
+    error = hosts_failed("provision", outcomes)
+    assert error is not None
+    assert error.message == "workshop.provision: 2 of 8 hosts failed (h6, h7)"
+    assert hosts_failed("provision", ok) is None

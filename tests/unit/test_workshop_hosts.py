@@ -12,6 +12,13 @@ from hypothesis import strategies as st
 
 from mobylab.errors import UsageError
 from mobylab.workshop import hostkeys
+from mobylab.workshop.commands import (
+    failure_line,
+    hosts_failed,
+    parse_env,
+    port_number,
+    summary_line,
+)
 from mobylab.workshop.hosts import (
     HostSpec,
     parse_host,
@@ -20,6 +27,7 @@ from mobylab.workshop.hosts import (
     resolve_inventory,
     select,
 )
+from mobylab.workshop.pool import HostOutcome
 
 
 @pytest.mark.parametrize(
@@ -178,8 +186,6 @@ def test_a_folder_of_its_own_is_fine(value: str) -> None:
 
 
 def test_env_items_become_a_mapping_and_a_bad_one_is_named() -> None:
-    from mobylab.workshop.commands import parse_env
-
     assert parse_env(["A=1", "B_2=x=y", "EMPTY="]) == {"A": "1", "B_2": "x=y", "EMPTY": ""}
     for bad in ("NOVALUE", "1A=x", "A-B=x", "=x"):
         with pytest.raises(UsageError, match="is not NAME=VALUE"):
@@ -188,23 +194,16 @@ def test_env_items_become_a_mapping_and_a_bad_one_is_named() -> None:
 
 @pytest.mark.parametrize(("value", "port"), [("0", 0), (8090, 8090), ("65535", 65535)])
 def test_a_board_port_is_a_number_from_0_to_65535(value: object, port: int) -> None:
-    from mobylab.workshop.commands import port_number
-
     assert port_number(value) == port
 
 
 @pytest.mark.parametrize("value", ["-1", "65536", "http", None])
 def test_a_board_port_out_of_range_is_refused(value: object) -> None:
-    from mobylab.workshop.commands import port_number
-
     with pytest.raises(UsageError, match="--port is"):
         port_number(value)
 
 
 def test_the_summary_counts_states_and_the_error_names_the_failed_hosts() -> None:
-    from mobylab.workshop.commands import failure_line, hosts_failed, summary_line
-    from mobylab.workshop.pool import HostOutcome
-
     ok = [HostOutcome(f"h{n}", "OK") for n in range(6)]
     down = HostOutcome("h6", "UNREACHABLE", step="connect")
     failed = HostOutcome("h7", "FAIL", message="h7: pip failed")

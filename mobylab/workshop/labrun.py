@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
 
 from ..catalog import check_name
 from ..lab.practice import state as practice_state
@@ -246,7 +245,7 @@ PRACTICE_STATES = {
 }
 
 
-def practice_status(text: str, now: float, stuck_after: float) -> tuple[str, str, dict[str, Any]]:
+def practice_status(text: str, now: float, stuck_after: float) -> tuple[str, str, JsonDict]:
     """Pure: a host's outcome state, one line and the data for its practice.json text."""
     try:
         state = practice_state.parse_state(text)
@@ -315,7 +314,7 @@ class LabRunner:
         report = read_json(remote, f"{run_dir}/report.json") if run_dir else None
         if run_dir == before and report is not None and result.exited != 0:
             report = None  # an old report, not this run's
-        data: dict[str, Any] = {"exit": result.exited, "run_dir": run_dir or ""}
+        data: JsonDict = {"exit": result.exited, "run_dir": run_dir or ""}
         if report is not None:
             data["passed"] = report_passed(report)
             data["steps"] = len(report_steps(report))

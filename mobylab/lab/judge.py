@@ -1,9 +1,9 @@
 """Pure: judge a step from what its run saw: its checks, its verdict, its variant.
 
-Nothing here runs a command or asks an engine: execute.py gathers the facts
-(command results, `Facts` lookups, what a variant left) and these functions turn
-them into records, "not in this engine" included. Guided and practice runs both
-judge through them.
+Nothing here runs a command: execute.py gathers the facts (command results, what
+a variant left, and `Facts`, whose lookups a check asks on demand) and these
+functions turn them into records, "not in this engine" included. Guided and
+practice runs both judge through them; tests feed them plain values.
 """
 
 from __future__ import annotations

@@ -19,19 +19,19 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def closed_port_probe(monkeypatch: pytest.MonkeyPatch) -> str:
-    """Aim the registry check at a closed loopback port: tests stay on this machine."""
+def closed_port_probe() -> str:
+    """A closed loopback port for the registry check (the registry_probe setting): tests
+    stay on this machine."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        address = f"127.0.0.1:{sock.getsockname()[1]}"
-    monkeypatch.setenv("MOBYLAB_REGISTRY_PROBE", address)
-    return address
+        return f"127.0.0.1:{sock.getsockname()[1]}"
 
 
 def test_the_doctor_sees_the_running_engine(
     engine: Engine, closed_port_probe: str, tmp_path: Path
 ) -> None:
-    settings = merge_settings({"workspace": str(tmp_path / "ws"), "engine": engine.url}, {})
+    config = {"workspace": str(tmp_path / "ws"), "engine": engine.url}
+    settings = merge_settings(config | {"registry_probe": closed_port_probe}, {})
     checks = {check.name: check for check in run_doctor(settings)}
     assert checks["engine"].status == OK and engine.url in checks["engine"].detail
     assert checks["engine API"].status == OK
@@ -50,7 +50,8 @@ def test_offline_by_setting_makes_no_connection(engine: Engine, tmp_path: Path) 
 
 def test_the_doctor_never_starts_an_engine(closed_port_probe: str, tmp_path: Path) -> None:
     workspace = Workspace(tmp_path / "ws")
-    settings = merge_settings({"workspace": str(workspace.root), "engine": "private"}, {})
+    config = {"workspace": str(workspace.root), "engine": "private"}
+    settings = merge_settings(config | {"registry_probe": closed_port_probe}, {})
     checks = {check.name: check for check in evaluate(collect_facts(settings))}
     assert checks["engine"].status in (WARN, FAIL)
     assert not PrivateEngine(workspace).running()
@@ -58,9 +59,8 @@ def test_the_doctor_never_starts_an_engine(closed_port_probe: str, tmp_path: Pat
 
 
 def test_a_configured_engine_that_is_down_fails(closed_port_probe: str, tmp_path: Path) -> None:
-    settings = merge_settings(
-        {"workspace": str(tmp_path / "ws"), "engine": f"unix://{tmp_path}/none.sock"}, {}
-    )
+    config = {"workspace": str(tmp_path / "ws"), "engine": f"unix://{tmp_path}/none.sock"}
+    settings = merge_settings(config | {"registry_probe": closed_port_probe}, {})
     checks = {check.name: check for check in run_doctor(settings)}
     assert checks["engine"].status == FAIL
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import docker.errors
 
 from ..errors import DevEnvError
-from .container import INNER_TCP_PORT
+from .container import INNER_TCP_PORT, DevStatus
 from .daemon import DevDaemon
 from .resources import DevContainer, api_message
 
@@ -22,61 +23,61 @@ class DevConsole:
         self.container = container
         self.daemon = daemon
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> DevStatus:
         """What runs: the container, the daemon, its version, uptime and images."""
         state = self.container.state()
         found = self.container.own()
         names = self.container.names
         engine = self.daemon.engine
-        record: dict[str, Any] = {
-            "container": names.container,
-            "image": state.get("image"),
-            "era": state.get("era"),
-            "commit": state.get("commit"),
-            "security": state.get("security"),
-            "volume": state.get("volume"),
-            "socket": engine.url,
-            "log": str(names.log),
-            "images": None,
-        }
+        known = DevStatus(container=names.container, socket=engine.url, log=str(names.log))
+        if state is not None:
+            known = replace(
+                known,
+                image=state.image,
+                era=state.era,
+                commit=state.commit,
+                security=state.security,
+                volume=state.volume,
+            )
         if found is None:
-            record.update(container_state="gone", daemon_state="-", state="no container")
-            if state:
-                record["state"] = "container gone"
-            return record
+            gone = "container gone" if state else "no container"
+            return replace(known, container_state="gone", state=gone)
         labels_found = found.labels or {}
-        record["image"] = record["image"] or found.attrs.get("Config", {}).get("Image")
-        record["era"] = record["era"] or labels_found.get("org.mobylab.era")
-        record["commit"] = record["commit"] or labels_found.get("org.mobylab.commit")
-        record["container_state"] = found.status
+        known = replace(
+            known,
+            image=known.image or found.attrs.get("Config", {}).get("Image"),
+            era=known.era or labels_found.get("org.mobylab.era"),
+            commit=known.commit or labels_found.get("org.mobylab.commit"),
+            container_state=found.status,
+        )
         if found.status != "running":
-            record.update(daemon_state="-", state=f"container {found.status}")
-            return record
+            return replace(known, state=f"container {found.status}")
         ports = (found.attrs.get("NetworkSettings") or {}).get("Ports") or {}
         for binding in ports.get(f"{INNER_TCP_PORT}/tcp") or []:
-            record["tcp"] = f"tcp://{binding.get('HostIp')}:{binding.get('HostPort')}"
+            known = replace(known, tcp=f"tcp://{binding.get('HostIp')}:{binding.get('HostPort')}")
         if engine.ping():
             dev_client = engine.client(timeout=30)
             try:
                 version = dev_client.version()
-                record["daemon_version"] = version.get("Version")
-                record["daemon_api"] = version.get("ApiVersion")
-                record["daemon_commit"] = version.get("GitCommit")
-                record["images"] = len(dev_client.api.images())
+                images = len(dev_client.api.images())
             finally:
                 dev_client.close()
             started = self.daemon.started_at()
-            record["uptime_seconds"] = time.time() - started if started else None
-            record.update(daemon_state="running", state="running")
-            return record
+            return replace(
+                known,
+                daemon_state="running",
+                state="running",
+                daemon_version=version.get("Version"),
+                daemon_api=version.get("ApiVersion"),
+                daemon_commit=version.get("GitCommit"),
+                images=images,
+                uptime_seconds=time.time() - started if started else None,
+            )
         exit_status = self.daemon.exit_status()
         if exit_status is not None:
-            record.update(
-                daemon_state=f"dead (exited with status {exit_status})", state="daemon dead"
-            )
-        else:
-            record.update(daemon_state="not answering", state="daemon not answering")
-        return record
+            dead = f"dead (exited with status {exit_status})"
+            return replace(known, daemon_state=dead, state="daemon dead")
+        return replace(known, daemon_state="not answering", state="daemon not answering")
 
     def exec(
         self,
@@ -93,10 +94,10 @@ class DevConsole:
             exec_id = api.exec_create(
                 self.container.names.container,
                 argv,
-                environment={"PATH": state["container_path"]}
-                if state.get("container_path")
+                environment={"PATH": state.container_path}
+                if state and state.container_path
                 else None,
-                workdir=state.get("workdir") or None,
+                workdir=state.workdir if state and state.workdir else None,
                 stdout=True,
                 stderr=True,
             )["Id"]
@@ -121,10 +122,10 @@ class DevConsole:
         self.container.running()
         state = self.container.state()
         argv = [docker_cli, "exec", "-it"]
-        if state.get("container_path"):
-            argv += ["-e", f"PATH={state['container_path']}"]
-        if state.get("workdir"):
-            argv += ["-w", str(state["workdir"])]
+        if state and state.container_path:
+            argv += ["-e", f"PATH={state.container_path}"]
+        if state and state.workdir:
+            argv += ["-w", state.workdir]
         return [
             *argv,
             self.container.names.container,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -260,30 +261,147 @@ def uptime_text(seconds: float | None) -> str:
     return f"{secs}s"
 
 
-def status_rows(status: dict[str, Any]) -> list[tuple[str, str]]:
+@dataclass(frozen=True)
+class DevState:
+    """How a dev container was made, kept in the workspace state while it exists."""
+
+    container: str
+    image: str
+    era: str
+    commit: str
+    version: str
+    workdir: str
+    # PATH inside the container: the build's bundle folders first.
+    container_path: str
+    bundles_dir: str
+    volume: str
+    network: str
+    tcp: bool
+    security: str
+    privileged: bool
+    # (version, commit) the build's dockerd reports of itself (None: not known).
+    identity: tuple[str, str] | None
+    created: float
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "container": self.container,
+            "image": self.image,
+            "era": self.era,
+            "commit": self.commit,
+            "version": self.version,
+            "workdir": self.workdir,
+            "container_path": self.container_path,
+            "bundles_dir": self.bundles_dir,
+            "volume": self.volume,
+            "network": self.network,
+            "tcp": self.tcp,
+            "security": self.security,
+            "privileged": self.privileged,
+            "identity": list(self.identity) if self.identity else None,
+            "created": self.created,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DevState:
+        identity = data.get("identity")
+        return cls(
+            container=str(data.get("container", "")),
+            image=str(data.get("image", "")),
+            era=str(data.get("era", "")),
+            commit=str(data.get("commit", "")),
+            version=str(data.get("version", "")),
+            workdir=str(data.get("workdir", "")),
+            container_path=str(data.get("container_path", "")),
+            bundles_dir=str(data.get("bundles_dir", "")),
+            volume=str(data.get("volume", "")),
+            network=str(data.get("network", "")),
+            tcp=bool(data.get("tcp")),
+            security=str(data.get("security", "")),
+            privileged=bool(data.get("privileged")),
+            identity=(str(identity[0]), str(identity[1])) if identity else None,
+            created=float(data.get("created") or 0.0),
+        )
+
+
+@dataclass(frozen=True)
+class DevStatus:
+    """What dev.status says of one dev environment: its container, its daemon, and one
+    word for both (`state`: running, no container, container gone, container <status>,
+    daemon dead, daemon not answering)."""
+
+    container: str
+    socket: str
+    log: str
+    state: str = "running"
+    container_state: str = "-"
+    daemon_state: str = "-"
+    image: str | None = None
+    era: str | None = None
+    commit: str | None = None
+    security: str | None = None
+    volume: str | None = None
+    # How many images the daemon holds (None: not asked, it does not answer).
+    images: int | None = None
+    # The host-loopback TCP address, when published.
+    tcp: str | None = None
+    # What a running daemon says of itself.
+    daemon_version: str | None = None
+    daemon_api: str | None = None
+    daemon_commit: str | None = None
+    uptime_seconds: float | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """The record `dev.status --json` prints (the daemon's answers only when it runs)."""
+        data: dict[str, object] = {
+            "container": self.container,
+            "image": self.image,
+            "era": self.era,
+            "commit": self.commit,
+            "security": self.security,
+            "volume": self.volume,
+            "socket": self.socket,
+            "log": self.log,
+            "images": self.images,
+            "container_state": self.container_state,
+            "daemon_state": self.daemon_state,
+            "state": self.state,
+        }
+        if self.tcp is not None:
+            data["tcp"] = self.tcp
+        if self.daemon_state == "running":
+            data.update(
+                daemon_version=self.daemon_version,
+                daemon_api=self.daemon_api,
+                daemon_commit=self.daemon_commit,
+                uptime_seconds=self.uptime_seconds,
+            )
+        return data
+
+
+def status_rows(status: DevStatus) -> list[tuple[str, str]]:
     """Pure: the dev.status table from the status record."""
-    daemon = status.get("daemon_state", "-")
-    if status.get("daemon_version"):
+    daemon = status.daemon_state
+    if status.daemon_version:
         daemon = (
-            f"{daemon}, {status['daemon_version']} (API {status.get('daemon_api', '?')}, "
-            f"commit {status.get('daemon_commit') or '?'})"
+            f"{daemon}, {status.daemon_version} (API {status.daemon_api or '?'}, "
+            f"commit {status.daemon_commit or '?'})"
         )
     rows = [
-        ("container", f"{status.get('container', '-')} ({status.get('container_state', '-')})"),
-        ("image", status.get("image") or "-"),
-        ("era", status.get("era") or "-"),
-        ("commit", (status.get("commit") or "-")[:12]),
-        ("security", status.get("security") or "-"),
+        ("container", f"{status.container} ({status.container_state})"),
+        ("image", status.image or "-"),
+        ("era", status.era or "-"),
+        ("commit", (status.commit or "-")[:12]),
+        ("security", status.security or "-"),
         ("daemon", daemon),
-        ("uptime", uptime_text(status.get("uptime_seconds"))),
-        ("socket", status.get("socket") or "-"),
+        ("uptime", uptime_text(status.uptime_seconds)),
+        ("socket", status.socket or "-"),
     ]
-    if status.get("tcp"):
-        rows.append(("tcp", status["tcp"]))
-    images = status.get("images")
-    rows.append(("images inside", "-" if images is None else str(images)))
-    rows.append(("volume", status.get("volume") or "-"))
-    rows.append(("log", status.get("log") or "-"))
+    if status.tcp:
+        rows.append(("tcp", status.tcp))
+    rows.append(("images inside", "-" if status.images is None else str(status.images)))
+    rows.append(("volume", status.volume or "-"))
+    rows.append(("log", status.log or "-"))
     return rows
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from typing import Any
 
 import docker.errors
 
@@ -22,6 +21,7 @@ from .container import (
     DEFAULT_STORAGE_DRIVER,
     FALLBACK_STORAGE_DRIVER,
     NO_DOCKERD,
+    DevState,
     dockerd_args,
     identity_problem,
     last_start_section,
@@ -154,16 +154,16 @@ class DevDaemon:
         """Start the build's dockerd in the running dev container and wait until it answers."""
         self.container.running()
         state = self.container.state()
-        if not state:
+        if state is None:
             raise DevEnvError(
                 "the dev environment's state is missing", "Run `invoke dev.down`, then `dev.up`."
             )
-        driver = self.storage_driver(str(state.get("volume", "")))
+        driver = self.storage_driver(state.volume)
         self._launch(driver, state)
         self.settle(driver, state, timeout)
         return self.engine
 
-    def settle(self, driver: str, state: dict[str, Any], timeout: float) -> None:
+    def settle(self, driver: str, state: DevState, timeout: float) -> None:
         """Wait for the daemon just launched; once, fall back to vfs if overlay2 is refused."""
         try:
             self._wait(state, timeout)
@@ -176,18 +176,18 @@ class DevDaemon:
             driver = FALLBACK_STORAGE_DRIVER
             self._launch(driver, state)
             self._wait(state, timeout)
-        self._remember_driver(str(state.get("volume", "")), driver)
+        self._remember_driver(state.volume, driver)
 
-    def _launch(self, driver: str, state: dict[str, Any]) -> None:
+    def _launch(self, driver: str, state: DevState) -> None:
         group = socket_group(os.geteuid(), os.getegid())
-        argv = dind_argv("start", *dockerd_args(driver, bool(state.get("tcp")), group))
-        code, output = self.container.exec(argv, env={"PATH": str(state.get("container_path", ""))})
+        argv = dind_argv("start", *dockerd_args(driver, state.tcp, group))
+        code, output = self.container.exec(argv, env={"PATH": state.container_path})
         if code == NO_DOCKERD:
             raise no_dockerd(output.strip())
         if code != 0:
             raise DevEnvError("the dev daemon could not be started", detail=output.strip())
 
-    def _wait(self, state: dict[str, Any], timeout: float) -> None:
+    def _wait(self, state: DevState, timeout: float) -> None:
         """Wait until the daemon answers, or say why it never will."""
         watch = StartWatch(self)
         try:
@@ -197,22 +197,21 @@ class DevDaemon:
             raise watch.failure(exc) from None
         self._check_binary(state)
 
-    def _check_binary(self, state: dict[str, Any]) -> None:
+    def _check_binary(self, state: DevState) -> None:
         """The daemon that answers must be the build's, not another dockerd in PATH."""
         try:
             started = (self.container.names.run_dir / "dockerd.path").read_text().strip()
         except OSError:
             return
-        expected = str(state.get("workdir", "")).rstrip("/") + "/bundles/"
+        expected = state.workdir.rstrip("/") + "/bundles/"
         if started and not started.startswith(expected):
             self.stop_quietly()
             raise DevEnvError(
                 f"the dev container found {started}, not the build's dockerd",
                 "Check the build's bundles (`invoke dev.build`); the era's PATH is "
-                + str(state.get("container_path")),
+                + state.container_path,
             )
-        identity = state.get("identity")
-        problem = identity_problem(tuple(identity) if identity else None, self.engine.version())
+        problem = identity_problem(state.identity, self.engine.version())
         if problem:
             self.stop_quietly()
             raise DevEnvError(problem, "Rebuild with `invoke dev.build --force`, then `dev.up`.")

@@ -29,6 +29,8 @@ from .build import BuildRecord, all_builds, last_build, pick_build
 from .console import DevConsole
 from .container import (
     DevNames,
+    DevState,
+    DevStatus,
     cgroup_problem,
     choose_security,
     host_daemon_dirs,
@@ -145,9 +147,10 @@ class DevEnvironment:
             reusable = (
                 found.status == "running"
                 and found.labels.get("org.mobylab.commit") == plan.commit
-                and bool(state.get("tcp")) == tcp
-                and state.get("bundles_dir") == str(target.bundles_dir)
-                and state.get("privileged") == security.privileged
+                and state is not None
+                and state.tcp == tcp
+                and state.bundles_dir == str(target.bundles_dir)
+                and state.privileged == security.privileged
             )
             if reusable:
                 return self._reuse(timeout)
@@ -208,23 +211,23 @@ class DevEnvironment:
         network = self.container.ensure_network(plan)
         driver = self.daemon.storage_driver(volume)
         self.container.prepare_host_dirs()
-        state = {
-            "container": self.names.container,
-            "image": plan.dev_image,
-            "era": plan.era,
-            "commit": plan.commit,
-            "version": plan.version,
-            "workdir": plan.workdir,
-            "container_path": plan.container_path,
-            "bundles_dir": str(target.bundles_dir),
-            "volume": volume,
-            "network": network,
-            "tcp": tcp,
-            "security": security.describe(),
-            "privileged": security.privileged,
-            "identity": list(target.identity) if target.identity else None,
-            "created": time.time(),
-        }
+        state = DevState(
+            container=self.names.container,
+            image=plan.dev_image,
+            era=plan.era,
+            commit=plan.commit,
+            version=plan.version,
+            workdir=plan.workdir,
+            container_path=plan.container_path,
+            bundles_dir=str(target.bundles_dir),
+            volume=volume,
+            network=network,
+            tcp=tcp,
+            security=security.describe(),
+            privileged=security.privileged,
+            identity=target.identity,
+            created=time.time(),
+        )
         created = False
         try:
             self.container.create(
@@ -271,11 +274,12 @@ class DevEnvironment:
         if not start:
             raise DevEnvError("the dev environment is not up", "Run `invoke dev.up`.")
         # A named dev environment runs its own build; the first one, the last built.
-        commit = self.container.state().get("commit") if self.names.name else None
+        state = self.container.state()
+        commit = (state.commit or None) if state and self.names.name else None
         return self.up(
             target_for_build(self.workspace, commit),
             privileged=privileged,
-            tcp=bool(self.container.state().get("tcp")),
+            tcp=bool(state and state.tcp),
             timeout=timeout,
         )
 
@@ -284,7 +288,7 @@ class DevEnvironment:
     def down(self) -> bool:
         """Stop and remove the dev container (the volume stays); False when there was none."""
         found = self.container.own()
-        had_state = bool(self.container.state())
+        had_state = self.container.state() is not None
         if found is not None:
             self.container.remove(found)
         self.container.remove_network()
@@ -325,7 +329,8 @@ def ensure_dev_engine(session: Session, *, start: bool = True, build: str | None
     target = target_for_build(session.workspace, build)
     for name in environment_names(session.workspace):
         with dev_environment(session, start=False, name=name) as env:
-            if env.container.state().get("commit") == target.plan.commit:
+            state = env.container.state()
+            if state is not None and state.commit == target.plan.commit:
                 return env.ensure(
                     start=start, privileged=settings.privileged, timeout=settings.engine_timeout
                 )
@@ -373,7 +378,7 @@ def start_dev_daemon(
             url=engine.url,
             daemon_version=engine.version(),
             host_version=env.container.client.version(),
-            tcp_url=env.console.status().get("tcp") if tcp else None,
+            tcp_url=env.console.status().tcp if tcp else None,
         )
 
 
@@ -398,7 +403,7 @@ def exec_in_dev(session: Session, argv: list[str], name: str) -> int:
         return env.console.exec(argv)
 
 
-def dev_statuses(session: Session, names: list[str] | None) -> list[dict[str, Any]]:
+def dev_statuses(session: Session, names: list[str] | None) -> list[DevStatus]:
     """dev.status: what each named dev environment runs (None: every one of the workspace)."""
     chosen = names if names is not None else environment_names(session.workspace) or [""]
     records = []

@@ -28,6 +28,7 @@ from .container import (
     LOG_DIR,
     RUN_DIR,
     DevNames,
+    DevState,
     bundle_mount_target,
     dockerd_args,
     resource_labels,
@@ -92,10 +93,10 @@ class DevContainer:
 
     # -- what the workspace recorded ------------------------------------------
 
-    def state(self) -> dict[str, Any]:
-        """How the running container was made (image, commit, PATH, volume ...), or {}."""
+    def state(self) -> DevState | None:
+        """How the running container was made (image, commit, PATH, volume ...), or None."""
         value = self.workspace.load_state(self.names.state)
-        return value if isinstance(value, dict) else {}
+        return DevState.from_dict(value) if isinstance(value, dict) and value else None
 
     # -- finding ----------------------------------------------------------------
 
@@ -232,7 +233,7 @@ class DevContainer:
         tcp: bool,
         volume: str,
         network: str,
-        state: dict[str, Any],
+        state: DevState,
     ) -> None:
         """Create the dev container, and save `state` once it exists.
 
@@ -279,7 +280,7 @@ class DevContainer:
             )
         except docker.errors.APIError as exc:
             raise _start_error(exc, security) from None
-        self.workspace.save_state(self.names.state, state)
+        self.workspace.save_state(self.names.state, state.to_dict())
 
     def start(self, security: RunSecurity) -> None:
         try:

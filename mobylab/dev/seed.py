@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import docker.errors
@@ -29,6 +31,24 @@ from ..errors import ImageError
 from ..session import Session
 
 CHUNK = 1 << 20
+
+
+class SeedStatus(StrEnum):
+    """What seeding did with one image."""
+
+    LOADED = "loaded"
+    PRESENT = "present"
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    """One image seeded: its ID, whether it was copied, and how much in how long."""
+
+    image: str
+    id: str
+    status: SeedStatus
+    bytes: int = 0
+    seconds: float = 0.0
 
 
 def normalise_ref(ref: str) -> str:
@@ -79,11 +99,11 @@ def _load_errors(result: Any) -> list[str]:
     return errors
 
 
-def seed_images(host: Engine, dev: Engine, images: list[str]) -> list[dict[str, Any]]:
-    """Copy `images` from `host` to `dev`; one record per image (status loaded/present)."""
+def seed_images(host: Engine, dev: Engine, images: list[str]) -> list[SeedResult]:
+    """Copy `images` from `host` to `dev`; one result per image (loaded or present)."""
     host_client = host.client()
     dev_client = dev.client()
-    results: list[dict[str, Any]] = []
+    results: list[SeedResult] = []
     try:
         wanted: list[tuple[str, Any]] = []
         for ref in images:
@@ -100,9 +120,7 @@ def seed_images(host: Engine, dev: Engine, images: list[str]) -> list[dict[str, 
             if needs_copy(image.id, _dev_image_id(dev_client, normalise_ref(ref))):
                 todo.append((ref, image))
             else:
-                results.append(
-                    {"image": ref, "id": image.id, "status": "present", "bytes": 0, "seconds": 0.0}
-                )
+                results.append(SeedResult(ref, image.id, SeedStatus.PRESENT))
         if not todo:
             return results
         total = sum(int(image.attrs.get("Size") or 0) for _, image in todo)
@@ -124,7 +142,7 @@ def seed_images(host: Engine, dev: Engine, images: list[str]) -> list[dict[str, 
         dev_client.close()
 
 
-def seed_dev_daemon(session: Session, refs: list[str], build: str | None) -> list[dict[str, Any]]:
+def seed_dev_daemon(session: Session, refs: list[str], build: str | None) -> list[SeedResult]:
     """dev.seed: copy images from the host engine into the running dev daemon (of `build`)."""
     from .environment import ensure_dev_engine
 
@@ -134,7 +152,7 @@ def seed_dev_daemon(session: Session, refs: list[str], build: str | None) -> lis
 
 def _copy_one(
     ref: str, image: Any, dev_client: Any, progress: Progress, bar: Any, dev_name: str
-) -> dict[str, Any]:
+) -> SeedResult:
     progress.update(bar, description=f"copying {ref}")
     sent = 0
 
@@ -158,10 +176,4 @@ def _copy_one(
     loaded_id = _dev_image_id(dev_client, normalise_ref(ref))
     if loaded_id is None and not str(ref).startswith("sha256:"):
         raise ImageError(f"the {dev_name} engine did not keep {ref} after loading it")
-    return {
-        "image": ref,
-        "id": image.id,
-        "status": "loaded",
-        "bytes": sent,
-        "seconds": round(time.monotonic() - started, 2),
-    }
+    return SeedResult(ref, image.id, SeedStatus.LOADED, sent, round(time.monotonic() - started, 2))

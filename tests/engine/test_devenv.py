@@ -133,10 +133,10 @@ def test_up_runs_the_builds_daemon_as_an_engine(
 def test_seed_run_and_multi_stage_build_inside(env: DevEnvironment, tmp_path: Path) -> None:
     dev = env.up(target_2017(tmp_path), timeout=120)
     first = seed_images(env.host, dev, [RUNTIME])
-    assert first[0]["status"] == "loaded"
-    assert first[0]["bytes"] > 100_000
+    assert first[0].status == "loaded"
+    assert first[0].bytes > 100_000
     second = seed_images(env.host, dev, [RUNTIME])
-    assert second[0]["status"] == "present"
+    assert second[0].status == "present"
     client = dev.client()
     try:
         output = client.containers.run(RUNTIME, ["sh", "-c", "echo inner run"], remove=True)
@@ -166,7 +166,7 @@ def test_restart_and_down_up_keep_the_images(env: DevEnvironment, tmp_path: Path
     assert env.container.find() is None
     volume = env.names.volume(target.plan.era)
     assert env.container.client.volumes.get(volume).attrs["Labels"][labels.MANAGED] == "true"
-    assert env.console.status()["state"] == "no container"
+    assert env.console.status().state == "no container"
     env.up(target, timeout=120)
     assert RUNTIME in _inner_images(dev)
     assert env.down() is True
@@ -178,7 +178,7 @@ def test_todays_bundles_layout(env: DevEnvironment, tmp_path: Path) -> None:
     assert dev.ping()
     started = (env.names.run_dir / "dockerd.path").read_text().strip()
     assert started == "/usr/src/moby/bundles/binary-daemon/dockerd"
-    assert env.console.status()["era"] == "dev-container"
+    assert env.console.status().era == "dev-container"
 
 
 def test_privileged_always_fails_clearly_and_auto_falls_back(
@@ -200,7 +200,7 @@ def test_privileged_always_fails_clearly_and_auto_falls_back(
     host_config = env.container.find().attrs["HostConfig"]  # type: ignore[union-attr]
     assert host_config["Privileged"] is False
     assert "ALL" in host_config["CapAdd"]
-    assert env.console.status()["security"].startswith("all capabilities except")
+    assert env.console.status().security.startswith("all capabilities except")
 
 
 def test_never_privileged_works_too(env: DevEnvironment, tmp_path: Path) -> None:
@@ -211,7 +211,7 @@ def test_never_privileged_works_too(env: DevEnvironment, tmp_path: Path) -> None
 
 def test_tcp_is_published_on_the_host_loopback_only(env: DevEnvironment, tmp_path: Path) -> None:
     env.up(target_2017(tmp_path), tcp=True, timeout=120)
-    url = env.console.status()["tcp"]
+    url = env.console.status().tcp
     assert url.startswith("tcp://127.0.0.1:")
     assert Engine(url, kind="dev", name="dev-tcp").ping(timeout=10)
     networks = env.container.client.networks.list(names=[env.names.network])
@@ -285,13 +285,13 @@ def test_a_killed_daemon_is_reported_and_recovered(
     while env.daemon.exit_status() is None and time.monotonic() < deadline:
         time.sleep(0.1)
     status = env.console.status()
-    assert status["state"] == "daemon dead"
-    assert "137" in status["daemon_state"]
+    assert status.state == "daemon dead"
+    assert "137" in status.daemon_state
     with pytest.raises(DevEnvError):
         ensure_dev_engine(session, start=False)
     recovered = ensure_dev_engine(session)
     assert recovered == dev and recovered.ping()
-    assert env.console.status()["state"] == "running"
+    assert env.console.status().state == "running"
 
 
 def test_ensure_dev_engine_reuses_a_running_daemon(
@@ -308,7 +308,7 @@ def test_the_container_gone_is_reported(env: DevEnvironment, tmp_path: Path) -> 
     container = env.container.find()
     assert container is not None
     container.remove(force=True)
-    assert env.console.status()["state"] == "container gone"
+    assert env.console.status().state == "container gone"
     with pytest.raises(DevEnvError):
         env.restart(timeout=30)
 
@@ -364,7 +364,7 @@ def test_ctrl_c_during_up_leaves_nothing_running(
     assert proc.returncode != 0
     assert "Interrupted" in output
     assert env.container.find() is None
-    assert env.container.state() == {}
+    assert env.container.state() is None
 
 
 def test_clean_removes_only_labelled_resources(

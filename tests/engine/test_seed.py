@@ -35,13 +35,13 @@ def test_copies_several_and_skips_what_is_there(engine: Engine, dev: Engine) -> 
         client.close()
     assert probe_image
     first = seed_images(engine, dev, [RUNTIME])
-    assert [r["status"] for r in first] == ["loaded"]
+    assert [r.status for r in first] == ["loaded"]
     both = seed_images(engine, dev, [RUNTIME, probe_image])
-    assert {r["image"]: r["status"] for r in both} == {RUNTIME: "present", probe_image: "loaded"}
+    assert {r.image: r.status for r in both} == {RUNTIME: "present", probe_image: "loaded"}
     dev_client = dev.client()
     try:
         for record in both:
-            assert dev_client.images.get(record["image"]).id == record["id"]
+            assert dev_client.images.get(record.image).id == record.id
     finally:
         dev_client.close()
 
@@ -53,7 +53,7 @@ def test_an_image_retagged_on_the_host_is_copied_again(engine: Engine, dev: Engi
     try:
         client.images.get(RUNTIME).tag(tag)
         result = seed_images(engine, dev, [tag])
-        assert result[0]["status"] == "loaded"
+        assert result[0].status == "loaded"
         dev_client = dev.client()
         try:
             assert dev_client.images.get(tag).id == client.images.get(RUNTIME).id

@@ -206,7 +206,7 @@ def test_the_dev_daemon_killed_mid_lab(
         report = json.loads(reports[0].read_text())
         assert report["status"] != "passed"
         # The dev environment says what happened, and recovers.
-        assert dev_up.console.status()["state"] in ("daemon dead", "daemon not answering")
+        assert dev_up.console.status().state in ("daemon dead", "daemon not answering")
         recovered = ensure_dev_engine(session)
         assert recovered.ping()
     finally:
@@ -254,11 +254,11 @@ def test_the_host_engine_restarted_under_the_dev_container(
         env.close()
         env = DevEnvironment(host, workspace)
         # dev.status prints "container exited: start it again with `invoke dev.up`".
-        assert env.console.status()["state"] == "container exited"
+        assert env.console.status().state == "container exited"
         # dev.up brings it back, on the same volume.
         dev = env.up(target, timeout=180)
         assert dev.ping()
-        assert env.console.status()["state"] == "running"
+        assert env.console.status().state == "running"
     finally:
         with contextlib.suppress(Exception):
             tear_down(host, workspace)

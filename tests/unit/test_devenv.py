@@ -11,6 +11,7 @@ from mobylab.dev.clean import is_dev_resource, label_filters
 from mobylab.dev.container import (
     LABEL_KEY,
     DevNames,
+    DevStatus,
     bundle_mount_target,
     choose_security,
     dockerd_args,
@@ -184,16 +185,18 @@ class TestStatus:
     def test_rows_name_the_daemon_state_and_version(self) -> None:
         rows = dict(
             status_rows(
-                {
-                    "container": "mobylab-dev-x",
-                    "container_state": "running",
-                    "daemon_state": "running",
-                    "daemon_version": "17.05.0-dev",
-                    "daemon_api": "1.29",
-                    "daemon_commit": "2fa8fe400d92",
-                    "images": 3,
-                    "tcp": "tcp://127.0.0.1:5555",
-                }
+                DevStatus(
+                    container="mobylab-dev-x",
+                    socket="unix:///run/mobylab/x/docker.sock",
+                    log="/ws/logs/dev.log",
+                    container_state="running",
+                    daemon_state="running",
+                    daemon_version="17.05.0-dev",
+                    daemon_api="1.29",
+                    daemon_commit="2fa8fe400d92",
+                    images=3,
+                    tcp="tcp://127.0.0.1:5555",
+                )
             )
         )
         assert rows["daemon"] == "running, 17.05.0-dev (API 1.29, commit 2fa8fe400d92)"
@@ -201,7 +204,8 @@ class TestStatus:
         assert rows["tcp"] == "tcp://127.0.0.1:5555"
 
     def test_rows_of_a_dead_daemon(self) -> None:
-        rows = dict(status_rows({"container": "c", "daemon_state": "dead (exited with status 1)"}))
+        dead = DevStatus("c", "", "", daemon_state="dead (exited with status 1)")
+        rows = dict(status_rows(dead))
         assert rows["daemon"] == "dead (exited with status 1)"
         assert rows["images inside"] == "-"
 

@@ -78,7 +78,7 @@ def exec_(c, command=None, name=None):
 @friendly_errors
 def seed(c, image=None, build=None):
     """Copy images from the host engine into the dev daemon: `invoke dev.seed -- IMAGE...`."""
-    from ...dev.seed import seed_dev_daemon
+    from ...dev.seed import SeedStatus, seed_dev_daemon
 
     refs = [r for r in (image or []) if r] + command_after_dashes(sys.argv)
     if not refs:
@@ -86,13 +86,12 @@ def seed(c, image=None, build=None):
             "dev.seed needs at least one image",
             "e.g. `invoke dev.seed -- mobylab/runtime:busybox`.",
         )
-    for record in seed_dev_daemon(Session.from_context(c), refs, build):
-        if record["status"] == "present":
-            ui.info(f"{record['image']}: already in the dev daemon")
+    for result in seed_dev_daemon(Session.from_context(c), refs, build):
+        if result.status == SeedStatus.PRESENT:
+            ui.info(f"{result.image}: already in the dev daemon")
         else:
             ui.info(
-                f"{record['image']}: copied {ui.human_bytes(record['bytes'])} "
-                f"in {record['seconds']:.1f}s"
+                f"{result.image}: copied {ui.human_bytes(result.bytes)} in {result.seconds:.1f}s"
             )
 
 

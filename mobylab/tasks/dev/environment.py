@@ -97,18 +97,17 @@ def status(c, json_=False, name=None, all_=False):
         names = [""]
     else:
         names = None
-    records = dev_statuses(Session.from_context(c), names)
+    statuses = dev_statuses(Session.from_context(c), names)
     if json_:
-        chosen: Any = records if all_ else records[0]
-        print(json.dumps(chosen, indent=2, sort_keys=True))
+        records = [status.to_dict() for status in statuses]
+        print(json.dumps(records if all_ else records[0], indent=2, sort_keys=True))
         return
-    for record in records:
-        ui.out.print(ui.table(["", ""], status_rows(record), title="Dev environment"))
-        _say_state(record)
+    for status in statuses:
+        ui.out.print(ui.table(["", ""], status_rows(status), title="Dev environment"))
+        _say_state(status.state)
 
 
-def _say_state(record: dict[str, Any]) -> None:
-    state = record.get("state")
+def _say_state(state: str) -> None:
     if state == "no container":
         ui.info("the dev environment is not up: start it with `invoke dev.up`")
     elif state == "container gone":

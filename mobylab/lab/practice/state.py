@@ -232,6 +232,12 @@ def take_hint(state: PracticeState, hints: Sequence[str], now: float) -> str:
     return text
 
 
+def not_in_engine(state: PracticeState, number: int) -> None:
+    """The engine lacks what step `number` needs: it is skipped, never the learner's."""
+    step = step_of(state, number)
+    step["status"] = step["how"] = SKIPPED
+
+
 def advance_problem(state: PracticeState, skip: bool) -> str:
     """Why `lab next` may not move on now, or ''."""
     step = step_of(state)
@@ -307,17 +313,6 @@ def progress(state: PracticeState, now: float, stuck_after: float) -> Progress:
     done = sum(1 for s in state["steps"] if s["status"] in DONE)
     step = step_of(state)
     on_step = seconds_on(step, now)
-    numbers: dict[str, Any] = {
-        "lab": str(state.get("lab", "")),
-        "step": step["index"],
-        "title": step["title"],
-        "attempts": step["attempts"],
-        "hints_used": step["hints_used"],
-        "on_step": round(on_step, 1),
-        "done_steps": done,
-        "total_steps": total,
-        "steps": [step_summary(s, now).to_dict() for s in state["steps"]],
-    }
     detail = (
         f"{step['attempts']} attempt{'s' if step['attempts'] != 1 else ''}, "
         f"{step['hints_used']} hint{'s' if step['hints_used'] != 1 else ''}, "
@@ -332,4 +327,16 @@ def progress(state: PracticeState, now: float, stuck_after: float) -> Progress:
         state_now, where = STUCK, f"stuck at {where}"
     else:
         state_now, where = RUNNING, f"at {where}"
-    return cast(Progress, {**numbers, "state": state_now, "where": where})
+    return Progress(
+        lab=str(state.get("lab", "")),
+        step=step["index"],
+        title=step["title"],
+        attempts=step["attempts"],
+        hints_used=step["hints_used"],
+        on_step=round(on_step, 1),
+        done_steps=done,
+        total_steps=total,
+        steps=[step_summary(s, now).to_dict() for s in state["steps"]],
+        state=state_now,
+        where=where,
+    )

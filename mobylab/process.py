@@ -122,19 +122,24 @@ def _prepared(
 
 
 def _terminate(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
-    """Stop a child and its process group: SIGINT, then SIGTERM, then SIGKILL."""
-    for sig, wait in ((signal.SIGINT, grace), (signal.SIGTERM, grace), (signal.SIGKILL, grace)):
-        if proc.poll() is not None:
-            return
+    """Stop a child and its process group: SIGINT, then SIGTERM, then SIGKILL.
+
+    The group, not only the child: a grandchild that outlives it (a `docker run` that
+    passes the signal to its container instead of exiting) would hold its output open.
+    """
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
             return
-        try:
-            proc.wait(wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            proc.poll()  # reaps the child: a zombie would keep the group alive
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
 
 
 def run(
@@ -151,7 +156,8 @@ def run(
     """Run argv, merging stdout and stderr, line by line to `on_line` and `log`.
 
     Never raises for a non-zero exit: callers decide what a failure means.
-    Ctrl-C stops the child's whole process group and raises Interrupted.
+    Ctrl-C stops the child's whole process group and raises Interrupted; so does
+    `timeout`, which raises MobylabError, even for a child that prints nothing.
     """
     argv, full_env = _prepared(argv, env)
     tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
@@ -169,12 +175,23 @@ def run(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    # The time limit stops the whole group, so a grandchild holding the output open
+    # (a `docker run` that ignores SIGTERM) cannot outlive it.
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        _terminate(proc)
+
+    watchdog = threading.Timer(timeout, expire) if timeout else None
     try:
+        if watchdog is not None:
+            watchdog.daemon = True
+            watchdog.start()
         if stdin is not None and proc.stdin is not None:
             proc.stdin.write(stdin)
             proc.stdin.close()
         assert proc.stdout is not None
-        deadline = started + timeout if timeout else None
         for raw in iter(proc.stdout.readline, b""):
             line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
             tail.append(line)
@@ -183,19 +200,20 @@ def run(
                 log_handle.flush()
             if on_line:
                 on_line(line)
-            if deadline and time.monotonic() > deadline:
-                _terminate(proc)
-                raise MobylabError(
-                    f"{Path(argv[0]).name} took longer than {timeout:.0f}s and was stopped",
-                    f"See {log}." if log else "",
-                )
         returncode = proc.wait()
+        if expired.is_set():
+            raise MobylabError(
+                f"{Path(argv[0]).name} took longer than {timeout:.0f}s and was stopped",
+                f"See {log}." if log else "",
+            )
     except KeyboardInterrupt:
         _terminate(proc)
         raise Interrupted(
             f"interrupted while running {Path(argv[0]).name}", f"Its log is {log}." if log else ""
         ) from None
     finally:
+        if watchdog is not None:
+            watchdog.cancel()
         if proc.poll() is None:
             _terminate(proc)
         if log_handle:

@@ -3,6 +3,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -120,3 +121,13 @@ def test_sigterm_and_sighup_stop_the_child_tree_as_ctrl_c_does(signum: int, code
     assert "late" not in out
     with pytest.raises(ProcessLookupError):
         os.kill(child, 0)
+
+
+def test_the_time_limit_stops_a_silent_child_and_what_it_started() -> None:
+    """A child that prints nothing is stopped at the limit, and so is a grandchild that
+    ignores SIGINT and SIGTERM (as a `docker run` attached to a container does) and
+    holds the output open after the child is gone."""
+    started = time.monotonic()
+    with pytest.raises(MobylabError, match="took longer than 1s"):
+        process.run(["sh", "-c", "(trap '' INT TERM; exec sleep 60) & wait"], timeout=1)
+    assert time.monotonic() - started < 20

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..engine import Engine
 from ..errors import Interrupted, LabError, MobylabError
+from ..workspace import Workspace
 from . import render
 from . import report as report_mod
 from .checks import last_json
@@ -65,6 +67,17 @@ def publish(setup: RunSetup, report: Report) -> Report:
     """Write the report and render it (Markdown, HTML); the report with their paths."""
     paths = render.render_all(setup.report_dir, report)
     return replace(report, paths={kind: str(path) for kind, path in paths.items()})
+
+
+def render_again(workspace: Workspace, run_id: str | None) -> tuple[Report, dict[str, Path]]:
+    """A run's report (default: the last run's) rendered again, and the files it is in."""
+    run_id = run_id or report_mod.latest_run(workspace)
+    if not run_id:
+        raise LabError("no lab has run in this workspace yet", "Run `invoke lab.multistage --yes`.")
+    report = report_mod.load(workspace, run_id)
+    if report is None:
+        raise LabError(f"no report for the run {run_id!r}", f"Runs are in {workspace.reports}.")
+    return report, render.render_all(workspace.reports / run_id, report)
 
 
 class GuidedRun:

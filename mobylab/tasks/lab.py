@@ -179,20 +179,11 @@ def practice(c, name, engine="host", step=None):
 @friendly_errors
 def report_(c, run=None):
     """Render a run's report again (JSON, Markdown, HTML) and print the paths."""
-    from ..lab import render
-    from ..lab import report as report_mod
+    from ..lab.render import print_comparison
+    from ..lab.runner import render_again
 
-    session = Session.from_context(c)
-    run_id = run or report_mod.latest_run(session.workspace)
-    if not run_id:
-        raise LabError("no lab has run in this workspace yet", "Run `invoke lab.multistage --yes`.")
-    report = report_mod.load(session.workspace, run_id)
-    if report is None:
-        raise LabError(
-            f"no report for the run {run_id!r}", f"Runs are in {session.workspace.reports}."
-        )
-    paths = render.render_all(session.workspace.reports / run_id, report)
-    render.print_comparison(report)
+    report, paths = render_again(Session.from_context(c).workspace, run)
+    print_comparison(report)
     for kind, path in paths.items():
         ui.out.print(f"{kind}: {path}", markup=False, highlight=False)
 

@@ -17,6 +17,8 @@ from .. import ui
 from ..session import Session
 from ..workshop import commands, tables
 from ..workshop.commands import HostFlags
+from ..workshop.driver import logs_folder
+from ..workshop.hosts import host_count
 from ..workshop.layout import DEFAULT_REMOTE_DIR
 from ..workshop.pool import HostOutcome
 from .base import friendly_errors
@@ -62,15 +64,22 @@ def _session(c: Any, flags: HostFlags) -> Session:
     return Session.from_context(c, **flags.settings_flags())
 
 
-def _finish(task_name: str, outcomes: Sequence[HostOutcome], as_json: bool) -> None:
-    """The summary line, one line per failed host, and a non-zero exit when any failed."""
+def _finish(
+    session: Session,
+    task_name: str,
+    outcomes: Sequence[HostOutcome],
+    as_json: bool,
+    summary: str | None = None,
+) -> None:
+    """One summary line (the task's own, else the states counted), one line per failed
+    host, and a non-zero exit when any failed."""
     if as_json:
         print(json.dumps([o.as_dict() for o in outcomes], indent=2))
-    ui.info(commands.summary_line(outcomes))
+    ui.info(summary or commands.summary_line(outcomes))
     for outcome in outcomes:
         if outcome.failed:
             ui.err.print(commands.failure_line(outcome), markup=False, highlight=False)
-    error = commands.hosts_failed(task_name, outcomes)
+    error = commands.hosts_failed(task_name, outcomes, logs_folder(session.workspace))
     if error is not None:
         raise error
 
@@ -85,10 +94,13 @@ def _outcome_table(outcomes: Sequence[HostOutcome], title: str) -> None:
 @with_host_flags
 def check(c, flags: HostFlags, json_=False):
     """Check every attendee machine (the doctor, run remotely) and show a table."""
-    outcomes = commands.check_hosts(_session(c, flags), flags)
+    session = _session(c, flags)
+    outcomes = commands.check_hosts(session, flags)
     if not json_:
         ui.out.print(tables.check_table(outcomes))
-    _finish("check", outcomes, json_)
+        for line in tables.check_notes(outcomes):
+            ui.out.print(line, markup=False, highlight=False)
+    _finish(session, "check", outcomes, json_)
 
 
 @task(
@@ -127,12 +139,13 @@ def provision(
         dev=bool(dev),
         python=python,
     )
-    outcomes = commands.provision_hosts(_session(c, flags), flags, request)
+    session = _session(c, flags)
+    outcomes = commands.provision_hosts(session, flags, request)
     if not outcomes:
         return
     if not json_:
         _outcome_table(outcomes, "Provisioning")
-    _finish("provision", outcomes, json_)
+    _finish(session, "provision", outcomes, json_)
 
 
 @task(
@@ -143,18 +156,21 @@ def provision(
         env="NAME=VALUE for the remote lab (repeatable)",
         detach="start the lab on every host and return; follow with workshop.status",
         engine="host (default), dev (each host's dev daemon, after provision --dev) or both",
+        force="run even where an attendee practises (the practice keeps its progress) or a "
+        "detached lab still runs (it is stopped)",
     ),
 )
 @friendly_errors
 @with_host_flags
-def run(c, flags: HostFlags, lab, json_=False, env=None, detach=False, engine="host"):
+def run(c, flags: HostFlags, lab, json_=False, env=None, detach=False, engine="host", force=False):
     """Run a lab on every attendee machine (`mobylab lab.run LAB --yes` there)."""
+    session = _session(c, flags)
     outcomes = commands.run_lab(
-        _session(c, flags), flags, lab, env, detach=bool(detach), engine=engine
+        session, flags, lab, env, detach=bool(detach), engine=engine, force=bool(force)
     )
     if not json_:
         _outcome_table(outcomes, f"Lab {lab}")
-    _finish("run", outcomes, json_)
+    _finish(session, "run", outcomes, json_)
 
 
 @task(auto_shortflags=False, help=_help())
@@ -162,15 +178,15 @@ def run(c, flags: HostFlags, lab, json_=False, env=None, detach=False, engine="h
 @with_host_flags
 def collect(c, flags: HostFlags, json_=False):
     """Fetch each host's newest lab report and write one report (JSON, Markdown, HTML)."""
-    collected = commands.collect_reports(_session(c, flags), flags)
+    session = _session(c, flags)
+    collected = commands.collect_reports(session, flags)
     summary, paths = collected.summary, collected.paths
     if json_:
         print(json.dumps(summary.to_dict(), indent=2))
     else:
         ui.out.print(tables.collect_table(summary))
-    ui.info(tables.collect_line(summary))
     ui.info(f"report: {paths['html']} (also {paths['md'].name}, {paths['json'].name})")
-    _finish("collect", collected.outcomes, False)
+    _finish(session, "collect", collected.outcomes, False, tables.collect_line(summary))
 
 
 @task(
@@ -181,11 +197,11 @@ def collect(c, flags: HostFlags, json_=False):
 @with_host_flags
 def status(c, flags: HostFlags, json_=False, stuck_after=300.0):
     """Show who is done, who is stuck and where, from each host's newest lab run."""
-    outcomes = commands.lab_status(_session(c, flags), flags, float(stuck_after))
+    session = _session(c, flags)
+    outcomes = commands.lab_status(session, flags, float(stuck_after))
     if not json_:
         ui.out.print(tables.status_table(outcomes))
-        ui.info(tables.status_counts(outcomes))
-    _finish("status", outcomes, json_)
+    _finish(session, "status", outcomes, json_, tables.status_line(outcomes))
 
 
 BOARD_HELP = _help(
@@ -206,7 +222,7 @@ def board(c, flags: HostFlags, port=8090, interval=3.0, stuck_after=300.0):
     )
     url = server.start()
     ui.info(
-        f"board: {url} ({len(server.specs)} hosts, read every {server.interval:g}s; "
+        f"board: {url} ({host_count(len(server.specs))}, read every {server.interval:g}s; "
         "Ctrl-C stops it)"
     )
     try:
@@ -230,14 +246,13 @@ def board(c, flags: HostFlags, port=8090, interval=3.0, stuck_after=300.0):
 @with_host_flags
 def teardown(c, flags: HostFlags, json_=False, yes=False, label=None):
     """List, then with --yes remove, what mobylab created on the hosts (by label only)."""
-    outcomes = commands.teardown_hosts(
-        _session(c, flags), flags, remove=bool(yes), labels=label or []
-    )
+    session = _session(c, flags)
+    outcomes = commands.teardown_hosts(session, flags, remove=bool(yes), labels=label or [])
     if not json_:
         _outcome_table(outcomes, "Teardown" if yes else "Teardown (listing only)")
     if not yes:
         ui.info("nothing was removed; run again with --yes to remove it")
-    _finish("teardown", outcomes, json_)
+    _finish(session, "teardown", outcomes, json_)
 
 
 ns = Collection("workshop", check, provision, run, collect, status, board, teardown)

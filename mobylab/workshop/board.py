@@ -30,7 +30,7 @@ from ..lab.html import render_html
 from ..lab.practice import state as ps
 from ..lab.records import JsonDict, JsonObject, PracticeStep, Report
 from .driver import Workshop
-from .hosts import HostSpec
+from .hosts import HostSpec, host_count
 from .labrun import StatusReader, latest_run_dir, parse_document
 from .layout import RemoteLayout
 from .pool import FAIL, OK, REFUSED, TIMEOUT, UNREACHABLE, HostJob, HostOutcome
@@ -147,7 +147,11 @@ def step_columns(hosts: Sequence[BoardHost]) -> list[tuple[int, str]]:
 def _cell(step: PracticeStep | None, current: bool) -> str:
     if step is None:
         return "<td></td>"
-    classes = [CELL_CLASS.get(step.status, "todo")] + (["current"] if current else [])
+    # A step `lab solve` did is not the learner's own: shown apart from one done by hand.
+    solved = step.status == ps.PASSED and step.how == ps.SOLVED
+    label = ps.SOLVED if solved else step.status
+    kind = "solved" if solved else CELL_CLASS.get(step.status, "todo")
+    classes = [kind] + (["current"] if current else [])
     details = []
     if step.attempts:
         details.append(f"{step.attempts} tr{'ies' if step.attempts != 1 else 'y'}")
@@ -156,10 +160,7 @@ def _cell(step: PracticeStep | None, current: bool) -> str:
     if step.seconds:
         details.append(ps.duration_text(step.seconds))
     small = f"<small>{escape(' · '.join(details))}</small>" if details else ""
-    return (
-        f'<td class="{" ".join(classes)}" data-step="{step.index}">'
-        f"{escape(step.status)}{small}</td>"
-    )
+    return f'<td class="{" ".join(classes)}" data-step="{step.index}">{escape(label)}{small}</td>'
 
 
 def _host_row(host: BoardHost, columns: list[tuple[int, str]]) -> str:
@@ -225,7 +226,7 @@ def render_board(snapshot: BoardSnapshot) -> str:
     alert = f'<p id="error">{escape(snapshot.error)}</p>' if snapshot.error else ""
     tables = "".join(_lab_table(lab, group) for lab, group in by_lab(hosts))
     return alert + (
-        f'<p id="summary">{len(hosts)} hosts: {escape(summary)} · updated '
+        f'<p id="summary">{host_count(len(hosts))}: {escape(summary)} · updated '
         f'<span id="updated">{clock(snapshot.generated)}</span> (poll {snapshot.polls})</p>'
         f"{tables}"
     )
@@ -239,7 +240,8 @@ caption { text-align: left; font-weight: 600; padding: .2rem 0; }
 th, td { border: 1px solid #d5d9e0; padding: .3rem .5rem; text-align: left; vertical-align: top; }
 thead th { background: #eef1f6; } td.num { text-align: right; }
 td small { display: block; color: #5f6775; }
-.passed { background: #e3f4e6; } .failing { background: #fde7e5; } .skipped { background: #f1f1f1; }
+.passed { background: #e3f4e6; } .solved { background: #e6ecfa; }
+.failing { background: #fde7e5; } .skipped { background: #f1f1f1; }
 .todo { color: #8a909b; } .current { outline: 3px solid #5b6ee1; outline-offset: -3px; }
 tr.stuck > th { background: #fff1c2; } tr.down { opacity: .6; }
 tr.down > th { background: #e8e8e8; }

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import ui
-from ..lab.records import JsonDict, JsonObject
+from ..lab.practice import state as ps
+from ..lab.records import JsonDict, JsonObject, PracticeStep, PracticeSummary
 from ..workspace import write_atomic, write_json
 from .labrun import latest_run_dir, read_json, report_passed, report_steps
 from .layout import RemoteLayout
@@ -24,24 +25,67 @@ from .remote import RemoteHost
 
 @dataclass(frozen=True)
 class HostStep:
-    """One step of a host's lab run, as the aggregated report lists it."""
+    """One step of a host's lab run, as the aggregated report lists it.
+
+    A practice run's step carries the learner's figures (`practice`); its seconds are
+    the learner's time on it, not the build's.
+    """
 
     name: str
     passed: bool | None
     seconds: float | None = None
     size: float | None = None
+    practice: PracticeStep | None = None
+
+    @classmethod
+    def of_practice(cls, step: PracticeStep) -> HostStep:
+        passed = True if step.status == ps.PASSED else None
+        return cls(step.title, passed, step.seconds, practice=step)
+
+    @property
+    def verdict(self) -> str:
+        """'pass', 'FAIL' or '-'; a practice step's status and how it was done."""
+        if self.practice is None:
+            return {True: "pass", False: "FAIL", None: "-"}[self.passed]
+        how = self.practice.how
+        if self.practice.status == ps.PASSED:
+            return how or ps.PASSED
+        return self.practice.status
+
+    @property
+    def figures(self) -> list[str]:
+        """The learner's attempts and hints (a practice step), then time and size."""
+        found = []
+        if self.practice is not None:
+            tries = self.practice.attempts
+            hints = self.practice.hints_used
+            found += [f"{tries} tr{'ies' if tries != 1 else 'y'}"] if tries else []
+            found += [f"{hints} hint{'s' if hints != 1 else ''}"] if hints else []
+        if self.seconds is not None:
+            found.append(f"{self.seconds:.1f}s")
+        if self.size is not None:
+            found.append(ui.human_bytes(self.size))
+        return found
 
     def to_dict(self) -> JsonDict:
-        return {
+        data: JsonDict = {
             "name": self.name,
             "passed": self.passed,
             "seconds": self.seconds,
             "size": self.size,
         }
+        return data | ({"practice": self.practice.to_dict()} if self.practice else {})
 
     @classmethod
     def from_dict(cls, data: JsonObject) -> HostStep:
-        return cls(data["name"], data["passed"], data.get("seconds"), data.get("size"))
+        practice = data.get("practice")
+        return cls(
+            data["name"],
+            data["passed"],
+            data.get("seconds"),
+            data.get("size"),
+            PracticeStep.from_dict(practice) if practice else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -63,7 +107,11 @@ class HostResult:
 
     @property
     def verdict(self) -> str:
-        return "passed" if self.passed else ("FAILED" if self.finished else "no report")
+        if self.passed:
+            return "passed"
+        if self.finished:
+            return "FAILED"
+        return "in progress" if self.lab is not None else "no report"
 
     def to_dict(self) -> JsonDict:
         data: JsonDict = {
@@ -163,19 +211,28 @@ class WorkshopSummary:
 
 
 def summarize_host(host: str, report: JsonObject | None, error: str = "") -> HostResult:
-    """Pure: one host's row in the aggregated report, from its lab report's JSON."""
+    """Pure: one host's row in the aggregated report, from its lab report's JSON; a
+    practice run's steps are the learner's (every step, with its figures)."""
     if report is None:
         return HostResult(host, finished=False, passed=False, error=error)
-    steps = tuple(
-        HostStep(step["name"], step["passed"], step["seconds"], step["size"])
-        for step in report_steps(report)
-    )
+    practice = report.get("practice")
+    if isinstance(practice, dict) and practice.get("steps"):
+        summary = PracticeSummary.from_dict(practice)
+        steps = tuple(HostStep.of_practice(step) for step in summary.steps)
+        done = sum(1 for step in summary.steps if step.status in ps.DONE)
+        running = f"in progress at step {summary.current}/{len(steps)} ({done} done)"
+    else:
+        steps = tuple(
+            HostStep(step["name"], step["passed"], step["seconds"], step["size"])
+            for step in report_steps(report)
+        )
+        running = "still running"
     verdict = report_passed(report)
     return HostResult(
         host,
         finished=verdict is not None,
         passed=bool(verdict),
-        error="" if verdict is not None else "still running",
+        error="" if verdict is not None else running,
         lab=str(report.get("lab", "")),
         engines=tuple(
             e.get("name", "?") if isinstance(e, dict) else str(e)
@@ -192,13 +249,8 @@ def aggregate(rows: Sequence[HostResult]) -> WorkshopSummary:
 
 
 def _cell(step: HostStep) -> str:
-    verdict = {True: "pass", False: "FAIL", None: "-"}[step.passed]
-    extras = []
-    if step.seconds is not None:
-        extras.append(f"{step.seconds:.1f}s")
-    if step.size is not None:
-        extras.append(ui.human_bytes(step.size))
-    return f"{verdict} ({', '.join(extras)})" if extras else verdict
+    extras = step.figures
+    return f"{step.verdict} ({', '.join(extras)})" if extras else step.verdict
 
 
 def _overall_line(summary: WorkshopSummary) -> str:
@@ -291,6 +343,7 @@ class ReportFetcher:
         report = redacted(report, self.redactor)
         write_json(self.dest / f"{job.spec.file_name}.json", report)
         row = summarize_host(job.label, report)
-        state = OK if row.passed else FAIL
-        message = "passed" if row.passed else "failed"
+        # A run still going (a learner at work on a step) is no failure.
+        state = FAIL if row.finished and not row.passed else OK
+        message = "passed" if row.passed else ("failed" if row.finished else row.error)
         return HostOutcome(job.label, state, "fetch", message, data={"report": report})

@@ -25,7 +25,7 @@ from .board import BoardServer
 from .check import check_body
 from .collect import ReportFetcher, WorkshopSummary, aggregate, summarize_host, write_reports
 from .driver import Body, Workshop, WorkshopOptions
-from .hosts import HostSpec, resolve_inventory, select
+from .hosts import HostSpec, host_count, resolve_inventory, select
 from .labrun import LabRunner, StatusReader
 from .layout import remote_dir_problem
 from .pool import HostOutcome
@@ -125,10 +125,10 @@ def open_workshop(
 
 
 def summary_line(outcomes: Sequence[HostOutcome]) -> str:
-    """Pure: '8 hosts: 7 OK, 1 FAIL'."""
+    """Pure: '8 hosts: 7 OK, 1 FAIL' ('1 host: 1 OK')."""
     counts = Counter(o.state for o in outcomes)
     parts = [f"{counts[s]} {s}" for s in SUMMARY_ORDER if counts[s]]
-    return f"{len(outcomes)} hosts: " + ", ".join(parts)
+    return f"{host_count(len(outcomes))}: " + ", ".join(parts)
 
 
 def failure_line(outcome: HostOutcome) -> str:
@@ -139,15 +139,16 @@ def failure_line(outcome: HostOutcome) -> str:
     return f"{outcome.state}: {text}"
 
 
-def hosts_failed(name: str, outcomes: Sequence[HostOutcome]) -> WorkshopError | None:
-    """Pure: the error a task ends with when any host failed, else None."""
+def hosts_failed(name: str, outcomes: Sequence[HostOutcome], logs: Path) -> WorkshopError | None:
+    """Pure: the error a task ends with when any host failed (naming the hosts' logs
+    folder), else None."""
     failed = [o.host for o in outcomes if o.failed]
     if not failed:
         return None
     shown = ", ".join(failed[:5]) + (" ..." if len(failed) > 5 else "")
     return WorkshopError(
-        f"workshop.{name}: {len(failed)} of {len(outcomes)} hosts failed ({shown})",
-        "See the table and <workspace>/workshop/logs; retry with --only-failed.",
+        f"workshop.{name}: {len(failed)} of {host_count(len(outcomes))} failed ({shown})",
+        f"See the table and the logs in {logs}; retry with --only-failed.",
     )
 
 
@@ -201,13 +202,15 @@ def run_lab(
     *,
     detach: bool = False,
     engine: str = "host",
+    force: bool = False,
 ) -> list[HostOutcome]:
-    """workshop.run: `mobylab lab.run LAB --yes` on every host."""
+    """workshop.run: `mobylab lab.run LAB --yes` on every host (`force`: also where an
+    attendee practises or a detached lab runs)."""
     check_name(lab)
     choice = parse_engine_choice(engine)
     variables = parse_env(env)
     task = open_workshop(session, "run", flags, env=variables)
-    return task.run(LabRunner(lab, variables, detach=detach, engine=choice))
+    return task.run(LabRunner(lab, variables, detach=detach, engine=choice, force=force))
 
 
 @dataclass(frozen=True)

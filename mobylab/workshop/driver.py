@@ -35,6 +35,11 @@ class WorkshopOptions:
     live: bool | None = None
 
 
+def logs_folder(workspace: Workspace) -> Path:
+    """Where each host's log of the workshop tasks is kept."""
+    return workspace.root / "workshop" / "logs"
+
+
 class Workshop:
     """One workshop task over a set of hosts."""
 
@@ -51,7 +56,7 @@ class Workshop:
 
     @property
     def logs(self) -> Path:
-        path = self.root / "logs"
+        path = logs_folder(self.workspace)
         path.mkdir(parents=True, exist_ok=True)
         return path
 

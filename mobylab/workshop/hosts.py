@@ -43,6 +43,11 @@ class HostSpec:
         return re.sub(r"[^A-Za-z0-9._@-]", "_", self.label)
 
 
+def host_count(number: int) -> str:
+    """Pure: '1 host', '8 hosts'."""
+    return f"{number} host" if number == 1 else f"{number} hosts"
+
+
 def _refuse(text: str, why: str) -> UsageError:
     return UsageError(
         f"host {text!r} is not valid: {why}",

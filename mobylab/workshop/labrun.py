@@ -11,6 +11,7 @@ than --stuck-after is stuck.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 
 from ..catalog import check_name
@@ -65,11 +66,15 @@ def detached_command(layout: RemoteLayout, env: dict[str, str], argv: list[str])
 
 
 def stop_detached_lab(layout: RemoteLayout) -> str:
-    """Shell: end a detached lab that still runs (its whole process group)."""
+    """Shell: end a detached lab that still runs (its whole process group, as Ctrl-C
+    would: its containers are removed) and wait up to 60 s for it to be gone."""
     pid = sh(layout.lab_pid)
     return (
         f'if [ -s {pid} ] && kill -0 "$(cat {pid})" 2>/dev/null; then '
-        f'kill -TERM -- "-$(cat {pid})"; fi; true'
+        f'kill -TERM -- "-$(cat {pid})"; for _ in $(seq 120); do '
+        # Gone, or a zombie its parent has not reaped yet: it no longer works.
+        f'ps -o stat= -p "$(cat {pid})" 2>/dev/null | grep -q "^[^Z]" || break; sleep 0.5; '
+        "done; fi; true"
     )
 
 
@@ -245,6 +250,11 @@ PRACTICE_STATES = {
 }
 
 
+def steps_done_text(done: int, total: int, solved: int) -> str:
+    """Pure: '3/6', or '3/6 (1 solved)' when `lab solve` did some of them."""
+    return f"{done}/{total}" + (f" ({solved} solved)" if solved else "")
+
+
 def practice_status(text: str, now: float, stuck_after: float) -> tuple[str, str, JsonDict]:
     """Pure: a host's outcome state, one line and the data for its practice.json text."""
     try:
@@ -252,20 +262,43 @@ def practice_status(text: str, now: float, stuck_after: float) -> tuple[str, str
     except ValueError as exc:
         return FAIL, f"practice.json {exc}", {"progress": FAIL, "where": f"practice.json {exc}"}
     where = practice_state.progress(state, now, stuck_after)
+    solved = sum(1 for step in where["steps"] if step.get("how") == practice_state.SOLVED)
     data = {
         "progress": where["state"],
         "where": where["where"],
         "lab": where["lab"],
-        "steps": f"{where['done_steps']}/{where['total_steps']}",
+        "steps": steps_done_text(where["done_steps"], where["total_steps"], solved),
         "idle": now - float(state.get("updated") or now),
         "practice": where,
     }
     return PRACTICE_STATES[where["state"]], where["where"], data
 
 
+def practice_in_progress(text: str | None, now: float) -> str:
+    """Pure: where an attendee's practice run stands when it has steps left (its
+    practice.json text), else ''."""
+    if text is None:
+        return ""
+    try:
+        state = practice_state.parse_state(text)
+    except ValueError:
+        return ""
+    if practice_state.first_unfinished(state) is None:
+        return ""
+    # No learner counts as stuck here: only where they are matters.
+    where = practice_state.progress(state, now, stuck_after=float("inf"))
+    return f"{where['lab']} {where['where']}"
+
+
 class LabRunner:
     """The workshop.run body: `mobylab lab.run LAB --yes` on the host, waited for or
-    (detach) started in the background for workshop.status and workshop.collect."""
+    (detach) started in the background for workshop.status and workshop.collect.
+
+    A host where an attendee's practice run has steps left, or where a lab started
+    with --detach still runs, refuses; `force` runs the lab anyway: the practice
+    keeps its progress (its own run folder, resumed by lab.practice), the detached
+    lab is stopped as Ctrl-C would stop it.
+    """
 
     def __init__(
         self,
@@ -274,16 +307,38 @@ class LabRunner:
         *,
         detach: bool = False,
         engine: str = "host",
+        force: bool = False,
     ) -> None:
         self.lab = check_name(lab)
         self.extra_env = dict(extra_env or {})
         self.detach = detach
         # The host's engine, or its dev daemon (after workshop.provision --dev, dev.up).
         self.engine = engine
+        self.force = force
+
+    def _practice_refusal(
+        self, remote: RemoteHost, layout: RemoteLayout, job: HostJob
+    ) -> HostOutcome | None:
+        run_dir = latest_run_dir(remote, layout)
+        text = remote.read_text(f"{run_dir}/{practice_state.FILE_NAME}") if run_dir else None
+        where = practice_in_progress(text, time.time())
+        if not where:
+            return None
+        message = (
+            f"an attendee's practice of {where}: not running {self.lab} over it "
+            "(--force runs it anyway; the practice keeps its progress)"
+        )
+        return HostOutcome(job.label, FAIL, "check", message, data={"practice": where})
 
     def __call__(self, remote: RemoteHost, layout: RemoteLayout, job: HostJob) -> HostOutcome:
         job.begin("check")
         require_installed(remote, layout)
+        if self.force:
+            remote.run(stop_detached_lab(layout), check=False, what="stopping the detached lab")
+        else:
+            refusal = self._practice_refusal(remote, layout, job)
+            if refusal is not None:
+                return refusal
         # Waiting for the run: the newest report before it tells an old one from its own.
         before = None if self.detach else latest_run_dir(remote, layout)
         job.begin(f"lab.run {self.lab}")
@@ -302,7 +357,8 @@ class LabRunner:
                 job.label,
                 FAIL,
                 "check",
-                f"a lab started with --detach still runs here (pid {pid}): see workshop.status",
+                f"a lab started with --detach still runs here (pid {pid}): follow it with "
+                "workshop.status, or stop it and run this one with --force",
                 data={"exit": result.exited, "pid": pid},
             )
         if self.detach and result.ok:

@@ -5,15 +5,19 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+from rich import box
 from rich.table import Table
 
 from .. import ui
-from .collect import WorkshopSummary
+from .collect import HostStep, WorkshopSummary
+from .commands import failure_line
+from .hosts import host_count
 from .pool import HostOutcome
 
 
 def check_table(outcomes: Sequence[HostOutcome]) -> Table:
-    """workshop.check: each machine's engine, disk, privileges and mobylab."""
+    """workshop.check: each machine's engine, disk, privileges and mobylab; the notes
+    follow the table (check_notes), so a host's name stays whole at 80 columns."""
     rows = [
         (
             o.host,
@@ -22,12 +26,23 @@ def check_table(outcomes: Sequence[HostOutcome]) -> Table:
             o.data.get("disk", "-"),
             o.data.get("privileged", "-"),
             o.data.get("mobylab", "-"),
-            o.message,
         )
         for o in outcomes
     ]
-    columns = ["host", "state", "engine", "disk", "privileged", "mobylab", "notes"]
-    return ui.table(columns, rows, title="Attendee machines")
+    columns = ["host", "state", "engine", "disk", "privileged", "mobylab"]
+    table = ui.table(columns, rows, title="Attendee machines")
+    # Lines only under the header, one space between columns: six columns fit 80.
+    table.box, table.show_edge, table.pad_edge = box.SIMPLE_HEAD, False, False
+    table.collapse_padding = True
+    for number in (0, 1, 3, 5):  # host, state, disk, mobylab: never cut
+        table.columns[number].no_wrap = True
+    return table
+
+
+def check_notes(outcomes: Sequence[HostOutcome]) -> list[str]:
+    """workshop.check: 'WARN: host: what to do' for each host that did not fail but has
+    notes (a failed host's line comes with the error)."""
+    return [failure_line(o) for o in outcomes if o.message and not o.failed]
 
 
 def status_table(outcomes: Sequence[HostOutcome]) -> Table:
@@ -49,28 +64,40 @@ def status_table(outcomes: Sequence[HostOutcome]) -> Table:
     return ui.table(["host", "state", "lab", "steps", "where", "last update"], rows, "Lab runs")
 
 
-def status_counts(outcomes: Sequence[HostOutcome]) -> str:
-    """'5 finished, 1 running, 2 stuck' (states in alphabetical order)."""
+def status_line(outcomes: Sequence[HostOutcome]) -> str:
+    """'8 hosts: 5 FINISHED, 1 RUNNING, 2 STUCK' (states in alphabetical order)."""
     counts = Counter(o.data.get("progress", o.state) for o in outcomes)
-    return ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+    parts = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+    return f"{host_count(len(outcomes))}: {parts}"
 
 
 def collect_table(summary: WorkshopSummary) -> Table:
     """workshop.collect: each host's verdict and its steps."""
     rows = []
     for row in summary.results:
-        steps = ", ".join(
-            f"{s.name} {'ok' if s.passed else 'FAIL' if s.passed is False else '-'}"
-            for s in row.steps
-        )
-        rows.append((row.host, row.verdict, steps or row.error))
+        steps = "; ".join(_step_text(step) for step in row.steps)
+        # A run still going says where it is ("in progress at step 3/6 (2 done)").
+        verdict = row.error if row.error and row.steps else row.verdict
+        rows.append((row.host, verdict, steps or row.error))
     return ui.table(["host", "result", "steps"], rows, title="Collected reports")
 
 
+def _step_text(step: HostStep) -> str:
+    """'Build ok', 'Run FAIL'; a practice step with the learner's figures:
+    'Build solved (2 tries, 1 hint, 40.0s)'."""
+    if step.practice is None:
+        return f"{step.name} {'ok' if step.passed else 'FAIL' if step.passed is False else '-'}"
+    figures = f" ({', '.join(step.figures)})" if step.figures else ""
+    return f"{step.name} {step.verdict}{figures}"
+
+
 def collect_line(summary: WorkshopSummary) -> str:
-    """'8/8 finished, 7 passed; slowest step build on host (12.0s)'."""
+    """'8 hosts: 7 finished, 6 passed, 1 in progress; slowest step Build on h1 (12.0s)'."""
+    verdicts = Counter(row.verdict for row in summary.results)
+    parts = [f"{summary.finished} finished", f"{summary.passed} passed"]
+    parts += [f"{verdicts[v]} {v}" for v in ("in progress", "no report") if verdicts[v]]
+    line = f"{host_count(summary.hosts)}: " + ", ".join(parts)
     slow = summary.slowest_step
-    line = f"{summary.finished}/{summary.hosts} finished, {summary.passed} passed"
     if slow:
         line += f"; slowest step {slow.step} on {slow.host} ({slow.seconds:.1f}s)"
     return line

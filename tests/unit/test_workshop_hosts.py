@@ -211,7 +211,7 @@ def test_the_summary_counts_states_and_the_error_names_the_failed_hosts() -> Non
     assert summary_line(outcomes) == "8 hosts: 6 OK, 1 FAIL, 1 UNREACHABLE"
     assert failure_line(down) == "UNREACHABLE: h6: stopped at connect"
     assert failure_line(failed) == "FAIL: h7: pip failed"
-    error = hosts_failed("provision", outcomes)
+    error = hosts_failed("provision", outcomes, Path("logs"))
     assert error is not None
     assert error.message == "workshop.provision: 2 of 8 hosts failed (h6, h7)"
-    assert hosts_failed("provision", ok) is None
+    assert hosts_failed("provision", ok, Path("logs")) is None

@@ -209,4 +209,4 @@ def test_status_shows_each_hosts_step_attempts_and_time(
     assert "report.json is not valid JSON" in rows["broken"]
     # The broken host is the one failure; the stuck one a warning.
     assert result.returncode == 1
-    assert "5 hosts: 3 OK, 1 WARN, 1 FAIL" in result.stderr
+    assert "5 hosts: 1 FAIL, 1 FINISHED, 1 PAUSED, 1 RUNNING, 1 STUCK" in result.stderr

@@ -95,7 +95,7 @@ def test_only_failed_retries_just_that_host(flow: MobylabCli, ssh_farm: SshFarm)
     assert blocked.spec in result.stdout
     others = [h.spec for h in ssh_farm.hosts if h.number != FAILING_HOST]
     assert not any(spec in result.stdout for spec in others)
-    assert "1 hosts:" in result.stderr
+    assert "1 host: 1 OK" in result.stderr
     assert (blocked.remote_dir / ".mobylab-workshop").is_file()
 
 

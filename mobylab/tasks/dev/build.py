@@ -115,8 +115,7 @@ def plan(c, checkout=None, json_=False, route="auto", target=None, no_fixes=Fals
 def build(
     c, target=None, force=False, checkout=None, skip_cross=False, route="auto", no_fixes=False
 ):
-    """Build the engine the way its era does (or from source, offline); a built commit is a
-    no-op."""
+    """Build the engine as its era does (or from source, offline); a built commit is reused."""
     from ...dev.pipeline import BuildDone, build_checkout
     from ...dev.routes import ROUTE_CHOICES
 

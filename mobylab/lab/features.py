@@ -1,6 +1,9 @@
-"""Pure: is a failed step an engine lacking the step's feature, and the matrix's words.
+"""Pure: does an engine lack a step's feature, and the matrix's words.
 
-Told apart by what the engine did, never by a table of versions or dates:
+A step that declares what it needs (`needs_api`, `needs_builder`) is decided before
+it runs, from what the engine reports (`lacking_need`); a step that declares no
+need but shows a `feature` is told apart after it ran, by what the engine did,
+never by a table of versions or dates:
 - the engine refused the Dockerfile or an option before building anything (a
   2017 daemon reads `FROM x AS builder` as an image reference: "invalid reference
   format"): the step is "not in this engine", in the daemon's own words;
@@ -15,7 +18,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from .records import CheckResult, CommandResult, FeatureCell, Status
+from .model import Step
+from .records import CheckResult, CommandResult, EngineRecord, FeatureCell, Status
 
 _LEGACY_STEP = re.compile(r"^Step (\d+)/\d+ :")
 _BUILDKIT_STEP = re.compile(r"^#\d+ \[(?!internal\])[^\]]+\]")
@@ -36,6 +40,26 @@ _NOT_ABOUT_FEATURES = re.compile(
     r"context canceled|i/o timeout",
     re.IGNORECASE,
 )
+
+
+def api_tuple(version: str) -> tuple[int, ...]:
+    """Pure: "1.44" as (1, 44); () for what is not a version."""
+    parts = version.strip().split(".")
+    return tuple(int(p) for p in parts) if all(p.isdigit() for p in parts) else ()
+
+
+def lacking_need(step: Step, engine: EngineRecord) -> str:
+    """Pure: what the engine lacks of what the step declares it needs, or ''."""
+    if step.needs_api:
+        speaks = api_tuple(engine.api_version or "")
+        if speaks and speaks < api_tuple(step.needs_api):
+            return f"needs API {step.needs_api}; this engine speaks {engine.api_version}"
+    if step.needs_builder is not None and engine.builder is not step.needs_builder:
+        return (
+            f"needs the {step.needs_builder} builder; this engine builds with "
+            f"{engine.builder} ({engine.builder_reason})"
+        )
+    return ""
 
 
 def refused_before_building(lines: Sequence[str]) -> bool:

@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .checks import CheckCategory, Facts, category_of, evaluate, step_status
+from .checks import CheckCategory, Facts, category_of, evaluate, last_json, step_status
 from .features import absent_reason
 from .metrics import ImageFacts
 from .model import Check, Step
@@ -40,6 +40,12 @@ class VariantFacts:
     leftovers: tuple[Leftover, ...]
     # The JSON its image printed, when it runs the app.
     output: Any = None
+
+
+def variant_output(commands: Sequence[CommandResult]) -> Any:
+    """The JSON the last `run` command printed (the app's counts), None when none ran."""
+    runs = [c for c in commands if c.role == "run"]
+    return last_json(runs[-1].output) if runs else None
 
 
 def reads_output(check: Check) -> bool:
@@ -114,13 +120,15 @@ def judge_step(
 
     `by_hand` (practice): the learner did the step and the commands only probe it, so
     the checks alone decide, and a failure is the learner's, not a feature the engine
-    lacks.
+    lacks. A step that declares its needs (and so ran on an engine that has them)
+    fails when it fails.
     """
     counted = () if by_hand else commands
     ran_all = by_hand or len(commands) == len(step.commands)
     status = step_status([c.exited_as_expected for c in counted], checks, ran_all)
     reason = failure_reason(counted, checks) if status == Status.FAILED else ""
-    if status == Status.FAILED and not by_hand:
+    # A step that declared its needs ran because the engine has them: its failure is one.
+    if status == Status.FAILED and not by_hand and not step.declares_needs:
         marked = [check.shows_feature for check in step.checks]
         missing = absent_reason(step.feature, counted, checks, marked)
         if missing:

@@ -12,6 +12,7 @@ Every error names the file and the field, e.g.
 
 from __future__ import annotations
 
+import re
 import shlex
 import tomllib
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from .checks import (
     category_of,
     unknown_placeholders,
 )
+from .records import Builder
 
 # A table of lab.toml as tomllib reads it.
 TomlTable = dict[str, Any]
@@ -34,6 +36,8 @@ PROGRAMS = ("docker", "ls", "cat")
 MEASUREMENT_TYPES = ("image-size",)
 ROLES = ("build", "run", "inspect")
 LEFTOVER_KINDS = ("file", "image", "container")
+# An engine API version as lab.toml declares it: "1.NN".
+API_VERSION = re.compile(r"1\.(\d{1,3})")
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,15 @@ class Step:
     # The engine feature the step shows ("named stages"): an engine without it gets
     # "not in this engine" for the step, in the report's features x engines matrix.
     feature: str = ""
+    # What the engine must have for the step: an API version ("1.44") and a builder.
+    # An engine without it gets "not in this engine" without running the step; one
+    # with it that still fails the step fails.
+    needs_api: str = ""
+    needs_builder: Builder | None = None
+
+    @property
+    def declares_needs(self) -> bool:
+        return bool(self.needs_api) or self.needs_builder is not None
 
 
 @dataclass(frozen=True)
@@ -383,6 +396,8 @@ def _variant(reader: _Reader, table: Any, where: str, workdir: Path) -> Variant:
 
 STEP_FIELDS = {
     "feature",
+    "needs_api",
+    "needs_builder",
     "title",
     "narrative",
     "show",
@@ -444,6 +459,20 @@ def _step(reader: _Reader, table: Any, where: str, workdir: Path) -> Step:
                     "in practice mode this check would run a build command for the learner",
                     "Point it at a run or inspect command of the step.",
                 )
+    needs_api = reader.get(table, "needs_api", where, str, "")
+    if needs_api and not API_VERSION.fullmatch(needs_api):
+        raise reader.fail(
+            f"{where}.needs_api",
+            f"{needs_api!r} is not an engine API version",
+            'Write it as the API version the feature came with, e.g. "1.44".',
+        )
+    needs_builder = reader.get(table, "needs_builder", where, str, "")
+    if needs_builder and needs_builder not in tuple(Builder):
+        raise reader.fail(
+            f"{where}.needs_builder",
+            f"{needs_builder!r} is not one of {', '.join(Builder)}",
+            "A step needs the buildkit builder or the legacy one.",
+        )
     return Step(
         title=reader.get(table, "title", where, str),
         narrative=reader.text(table, "narrative", where),
@@ -455,6 +484,8 @@ def _step(reader: _Reader, table: Any, where: str, workdir: Path) -> Step:
         task=task,
         hints=reader.strings(table, "hints", where),
         feature=reader.get(table, "feature", where, str, ""),
+        needs_api=needs_api,
+        needs_builder=Builder(needs_builder) if needs_builder else None,
     )
 
 

@@ -451,6 +451,11 @@ class StepRecord:
         """The engine died or refused under the step: it stopped there."""
         return cls(index, engine, title, Status.FAILED, reason)
 
+    @classmethod
+    def not_in_engine(cls, index: int, engine: str, title: str, reason: str) -> StepRecord:
+        """The engine lacks what the step declares it needs: the step did not run."""
+        return cls(index, engine, title, Status.ABSENT, reason)
+
     @property
     def key(self) -> tuple[str, int]:
         """Where the step sorts in a report: by engine, then step number."""

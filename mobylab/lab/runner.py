@@ -19,7 +19,6 @@ from ..errors import Interrupted, LabError, MobylabError
 from ..workspace import Workspace
 from . import render
 from . import report as report_mod
-from .checks import last_json
 from .execute import (
     EngineRun,
     engine_record,
@@ -29,7 +28,8 @@ from .execute import (
     shown_step,
     start_container_site,
 )
-from .judge import judge_checks, judge_step, variant_record
+from .features import lacking_need
+from .judge import judge_checks, judge_step, variant_output, variant_record
 from .model import Lab, Step
 from .present import Presenter, TerminalPresenter
 from .records import EngineRecord, Report, Status, StepRecord
@@ -46,8 +46,7 @@ def run_step(run: EngineRun, number: int, step: Step) -> StepRecord:
     commands = run.run_commands(step, log)
     variant = step.variant
     if variant is not None and variant.produces_app:
-        outputs = [c.output for c in commands if c.role == "run"]
-        run.variant_outputs[variant.name] = last_json(outputs[-1]) if outputs else None
+        run.variant_outputs[variant.name] = variant_output(commands)
     facts = run.facts([c.output for c in commands], [c.exit_code for c in commands])
     checks = judge_checks(step, facts, range(len(commands)))
     record = judge_step(number, step, run.engine.name, str(log), commands, checks)
@@ -172,8 +171,13 @@ class GuidedRun:
             assert self.report is not None and self.report.base_images is not None
             substitutions = self.report.base_images.substitutions
             self.presenter.step(shown_step(setup, number, name, run.workdir, substitutions))
+            lacking = lacking_need(step, record)
             try:
-                done = run_step(run, number, step)
+                if lacking:
+                    done = StepRecord.not_in_engine(number, name, step.title, lacking)
+                    self.presenter.verdict(done)
+                else:
+                    done = run_step(run, number, step)
             except (Interrupted, KeyboardInterrupt):
                 removed = run.remove_containers()
                 interrupted = StepRecord.interrupted(number, name, step.title, removed)

@@ -38,7 +38,8 @@ def test_unknown_lab_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert lines == [
-        "error: no lab called 'nope'. Known labs: hello, multistage (see `invoke lab.list`)."
+        "error: no lab called 'nope'. Known labs: dockerfile-now, health, hello, multistage, "
+        "run-options (see `invoke lab.list`)."
     ]
 
 

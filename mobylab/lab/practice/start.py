@@ -33,8 +33,9 @@ from ..execute import (
     shown_step,
     start_container_site,
 )
+from ..features import lacking_need
 from ..model import Lab, practice_problem
-from ..records import Report
+from ..records import EngineRecord, Report, StepRecord
 from ..setup import RunOptions, RunSetup, prepare
 from ..site import ContainerSite, FixtureSite
 from . import shell
@@ -77,6 +78,16 @@ def _start_site(setup: RunSetup, engine: Engine) -> FixtureSite | ContainerSite 
     if engine.kind == "dev":
         return start_container_site(setup, engine)
     return FixtureSite(setup.lab.path / setup.lab.site, setup.lab.site_port).start()
+
+
+def lacking_steps(lab: Lab, engine: EngineRecord) -> list[StepRecord]:
+    """Pure: the steps whose declared needs the engine lacks, as "not in this engine"."""
+    found = []
+    for number, step in enumerate(lab.steps, 1):
+        reason = lacking_need(step, engine)
+        if reason:
+            found.append(StepRecord.not_in_engine(number, engine.name, step.title, reason))
+    return found
 
 
 def _practice_report(setup: RunSetup, report: Report, resumed: bool) -> Report:
@@ -140,6 +151,10 @@ def practice(session: Session, lab: Lab, options: PracticeOptions) -> ps.Practic
     )
     state["engine"] = {"url": engine.url, "kind": engine.kind, "name": engine.name}
     state["values"] = values
+    absent = lacking_steps(lab, record)
+    for missing in absent:
+        ps.not_in_engine(state, missing.index)
+        report = report.with_step(missing)
     path = state_path(setup.report_dir)
     number = options.step or ps.first_unfinished(state) or 1
     ps.enter(state, number, now)
@@ -162,6 +177,11 @@ def practice(session: Session, lab: Lab, options: PracticeOptions) -> ps.Practic
     try:
         PracticeRun.open(path).write_report()
         presenter.introduce(setup)
+        for missing in absent:
+            ui.warn(
+                f"step {missing.index} ({missing.title}): not in this engine "
+                f"({missing.reason}); practice moves on"
+            )
         presenter.step(shown_step(setup, number, engine.name, workdir, substitutions))
         env = shell.shell_environment(
             os.environ, engine.cli_env(), values, folder, path, ps.prompt_text(state)
@@ -177,12 +197,16 @@ def practice(session: Session, lab: Lab, options: PracticeOptions) -> ps.Practic
             left.save()
             left.write_report()
             state = left.state
-    _farewell(presenter, lab, state, setup.report_dir)
+    _farewell(presenter, lab, state, setup.report_dir, session.settings.command)
     return state
 
 
 def _farewell(
-    presenter: PracticePresenter, lab: Lab, state: ps.PracticeState, report_dir: Path
+    presenter: PracticePresenter,
+    lab: Lab,
+    state: ps.PracticeState,
+    report_dir: Path,
+    command: str,
 ) -> None:
     left = ps.first_unfinished(state)
     data = read_json(report_dir / "report.json")
@@ -194,7 +218,7 @@ def _farewell(
     else:
         ui.info(
             f"left the lab at step {state['current']}; progress kept: "
-            f"`invoke lab.practice {lab.name}` resumes at step {left}"
+            f"`{command} lab.practice {lab.name}` resumes at step {left}"
         )
     ui.info(f"report (html): {report_dir / 'report.html'}")
 

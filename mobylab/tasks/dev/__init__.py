@@ -2,6 +2,6 @@
 
 from invoke import Collection
 
-from . import build, console, environment
+from . import build, console, environment, scenario
 
-ns = Collection("dev", *build.TASKS, *environment.TASKS, *console.TASKS)
+ns = Collection("dev", *build.TASKS, *environment.TASKS, *console.TASKS, *scenario.TASKS)

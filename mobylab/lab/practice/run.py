@@ -25,7 +25,7 @@ from ...engine import Engine, display_url
 from ...errors import EngineError, LabError, UsageError
 from ...workspace import read_json, write_json
 from ..bases import BaseImages
-from ..checks import CheckResult, last_json
+from ..checks import CheckResult
 from ..dockerfile import is_dockerfile, substitute_from
 from ..execute import EngineRun, run_replacements, shown_step
 from ..judge import (
@@ -34,6 +34,7 @@ from ..judge import (
     judge_step,
     reads_output,
     state_checks,
+    variant_output,
     variant_record,
 )
 from ..model import Step, load_lab, outside_problem
@@ -248,9 +249,7 @@ class PracticeRun:
     def _keep_variant_output(self, step: Step, commands: list[CommandResult]) -> None:
         if step.variant is None or not step.variant.produces_app:
             return
-        runs = [c for c in commands if c.role == "run"]
-        output = last_json(runs[-1].output) if runs else None
-        self.state["variant_outputs"][step.variant.name] = output
+        self.state["variant_outputs"][step.variant.name] = variant_output(commands)
 
     def _finish_check(self, run: EngineRun, step: Step, record: StepRecord | None) -> None:
         """Save the state; a passed step's record (measured) goes into the report."""

@@ -61,6 +61,9 @@ class Settings:
     rootfs_cache: str = "/var/cache/mobylab/rootfs"
     # HOST:PORT that says whether a registry is reachable ("" for Docker Hub's).
     registry_probe: str = ""
+    # How a task is typed here, for the hints that name one: `invoke` in a clone, `mobylab`
+    # once installed, the workshop's own command on an attendee's machine.
+    command: str = "invoke"
 
     @property
     def workspace_path(self) -> Path:

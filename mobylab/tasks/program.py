@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from invoke import Config, Program
+from invoke.config import merge_dicts
 
 from .. import __version__
 from . import ns
@@ -11,6 +14,11 @@ from . import ns
 class MobylabConfig(Config):
     # Reads /etc/mobylab.yaml, ~/.mobylab.yaml and MOBYLAB_-prefixed invoke settings.
     prefix = "mobylab"
+
+    @staticmethod
+    def global_defaults() -> dict[str, Any]:
+        # Hints name the program the user typed, not `invoke`.
+        return merge_dicts(Config.global_defaults(), {"mobylab": {"command": "mobylab"}})
 
 
 program = Program(

@@ -11,18 +11,28 @@
   bundles/                    a dev build's bundles (--bundles)
   dev-build/                  the last dev build with its manifest (--dev), for dev.up
   workspace/                  the remote mobylab's workspace (MOBYLAB_WORKSPACE)
+~/.local/bin/mobylab-workshop   what attendees type: mobylab with this folder's settings
 """
 
 from __future__ import annotations
 
 import json
 import posixpath
+import shlex
 from dataclasses import dataclass
 
 from ..config import Settings
 
 MARKER = ".mobylab-workshop"
 DEFAULT_REMOTE_DIR = Settings().remote_dir
+# The attendee's command: `mobylab-workshop lab.practice multistage`.
+ATTENDEE_COMMAND = "mobylab-workshop"
+
+
+def attendee_command_path(home: str) -> str:
+    """Where the attendee's command goes: ~/.local/bin, which a login shell puts on PATH
+    once the folder exists (Debian's and Ubuntu's ~/.profile)."""
+    return posixpath.join(home, ".local", "bin", ATTENDEE_COMMAND)
 
 
 @dataclass(frozen=True)
@@ -45,9 +55,19 @@ class RemoteLayout:
         """The remote mobylab's config file (`mobylab -f`): its workspace and labs."""
         return self._join("mobylab.json")
 
-    def config_text(self) -> str:
-        settings = {"workspace": self.workspace, "labs_dir": self.labs}
+    def config_text(self, command: str = ATTENDEE_COMMAND) -> str:
+        """The settings file; `command` is what the hints tell the attendee to type."""
+        settings = {"workspace": self.workspace, "labs_dir": self.labs, "command": command}
         return json.dumps({"mobylab": settings}, indent=2) + "\n"
+
+    def attendee_script(self) -> str:
+        """The attendee's command: this folder's mobylab with its settings. Its second
+        line names the folder, so teardown removes only a command of this workshop."""
+        argv = " ".join(shlex.quote(part) for part in self.mobylab_argv())
+        return (
+            f"#!/bin/sh\n# {ATTENDEE_COMMAND}: mobylab of {self.root}\n"
+            f'exec {argv} "$@"\n'
+        )
 
     def mobylab_argv(self, *args: str) -> list[str]:
         return [self.mobylab, "-f", self.config, *args]

@@ -17,7 +17,7 @@ from typing import Any
 from ..workspace import file_sha256
 from .artifacts import Artifacts
 from .check import gather, summarize
-from .layout import RemoteLayout
+from .layout import ATTENDEE_COMMAND, RemoteLayout, attendee_command_path
 from .pool import HostJob, HostOutcome, StepFailed
 from .remote import RemoteHost, sh
 
@@ -86,8 +86,6 @@ class Provisioner:
             + sh("touch", layout.marker),
             what="preparing " + layout.root,
         )
-        if remote.read_text(layout.config) != layout.config_text():
-            remote.write_text(layout.config, layout.config_text())
         state = self._load_state(remote, layout)
         job.begin("python")
         version = remote.run(sh(self.python, "--version"), check=False, what="python3")
@@ -116,6 +114,11 @@ class Provisioner:
         else:
             report.skipped.append("venv")
 
+        job.begin("command")
+        command = self._install_command(remote, layout, report)
+        if remote.read_text(layout.config) != layout.config_text(command):
+            remote.write_text(layout.config, layout.config_text(command))
+
         for step in ("labs", "images", "bundles", "dev"):
             job.begin(step)
             item = getattr(self.artifacts, step)
@@ -132,8 +135,8 @@ class Provisioner:
 
         job.begin("doctor")
         row = summarize(gather(remote, layout, job))
-        notes = "; ".join(row.notes)
-        message = report.line() + (f"; {notes}" if notes else "")
+        notes = "; ".join([*row.notes, f"attendees type: {command} lab.practice LAB"])
+        message = f"{report.line()}; {notes}"
         data = row.as_dict() | {"done": report.done, "skipped": report.skipped}
         return HostOutcome(job.label, row.state, "doctor", message, data=data)
 
@@ -157,6 +160,26 @@ class Provisioner:
         return words[-1] if result.ok and words else None
 
     # -- steps ----------------------------------------------------------------
+    def _install_command(
+        self, remote: RemoteHost, layout: RemoteLayout, report: ProvisionReport
+    ) -> str:
+        """The attendee's command in ~/.local/bin; returns how attendees type it: its name
+        when their login shell finds it there, else its path."""
+        path = attendee_command_path(remote.home())
+        script = layout.attendee_script()
+        if remote.read_text(path) != script:
+            remote.run(sh("mkdir", "-p", posixpath.dirname(path)), what="~/.local/bin")
+            remote.write_text(path, script)
+            remote.run(sh("chmod", "755", path), what=f"chmod {path}")
+            report.done.append(f"{ATTENDEE_COMMAND} installed")
+        found = remote.run(
+            '"${SHELL:-/bin/sh}" -lc ' + sh(f"command -v {ATTENDEE_COMMAND}"),
+            check=False,
+            log_output=False,
+        )
+        lines = found.stdout.strip().splitlines()
+        return ATTENDEE_COMMAND if lines and lines[-1] == path else path
+
     def _copy_wheels(self, remote: RemoteHost, layout: RemoteLayout) -> int:
         local = self.artifacts.wheelhouse
         names = list(local.wheels)

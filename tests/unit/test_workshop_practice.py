@@ -9,14 +9,17 @@ from pathlib import Path
 
 from rich.console import Console
 
+from mobylab.config import merge_settings
 from mobylab.lab.practice import state as ps
 from mobylab.tasks import ns
 from mobylab.workshop import tables
-from mobylab.workshop.board import render_board
+from mobylab.workshop.board import merge_poll, render_board
 from mobylab.workshop.collect import WorkshopSummary, aggregate, render_markdown, summarize_host
 from mobylab.workshop.commands import hosts_failed, summary_line
 from mobylab.workshop.labrun import practice_in_progress, practice_status
+from mobylab.workshop.layout import RemoteLayout, attendee_command_path
 from mobylab.workshop.pool import HostOutcome
+from mobylab.workshop.teardown import Found, removal_text, workshop_made
 
 T0 = 1_000_000.0
 TITLES = ["Build the builder", "Copy the binary out", "Multi-stage"]
@@ -89,8 +92,6 @@ def test_the_collect_table_keeps_every_step_and_figure_at_80_columns():
 def test_a_step_done_with_lab_solve_is_shown_apart_on_the_board_and_in_status():
     verdict, _, data = practice_status(json.dumps(practising()), T0 + 560, 900)
     assert data["steps"] == "2/3 (1 solved)"
-    from mobylab.workshop.board import merge_poll
-
     snapshot = merge_poll(None, [HostOutcome("h1", verdict, "read", "", data=data)], T0, 3)
     page = render_board(snapshot)
     assert '<td class="passed" data-step="1">passed' in page
@@ -159,3 +160,34 @@ def test_every_task_summary_in_the_task_list_is_a_whole_sentence():
     for name, task in tasks(ns):
         first = (task.__doc__ or "").strip().splitlines()[0]
         assert first.endswith((".", ")", "`")), f"{name}: {first!r}"
+
+
+def test_teardown_takes_only_what_the_workshops_runs_made_and_names_it():
+    runs = {"20261204-101010-abc123"}
+    lab_image = Found("sha256:1", "mobylab-lab/hello-20261204-101010-abc123:latest",
+                      run="20261204-101010-abc123")  # fmt: skip
+    other_run = Found("sha256:2", "mobylab-lab/hello-other:latest", run="20261204-other")
+    dev = Found("c1", "mobylab-dev-k1", dev_key="k1")
+    base = Found("sha256:3", "mobylab/golang:1.19-bookworm")
+    taken = [f for f in (lab_image, other_run, dev, base) if workshop_made(f, runs, "k1")]
+    assert taken == [lab_image, dev]
+    text = removal_text({"containers": [dev], "images": [lab_image], "volumes": []},
+                        ["/home/u/.mobylab-workshop"])  # fmt: skip
+    assert text == (
+        "containers mobylab-dev-k1; images mobylab-lab/hello-20261204-101010-abc123:latest; "
+        "/home/u/.mobylab-workshop"
+    )
+    assert removal_text({}, []) == "nothing of the workshop's"
+
+
+def test_the_attendees_command_runs_the_workshops_mobylab_and_hints_name_it():
+    layout = RemoteLayout("/home/u/.mobylab-workshop")
+    assert layout.attendee_script() == (
+        "#!/bin/sh\n# mobylab-workshop: mobylab of /home/u/.mobylab-workshop\n"
+        "exec /home/u/.mobylab-workshop/venv/bin/mobylab"
+        ' -f /home/u/.mobylab-workshop/mobylab.json "$@"\n'
+    )
+    assert attendee_command_path("/home/u") == "/home/u/.local/bin/mobylab-workshop"
+    config = json.loads(layout.config_text())["mobylab"]
+    assert merge_settings(config, environ={}).command == "mobylab-workshop"
+    assert merge_settings({}, environ={}).command == "invoke"

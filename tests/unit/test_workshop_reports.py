@@ -25,7 +25,7 @@ from mobylab.workshop.layout import RemoteLayout
 from mobylab.workshop.provision import needed, parse_python_version, stale_wheels
 from mobylab.workshop.redact import redact_text, secrets_in_env
 from mobylab.workshop.remote import sh
-from mobylab.workshop.teardown import label_filters, parse_listing
+from mobylab.workshop.teardown import Found, label_filters, parse_listing
 
 DOCTOR_OK = {
     "ok": True,
@@ -203,7 +203,10 @@ def test_teardown_filters_and_listings():
     assert label_filters(["org.mobylab.run=r1"])[-1] == "label=org.mobylab.run=r1"
     with pytest.raises(UsageError):
         label_filters(["com.example.owner=me"])
-    assert parse_listing("abc one\nabc one\ndef two\n\n") == [("abc", "one"), ("def", "two")]
+    assert parse_listing("abc|one||\nabc|one||\ndef|two|r1|<no value>\n\n") == [
+        Found("abc", "one"),
+        Found("def", "two", run="r1"),
+    ]
 
 
 def test_redaction():

@@ -64,10 +64,7 @@ class RemoteLayout:
         """The attendee's command: this folder's mobylab with its settings. Its second
         line names the folder, so teardown removes only a command of this workshop."""
         argv = " ".join(shlex.quote(part) for part in self.mobylab_argv())
-        return (
-            f"#!/bin/sh\n# {ATTENDEE_COMMAND}: mobylab of {self.root}\n"
-            f'exec {argv} "$@"\n'
-        )
+        return f'#!/bin/sh\n# {ATTENDEE_COMMAND}: mobylab of {self.root}\nexec {argv} "$@"\n'
 
     def mobylab_argv(self, *args: str) -> list[str]:
         return [self.mobylab, "-f", self.config, *args]

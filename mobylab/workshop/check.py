@@ -21,6 +21,13 @@ DISK_FAIL_BYTES = 1 * 10**9
 NOT_INSTALLED = "not installed"
 # The check's exit status when mobylab is not installed on a host (no doctor ran).
 NOT_INSTALLED_EXIT = 3
+# The doctor's checks a provisioned lab depends on. The others (git, make, debootstrap, a
+# registry, root) serve building engines and images here, which attendees do not do.
+LAB_NEEDS = frozenset(
+    {"python", "docker CLI", "engine", "engine API", "BuildKit", "free disk", "offline images"}
+)
+# A dev daemon (provision --dev) also needs its container's privileges and cgroups.
+DEV_NEEDS = LAB_NEEDS | {"privileged containers", "cgroups"}
 
 
 @dataclass
@@ -97,8 +104,9 @@ def privileged_text(doctor: dict[str, Any] | None) -> str:
     return "unknown"
 
 
-def summarize(facts: CheckFacts) -> CheckRow:
-    """Pure: the verdict for one host from its facts."""
+def summarize(facts: CheckFacts, needs: frozenset[str] | None = None) -> CheckRow:
+    """Pure: the verdict for one host from its facts; `needs`: only these doctor checks
+    count (None: all, and the doctor's own verdict)."""
     notes: list[str] = []
     state = OK
     engine = facts.engine_version or "none"
@@ -122,9 +130,12 @@ def summarize(facts: CheckFacts) -> CheckRow:
             state = WARN
         notes.append(f"doctor gave no report ({facts.doctor_error or 'no JSON'})")
     else:
-        failing = [c for c in facts.doctor.get("checks") or [] if c.get("status") == FAIL]
-        warning = [c for c in facts.doctor.get("checks") or [] if c.get("status") == WARN]
-        if not facts.doctor.get("ok", False) or failing:
+        checks = [
+            c for c in facts.doctor.get("checks") or [] if needs is None or c.get("name") in needs
+        ]
+        failing = [c for c in checks if c.get("status") == FAIL]
+        warning = [c for c in checks if c.get("status") == WARN]
+        if (needs is None and not facts.doctor.get("ok", False)) or failing:
             state = FAIL
         elif warning and state == OK:
             state = WARN

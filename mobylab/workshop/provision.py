@@ -16,7 +16,7 @@ from typing import Any
 
 from ..workspace import file_sha256
 from .artifacts import Artifacts
-from .check import gather, summarize
+from .check import DEV_NEEDS, LAB_NEEDS, gather, summarize
 from .layout import ATTENDEE_COMMAND, RemoteLayout, attendee_command_path
 from .pool import HostJob, HostOutcome, StepFailed
 from .remote import RemoteHost, sh
@@ -134,7 +134,8 @@ class Provisioner:
             report.done.append(f"{step} copied" if step != "images" else "images loaded")
 
         job.begin("doctor")
-        row = summarize(gather(remote, layout, job))
+        # Only what the provisioned lab (and dev daemon) needs may warn.
+        row = summarize(gather(remote, layout, job), DEV_NEEDS if self.artifacts.dev else LAB_NEEDS)
         notes = "; ".join([*row.notes, f"attendees type: {command} lab.practice LAB"])
         message = f"{report.line()}; {notes}"
         data = row.as_dict() | {"done": report.done, "skipped": report.skipped}

@@ -14,6 +14,7 @@ from mobylab.lab.practice import state as ps
 from mobylab.tasks import ns
 from mobylab.workshop import tables
 from mobylab.workshop.board import merge_poll, render_board
+from mobylab.workshop.check import DEV_NEEDS, LAB_NEEDS, CheckFacts, summarize
 from mobylab.workshop.collect import WorkshopSummary, aggregate, render_markdown, summarize_host
 from mobylab.workshop.commands import hosts_failed, summary_line
 from mobylab.workshop.labrun import practice_in_progress, practice_status
@@ -191,3 +192,23 @@ def test_the_attendees_command_runs_the_workshops_mobylab_and_hints_name_it():
     config = json.loads(layout.config_text())["mobylab"]
     assert merge_settings(config, environ={}).command == "mobylab-workshop"
     assert merge_settings({}, environ={}).command == "invoke"
+
+
+def test_provision_warns_only_about_what_the_lab_needs():
+    doctor = {
+        "ok": False,
+        "version": "0.1.0",
+        "checks": [
+            {"name": "engine", "status": "OK", "detail": "host engine"},
+            {"name": "privileged containers", "status": "WARN", "detail": "refused"},
+            {"name": "debootstrap", "status": "WARN", "detail": "not installed"},
+            {"name": "registry", "status": "WARN", "detail": "offline"},
+            {"name": "root", "status": "FAIL", "detail": "not root"},
+        ],
+    }
+    facts = CheckFacts("20.10.24", disk_free=10**11, mobylab_version="0.1.0", doctor=doctor)
+    ready = summarize(facts, LAB_NEEDS)
+    assert (ready.state, ready.notes) == ("OK", [])
+    dev = summarize(facts, DEV_NEEDS)
+    assert (dev.state, dev.notes) == ("WARN", ["privileged containers: refused"])
+    assert summarize(facts).state == "FAIL"  # workshop.check: the whole doctor

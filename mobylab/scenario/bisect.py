@@ -25,7 +25,7 @@ from ..session import Session
 from ..workspace import read_json, write_json
 from .builds import build_commit, require_seeds, seed
 from .history import Source, deepen, describe, head_kept, open_source, resolve, walk
-from .model import Scenario
+from .model import DEFAULT_TIMEOUT, Scenario
 from .records import BisectLog, BisectReport, BisectStep, ScenarioResult
 from .report import write_report
 from .run import identify, run_scenario
@@ -42,7 +42,7 @@ class BisectRequest:
     old: str
     new: str
     first_parent: bool = True
-    timeout: float = 600.0
+    timeout: float = DEFAULT_TIMEOUT
 
 
 def question_folder(reports: Path, log: BisectLog) -> Path:

@@ -111,22 +111,36 @@ def resolve(source: Source, ref: str) -> str:
             "Check it, or give the full 40-digit SHA: a server fetches a commit by its full "
             "hash only.",
         )
-    fetched = source.run("fetch", "--no-tags", "--quiet", "origin", f"+{sha}:{_keep_ref(sha)}",
-                         timeout=3600)  # fmt: skip
-    if not fetched.ok and not source.run("cat-file", "-e", f"{sha}^{{commit}}").ok:
+    if source.run("cat-file", "-e", f"{sha}^{{commit}}").ok:
+        source.checked("update-ref", _keep_ref(sha), sha)
+        return sha
+    # One commit deep where the checkout is shallow or new (dev.try needs no more;
+    # deepen() fetches a bisect's history); a shallow mirror needs --update-shallow.
+    depth = ["--depth", "1"] if _is_shallow(source) or _is_new(source) else []
+    fetched = source.run("fetch", "--no-tags", "--quiet", "--update-shallow", *depth, "origin",
+                         f"+{sha}:{_keep_ref(sha)}", timeout=3600)  # fmt: skip
+    if not fetched.ok:
         raise SourceError(
             f"unknown ref {ref!r} in {shown(source.remote.url)}: {fetched.reason}",
             "Check the name or the SHA.",
         )
-    if not fetched.ok:
-        source.checked("update-ref", _keep_ref(sha), sha)
     return sha
+
+
+def _is_shallow(source: Source) -> bool:
+    return source.run("rev-parse", "--is-shallow-repository").out.strip() == "true"
+
+
+def _is_new(source: Source) -> bool:
+    return (
+        not source.run("rev-parse", "-q", "--verify", "HEAD").ok
+        and not source.run("for-each-ref", "--count=1").out.strip()
+    )
 
 
 def deepen(source: Source, *shas: str) -> None:
     """The whole history of `shas` the remote holds, in a shallow checkout too."""
-    shallow = source.run("rev-parse", "--is-shallow-repository").out.strip() == "true"
-    if not shallow:
+    if not _is_shallow(source):
         return
     source.checked(
         "fetch", "--no-tags", "--quiet", "--unshallow", "--update-shallow", "origin",

@@ -19,6 +19,8 @@ from ..errors import UsageError
 
 RUN = "run"
 SEED_FILE = "seed"
+# How long a scenario may take on one engine before it counts as not tested.
+DEFAULT_TIMEOUT = 600.0
 
 
 class ScenarioKind(StrEnum):

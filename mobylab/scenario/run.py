@@ -28,7 +28,6 @@ from .model import Scenario
 from .records import EngineIdentity, ScenarioResult
 from .search import Outcome
 
-DEFAULT_TIMEOUT = 600.0
 TAIL_LINES = 8
 
 

@@ -25,7 +25,7 @@ from ..lab.setup import new_run_id, now_text
 from ..session import Session
 from .builds import build_commit, require_seeds, seed
 from .history import head_kept, open_source, pull_request, resolve
-from .model import Scenario
+from .model import DEFAULT_TIMEOUT, Scenario
 from .records import EngineIdentity, ScenarioResult, TryReport, TryRow
 from .report import write_report
 from .run import identify, run_scenario
@@ -52,7 +52,7 @@ class TryRequest:
     engines: tuple[str, ...] = ()
     refs: tuple[str, ...] = ()
     pr: int | None = None
-    timeout: float = 600.0
+    timeout: float = DEFAULT_TIMEOUT
 
 
 def engines_by_spec(given: Sequence[str], *, anything_else: bool) -> list[EngineWanted]:

@@ -16,9 +16,10 @@ if TYPE_CHECKING:
     from ...dev.clean import DevResources
 
 
-def _timeout(value: Any, session: Session) -> float:
+def timeout_seconds(value: Any, default: float) -> float:
+    """A --timeout flag in seconds (`default` when not given), or a one-line usage error."""
     if value in (None, ""):
-        return session.settings.engine_timeout
+        return default
     try:
         seconds = float(value)
     except (TypeError, ValueError):
@@ -69,7 +70,7 @@ def up(c, privileged=None, tcp=False, timeout=None, build=None, name=None):
         build=build,
         name=dev_name(name) if name is not None else None,
         tcp=bool(tcp),
-        timeout=_timeout(timeout, session),
+        timeout=timeout_seconds(timeout, session.settings.engine_timeout),
     )
     ui.info(f"dev daemon ready: DOCKER_HOST={started.url}")
     ui.out.print(_version_line("dev daemon ", started.daemon_version))
@@ -125,7 +126,8 @@ def restart(c, timeout=None, name=None):
     from ...dev.environment import restart_dev_daemon
 
     session = Session.from_context(c)
-    version = restart_dev_daemon(session, dev_name(name), _timeout(timeout, session))
+    seconds = timeout_seconds(timeout, session.settings.engine_timeout)
+    version = restart_dev_daemon(session, dev_name(name), seconds)
     ui.info("dev daemon restarted")
     ui.out.print(_version_line("dev daemon ", version))
 

@@ -8,27 +8,15 @@ from typing import Any
 from invoke import task
 
 from ... import ui
-from ...errors import MobylabError, UsageError
+from ...errors import MobylabError
+from ...scenario.model import DEFAULT_TIMEOUT
 from ...session import Session
 from ..base import friendly_errors
+from .environment import timeout_seconds
 
 SCENARIO_HELP = "an executable file, or a folder with an executable `run` (exit 0: present)"
 SEED_HELP = "an image on the host engine to copy into each dev daemon first (repeatable)"
 TIMEOUT_HELP = "seconds the scenario may take on one engine before it counts as not tested"
-
-
-def _timeout(value: Any) -> float:
-    from ...scenario.run import DEFAULT_TIMEOUT
-
-    if value in (None, ""):
-        return DEFAULT_TIMEOUT
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"--timeout {value!r} is not a number of seconds") from None
-    if seconds <= 0:
-        raise UsageError("--timeout must be more than 0 seconds")
-    return seconds
 
 
 @task(
@@ -56,7 +44,7 @@ def try_(c, scenario, engine=None, ref=None, pr=None, seed=None, timeout=None, j
         engines=tuple(engine or ()),
         refs=tuple(ref or ()),
         pr=validate_pr(pr) if pr not in (None, "") else None,
-        timeout=_timeout(timeout),
+        timeout=timeout_seconds(timeout, DEFAULT_TIMEOUT),
     )
     chosen = load_scenario(scenario, seed or ())
     report, folder = try_scenario(Session.from_context(c), chosen, request)
@@ -92,7 +80,10 @@ def bisect(c, scenario, old, new, all_commits=False, seed=None, timeout=None, js
     from ...scenario.report import STEP_COLUMNS, answer_line, step_rows
 
     request = BisectRequest(
-        old=str(old), new=str(new), first_parent=not all_commits, timeout=_timeout(timeout)
+        old=str(old),
+        new=str(new),
+        first_parent=not all_commits,
+        timeout=timeout_seconds(timeout, DEFAULT_TIMEOUT),
     )
     chosen = load_scenario(scenario, seed or ())
     report, folder = bisect_scenario(Session.from_context(c), chosen, request)

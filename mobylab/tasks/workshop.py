@@ -118,27 +118,14 @@ def check(c, flags: HostFlags, json_=False):
 @friendly_errors
 @with_host_flags
 def provision(
-    c,
-    flags: HostFlags,
-    json_=False,
-    source=None,
-    images=True,
-    lab=None,
-    refresh_images=False,
-    bundles=False,
-    dev=False,
-    python="python3",
-):
+    c, flags: HostFlags, json_=False, source=None, images=True, lab=None,
+    refresh_images=False, bundles=False, dev=False, python="python3",
+):  # fmt: skip
     """Install or update mobylab, the labs and their images on every attendee machine."""
     request = commands.ProvisionRequest(
-        source=source,
-        images=bool(images),
-        lab=lab,
-        refresh_images=bool(refresh_images),
-        bundles=bool(bundles),
-        dev=bool(dev),
-        python=python,
-    )
+        source=source, images=bool(images), lab=lab, refresh_images=bool(refresh_images),
+        bundles=bool(bundles), dev=bool(dev), python=python,
+    )  # fmt: skip
     session = _session(c, flags)
     outcomes = commands.provision_hosts(session, flags, request)
     if not outcomes:
@@ -239,13 +226,14 @@ def board(c, flags: HostFlags, port=8090, interval=3.0, stuck_after=300.0):
     iterable=["label"],
     help=_help(
         yes="really remove (without it, only list what would go)",
-        label="also require this org.mobylab.* label, KEY=VALUE (repeatable)",
+        label="take the mobylab objects with this org.mobylab.* label, KEY=VALUE, instead of "
+        "only what the workshop's runs made (repeatable)",
     ),
 )
 @friendly_errors
 @with_host_flags
 def teardown(c, flags: HostFlags, json_=False, yes=False, label=None):
-    """List, then with --yes remove, what mobylab created on the hosts (by label only)."""
+    """List by name, then with --yes remove, what the workshop put on the hosts."""
     session = _session(c, flags)
     outcomes = commands.teardown_hosts(session, flags, remove=bool(yes), labels=label or [])
     if not json_:

@@ -2,7 +2,8 @@
 
 Labs are folders holding a lab.toml, looked for in the `labs_dir` setting's folder,
 then a clone's labs/, then the copy installed with the package; the first folder
-that has a lab of a name wins.
+that has a lab of a name wins. A task may also name a lab folder by its path (an
+argument with a slash: `labs/hello`, `./mylab`).
 """
 
 from __future__ import annotations
@@ -46,8 +47,24 @@ def available(settings: Settings) -> dict[str, Path]:
     return found
 
 
+def is_path(name: str) -> bool:
+    """Pure: the argument names a folder (it has a slash, or is . or ..), not a lab."""
+    return "/" in name or name in (".", "..")
+
+
 def lab_folder(name: str, settings: Settings) -> Path:
-    """The folder of the lab called `name`, or a LabError naming the known labs."""
+    """The folder of the lab called `name` (or at the path `name`: a folder with a
+    lab.toml), or a LabError naming the known labs."""
+    if is_path(name):
+        folder = Path(name).expanduser().resolve()
+        if not (folder / "lab.toml").is_file():
+            what = "has no lab.toml" if folder.is_dir() else "is not a folder"
+            raise LabError(
+                f"{name} is not a lab folder: it {what}",
+                "A lab is a folder with a lab.toml (`invoke lab.new NAME` writes one).",
+            )
+        check_name(folder.name)
+        return folder
     labs = available(settings)
     if name not in labs:
         check_name(name)

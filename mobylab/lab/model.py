@@ -7,7 +7,8 @@ feeds the comparison. For practice mode (lab.practice) a step also has a task
 in words (what the learner builds, with which names) and hints; its checks then
 look at the engine's state, so the commands they run are run or inspect ones.
 Every error names the file and the field, e.g.
-`labs/x/lab.toml: steps[2].commands[0]: expected a string`.
+`labs/x/lab.toml: steps[2].commands[0]: expected a string`. Loading stops at the
+first; `lab_problems` (lab.lint) reads on and returns every one.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from __future__ import annotations
 import re
 import shlex
 import tomllib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import LabError
 from .checks import (
@@ -31,6 +34,7 @@ from .records import Builder
 
 # A table of lab.toml as tomllib reads it.
 TomlTable = dict[str, Any]
+T = TypeVar("T")
 #: Programs a lab command may start (through process.run, never a shell).
 PROGRAMS = ("docker", "ls", "cat")
 MEASUREMENT_TYPES = ("image-size",)
@@ -143,16 +147,50 @@ class Lab:
         return [s.variant for s in self.steps if s.variant is not None]
 
 
-class _Reader:
-    """Reads one lab.toml, raising LabError that names the field."""
+class FieldProblem(LabError):
+    """A problem of one field of a lab.toml: the field (`steps[0].title`), and what is wrong."""
 
-    def __init__(self, source: str, lab_dir: Path) -> None:
+    def __init__(self, source: str, where: str, problem: str, hint: str) -> None:
+        prefix = f"{source}: {where}: " if where else f"{source}: "
+        super().__init__(prefix + problem, hint)
+        self.where = where
+        self.problem = problem
+
+
+class _Reader:
+    """Reads one lab.toml, raising a FieldProblem that names the field; `collect` (lab.lint)
+    keeps each problem and reads on, leaving out the part that has it."""
+
+    def __init__(self, source: str, lab_dir: Path, *, collect: bool = False) -> None:
         self.source = source
         self.lab_dir = lab_dir
+        self.collect = collect
+        self.problems: list[FieldProblem] = []
 
-    def fail(self, where: str, problem: str, hint: str = "Fix the lab file.") -> LabError:
-        prefix = f"{self.source}: {where}: " if where else f"{self.source}: "
-        return LabError(prefix + problem, hint)
+    def fail(self, where: str, problem: str, hint: str = "Fix the lab file.") -> FieldProblem:
+        return FieldProblem(self.source, where, problem, hint)
+
+    def attempt(self, parse: Callable[[], T]) -> T | None:
+        """`parse()`; while collecting, a problem is kept and None returned."""
+        if not self.collect:
+            return parse()
+        try:
+            return parse()
+        except FieldProblem as problem:
+            self.problems.append(problem)
+            return None
+
+    def each(
+        self, values: Sequence[Any], where: str, parse: Callable[[Any, str], T]
+    ) -> tuple[T, ...]:
+        """Each item of an array parsed (`where[i]`); while collecting, those with a
+        problem are left out."""
+        found = []
+        for index, value in enumerate(values):
+            item = self.attempt(partial(parse, value, f"{where}[{index}]"))
+            if item is not None:
+                found.append(item)
+        return tuple(found)
 
     def get(self, table: TomlTable, key: str, where: str, kind: type, default: Any = None) -> Any:
         value = table.get(key, default)
@@ -182,9 +220,12 @@ class _Reader:
                 # error stays one readable line.
                 name = key if key.replace("-", "_").isidentifier() else repr(key)
                 here = f"{where}.{name}" if where else name
-                raise self.fail(
+                problem = self.fail(
                     here, "unknown field", f"Known fields: {', '.join(sorted(allowed))}."
                 )
+                if not self.collect:
+                    raise problem
+                self.problems.append(problem)
 
     def local_path(
         self, value: str, where: str, *, base: Path | None = None, must_exist=True
@@ -423,42 +464,30 @@ LAB_FIELDS = {
 }
 
 
-def _step(reader: _Reader, table: Any, where: str, workdir: Path) -> Step:
-    if not isinstance(table, dict):
-        raise reader.fail(where, "expected a table")
-    reader.unknown(table, STEP_FIELDS, where)
+def _show(reader: _Reader, table: TomlTable, where: str, workdir: Path) -> tuple[str, ...]:
     show = reader.strings(table, "show", where)
     for index, item in enumerate(show):
         reader.local_path(item, f"{where}.show[{index}]", base=workdir)
-    raw_commands = reader.get(table, "commands", where, list, [])
-    commands = tuple(
-        _command(reader, value, f"{where}.commands[{i}]") for i, value in enumerate(raw_commands)
-    )
-    raw_checks = reader.get(table, "checks", where, list, [])
-    checks = tuple(
-        _check(reader, value, f"{where}.checks[{i}]", len(commands))
-        for i, value in enumerate(raw_checks)
-    )
-    raw_measurements = reader.get(table, "measurements", where, list, [])
-    measurements = tuple(
-        _measurement(reader, value, f"{where}.measurements[{i}]")
-        for i, value in enumerate(raw_measurements)
-    )
-    variant = None
-    if "variant" in table:
-        variant = _variant(reader, table["variant"], f"{where}.variant", workdir)
-    task = reader.text(table, "task", where)
-    if task:
-        for index, check in enumerate(checks):
-            if (
-                category_of(check.type) is CheckCategory.OUTPUT
-                and commands[check.command].role == "build"
-            ):
-                raise reader.fail(
-                    f"{where}.checks[{index}]",
-                    "in practice mode this check would run a build command for the learner",
-                    "Point it at a run or inspect command of the step.",
-                )
+    return show
+
+
+def _practice_checks(
+    reader: _Reader, checks: Sequence[Check], commands: Sequence[Command], where: str
+) -> None:
+    """A practice step's output checks read run or inspect commands, never a build."""
+    for index, check in enumerate(checks):
+        if (
+            category_of(check.type) is CheckCategory.OUTPUT
+            and commands[check.command].role == "build"
+        ):
+            raise reader.fail(
+                f"{where}.checks[{index}]",
+                "in practice mode this check would run a build command for the learner",
+                "Point it at a run or inspect command of the step.",
+            )
+
+
+def _needs_api(reader: _Reader, table: TomlTable, where: str) -> str:
     needs_api = reader.get(table, "needs_api", where, str, "")
     if needs_api and not API_VERSION.fullmatch(needs_api):
         raise reader.fail(
@@ -466,6 +495,10 @@ def _step(reader: _Reader, table: Any, where: str, workdir: Path) -> Step:
             f"{needs_api!r} is not an engine API version",
             'Write it as the API version the feature came with, e.g. "1.44".',
         )
+    return needs_api
+
+
+def _needs_builder(reader: _Reader, table: TomlTable, where: str) -> Builder | None:
     needs_builder = reader.get(table, "needs_builder", where, str, "")
     if needs_builder and needs_builder not in tuple(Builder):
         raise reader.fail(
@@ -473,19 +506,59 @@ def _step(reader: _Reader, table: Any, where: str, workdir: Path) -> Step:
             f"{needs_builder!r} is not one of {', '.join(Builder)}",
             "A step needs the buildkit builder or the legacy one.",
         )
+    return Builder(needs_builder) if needs_builder else None
+
+
+def _step(reader: _Reader, table: Any, where: str, workdir: Path) -> Step:
+    if not isinstance(table, dict):
+        raise reader.fail(where, "expected a table")
+    reader.unknown(table, STEP_FIELDS, where)
+    show = reader.attempt(lambda: _show(reader, table, where, workdir)) or ()
+    raw_commands = reader.attempt(lambda: reader.get(table, "commands", where, list, [])) or []
+    commands = reader.each(
+        raw_commands, f"{where}.commands", lambda value, here: _command(reader, value, here)
+    )
+    raw_checks = reader.attempt(lambda: reader.get(table, "checks", where, list, [])) or []
+    checks = reader.each(
+        raw_checks,
+        f"{where}.checks",
+        lambda value, here: _check(reader, value, here, len(raw_commands)),
+    )
+    raw_measurements = (
+        reader.attempt(lambda: reader.get(table, "measurements", where, list, [])) or []
+    )
+    measurements = reader.each(
+        raw_measurements,
+        f"{where}.measurements",
+        lambda value, here: _measurement(reader, value, here),
+    )
+    variant = None
+    if "variant" in table:
+        variant = reader.attempt(
+            lambda: _variant(reader, table["variant"], f"{where}.variant", workdir)
+        )
+    task = reader.attempt(lambda: reader.text(table, "task", where)) or ""
+    # Only when every command and check was read (lab.lint reads on past broken ones).
+    whole = len(commands) == len(raw_commands) and len(checks) == len(raw_checks)
+    if task and whole:
+        reader.attempt(lambda: _practice_checks(reader, checks, commands, where))
+    title = reader.attempt(lambda: reader.get(table, "title", where, str))
+    narrative = reader.attempt(lambda: reader.text(table, "narrative", where))
+    hints = reader.attempt(lambda: reader.strings(table, "hints", where))
+    feature = reader.attempt(lambda: reader.get(table, "feature", where, str, ""))
     return Step(
-        title=reader.get(table, "title", where, str),
-        narrative=reader.text(table, "narrative", where),
+        title=title or "",
+        narrative=narrative or "",
         show=show,
         commands=commands,
         checks=checks,
         measurements=measurements,
         variant=variant,
         task=task,
-        hints=reader.strings(table, "hints", where),
-        feature=reader.get(table, "feature", where, str, ""),
-        needs_api=needs_api,
-        needs_builder=Builder(needs_builder) if needs_builder else None,
+        hints=hints or (),
+        feature=feature or "",
+        needs_api=reader.attempt(lambda: _needs_api(reader, table, where)) or "",
+        needs_builder=reader.attempt(lambda: _needs_builder(reader, table, where)),
     )
 
 
@@ -497,53 +570,86 @@ def practice_problem(lab: Lab) -> str:
     return ""
 
 
-def parse_lab(data: TomlTable, lab_dir: Path, source: str) -> Lab:
-    """Validate the parsed TOML of a lab; every error names its field."""
-    reader = _Reader(source, lab_dir)
-    reader.unknown(data, LAB_FIELDS, "")
+def _app(reader: _Reader, data: TomlTable) -> str:
     app = reader.get(data, "app", "", str, "")
     if app:
         reader.local_path(app, "app")
-        if not (lab_dir / app).is_dir():
+        if not (reader.lab_dir / app).is_dir():
             raise reader.fail("app", f"{app!r} is not a folder")
-    workdir = lab_dir / app if app else lab_dir
-    site = reader.get(data, "site", "", str, "")
-    if site:
-        reader.local_path(site, "site")
-    expected_file = reader.get(data, "expected_file", "", str, "")
-    if expected_file:
-        reader.local_path(expected_file, "expected_file")
-    bases = reader.get(data, "base_images", "", dict, {})
-    reader.unknown(bases, {"builder", "runtime"}, "base_images")
+    return app
+
+
+def _lab_file(reader: _Reader, data: TomlTable, key: str) -> str:
+    value = reader.get(data, key, "", str, "")
+    if value:
+        reader.local_path(value, key)
+    return value
+
+
+def _site_port(reader: _Reader, data: TomlTable) -> int:
     site_port = reader.get(data, "site_port", "", int, 0)
     if not 0 <= site_port < 65536:
         raise reader.fail("site_port", f"{site_port} is not a port number")
+    return site_port
+
+
+def _bases(reader: _Reader, data: TomlTable) -> TomlTable:
+    bases = reader.get(data, "base_images", "", dict, {})
+    reader.unknown(bases, {"builder", "runtime"}, "base_images")
+    return bases
+
+
+def _raw_steps(reader: _Reader, data: TomlTable) -> list[Any]:
     raw_steps = reader.get(data, "steps", "", list)
     if not raw_steps:
         raise reader.fail("steps", "a lab needs at least one step")
-    steps = tuple(
-        _step(reader, value, f"steps[{index}]", workdir) for index, value in enumerate(raw_steps)
-    )
+    return raw_steps
+
+
+def _distinct_variants(reader: _Reader, steps: Sequence[Step]) -> None:
     names = [s.variant.name for s in steps if s.variant]
     for name in names:
         if names.count(name) > 1:
             raise reader.fail("steps", f"two steps build the variant {name!r}")
+
+
+def _parse(reader: _Reader, data: TomlTable) -> Lab:
+    lab_dir = reader.lab_dir
+    reader.unknown(data, LAB_FIELDS, "")
+    app = reader.attempt(lambda: _app(reader, data)) or ""
+    workdir = lab_dir / app if app else lab_dir
+    bases = reader.attempt(lambda: _bases(reader, data)) or {}
+    raw_steps = reader.attempt(lambda: _raw_steps(reader, data)) or []
+    steps = reader.each(raw_steps, "steps", lambda value, here: _step(reader, value, here, workdir))
+    reader.attempt(lambda: _distinct_variants(reader, steps))
     return Lab(
         name=lab_dir.name,
         path=lab_dir,
-        title=reader.get(data, "title", "", str),
-        summary=reader.get(data, "summary", "", str, ""),
-        introduction=reader.text(data, "introduction", ""),
-        closing=reader.text(data, "closing", ""),
-        images=reader.strings(data, "images", ""),
+        title=reader.attempt(lambda: reader.get(data, "title", "", str)) or "",
+        summary=reader.attempt(lambda: reader.get(data, "summary", "", str, "")) or "",
+        introduction=reader.attempt(lambda: reader.text(data, "introduction", "")) or "",
+        closing=reader.attempt(lambda: reader.text(data, "closing", "")) or "",
+        images=reader.attempt(lambda: reader.strings(data, "images", "")) or (),
         app=app,
-        site=site,
-        site_port=site_port,
-        expected_file=expected_file,
-        builder_bases=reader.strings(bases, "builder", "base_images"),
-        runtime_bases=reader.strings(bases, "runtime", "base_images"),
+        site=reader.attempt(lambda: _lab_file(reader, data, "site")) or "",
+        site_port=reader.attempt(lambda: _site_port(reader, data)) or 0,
+        expected_file=reader.attempt(lambda: _lab_file(reader, data, "expected_file")) or "",
+        builder_bases=reader.attempt(lambda: reader.strings(bases, "builder", "base_images")) or (),
+        runtime_bases=reader.attempt(lambda: reader.strings(bases, "runtime", "base_images")) or (),
         steps=steps,
     )
+
+
+def parse_lab(data: TomlTable, lab_dir: Path, source: str) -> Lab:
+    """Validate the parsed TOML of a lab; the first error names its field."""
+    return _parse(_Reader(source, lab_dir), data)
+
+
+def field_problems(data: TomlTable, lab_dir: Path, source: str) -> list[FieldProblem]:
+    """Every problem of the parsed TOML of a lab, each naming its field (lab.lint)."""
+    reader = _Reader(source, lab_dir, collect=True)
+    _parse(reader, data)
+    return reader.problems
 
 
 def load_lab(lab_dir: Path, display: str | None = None) -> Lab:

@@ -1,4 +1,5 @@
-"""lab.list, lab.show, lab.run, lab.practice, lab.multistage, lab.report, lab.clean."""
+"""lab.list, lab.show, lab.run, lab.practice, lab.multistage, lab.report, lab.clean
+(and lab.verify, lab.new, lab.lint from the authoring tasks)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from ..errors import LabError, UsageError
 from ..lab import catalog
 from ..lab.engine_choice import parse_engine_choice
 from ..session import Session
+from .authoring import lint, new, verify
 from .base import friendly_errors
 
 if TYPE_CHECKING:
@@ -95,7 +97,7 @@ def list_(c):
     ui.out.print(ui.table(["lab", "steps", "what it shows"], rows, title="Labs"))
 
 
-@task(help={"name": "the lab to show"})
+@task(help={"name": "a lab's name or the path of a lab folder"})
 @friendly_errors
 def show(c, name):
     """Print a lab (narrative, files, commands, checks) without running it."""
@@ -106,7 +108,7 @@ def show(c, name):
     print_lab(lab)
 
 
-@task(iterable=["engine"], help={"name": "the lab to run", **RUN_HELP})
+@task(iterable=["engine"], help={"name": "a lab's name or the path of a lab folder", **RUN_HELP})
 @friendly_errors
 def run(c, name, yes=False, engine=None, step=None, from_=None):
     """Run a lab: guided on a terminal, straight through with --yes or without one."""
@@ -166,7 +168,7 @@ PRACTICE_HELP = {
 }
 
 
-@task(help={"name": "the lab to practise", **PRACTICE_HELP})
+@task(help={"name": "a lab's name or the path of a lab folder", **PRACTICE_HELP})
 @friendly_errors
 def practice(c, name, engine="host", step=None):
     """Do a lab yourself: each step's task, a shell to type in, and `lab check` to check it."""
@@ -200,4 +202,4 @@ def clean(c, run=None):
     ui.info(f"removed {removed} lab image tag(s) and container(s)")
 
 
-ns = Collection("lab", list_, show, run, practice, multistage, report_, clean)
+ns = Collection("lab", list_, show, run, practice, multistage, report_, clean, verify, new, lint)

@@ -38,7 +38,11 @@ from .remote import RemoteHost
 
 HOST = "127.0.0.1"
 DOWN_STATES = (UNREACHABLE, REFUSED, TIMEOUT)
-CELL_CLASS = {ps.PASSED: "passed", ps.FAILING: "failing", ps.SKIPPED: "skipped"}
+CELL_CLASS: dict[str, str] = {
+    ps.StepStatus.PASSED: "passed",
+    ps.StepStatus.FAILING: "failing",
+    ps.StepStatus.SKIPPED: "skipped",
+}
 
 
 @dataclass(frozen=True)
@@ -148,8 +152,8 @@ def _cell(step: PracticeStep | None, current: bool) -> str:
     if step is None:
         return "<td></td>"
     # A step `lab solve` did is not the learner's own: shown apart from one done by hand.
-    solved = step.status == ps.PASSED and step.how == ps.SOLVED
-    label = ps.SOLVED if solved else step.status
+    solved = step.status == ps.StepStatus.PASSED and step.how == ps.How.SOLVED
+    label = ps.How.SOLVED if solved else step.status
     kind = "solved" if solved else CELL_CLASS.get(step.status, "todo")
     classes = [kind] + (["current"] if current else [])
     details = []
@@ -179,12 +183,12 @@ def _host_row(host: BoardHost, columns: list[tuple[int, str]]) -> str:
     else:
         where = str(data.get("where") or host.message)
         badge = progress
-    if progress == ps.STUCK and not host.down:
+    if progress == ps.Activity.STUCK and not host.down:
         classes.append("stuck")
     if progress == FAIL or host.state == FAIL:
         classes.append("broken")
     by_index = {step.index: step for step in host.practice_steps}
-    current = practice.get("step") if practice.get("state") != ps.FINISHED else None
+    current = practice.get("step") if practice.get("state") != ps.Activity.FINISHED else None
     cells = "".join(_cell(by_index.get(n), n == current) for n, _ in columns)
     on_step = ps.duration_text(practice["on_step"]) if "on_step" in practice else ""
     return (

@@ -39,7 +39,7 @@ class HostStep:
 
     @classmethod
     def of_practice(cls, step: PracticeStep) -> HostStep:
-        passed = True if step.status == ps.PASSED else None
+        passed = True if step.status == ps.StepStatus.PASSED else None
         return cls(step.title, passed, step.seconds, practice=step)
 
     @property
@@ -48,8 +48,8 @@ class HostStep:
         if self.practice is None:
             return {True: "pass", False: "FAIL", None: "-"}[self.passed]
         how = self.practice.how
-        if self.practice.status == ps.PASSED:
-            return how or ps.PASSED
+        if self.practice.status == ps.StepStatus.PASSED:
+            return how or ps.StepStatus.PASSED
         return self.practice.status
 
     @property

@@ -243,10 +243,10 @@ def classify(
 
 
 PRACTICE_STATES = {
-    practice_state.RUNNING: OK,
-    practice_state.PAUSED: OK,
-    practice_state.FINISHED: OK,
-    practice_state.STUCK: WARN,
+    practice_state.Activity.RUNNING: OK,
+    practice_state.Activity.PAUSED: OK,
+    practice_state.Activity.FINISHED: OK,
+    practice_state.Activity.STUCK: WARN,
 }
 
 
@@ -262,7 +262,7 @@ def practice_status(text: str, now: float, stuck_after: float) -> tuple[str, str
     except ValueError as exc:
         return FAIL, f"practice.json {exc}", {"progress": FAIL, "where": f"practice.json {exc}"}
     where = practice_state.progress(state, now, stuck_after)
-    solved = sum(1 for step in where["steps"] if step.get("how") == practice_state.SOLVED)
+    solved = sum(1 for step in where["steps"] if step.get("how") == practice_state.How.SOLVED)
     data = {
         "progress": where["state"],
         "where": where["where"],

@@ -257,7 +257,7 @@ class PracticeRun:
             record = replace(record, measurements=record.measurements or run.measure(step))
             if step.variant is not None:
                 # Typed by hand: not timed.
-                timed = ps.step_of(self.state)["how"] != ps.BY_HAND
+                timed = ps.step_of(self.state)["how"] != ps.How.BY_HAND
                 variant = variant_record(step, record, run.variant_facts(step), timed=timed)
                 record = replace(record, variant=variant)
             summary = ps.step_summary(ps.step_of(self.state), time.time())

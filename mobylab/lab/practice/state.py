@@ -17,17 +17,43 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from enum import StrEnum
 from typing import Any, NotRequired, TypedDict, cast
 
 from ..records import PracticeStep, PracticeSummary
 
 FILE_NAME = "practice.json"
 FORMAT = 1
-NOT_STARTED, FAILING, PASSED, SKIPPED = "not started", "failing", "passed", "skipped"
-DONE = (PASSED, SKIPPED)
-BY_HAND, SOLVED = "by hand", "solved"
-# Progress of a practice run for workshop.status and the board.
-RUNNING, STUCK, PAUSED, FINISHED = "RUNNING", "STUCK", "PAUSED", "FINISHED"
+
+
+class StepStatus(StrEnum):
+    """A practice step's verdict, as practice.json and the report keep it."""
+
+    NOT_STARTED = "not started"
+    FAILING = "failing"
+    PASSED = "passed"
+    SKIPPED = "skipped"
+
+
+DONE = (StepStatus.PASSED, StepStatus.SKIPPED)
+
+
+class How(StrEnum):
+    """How a done step was done."""
+
+    BY_HAND = "by hand"
+    # `lab solve` ran the reference commands.
+    SOLVED = "solved"
+    SKIPPED = "skipped"
+
+
+class Activity(StrEnum):
+    """Where a learner is, for workshop.status and the board."""
+
+    RUNNING = "RUNNING"
+    STUCK = "STUCK"
+    PAUSED = "PAUSED"
+    FINISHED = "FINISHED"
 
 
 class StepProgress(TypedDict):
@@ -35,12 +61,13 @@ class StepProgress(TypedDict):
 
     index: int
     title: str
-    status: str
+    status: StepStatus
     attempts: int
     failed_attempts: int
     not_counted: int
     hints_used: int
     hints_shown: int
+    # A How once the step is done, "" before.
     how: str
     seconds: float
     # When its clock started (None: stopped), and the last check.
@@ -86,7 +113,7 @@ class Progress(TypedDict):
     done_steps: int
     total_steps: int
     steps: list[dict[str, Any]]
-    state: str
+    state: Activity
     where: str
 
 
@@ -108,7 +135,7 @@ def new_state(
             {
                 "index": number,
                 "title": title,
-                "status": NOT_STARTED,
+                "status": StepStatus.NOT_STARTED,
                 "attempts": 0,
                 "failed_attempts": 0,
                 "not_counted": 0,
@@ -195,18 +222,18 @@ def record_check(state: PracticeState, passed: bool, now: float, *, solved: bool
     """
     step = step_of(state)
     if solved:
-        step["how"] = SOLVED
+        step["how"] = How.SOLVED
     else:
         step["attempts"] += 1
         if not passed:
             step["failed_attempts"] += 1
     step["last_check"] = now
     if passed:
-        step["status"] = PASSED
-        step["how"] = step["how"] or BY_HAND
+        step["status"] = StepStatus.PASSED
+        step["how"] = step["how"] or How.BY_HAND
         _stop_clock(step, now)
-    elif step["status"] != PASSED:
-        step["status"] = FAILING
+    elif step["status"] != StepStatus.PASSED:
+        step["status"] = StepStatus.FAILING
     state["updated"] = now
 
 
@@ -235,13 +262,13 @@ def take_hint(state: PracticeState, hints: Sequence[str], now: float) -> str:
 def not_in_engine(state: PracticeState, number: int) -> None:
     """The engine lacks what step `number` needs: it is skipped, never the learner's."""
     step = step_of(state, number)
-    step["status"] = step["how"] = SKIPPED
+    step["status"], step["how"] = StepStatus.SKIPPED, How.SKIPPED
 
 
 def advance_problem(state: PracticeState, skip: bool) -> str:
     """Why `lab next` may not move on now, or ''."""
     step = step_of(state)
-    if step["status"] == PASSED or skip:
+    if step["status"] == StepStatus.PASSED or skip:
         return ""
     return (
         f"step {step['index']} has not passed yet ({step['status']}): "
@@ -253,9 +280,9 @@ def advance(state: PracticeState, skip: bool, now: float) -> int | None:
     """Move on: the step is skipped when it has not passed; the next unfinished step
     after it is entered. None when every step is done."""
     step = step_of(state)
-    if step["status"] != PASSED and skip:
-        step["status"] = SKIPPED
-        step["how"] = SKIPPED
+    if step["status"] != StepStatus.PASSED and skip:
+        step["status"] = StepStatus.SKIPPED
+        step["how"] = How.SKIPPED
     _stop_clock(step, now)
     later = [s["index"] for s in state["steps"] if s["index"] > step["index"]]
     following = next((n for n in later if step_of(state, n)["status"] not in DONE), None)
@@ -320,13 +347,13 @@ def progress(state: PracticeState, now: float, stuck_after: float) -> Progress:
     )
     where = f"step {step['index']}/{total} ({step['status']}): {detail}"
     if first_unfinished(state) is None:
-        state_now, where = FINISHED, "finished practice"
+        state_now, where = Activity.FINISHED, "finished practice"
     elif not state.get("active"):
-        state_now, where = PAUSED, f"paused at {where}"
+        state_now, where = Activity.PAUSED, f"paused at {where}"
     elif step["status"] not in DONE and on_step > stuck_after:
-        state_now, where = STUCK, f"stuck at {where}"
+        state_now, where = Activity.STUCK, f"stuck at {where}"
     else:
-        state_now, where = RUNNING, f"at {where}"
+        state_now, where = Activity.RUNNING, f"at {where}"
     return Progress(
         lab=str(state.get("lab", "")),
         step=step["index"],

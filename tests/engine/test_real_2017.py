@@ -15,6 +15,7 @@ import pytest
 
 from mobylab.engine import Engine
 from mobylab.workspace import Workspace
+from tests.fixtures.catalog import assert_absent_only_where_declared
 from tests.fixtures.cli import run_task
 from tests.fixtures.upstream import PR_31257_MERGE, PR_32063_MERGE, TARSUM_FIX, mirror_folder
 from tests.unit.test_source_cli import one_error_line
@@ -137,3 +138,22 @@ def test_the_feature_timeline(builds: Workspace) -> None:
     markdown = (builds.root / "reports" / "latest" / "report.md").read_text()
     assert "## Features x engines" in markdown and PR_31257_MERGE[:12] in markdown
     assert "not in this engine (invalid reference format)" in markdown
+
+
+def test_the_new_labs_on_a_2017_build_are_absent_only_where_declared(builds: Workspace) -> None:
+    verify = run_task(
+        builds,
+        "lab.verify",
+        "--engine", f"dev:{PR_32063_MERGE[:7]}",
+        "--json",
+        "--", "dockerfile-now", "run-options", "health",
+        timeout=1800,
+    )  # fmt: skip
+    assert verify.returncode == 0, verify.stdout[-3000:] + verify.stderr[-3000:]
+    cells = assert_absent_only_where_declared(json.loads(verify.stdout))
+    engine = f"dev-{PR_32063_MERGE[:7]}"
+    # BuildKit's Dockerfile features need a BuildKit engine; --init and restart policies
+    # were there in 2017, --mount on docker run came with 17.06 (API 1.30).
+    assert {cells["dockerfile-now", n, engine] for n in (1, 2, 3, 4)} == {"absent"}
+    assert cells["run-options", 1, engine] == cells["health", 2, engine] == "passed"
+    assert cells["run-options", 2, engine] == "absent"

@@ -17,6 +17,7 @@ import pytest
 
 from mobylab.engine import Engine
 from mobylab.workspace import Workspace
+from tests.fixtures.catalog import assert_absent_only_where_declared
 from tests.fixtures.cli import run_task
 from tests.fixtures.upstream import MASTER, mirror_folder
 
@@ -106,3 +107,16 @@ def test_the_flagship_on_master_and_the_host(master: Workspace) -> None:
     assert "stage-1" in target["stages"]["skipped"]
     markdown = (reports / "latest" / "report.md").read_text()
     assert MASTER[:12] in markdown
+
+
+def test_the_catalog_passes_lab_verify_on_the_host_and_master(master: Workspace) -> None:
+    verify = run_task(
+        master, "lab.verify", "--engine", "host", "--engine", "dev", "--json", timeout=2400
+    )
+    assert verify.returncode == 0, verify.stdout[-3000:] + verify.stderr[-3000:]
+    matrix = json.loads(verify.stdout)
+    assert len(matrix["labs"]) >= 5
+    cells = assert_absent_only_where_declared(matrix)
+    # Today's master has every feature the catalog teaches; the host (20.10) lacks the newer.
+    assert {status for (_, _, engine), status in cells.items() if engine == "dev"} == {"passed"}
+    assert cells["dockerfile-now", 4, "host"] == cells["run-options", 4, "host"] == "absent"

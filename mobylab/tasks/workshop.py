@@ -97,8 +97,8 @@ def check(c, flags: HostFlags, json_=False):
     session = _session(c, flags)
     outcomes = commands.check_hosts(session, flags)
     if not json_:
-        ui.out.print(tables.check_table(outcomes))
-        for line in tables.check_notes(outcomes):
+        ui.out.print(tables.check_table(outcomes, ui.out.width))
+        for line in tables.check_notes(outcomes, ui.out.width):
             ui.out.print(line, markup=False, highlight=False)
     _finish(session, "check", outcomes, json_)
 

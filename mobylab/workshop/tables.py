@@ -14,24 +14,42 @@ from .commands import failure_line
 from .hosts import host_count
 from .pool import HostOutcome
 
+CHECK_COLUMNS = ("host", "state", "engine", "disk", "privileged", "mobylab", "notes")
 
-def check_table(outcomes: Sequence[HostOutcome]) -> Table:
-    """workshop.check: each machine's engine, disk, privileges and mobylab; the notes
-    follow the table (check_notes), so a host's name stays whole at 80 columns."""
-    rows = [
+
+def _check_rows(outcomes: Sequence[HostOutcome]) -> list[tuple[str, ...]]:
+    return [
         (
             o.host,
-            ui.status_text(o.state),
+            o.state,
             o.data.get("engine", "-"),
             o.data.get("disk", "-"),
             o.data.get("privileged", "-"),
             o.data.get("mobylab", "-"),
+            o.message,
         )
         for o in outcomes
     ]
-    columns = ["host", "state", "engine", "disk", "privileged", "mobylab"]
+
+
+def notes_fit(outcomes: Sequence[HostOutcome], width: int) -> bool:
+    """Whether every row, its notes included, fits `width` columns unwrapped."""
+    cells = zip(CHECK_COLUMNS, *_check_rows(outcomes), strict=False)
+    widest = [max(len(str(cell)) for cell in column) for column in cells]
+    return sum(widest) + 2 * (len(widest) - 1) <= width
+
+
+def check_table(outcomes: Sequence[HostOutcome], width: int) -> Table:
+    """workshop.check: each machine's engine, disk, privileges, mobylab and notes; on a
+    terminal too narrow for the notes they follow the table (check_notes), so a host's
+    name and its figures stay whole at 80 columns."""
+    keep = notes_fit(outcomes, width)
+    columns = CHECK_COLUMNS if keep else CHECK_COLUMNS[:-1]
+    rows = [
+        (row[0], ui.status_text(row[1]), *row[2 : len(columns)]) for row in _check_rows(outcomes)
+    ]
     table = ui.table(columns, rows, title="Attendee machines")
-    # Lines only under the header, one space between columns: six columns fit 80.
+    # Lines only under the header, two spaces between columns: six columns fit 80.
     table.box, table.show_edge, table.pad_edge = box.SIMPLE_HEAD, False, False
     table.collapse_padding = True
     for number in (0, 1, 3, 5):  # host, state, disk, mobylab: never cut
@@ -39,9 +57,11 @@ def check_table(outcomes: Sequence[HostOutcome]) -> Table:
     return table
 
 
-def check_notes(outcomes: Sequence[HostOutcome]) -> list[str]:
-    """workshop.check: 'WARN: host: what to do' for each host that did not fail but has
-    notes (a failed host's line comes with the error)."""
+def check_notes(outcomes: Sequence[HostOutcome], width: int) -> list[str]:
+    """workshop.check on a narrow terminal: 'WARN: host: what to do' for each host that
+    did not fail but has notes (a failed host's line comes with the error)."""
+    if notes_fit(outcomes, width):
+        return []
     return [failure_line(o) for o in outcomes if o.message and not o.failed]
 
 

@@ -140,15 +140,21 @@ def test_the_check_table_keeps_host_names_whole_at_80_columns():
         for host in hosts
     ]  # fmt: skip
     console = Console(width=80, record=True)
-    console.print(tables.check_table(outcomes))
+    console.print(tables.check_table(outcomes, 80))
     text = console.export_text()
     assert max(len(line) for line in text.splitlines()) <= 80
     for host in hosts:
         line = next(line for line in text.splitlines() if host in line)
         assert "WARN" in line and "not installed" in line
-    assert tables.check_notes(outcomes)[0] == (
+    assert tables.check_notes(outcomes, 80)[0] == (
         f"WARN: {hosts[0]}: mobylab not installed: run workshop.provision"
     )
+    # Wide enough: each host's notes on its own line of the table.
+    wide = Console(width=160, record=True)
+    wide.print(tables.check_table(outcomes, 160))
+    line = next(line for line in wide.export_text().splitlines() if hosts[0] in line)
+    assert line.rstrip().endswith("mobylab not installed: run workshop.provision")
+    assert tables.check_notes(outcomes, 160) == []
 
 
 def test_every_task_summary_in_the_task_list_is_a_whole_sentence():

@@ -23,6 +23,7 @@ filesystem cache, so every workspace of the machine reuses them.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 from collections.abc import Mapping, Sequence
@@ -110,6 +111,10 @@ _SPECS: dict[str, dict[str, Any]] = {
         "env": (("CGO_ENABLED", "0"),),
     },
 }
+# The build tags runc knows, which that era's install script gave it (RUNC_BUILDTAGS):
+# runc gets those the daemon is built with, since a daemon with seccomp hands runc a
+# seccomp profile that a runc without it refuses.
+RUNC_TAGS = ("seccomp", "apparmor", "selinux")
 # Where that era's hack/make.sh looks for them, and docker-init beside them.
 INSTALL_DIR = "/usr/local/bin"
 INIT_NAME = "docker-init"
@@ -158,12 +163,15 @@ def _from_script(spec: dict[str, Any], clones: Mapping[str, str]) -> dict[str, A
 
 
 def companions_for(
-    files: Mapping[str, str | None], companions_from_debian: bool
+    files: Mapping[str, str | None],
+    companions_from_debian: bool,
+    build_tags: Sequence[str] = (),
 ) -> tuple[list[Companion], list[str]]:
     """Pure: the companions to build from source for this checkout, and notes.
 
     Only a daemon that Debian's packages cannot serve gets them; the commits are
-    the ones its source names, the repositories the ones its install script clones.
+    the ones its source names, the repositories the ones its install script clones,
+    and runc has the daemon's `build_tags` that it knows (RUNC_TAGS).
     """
     if companions_from_debian:
         return _proxy_for(files), []
@@ -183,6 +191,9 @@ def companions_for(
         if commit is None:
             notes.append(f"{COMMITS_FILE} names no {variable}: {spec['name']} is not built")
             continue
+        if variable == "RUNC_COMMIT":
+            tags = " ".join(tag for tag in RUNC_TAGS if tag in build_tags)
+            spec = {**spec, "command": ("make", f"BUILDTAGS={tags}", "static")}
         companions.append(Companion(commit=commit, **_from_script(spec, clones)))
     if "TINI_COMMIT" in commits:
         notes.append(
@@ -226,7 +237,10 @@ def debian_aliases(binary_setup: str | None) -> tuple[str, ...]:
 
 
 def cache_folder(root: Path, companion: Companion, toolchain: Toolchain) -> Path:
-    return root / f"{companion.key}-{toolchain.go.short}-{toolchain.go.suite}"
+    """Where a companion built by this command with this Go is kept (another build
+    command, say other build tags, is another build)."""
+    command = hashlib.sha256(" ".join(companion.command).encode()).hexdigest()[:8]
+    return root / f"{companion.key}-{toolchain.go.short}-{toolchain.go.suite}-{command}"
 
 
 def build_argv(

@@ -112,7 +112,9 @@ def source_route(
         offered=offered,
     )
     recipe, notes = dev_image_recipe(toolchain, offered)
-    companions, companion_notes = companions_for(files, toolchain.companions_from_debian)
+    companions, companion_notes = companions_for(
+        files, toolchain.companions_from_debian, toolchain.build_tags
+    )
     aliases = debian_aliases(files.get(BINARY_SETUP)) if toolchain.companions_from_debian else ()
     fixes = fixes_for(go.version, [f for f in FIX_FILES if (checkout / f).is_file()])
     fix_notes = [

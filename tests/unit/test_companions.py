@@ -14,6 +14,7 @@ from mobylab.dev.companions import (
     PROXY_INSTALLER,
     Companion,
     build_argv,
+    cache_folder,
     companions_for,
     debian_aliases,
     parse_clones,
@@ -305,3 +306,18 @@ def test_a_commit_neither_mirror_nor_repository_has(tmp_path):
     line = info.value.one_line()
     assert f"commit {missing[:12]} is not in file://{remote}" in line
     assert "Fetch it into the mirror" in line
+
+
+def test_runc_has_the_build_tags_of_the_daemon_it_knows():
+    # The daemon's seccomp profile needs a runc with seccomp, as the era's RUNC_BUILDTAGS had.
+    daemon_tags = ("apparmor", "pkcs11", "seccomp", "selinux")
+    runc = companions_for(files_with(COMMITS_2017), False, daemon_tags)[0][0]
+    assert runc.command == ("make", "BUILDTAGS=seccomp apparmor selinux", "static")
+    bare = companions_for(files_with(COMMITS_2017), False)[0][0]
+    assert bare.command == ("make", "BUILDTAGS=", "static")
+    # Built with other tags, it is another cached build.
+    from tests.unit.test_source_plan import plan_of, toolchain_for
+    from tests.unit.test_toolchain import DOCKERFILE_2017
+
+    go = toolchain_for(plan_of("2017"), {"Dockerfile": DOCKERFILE_2017}, from_debian=False)
+    assert cache_folder(Path("/c"), runc, go) != cache_folder(Path("/c"), bare, go)

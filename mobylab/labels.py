@@ -7,6 +7,9 @@ from . import __version__
 MANAGED = "org.mobylab.managed"
 COMPONENT = "org.mobylab.component"
 VERSION = "org.mobylab.version"
+# A lab run's id, and the workspace whose run made it (lab.clean keeps to its own).
+RUN = "org.mobylab.run"
+WORKSPACE = "org.mobylab.workspace"
 
 
 def labels(component: str, **extra: str) -> dict[str, str]:

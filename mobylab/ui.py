@@ -7,7 +7,8 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, RenderableType
+from rich.panel import Panel
 from rich.table import Table
 
 # Results go to stdout (so `--json` can be piped); messages and errors to stderr.
@@ -59,6 +60,20 @@ def warn(message: str) -> None:
 def status_text(status: str) -> str:
     style = STATUS_STYLE.get(status, "")
     return f"[{style}]{status}[/]" if style else status
+
+
+def block(renderable: RenderableType) -> None:
+    """Print a panel or a table on stdout, fitted to the terminal's width.
+
+    The consoles soft-wrap (a long line stays one line to copy), which inside a
+    frame would crop the text at the border: a frame's text wraps instead.
+    """
+    out.print(renderable, soft_wrap=False)
+
+
+def panel(body: RenderableType, title: str) -> Panel:
+    """A frame as wide as its text (at most the terminal), titled at the left."""
+    return Panel(body, title=title, title_align="left", expand=False)
 
 
 def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> Table:

@@ -33,6 +33,16 @@ PLACEHOLDERS = (
     "extract",
 )
 
+#: The shell variable practice mode gives each placeholder ($TAG for {tag_prefix}).
+SHELL_NAMES = {
+    "tag_prefix": "TAG",
+    "url": "URL",
+    "run_id": "RUN_ID",
+    "extract": "EXTRACT",
+    "builder_image": "BUILDER_IMAGE",
+    "runtime_image": "RUNTIME_IMAGE",
+}
+
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 
@@ -52,6 +62,11 @@ def fill(text: str, values: Mapping[str, str]) -> str:
         return values[name]
 
     return _PLACEHOLDER.sub(replace, text)
+
+
+def as_typed(text: str) -> str:
+    """Text with each placeholder as the shell variable a learner types ($TAG)."""
+    return fill(text, {name: f"${variable}" for name, variable in SHELL_NAMES.items()})
 
 
 def with_labels(argv: Sequence[str], label_flags: Sequence[str]) -> list[str]:
@@ -103,10 +118,22 @@ class Facts:
     # An image's working folder (Config.WorkingDir), None when there is no such image.
     image_workdir: Callable[[str], str | None] = lambda ref: None
     file_exists: Callable[[str], bool] = lambda path: False
+    # The tags of the images this run made, to say which one was built instead.
+    run_images: Callable[[], Sequence[str]] = lambda: ()
     # Variant name -> parsed JSON output, for variants-agree.
     variant_outputs: Mapping[str, Any] = field(default_factory=dict)
     # False when the lab runs against a real site: exact counts are unknown.
     exact: bool = True
+
+
+def no_image(check_image: str, ref: str, facts: Facts) -> str:
+    """Why the image a check looks for is not there, with the tags this run built."""
+    built = [tag for tag in facts.run_images() if tag != ref]
+    if not built:
+        return f"no image {ref}"
+    wanted = as_typed(check_image)
+    looks_for = f"{wanted} ({ref})" if wanted != ref else ref
+    return f"you built {', '.join(built)}; the check looks for {looks_for}"
 
 
 def _short(value: Any, limit: int = 200) -> str:
@@ -250,9 +277,8 @@ class ImageExists(CheckKind):
     def evaluate(self, check: Check, facts: Facts) -> CheckResult:
         ref = fill(check.image, facts.values)
         found = facts.image_exists(ref)
-        return self.result(
-            check, found, f"image {ref}", f"image {ref}" if found else "no such image"
-        )
+        seen = f"image {ref}" if found else no_image(check.image, ref, facts)
+        return self.result(check, found, f"image {ref}", seen)
 
 
 @check_kind
@@ -268,7 +294,11 @@ class ImageWorkdir(CheckKind):
         ref = fill(check.image, facts.values)
         expected = str(check.expected).rstrip("/") or "/"
         workdir = facts.image_workdir(ref)
-        seen = "no such image" if workdir is None else f"working folder {workdir or '/'}"
+        seen = (
+            no_image(check.image, ref, facts)
+            if workdir is None
+            else f"working folder {workdir or '/'}"
+        )
         passed = workdir is not None and (workdir.rstrip("/") or "/") == expected
         return self.result(check, passed, f"working folder {expected}", seen)
 
@@ -288,9 +318,10 @@ class ImageSmaller(CheckKind):
         size, limit_of = facts.image_size(ref), facts.image_size(than)
         share = f"{check.factor:g} of " if check.factor != 1 else ""
         expected = f"image {ref} smaller than {share}{than}"
-        if size is None or limit_of is None:
-            missing = ref if size is None else than
-            return self.result(check, False, expected, f"no image {missing}")
+        if size is None:
+            return self.result(check, False, expected, no_image(check.image, ref, facts))
+        if limit_of is None:
+            return self.result(check, False, expected, f"no image {than}")
         seen = f"{human_bytes(size)} against {human_bytes(limit_of)}"
         return self.result(check, size < check.factor * limit_of, expected, seen)
 

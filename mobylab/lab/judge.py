@@ -9,7 +9,7 @@ practice runs both judge through them; tests feed them plain values.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .checks import CheckCategory, Facts, category_of, evaluate, last_json, step_status
@@ -70,6 +70,21 @@ def blocking_check(results: Iterable[CheckResult]) -> CheckResult | None:
     )
 
 
+def expected_output(check: Check, facts: Facts, count: int) -> str:
+    """What an output check expects, in its own words ("hello from mobylab"), for a
+    command that did not run."""
+    silent = replace(facts, outputs=[""] * count, exit_codes=[0] * count)
+    return evaluate(check, silent).expected
+
+
+def causes_first(checks: Iterable[CheckResult]) -> list[CheckResult]:
+    """The checks with the failed image checks first: a missing or too large image
+    explains why the checks that would run it failed."""
+    return sorted(
+        checks, key=lambda c: not (c.passed is False and category_of(c.type) is CheckCategory.IMAGE)
+    )
+
+
 def judge_checks(
     step: Step, facts: Facts, ran: Collection[int], done: Mapping[int, CheckResult] | None = None
 ) -> tuple[CheckResult, ...]:
@@ -84,12 +99,12 @@ def judge_checks(
         if index in done:
             results.append(done[index])
         elif reads_output(check) and blocked is not None:
-            seen = f"not run ({blocked.type}: {blocked.seen})"
-            results.append(CheckResult(check.type, False, "the image's output", seen, check.hint))
+            seen = f"not run: {blocked.type} failed first"
+            expected = expected_output(check, facts, count)
+            results.append(CheckResult(check.type, False, expected, seen, check.hint))
         elif reads_output(check) and check.command % max(count, 1) not in ran:
-            results.append(
-                CheckResult(check.type, False, "the command to run", "it did not run", check.hint)
-            )
+            expected = expected_output(check, facts, count)
+            results.append(CheckResult(check.type, False, expected, "it did not run", check.hint))
         else:
             results.append(evaluate(check, facts))
     return tuple(results)
@@ -126,7 +141,7 @@ def judge_step(
     counted = () if by_hand else commands
     ran_all = by_hand or len(commands) == len(step.commands)
     status = step_status([c.exited_as_expected for c in counted], checks, ran_all)
-    reason = failure_reason(counted, checks) if status == Status.FAILED else ""
+    reason = failure_reason(counted, causes_first(checks)) if status == Status.FAILED else ""
     # A step that declared its needs ran because the engine has them: its failure is one.
     if status == Status.FAILED and not by_hand and not step.declares_needs:
         marked = [check.shows_feature for check in step.checks]

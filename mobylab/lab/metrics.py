@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import docker.errors
 
+from .. import labels
 from ..engine import Engine, cli_facts
 from ..workspace import Workspace
 
@@ -43,6 +44,16 @@ def inspect_image(engine: Engine, ref: str) -> ImageFacts | None:
         layers=len((attrs.get("RootFS") or {}).get("Layers") or []),
         workdir=str((attrs.get("Config") or {}).get("WorkingDir") or ""),
     )
+
+
+def run_image_tags(engine: Engine, run_id: str) -> tuple[str, ...]:
+    """The tags of the images a lab run made (those labelled with its id), sorted."""
+    client = engine.client(timeout=60)
+    try:
+        images = client.images.list(filters={"label": f"{labels.RUN}={run_id}"})
+    finally:
+        client.close()
+    return tuple(sorted(tag for image in images for tag in image.tags or ()))
 
 
 def container_exists(engine: Engine, name: str) -> bool:

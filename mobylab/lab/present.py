@@ -8,7 +8,6 @@ commands as typed, live output, verdicts; practice mode subclasses it.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -19,7 +18,9 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 
 from .. import ui
+from .checks import as_typed
 from .dockerfile import is_dockerfile
+from .judge import causes_first
 from .model import Lab, Step
 from .records import EngineRecord, Status, StepRecord, Substitution
 from .setup import RunSetup
@@ -40,11 +41,9 @@ def lexer_for(name: str) -> str:
 
 
 def file_panel(name: str, text: str) -> Panel:
-    return Panel(
-        Syntax(text.rstrip("\n"), lexer_for(name), line_numbers=False),
-        title=name,
-        title_align="left",
-        expand=False,
+    """A file in a frame; long lines wrap (print it with `ui.block`)."""
+    return ui.panel(
+        Syntax(text.rstrip("\n"), lexer_for(name), line_numbers=False, word_wrap=True), name
     )
 
 
@@ -82,13 +81,11 @@ class Presenter(Protocol):
 
     def verdict(self, record: StepRecord) -> None: ...
 
-    def between_steps(self) -> None: ...
-
     def closing(self, lab: Lab) -> None: ...
 
 
 class TerminalPresenter:
-    """Guided mode on the terminal; `pause` waits for Enter between steps."""
+    """Guided mode on the terminal; `pause` waits for Enter before each step runs."""
 
     def __init__(self, *, pause: bool = False) -> None:
         self.pause = pause
@@ -123,7 +120,7 @@ class TerminalPresenter:
         if step.narrative:
             ui.out.print(Markdown(step.narrative), soft_wrap=False)
         for name, text in shown.files:
-            ui.out.print(file_panel(name, text))
+            ui.block(file_panel(name, text))
             for change in (c for c in shown.substitutions if c.file == name):
                 ui.out.print(
                     f"  (line {change.line}: {change.old} replaced by {change.new}: "
@@ -131,6 +128,8 @@ class TerminalPresenter:
                     style="dim",
                     markup=False,
                 )
+        if self.pause:
+            wait_for_enter("Press Enter to run this step (Ctrl-C stops the lab) ")
 
     def command(self, shown: str) -> None:
         ui.out.print(f"$ {shown}", style="bold", markup=False, highlight=False)
@@ -142,7 +141,8 @@ class TerminalPresenter:
         ui.out.print(text, style="cyan", markup=False)
 
     def verdict(self, record: StepRecord) -> None:
-        for check in record.checks:
+        # The failed check that explains the others first (a missing or SDK-sized image).
+        for check in causes_first(record.checks):
             if check.passed:
                 ui.out.print(f"[green]✓[/] {check.type}: {check.seen}", highlight=False)
             elif check.passed is None:
@@ -155,18 +155,15 @@ class TerminalPresenter:
                     ui.out.print(f"    hint:     {check.hint}", markup=False, highlight=False)
             if check.note and check.passed is not None:
                 ui.out.print(f"    note: {check.note}", style="dim", markup=False)
+        ui.out.print(self.verdict_line(record), highlight=False)
+
+    def verdict_line(self, record: StepRecord) -> str:
+        """The step's verdict in one line of rich markup."""
         status = record.status
         style = {Status.PASSED: "green", Status.ABSENT: "yellow"}.get(status, "red")
         shown_status = "not in this engine" if status == Status.ABSENT else status.value
         line = f"step {record.index}: [{style}]{shown_status}[/]"
-        if record.reason:
-            line += f" — {record.reason}"
-        ui.out.print(line, highlight=False)
-
-    def between_steps(self) -> None:
-        if self.pause:
-            with contextlib.suppress(EOFError):
-                input("Press Enter for the next step (Ctrl-C stops the lab) ")
+        return line + (f" — {escape(record.reason)}" if record.reason else "")
 
     def closing(self, lab: Lab) -> None:
         if lab.closing:
@@ -174,24 +171,37 @@ class TerminalPresenter:
             ui.out.print(Markdown(lab.closing), soft_wrap=False)
 
 
+def wait_for_enter(prompt: str) -> None:
+    """Wait for Enter; Ctrl-C ends the prompt's line first, so what follows starts a line."""
+    try:
+        input(prompt)
+    except EOFError:
+        return
+    except KeyboardInterrupt:
+        ui.out.print()
+        raise
+
+
 def print_lab(lab: Lab) -> None:
-    """A lab as `lab.show` prints it: narrative, files, commands and checks, nothing run."""
+    """A lab as `lab.show` prints it: narrative, files, commands, checks, and practice's
+    task and hints, nothing run; placeholders as practice's shell names them ($TAG)."""
     ui.out.rule(lab.title)
     if lab.introduction:
         ui.out.print(Markdown(lab.introduction), soft_wrap=False)
     for number, step in enumerate(lab.steps, 1):
-        ui.out.rule(f"Step {number}/{len(lab.steps)}: {step.title}")
+        ui.out.rule(escape(f"Step {number}/{len(lab.steps)}: {step.title}"))
         if step.narrative:
             ui.out.print(Markdown(step.narrative), soft_wrap=False)
         for name in step.show:
-            text = (lab.workdir_source / name).read_text().rstrip("\n")
-            ui.out.print(Panel(Syntax(text, lexer_for(name)), title=name, expand=False))
+            ui.block(file_panel(name, (lab.workdir_source / name).read_text()))
         for command in step.commands:
-            ui.out.print(f"$ {command.text}", style="bold", markup=False, highlight=False)
+            ui.out.print(f"$ {as_typed(command.text)}", style="bold", markup=False)
         for check in step.checks:
-            ui.out.print(
-                f"check: {check.type}" + (f" ({check.hint})" if check.hint else ""),
-                style="dim",
-                markup=False,
-            )
+            hint = f" ({as_typed(check.hint)})" if check.hint else ""
+            ui.out.print(f"check: {check.type}{hint}", style="dim", markup=False)
+        if step.task:
+            ui.block(ui.panel(Markdown(step.task), "Your task (practice)"))
+        for hint_number, hint in enumerate(step.hints, 1):
+            shown = f"hint {hint_number}/{len(step.hints)}: {hint}"
+            ui.out.print(shown, style="dim", markup=False)
     TerminalPresenter().closing(lab)

@@ -166,7 +166,7 @@ class GuidedRun:
     def _steps_on(self, run: EngineRun, record: EngineRecord) -> None:
         setup, lab, name = self.setup, self.setup.lab, run.engine.name
         self.presenter.engine(record)
-        for position, number in enumerate(setup.numbers):
+        for number in setup.numbers:
             step = lab.steps[number - 1]
             assert self.report is not None and self.report.base_images is not None
             substitutions = self.report.base_images.substitutions
@@ -196,8 +196,6 @@ class GuidedRun:
                     exc.hint or f"What was done is in {setup.report_dir}.",
                 ) from None
             self._save(self.report.with_step(done))
-            if position < len(setup.numbers) - 1:
-                self.presenter.between_steps()
         if setup.ends_the_lab:
             self.presenter.closing(lab)
 

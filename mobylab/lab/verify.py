@@ -164,8 +164,6 @@ class VerifyPresenter:
         cell = cell_of(record)
         ui.info(f"{self.lab} step {record.index} on {record.engine}: {cell.text}")
 
-    def between_steps(self) -> None: ...
-
     def closing(self, lab: Lab) -> None: ...
 
 

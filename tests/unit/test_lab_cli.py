@@ -14,7 +14,8 @@ from mobylab.errors import LabError
 from mobylab.lab import catalog
 from mobylab.lab.external import source_lab
 from mobylab.session import Session
-from tests.fixtures.cli import invoke_argv
+from tests.fixtures.cli import REPO, invoke_argv
+from tests.fixtures.terminal import framed, tmux_terminal, unspaced
 
 
 def invoke(tmp_path: Path, *args: str, config: str = "") -> subprocess.CompletedProcess[str]:
@@ -61,8 +62,34 @@ def test_list_and_show(tmp_path: Path) -> None:
     assert "multistage" in listed.stdout and "hello" in listed.stdout
     shown = invoke(tmp_path, "lab.show", "multistage")
     assert shown.returncode == 0, shown.stderr
-    assert "docker create --name {extract} {tag_prefix}:build" in shown.stdout
+    # Placeholders as practice's shell names them, and practice's tasks and hints too.
+    assert "docker create --name $EXTRACT $TAG:build" in shown.stdout
+    assert "{tag_prefix}" not in shown.stdout
     assert "COPY --from=builder" in shown.stdout
+    assert "Your task (practice)" in shown.stdout
+    assert "hint 1/4: Read build.sh" in shown.stdout
+
+
+@pytest.mark.parametrize("width", [80, 160])
+def test_show_wraps_files_and_tasks_at_the_terminals_width(tmp_path: Path, width: int) -> None:
+    terminal = tmux_terminal(tmp_path)
+    env = {"PATH": os.environ["PATH"], "TERM": "xterm-256color", "COLUMNS": str(width),
+           "HOME": str(tmp_path), "MOBYLAB_WORKSPACE": str(tmp_path / "ws")}  # fmt: skip
+    try:
+        terminal.start(invoke_argv("lab.show", "multistage"), env, REPO, width=width)
+        screen = terminal.wait_for(r"TERMINAL-EXITED 0", timeout=60)
+    finally:
+        terminal.close()
+    lab = catalog.find_lab("multistage", Settings())
+    for name in lab.steps[0].show:
+        (panel,) = framed(screen, name, width)
+        for line in (lab.workdir_source / name).read_text().splitlines():
+            assert unspaced(line) in unspaced(panel), f"{name}: {line!r} cut"
+    tasks = framed(screen, "Your task (practice)", width)
+    assert len(tasks) == len(lab.steps)
+    for step, task in zip(lab.steps, tasks, strict=True):
+        for command in step.task.split("`")[1::2]:
+            assert unspaced(command) in unspaced(task), f"{step.title}: {command!r} cut"
 
 
 def test_report_without_runs(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import json
 import re
 import socket
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -196,8 +197,19 @@ def test_other_checks() -> None:
     result = evaluate(
         exists, Facts(values={"tag_prefix": "t"}, image_exists=lambda r: seen.append(r) or False)
     )
-    assert seen == ["t:x"] and result.passed is False and result.seen == "no such image"
+    assert seen == ["t:x"] and result.passed is False and result.seen == "no image t:x"
     assert evaluate(Check(type="file-exists", path="app"), Facts(file_exists=lambda p: True)).passed
+
+
+def test_a_missing_image_says_which_tag_the_check_wants_and_which_was_built() -> None:
+    exists = Check(type="image-exists", image="{tag_prefix}:latest")
+    built = Facts(values={"tag_prefix": "t"}, run_images=lambda: ("hello:latest",))
+    assert evaluate(exists, built).seen == (
+        "you built hello:latest; the check looks for $TAG:latest (t:latest)"
+    )
+    smaller = Check(type="image-smaller", image="{tag_prefix}:latest", than="sdk")
+    sizes = replace(built, image_size=lambda ref: 10 if ref == "sdk" else None)
+    assert evaluate(smaller, sizes).seen.startswith("you built hello:latest;")
 
 
 def test_variants_agree() -> None:

@@ -3,11 +3,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from mobylab.lab.bases import BaseImages
 from mobylab.lab.checks import Facts
-from mobylab.lab.judge import VariantFacts, judge_checks, judge_step, state_checks, variant_record
+from mobylab.lab.judge import (
+    VariantFacts,
+    causes_first,
+    judge_checks,
+    judge_step,
+    state_checks,
+    variant_record,
+)
 from mobylab.lab.metrics import ImageFacts
 from mobylab.lab.model import Check, Command, Lab, Step, Variant
 from mobylab.lab.records import CommandResult, Report, Status, StepRecord
@@ -73,17 +81,30 @@ def test_output_checks_that_could_not_run_fail_saying_why() -> None:
     done = state_checks(STEP, missing)
     assert list(done) == [0] and done[0].passed is False
     blocked = judge_checks(STEP, missing, [], done)
-    assert blocked[1].seen == "not run (image-exists: no such image)"
+    # The output check says what it wanted in its own words, and which check failed first.
+    assert (blocked[1].expected, blocked[1].seen) == (
+        "output containing 'hello'",
+        "not run: image-exists failed first",
+    )
     present = Facts(image_exists=lambda ref: True, values=VALUES)
     not_reached = judge_checks(STEP, present, [0])
     assert (not_reached[1].expected, not_reached[1].seen) == (
-        "the command to run",
+        "output containing 'hello'",
         "it did not run",
     )
     ran = judge_checks(STEP, Facts(outputs=["", "hello"], exit_codes=[0, 0],
                                    image_exists=lambda ref: True, values=VALUES),
                        [0, 1])  # fmt: skip
     assert [c.passed for c in ran] == [True, True]
+
+
+def test_a_failure_leads_with_its_cause_the_image_check() -> None:
+    output_first = replace(STEP, checks=(OUTPUT, IMAGE))
+    missing = Facts(image_exists=lambda ref: False, values=VALUES)
+    checks = judge_checks(output_first, missing, [], state_checks(output_first, missing))
+    record = judge_step(1, output_first, "host", "log", [], checks, by_hand=True)
+    assert record.reason == "image-exists: expected image t:multi, saw no image t:multi"
+    assert [c.type for c in causes_first(record.checks)] == ["image-exists", "output-contains"]
 
 
 def test_a_refused_build_is_not_in_this_engine_a_broken_one_fails() -> None:

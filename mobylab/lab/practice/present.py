@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from rich.markdown import Markdown
-from rich.panel import Panel
 
 from ... import ui
 from ..present import ShownStep, TerminalPresenter
@@ -44,8 +43,7 @@ class PracticePresenter(TerminalPresenter):
 
     def step(self, shown: ShownStep) -> None:
         super().step(shown)
-        task = Panel(Markdown(shown.step.task), title="Your task", title_align="left", expand=False)
-        ui.out.print(task)
+        ui.block(ui.panel(Markdown(shown.step.task), "Your task"))
         site = f"  URL={self.values['url']}" if shown.setup.lab.site else ""
         ui.out.print(
             "TAG=" + self.values["tag_prefix"] + site, style="dim", markup=False, highlight=False

@@ -17,9 +17,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from rich.panel import Panel
-from rich.syntax import Syntax
-
 from ... import ui
 from ...engine import Engine, display_url
 from ...errors import EngineError, LabError, UsageError
@@ -38,7 +35,7 @@ from ..judge import (
     variant_record,
 )
 from ..model import Step, load_lab, outside_problem
-from ..present import lexer_for
+from ..present import file_panel
 from ..records import (
     CommandResult,
     Report,
@@ -311,8 +308,7 @@ class PracticeRun:
         if not path.is_file():
             files = ", ".join(sorted(p.name for p in self.workdir.iterdir() if p.is_file()))
             raise UsageError(f"no file {name!r} in the work folder", f"Its files: {files}.")
-        text = path.read_text(errors="replace").rstrip("\n")
-        ui.out.print(Panel(Syntax(text, lexer_for(path.name)), title=name, title_align="left"))
+        ui.block(file_panel(name, path.read_text(errors="replace")))
 
     def reset(self) -> list[str]:
         """Put the step's files back as the lab made them; returns what was replaced."""

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ...workspace import write_atomic
+from ..checks import SHELL_NAMES
 
 # Subcommands of the docker CLI that create something, so they get the labels.
 CREATING = ("build", "create", "run")
@@ -80,14 +81,7 @@ def shell_environment(
 ) -> dict[str, str]:
     """Pure: the shell's environment: the engine, the run's names ($TAG, $URL, ...),
     where the state is, and the practice bin folder first on PATH."""
-    names = {
-        "TAG": values.get("tag_prefix", ""),
-        "URL": values.get("url", ""),
-        "RUN_ID": values.get("run_id", ""),
-        "EXTRACT": values.get("extract", ""),
-        "BUILDER_IMAGE": values.get("builder_image", ""),
-        "RUNTIME_IMAGE": values.get("runtime_image", ""),
-    }
+    names = {variable: values.get(name, "") for name, variable in SHELL_NAMES.items()}
     bin_dir = folder / "bin"
     return {
         **base,

@@ -20,7 +20,7 @@ from .checks import Facts, argv_of, shown, with_labels
 from .dockerfile import base_replacements, is_dockerfile, maintained_lines, substitute_from
 from .engine_choice import engine_label, engine_specs
 from .judge import VariantFacts
-from .metrics import container_exists, detect_builder, inspect_image, run_image_tags
+from .metrics import container_exists, detect_builder, inspect_image
 from .model import Lab, Step
 from .present import Presenter, ShownStep
 from .records import Builder, CommandResult, EngineRecord, Leftover, Measurement, Substitution
@@ -101,21 +101,29 @@ def open_engines(session: Session, setup: RunSetup) -> list[Engine]:
             found.append(host)
             continue
         from ..dev.environment import ensure_dev_engine
-        from ..dev.seed import seed_images
 
         build = spec.removeprefix("dev:") if spec.startswith("dev:") else None
         dev = ensure_dev_engine(session, start=True, build=build)
         # Named after what the user asked for, whichever dev daemon runs it.
         dev = dataclasses.replace(dev, name=engine_label(spec))
-        if bases.offline:
-            prepare_bases(host, session.workspace, session.settings, lab.images)
-        wanted = {"golang": bases.builder, "runtime": bases.runtime}
-        seed_images(host, dev, [wanted[n] for n in lab.images if n in wanted])
+        seed_bases(session, setup, host, dev)
         found.append(dev)
     if bases.offline:
         for engine in found:
             prepare_bases(engine, session.workspace, session.settings, lab.images)
     return found
+
+
+def seed_bases(session: Session, setup: RunSetup, host: Engine, target: Engine) -> None:
+    """Copy the lab's base images from the host engine (made there when offline) into
+    `target`, which cannot pull them."""
+    from ..dev.seed import seed_images
+
+    lab, bases = setup.lab, setup.bases
+    if bases.offline:
+        prepare_bases(host, session.workspace, session.settings, lab.images)
+    wanted = {"golang": bases.builder, "runtime": bases.runtime}
+    seed_images(host, target, [wanted[n] for n in lab.images if n in wanted])
 
 
 def engine_record(session: Session, setup: RunSetup, engine: Engine) -> EngineRecord:
@@ -151,21 +159,15 @@ def start_container_site(setup: RunSetup, engine: Engine) -> ContainerSite | Non
         lab.path / lab.site,
         setup.bases.runtime,
         lab.site_port,
-        setup.resource_labels,
+        labels.labels("lab", lab=lab.name, run=setup.run_id),
     ).start()
 
 
-def remove_run_resources(
-    engine: Engine, run_id: str | None, *, images: bool = True, workspace: str | None = None
-) -> int:
-    """Remove the containers (and images) lab runs made, only what carries their labels:
-    one run's (`run_id`), or every run's of one workspace (`workspace`, its key), or,
-    with neither, every lab run's on the engine."""
+def remove_run_resources(engine: Engine, run_id: str | None, *, images: bool = True) -> int:
+    """Remove the containers (and images) a lab run made; only what carries its labels."""
     wanted = [f"{labels.MANAGED}=true", f"{labels.COMPONENT}=lab"]
     if run_id:
-        wanted.append(f"{labels.RUN}={run_id}")
-    if workspace:
-        wanted.append(f"{labels.WORKSPACE}={workspace}")
+        wanted.append(f"org.mobylab.run={run_id}")
     removed = 0
     client = engine.client(timeout=120)
     try:
@@ -307,7 +309,6 @@ class EngineRun:
             image_size=size_of,
             image_workdir=workdir_of,
             file_exists=lambda name: (self.workdir / name).exists(),
-            run_images=lambda: run_image_tags(self.engine, self.setup.run_id),
             variant_outputs=self.variant_outputs,
             exact=self.setup.options.url is None,
         )

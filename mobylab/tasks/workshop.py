@@ -22,6 +22,7 @@ from ..workshop.hosts import host_count
 from ..workshop.layout import DEFAULT_REMOTE_DIR
 from ..workshop.pool import HostOutcome
 from .base import friendly_errors
+from .serve import serve
 
 COMMON_HELP = {
     "hosts": "comma-separated hosts: [user@]host[:port], IPv6 in brackets",
@@ -243,4 +244,4 @@ def teardown(c, flags: HostFlags, json_=False, yes=False, label=None):
     _finish(session, "teardown", outcomes, json_)
 
 
-ns = Collection("workshop", check, provision, run, collect, status, board, teardown)
+ns = Collection("workshop", check, provision, run, collect, status, board, serve, teardown)

@@ -35,7 +35,8 @@ from ..execute import (
 )
 from ..features import lacking_need
 from ..model import Lab, practice_problem
-from ..records import EngineRecord, Report, StepRecord
+from ..present import ShownStep
+from ..records import EngineRecord, Report, StepRecord, Substitution
 from ..setup import RunOptions, RunSetup, prepare
 from ..site import ContainerSite, FixtureSite
 from . import shell
@@ -102,28 +103,63 @@ def _practice_report(setup: RunSetup, report: Report, resumed: bool) -> Report:
     )
 
 
-def practice(session: Session, lab: Lab, options: PracticeOptions) -> ps.PracticeState:
-    """Open the practice shell at the first unfinished step (or --step); returns the state
-    when the learner leaves."""
+def refuse_without_texts(lab: Lab) -> None:
+    """A lab without practice texts cannot be practised: say so, as lab.practice does."""
     problem = practice_problem(lab)
     if problem:
         raise LabError(
             f"lab {lab.name} has no practice texts: {problem}",
             f"Run it guided with `invoke lab.run {lab.name}`, or add the tasks to its lab.toml.",
         )
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        raise UsageError(
-            "lab.practice needs a terminal: it opens a shell for you to type in",
-            f"Run it in a terminal; `invoke lab.run {lab.name} --yes` runs a lab without one.",
+
+
+@dataclasses.dataclass(frozen=True)
+class OpenedPractice:
+    """A practice run ready for a shell: its set-up, state file, work folder, the names
+    the shell gets ($TAG, $URL ...), the step it opens at and the steps not in its engine."""
+
+    setup: RunSetup
+    state_path: Path
+    engine: Engine
+    workdir: Path
+    substitutions: tuple[Substitution, ...]
+    values: dict[str, str]
+    number: int
+    absent: tuple[StepRecord, ...]
+    site: FixtureSite | ContainerSite | None
+    resumed: bool
+
+    @property
+    def folder(self) -> Path:
+        """The shell's folder: its bin/, bashrc and prompt."""
+        return self.setup.report_dir / "practice"
+
+    def shown(self) -> ShownStep:
+        return shown_step(
+            self.setup, self.number, self.engine.name, self.workdir, self.substitutions
         )
+
+
+def open_practice(
+    session: Session,
+    lab: Lab,
+    options: PracticeOptions,
+    *,
+    previous: ps.PracticeState | None = None,
+    run_id: str | None = None,
+    engine: Engine | None = None,
+) -> OpenedPractice:
+    """Set a practice run up (continuing `previous`, else as `run_id` or a new run) on
+    `engine`, else on the engine of `options`: the work folder, the fixture site,
+    practice.json and the report."""
+    refuse_without_texts(lab)
     if options.step is not None and not 1 <= options.step <= len(lab.steps):
         raise UsageError(
             f"--step {options.step} is not a step of this lab", f"Steps are 1 to {len(lab.steps)}."
         )
-    previous = resumable(session, lab, options.engine)
     run_options = RunOptions(engine=options.engine, url=options.url)
-    setup = prepare(session, lab, run_options, run_id=previous["run_id"] if previous else None)
-    engine = open_engines(session, setup)[0]
+    setup = prepare(session, lab, run_options, run_id=previous["run_id"] if previous else run_id)
+    engine = engine or open_engines(session, setup)[0]
     record = engine_record(session, setup, engine)
     workdir, substitutions = prepare_workdir(setup, engine.name, keep=previous is not None)
     site = _start_site(setup, engine)
@@ -159,44 +195,82 @@ def practice(session: Session, lab: Lab, options: PracticeOptions) -> ps.Practic
     number = options.step or ps.first_unfinished(state) or 1
     ps.enter(state, number, now)
     folder = setup.report_dir / "practice"
-    real_docker = shutil.which("docker") or "docker"
-    shell.write_shell_files(
-        folder,
-        python=sys.executable,
-        package_parent=Path(__file__).resolve().parents[3],
-        real_docker=real_docker,
-        label_flags=setup.label_flags,
-    )
     write_json(path, state)
     shell.write_prompt(folder, ps.prompt_text(state))
     report_mod.write(setup.report_dir, report)
     report_mod.point_latest(session.workspace, lab.name, setup.run_id)
+    PracticeRun.open(path).write_report()
+    return OpenedPractice(
+        setup=setup,
+        state_path=path,
+        engine=engine,
+        workdir=workdir,
+        substitutions=substitutions,
+        values=values,
+        number=number,
+        absent=tuple(absent),
+        site=site,
+        resumed=previous is not None,
+    )
+
+
+def leave_practice(path: Path) -> ps.PracticeState | None:
+    """Stop the clocks of a run whose shell closed; the progress is kept."""
+    with contextlib.suppress(MobylabError):
+        left = PracticeRun.open(path)
+        ps.leave(left.state, time.time())
+        left.save()
+        left.write_report()
+        return left.state
+    return None
+
+
+def practice(session: Session, lab: Lab, options: PracticeOptions) -> ps.PracticeState:
+    """Open the practice shell at the first unfinished step (or --step); returns the state
+    when the learner leaves."""
+    refuse_without_texts(lab)
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError(
+            "lab.practice needs a terminal: it opens a shell for you to type in",
+            f"Run it in a terminal; `invoke lab.run {lab.name} --yes` runs a lab without one.",
+        )
+    opened = open_practice(session, lab, options, previous=resumable(session, lab, options.engine))
+    setup, path, folder = opened.setup, opened.state_path, opened.folder
+    shell.write_shell_files(
+        folder,
+        python=sys.executable,
+        package_parent=Path(__file__).resolve().parents[3],
+        real_docker=shutil.which("docker") or "docker",
+        label_flags=setup.label_flags,
+    )
     latest = session.workspace.load_state(LATEST_STATE, {}) or {}
     session.workspace.save_state(LATEST_STATE, {**latest, lab.name: setup.run_id})
-    presenter = PracticePresenter(values, resumed_at=number if previous else None)
+    presenter = PracticePresenter(
+        opened.values, resumed_at=opened.number if opened.resumed else None
+    )
+    state = PracticeRun.open(path).state
     try:
-        PracticeRun.open(path).write_report()
         presenter.introduce(setup)
-        for missing in absent:
+        for missing in opened.absent:
             ui.warn(
                 f"step {missing.index} ({missing.title}): not in this engine "
                 f"({missing.reason}); practice moves on"
             )
-        presenter.step(shown_step(setup, number, engine.name, workdir, substitutions))
+        presenter.step(opened.shown())
         env = shell.shell_environment(
-            os.environ, engine.cli_env(), values, folder, path, ps.prompt_text(state)
+            os.environ,
+            opened.engine.cli_env(),
+            opened.values,
+            folder,
+            path,
+            ps.prompt_text(state),
         )
         argv = shell.shell_argv(os.environ.get("SHELL"), folder / "bashrc")
-        process.interactive(argv, cwd=workdir, env=env)
+        process.interactive(argv, cwd=opened.workdir, env=env)
     finally:
-        if site is not None:
-            site.stop()
-        with contextlib.suppress(MobylabError):
-            left = PracticeRun.open(path)
-            ps.leave(left.state, time.time())
-            left.save()
-            left.write_report()
-            state = left.state
+        if opened.site is not None:
+            opened.site.stop()
+        state = leave_practice(path) or state
     _farewell(presenter, lab, state, setup.report_dir, session.settings.command)
     return state
 
@@ -223,4 +297,4 @@ def _farewell(
     ui.info(f"report (html): {report_dir / 'report.html'}")
 
 
-__all__ = ["PracticeOptions", "practice"]
+__all__ = ["OpenedPractice", "PracticeOptions", "leave_practice", "open_practice", "practice"]

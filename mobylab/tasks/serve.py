@@ -1,0 +1,53 @@
+"""workshop.serve: attendees need only a browser (a sandbox and a terminal per seat)."""
+
+from __future__ import annotations
+
+from invoke import task
+
+from .. import ui
+from ..lab import catalog
+from ..session import Session
+from ..workshop.serve.seats import LOOPBACK, parse_duration
+from ..workshop.serve.server import ServeLinks, ServeOptions, listen_warning
+from ..workshop.serve.server import serve as serve_lab
+from .base import friendly_errors
+
+
+def _announce(links: ServeLinks) -> None:
+    # One line a seat, never wrapped: the links are copied from here.
+    for name, link, code in links.seats:
+        ui.out.print(f"{name}  {link}  code {code}", markup=False, highlight=False, soft_wrap=True)
+    ui.info(f"attendees without a link: {links.url}/ and their code")
+    ui.out.print(f"board (yours, keep it private): {links.board}", markup=False, soft_wrap=True)
+    ui.info("Ctrl-C stops the server and removes every sandbox")
+
+
+@task(
+    auto_shortflags=False,
+    help={
+        "seats": "how many attendees (one sandbox each; default 1)",
+        "engine": "the engine in each sandbox: host (Debian's dockerd in mobylab's dind image)",
+        "port": "the port to serve on (default 8095)",
+        "listen": f"the address to listen on (default {LOOPBACK}: this machine only)",
+        "expire": "stop and remove everything after this long (default 8h)",
+        "idle": "remove a seat's sandbox after this long unused (default 2h)",
+    },
+)
+@friendly_errors
+def serve(c, name, seats=1, engine="host", port=8095, listen=LOOPBACK, expire="8h", idle="2h"):
+    """Serve LAB to attendees' browsers: a sandbox and a terminal in the page per seat."""
+    session = Session.from_context(c)
+    lab = catalog.find_lab(name, session.settings)
+    options = ServeOptions(
+        seats=int(seats),
+        port=int(port),
+        listen=listen,
+        expire=parse_duration(str(expire)),
+        idle=parse_duration(str(idle)),
+        engine=engine,
+    )
+    warning = listen_warning(listen)
+    if warning:
+        ui.warn(warning)
+    serve_lab(session, lab, options, _announce)
+    ui.info("served workshop stopped; its sandboxes are removed")

@@ -1,0 +1,326 @@
+"""A seat's sandbox: a docker-in-docker container on an engine, and its practice run.
+
+Each sandbox is mobylab's dind image running Debian's dockerd, with its own
+bridge network (no inter-container traffic), its own volume for the inner
+/var/lib/docker, and pids, memory and CPU limits. It sees only its own folders:
+the daemon's socket folder, the run's work folder (at the same path as on the
+server, so `lab` and the shell agree on file names), the shell's folder
+(read-only) and the `lab` command's request folder. The engine's own socket is
+never mounted. Everything carries mobylab's labels with the server's key and
+process id, so a later server reaps what a killed one left.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker.errors
+import docker.types
+
+from ... import labels
+from ...dev.container import (
+    DEFAULT_STORAGE_DRIVER,
+    DIND_SCRIPT,
+    FALLBACK_STORAGE_DRIVER,
+    INNER_DATA_ROOT,
+    LOG_DIR,
+    RUN_DIR,
+    dockerd_args,
+    host_run_root,
+    storage_driver_refused,
+)
+from ...dev.resources import api_message, dind_argv, dind_script
+from ...engine import Engine, probe
+from ...errors import DevEnvError, EngineError
+from ...images.build import build_image, image_exists
+from ...images.recipes import DEFAULT_PATH, recipe_named
+from ...lab.execute import seed_bases
+from ...lab.model import Lab
+from ...lab.practice import shell
+from ...lab.practice.start import OpenedPractice, PracticeOptions, open_practice
+from ...lab.setup import RunOptions, new_run_id, prepare
+from ...session import Session
+from .bridge import IPC_DIR, lab_script
+from .seats import Seat, SeatLimits
+
+COMPONENT = "serve"
+SERVER_LABEL = "org.mobylab.serve"
+PID_LABEL = "org.mobylab.serve-pid"
+PRACTICE_DIR = "/mobylab/practice"
+REAL_DOCKER = "/usr/bin/docker"
+READY_SECONDS = 90.0
+
+
+@dataclass(frozen=True)
+class SandboxNames:
+    """The names and host folders of one seat's sandbox of one server."""
+
+    server: str
+    seat: int
+    run_root: Path
+    seat_root: Path
+
+    @property
+    def container(self) -> str:
+        return f"mobylab-serve-{self.server}-{self.seat}"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.run_root / f"serve-{self.server}-{self.seat}"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.seat_root / "log"
+
+    @property
+    def ipc_dir(self) -> Path:
+        return self.seat_root / "ipc"
+
+    def labels(self) -> dict[str, str]:
+        return labels.labels(
+            COMPONENT, serve=self.server, serve_pid=str(os.getpid()), seat=str(self.seat)
+        )
+
+
+def sandbox_names(session: Session, server: str, seat: int) -> SandboxNames:
+    return SandboxNames(
+        server=server,
+        seat=seat,
+        run_root=host_run_root(os.geteuid(), os.environ.get("XDG_RUNTIME_DIR")),
+        seat_root=session.workspace.root / "serve" / server / f"seat-{seat}",
+    )
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """A running sandbox: its names, its daemon, and the practice run its shell opens."""
+
+    names: SandboxNames
+    engine: Engine
+    practice: OpenedPractice
+
+    @property
+    def container(self) -> str:
+        return self.names.container
+
+    def shell_argv(self) -> list[str]:
+        return ["bash", "--rcfile", f"{PRACTICE_DIR}/bashrc", "-i"]
+
+    def shell_environment(self) -> dict[str, str]:
+        """The shell's environment inside: the inner daemon, the run's names, `lab`."""
+        base = {"PATH": DEFAULT_PATH, "HOME": "/root", "TERM": "xterm-256color", "LANG": "C.UTF-8"}
+        state = self.practice.state_path
+        return shell.shell_environment(
+            base,
+            {"DOCKER_HOST": "unix:///var/run/docker.sock"},
+            self.practice.values,
+            Path(PRACTICE_DIR),
+            state,
+            (self.practice.folder / "prompt").read_text().strip(),
+        )
+
+
+def sandbox_image(session: Session, host: Engine) -> str:
+    """mobylab's dind image on the engine, made from Debian packages when it is missing."""
+    recipe = recipe_named("dind")
+    client = host.client()
+    try:
+        present = image_exists(client, recipe.tag)
+    finally:
+        client.close()
+    if not present:
+        build_image(host, session.workspace, recipe, settings=session.settings)
+    return recipe.tag
+
+
+def open_sandbox(
+    session: Session, host: Engine, lab: Lab, seat: Seat, server: str, limits: SeatLimits
+) -> Sandbox:
+    """Create the seat's sandbox, start its daemon, seed the lab's base images and set
+    up its practice run; a failure removes what was made."""
+    names = sandbox_names(session, server, seat.number)
+    run_id = new_run_id()
+    setup = prepare(session, lab, RunOptions(engine="host"), run_id=run_id)
+    for folder in (
+        names.run_dir,
+        names.log_dir,
+        names.ipc_dir,
+        setup.runs_dir,
+        setup.report_dir / "practice" / "bin",
+    ):
+        folder.mkdir(parents=True, exist_ok=True)
+    binds = {
+        str(names.run_dir): {"bind": RUN_DIR, "mode": "rw"},
+        str(names.log_dir): {"bind": LOG_DIR, "mode": "rw"},
+        str(names.ipc_dir): {"bind": IPC_DIR, "mode": "rw"},
+        str(dind_script()): {"bind": DIND_SCRIPT, "mode": "ro"},
+        str(setup.runs_dir): {"bind": str(setup.runs_dir), "mode": "rw"},
+        str(setup.report_dir / "practice"): {"bind": PRACTICE_DIR, "mode": "ro"},
+    }
+    engine = Engine(f"unix://{names.run_dir}/docker.sock", kind="dev", name="host")
+    image = sandbox_image(session, host)
+    security = probe(host, session.workspace).dind_security
+    try:
+        for driver in (DEFAULT_STORAGE_DRIVER, FALLBACK_STORAGE_DRIVER):
+            _create(host, names, image, binds, security, limits, driver)
+            try:
+                engine.wait_ready(
+                    READY_SECONDS,
+                    alive=lambda: _running(host, names),
+                    log=names.log_dir / "dockerd.log",
+                )
+                break
+            except EngineError:
+                log = names.log_dir / "dockerd.log"
+                text = log.read_text(errors="replace") if log.exists() else ""
+                if driver == FALLBACK_STORAGE_DRIVER or not storage_driver_refused(text):
+                    raise
+                remove_sandbox(host, names)
+        seed_bases(session, setup, host, engine)
+        opened = open_practice(
+            session, lab, PracticeOptions(engine="host"), run_id=run_id, engine=engine
+        )
+        write_shell_files(opened)
+    except BaseException:
+        remove_sandbox(host, names)
+        raise
+    return Sandbox(names, engine, opened)
+
+
+def write_shell_files(opened: OpenedPractice) -> None:
+    """The shell's folder as the sandbox sees it: `lab` asks the server, `docker` labels."""
+    folder = opened.folder
+    bin_dir = folder / "bin"
+    (bin_dir / "lab").write_text(lab_script())
+    (bin_dir / "docker").write_text(shell.docker_wrapper(REAL_DOCKER, opened.setup.label_flags))
+    for program in ("lab", "docker"):
+        (bin_dir / program).chmod(0o755)
+    (folder / "bashrc").write_text(shell.bash_rc())
+
+
+def _create(
+    host: Engine,
+    names: SandboxNames,
+    image: str,
+    binds: dict[str, dict[str, str]],
+    security: Any,
+    limits: SeatLimits,
+    storage_driver: str,
+) -> None:
+    client = host.client()
+    try:
+        api = client.api
+        network = f"{names.container}-net"
+        client.networks.create(
+            network,
+            driver="bridge",
+            labels=names.labels(),
+            options={"com.docker.network.bridge.enable_icc": "false"},
+        )
+        client.volumes.create(f"{names.container}-data", labels=names.labels())
+        options: dict[str, Any] = {
+            "binds": binds,
+            "mounts": [
+                docker.types.Mount(INNER_DATA_ROOT, f"{names.container}-data", type="volume")
+            ],
+            "init": True,
+            "network_mode": network,
+            "mem_limit": limits.memory,
+            "memswap_limit": limits.memory,
+            "pids_limit": limits.pids,
+            "nano_cpus": int(limits.cpus * 1e9),
+        }
+        api.create_container(
+            image,
+            command=dockerd_args(storage_driver, False),
+            entrypoint=dind_argv("init"),
+            name=names.container,
+            hostname=f"seat-{names.seat}",
+            environment={"container": "docker", "MOBYLAB_DEV_CONTAINER": "1"},
+            labels=names.labels(),
+            host_config=security.host_config(api, **options),
+            detach=True,
+        )
+        api.start(names.container)
+    except docker.errors.APIError as exc:
+        message = api_message(exc)
+        raise DevEnvError(f"the sandbox {names.container} could not start: {message}") from None
+    finally:
+        client.close()
+
+
+def _running(host: Engine, names: SandboxNames) -> bool:
+    client = host.client()
+    try:
+        return str(client.containers.get(names.container).status) == "running"
+    except docker.errors.NotFound:
+        return False
+    finally:
+        client.close()
+
+
+def remove_sandbox(host: Engine, names: SandboxNames) -> None:
+    """The seat's container, network and volume, whatever state they are in."""
+    _remove_labelled(
+        host, {"label": [f"{SERVER_LABEL}={names.server}", f"org.mobylab.seat={names.seat}"]}
+    )
+
+
+def remove_server(host: Engine, server: str) -> int:
+    """Everything a server made on the engine; how many containers went."""
+    return _remove_labelled(host, {"label": [f"{SERVER_LABEL}={server}"]})
+
+
+def reap_orphans(host: Engine) -> int:
+    """What servers no longer running left (found by label, their process gone)."""
+    orphans = {server for server, pid in _servers(host) if not _alive(pid)}
+    return sum(remove_server(host, server) for server in orphans)
+
+
+def _servers(host: Engine) -> Iterator[tuple[str, int]]:
+    client = host.client()
+    try:
+        found = client.api.containers(all=True, filters={"label": [f"{SERVER_LABEL}"]})
+        volumes = client.api.volumes(filters={"label": SERVER_LABEL}).get("Volumes") or []
+        networks = client.api.networks(filters={"label": [SERVER_LABEL]})
+    finally:
+        client.close()
+    for item in [*found, *volumes, *networks]:
+        values = item.get("Labels") or {}
+        if labels.is_managed(values) and values.get(PID_LABEL, "").isdigit():
+            yield values[SERVER_LABEL], int(values[PID_LABEL])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_labelled(host: Engine, filters: dict[str, Any]) -> int:
+    filters = {"label": [labels.MANAGED_FILTER["label"], *filters["label"]]}
+    client = host.client(timeout=120)
+    removed = 0
+    try:
+        for container in client.containers.list(all=True, filters=filters):
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(force=True, v=True)
+                removed += 1
+        for network in client.networks.list(filters=filters):
+            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                network.remove()
+        for volume in client.volumes.list(filters=filters):
+            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                volume.remove(force=True)
+    finally:
+        client.close()
+    return removed

@@ -1,0 +1,517 @@
+"""The served workshop: seats, their sandboxes and shells, and the aiohttp server.
+
+Routes: `/` (type a code), `/seat` (a seat's page; its token in the link's
+fragment), `/board` (every seat, read-only views; the instructor's token in the
+fragment), `/static/...`, `POST /api/ticket` (a token or code for a one-use
+websocket ticket), `GET /api/seats` (the board's data) and `/ws?ticket=` (the
+terminal). Every websocket upgrade's Origin is checked exactly; a viewer's input
+is dropped here. Every answer carries a Content-Security-Policy; the pages put
+every lab and terminal text into the DOM as text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from ... import ui
+from ...engine import Engine
+from ...errors import MobylabError, UsageError
+from ...lab.model import Lab
+from ...lab.practice import state as ps
+from ...lab.practice.start import leave_practice, refuse_without_texts
+from ...session import Session
+from ...workspace import read_json
+from . import seats as seat_rules
+from .bridge import LabBridge
+from .sandbox import Sandbox, open_sandbox, reap_orphans, remove_sandbox, remove_server
+from .seats import Role, Seat, SeatLimits, SeatState, TicketBook
+from .terminal import Subscriber, Terminal
+
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "connect-src 'self'; img-src 'self'; font-src 'self'; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'"
+)
+HEARTBEAT_SECONDS = 20.0
+POLL_SECONDS = 0.2
+# Sandboxes made at once: each start costs a daemon start and an image copy.
+PARALLEL_STARTS = 4
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """What workshop.serve was asked for."""
+
+    seats: int
+    port: int
+    listen: str = seat_rules.LOOPBACK
+    expire: float = 8 * 3600.0
+    idle: float = 2 * 3600.0
+    limits: SeatLimits = field(default_factory=SeatLimits)
+    engine: str = "host"
+
+
+@dataclass(frozen=True)
+class ServeLinks:
+    """What the instructor hands out: each seat's link and code, and the board's link."""
+
+    url: str
+    board: str
+    seats: tuple[tuple[str, str, str], ...]
+
+
+@dataclass
+class SeatRoom:
+    """A seat while the server runs: its sandbox, shell and who is attached."""
+
+    seat: Seat
+    state: SeatState = SeatState.STARTING
+    message: str = ""
+    sandbox: Sandbox | None = None
+    terminal: Terminal | None = None
+    bridge: LabBridge | None = None
+    attendee: web.WebSocketResponse | None = None
+    last_active: float = field(default_factory=time.monotonic)
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    def progress(self) -> dict[str, Any]:
+        """The practice run's progress as the page and the board show it."""
+        if self.sandbox is None:
+            return {}
+        data = read_json(self.sandbox.practice.state_path)
+        if not isinstance(data, dict):
+            return {}
+        steps = data.get("steps") or []
+        return {
+            "current": data.get("current"),
+            "steps": [{"title": s.get("title", ""), "status": s.get("status", "")} for s in steps],
+            "done": sum(1 for s in steps if s.get("status") == ps.StepStatus.PASSED),
+        }
+
+
+def assets_dir() -> Path:
+    """The pages and scripts, package data beside this module."""
+    return Path(__file__).resolve().with_name("static")
+
+
+def xterm_dir() -> Path | None:
+    """xterm.js as the wheel bundles it, else as scripts/setup installed it in the clone."""
+    package = Path(__file__).resolve().parents[2]
+    for candidate in (package / "_data" / "xterm", package.parent / "node_modules" / "@xterm"):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+XTERM_FILES = {
+    "xterm.js": ("xterm/lib/xterm.js", "xterm.js"),
+    "xterm.css": ("xterm/css/xterm.css", "xterm.css"),
+    "addon-fit.js": ("addon-fit/lib/addon-fit.js", "addon-fit.js"),
+}
+
+
+class Room:
+    """Every seat of one served lab, on one engine."""
+
+    def __init__(
+        self, session: Session, host: Engine, lab: Lab, options: ServeOptions, key: str
+    ) -> None:
+        self.session = session
+        self.host = host
+        self.lab = lab
+        self.options = options
+        self.key = key
+        self.seats = {s.number: SeatRoom(s) for s in seat_rules.new_seats(options.seats)}
+        self.board_token = secrets.token_urlsafe(24)
+        self.tickets = TicketBook()
+        self.origins = seat_rules.allowed_origins(
+            seat_rules.page_hosts(options.listen), options.port
+        )
+        self.stopping = asyncio.Event()
+
+    def links(self, url: str) -> ServeLinks:
+        seats = [room.seat for room in self.seats.values()]
+        return ServeLinks(
+            url, f"{url}/board#{self.board_token}", tuple(seat_rules.seat_links(seats, url))
+        )
+
+    # -- seats --------------------------------------------------------------------
+    async def start_seats(self) -> None:
+        gate = asyncio.Semaphore(PARALLEL_STARTS)
+
+        async def start(room: SeatRoom) -> None:
+            async with gate:
+                await self._start_seat(room)
+
+        await asyncio.gather(*(start(room) for room in self.seats.values()))
+
+    async def _start_seat(self, room: SeatRoom) -> None:
+        try:
+            sandbox = await asyncio.to_thread(
+                open_sandbox,
+                self.session,
+                self.host,
+                self.lab,
+                room.seat,
+                self.key,
+                self.options.limits,
+            )
+        except MobylabError as exc:
+            room.state, room.message = SeatState.DOWN, exc.one_line()
+            ui.warn(f"{room.seat.name}: {exc.one_line()}")
+            return
+        room.sandbox = sandbox
+        room.terminal = Terminal(
+            self.host,
+            sandbox.container,
+            sandbox.shell_argv(),
+            sandbox.shell_environment(),
+            str(sandbox.practice.workdir),
+        )
+        room.bridge = LabBridge(
+            sandbox.names.ipc_dir, sandbox.practice.state_path, sandbox.engine.cli_env()
+        )
+        room.tasks += [
+            asyncio.create_task(room.terminal.run()),
+            asyncio.create_task(self._answer_lab(room)),
+        ]
+        room.state = SeatState.READY
+        room.last_active = time.monotonic()
+        ui.info(f"{room.seat.name} ready")
+
+    async def _answer_lab(self, room: SeatRoom) -> None:
+        """Answer the seat's `lab` requests, one at a time, in a thread each."""
+        assert room.bridge is not None and room.terminal is not None
+        while room.state == SeatState.READY:
+            for request in room.bridge.pending():
+                await asyncio.to_thread(room.bridge.answer, request, room.terminal.size[0])
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def end_seat(self, room: SeatRoom, why: str) -> None:
+        room.state, room.message = SeatState.ENDED, why
+        for task in room.tasks:
+            task.cancel()
+        if room.terminal is not None:
+            room.terminal.close()
+        if room.sandbox is not None:
+            leave_practice(room.sandbox.practice.state_path)
+            await asyncio.to_thread(remove_sandbox, self.host, room.sandbox.names)
+
+    async def cull_idle(self) -> None:
+        """End the seats nobody used for `idle` seconds."""
+        while not self.stopping.is_set():
+            await asyncio.sleep(min(30.0, self.options.idle / 4))
+            now = time.monotonic()
+            for room in self.seats.values():
+                attached = room.attendee is not None and not room.attendee.closed
+                idle = now - room.last_active > self.options.idle
+                if room.state == SeatState.READY and idle and not attached:
+                    ui.info(f"{room.seat.name}: idle, its sandbox removed")
+                    await self.end_seat(room, "ended after being idle")
+
+    async def close(self) -> None:
+        for room in self.seats.values():
+            for task in room.tasks:
+                task.cancel()
+            if room.terminal is not None:
+                room.terminal.close()
+            if room.sandbox is not None:
+                leave_practice(room.sandbox.practice.state_path)
+            if room.attendee is not None:
+                await room.attendee.close()
+        await asyncio.to_thread(remove_server, self.host, self.key)
+
+    # -- HTTP -----------------------------------------------------------------------
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[security_headers], client_max_size=4096)
+        app.router.add_get("/", self._page("join.html"))
+        app.router.add_get("/seat", self._page("seat.html"))
+        app.router.add_get("/board", self._page("board.html"))
+        app.router.add_get("/static/{name}", self._static)
+        app.router.add_post("/api/ticket", self._ticket)
+        app.router.add_get("/api/seats", self._seats)
+        app.router.add_get("/ws", self._socket)
+        return app
+
+    def _page(self, name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def page(request: web.Request) -> web.StreamResponse:
+            return web.FileResponse(assets_dir() / name)
+
+        return page
+
+    async def _static(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        if name in XTERM_FILES:
+            found = xterm_dir()
+            if found is None:
+                raise web.HTTPNotFound(text="xterm.js is not installed: run scripts/setup")
+            clone, wheel = XTERM_FILES[name]
+            path = found / clone if (found / clone).is_file() else found / wheel
+            return web.FileResponse(path)
+        path = assets_dir() / name
+        if "/" in name or name.startswith(".") or not path.is_file():
+            raise web.HTTPNotFound()
+        return web.FileResponse(path)
+
+    def _origin_ok(self, request: web.Request) -> bool:
+        problem = seat_rules.origin_problem(
+            request.headers.get("Origin"), request.headers.get("Host"), self.origins
+        )
+        return not problem
+
+    async def _ticket(self, request: web.Request) -> web.Response:
+        """A token or code (the seat's) or the board's token and a seat: a one-use ticket."""
+        if not self._origin_ok(request):
+            raise web.HTTPForbidden(text="foreign origin")
+        try:
+            body = await request.json()
+        except (ValueError, UnicodeDecodeError):
+            raise web.HTTPBadRequest(text="a JSON body is expected") from None
+        if not isinstance(body, dict):
+            raise web.HTTPBadRequest(text="a JSON object is expected")
+        now = time.monotonic()
+        board = str(body.get("board") or "")
+        if board:
+            number = body.get("seat")
+            if not secrets.compare_digest(board, self.board_token) or number not in self.seats:
+                raise web.HTTPUnauthorized(text="unknown board token or seat")
+            return web.json_response(
+                {"ticket": self.tickets.issue(number, Role.VIEWER, now), "seat": number}
+            )
+        seat = seat_rules.seat_for(
+            [room.seat for room in self.seats.values()],
+            token=str(body.get("token") or ""),
+            code=str(body.get("code") or ""),
+        )
+        if seat is None:
+            await asyncio.sleep(0.5)  # slows down guessing codes
+            raise web.HTTPUnauthorized(text="unknown token or code")
+        return web.json_response(
+            {
+                "ticket": self.tickets.issue(seat.number, Role.ATTENDEE, now),
+                "seat": seat.number,
+                "token": seat.token,
+            }
+        )
+
+    async def _seats(self, request: web.Request) -> web.Response:
+        header = request.headers.get("Authorization", "")
+        if not secrets.compare_digest(header, f"Bearer {self.board_token}"):
+            raise web.HTTPUnauthorized(text="the board's token is needed")
+        return web.json_response(
+            {
+                "lab": self.lab.title,
+                "seats": [
+                    {
+                        "seat": room.seat.number,
+                        "name": room.seat.name,
+                        "state": room.state,
+                        "message": room.message,
+                        "attached": room.attendee is not None,
+                        **room.progress(),
+                    }
+                    for room in self.seats.values()
+                ],
+            }
+        )
+
+    async def _socket(self, request: web.Request) -> web.StreamResponse:
+        if not self._origin_ok(request):
+            raise web.HTTPForbidden(text="foreign origin")
+        ticket = self.tickets.redeem(request.query.get("ticket", ""), time.monotonic())
+        if ticket is None:
+            raise web.HTTPUnauthorized(text="unknown, used or expired ticket")
+        room = self.seats[ticket.seat]
+        ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=seat_rules.MAX_MESSAGE)
+        await ws.prepare(request)
+        if ticket.role == Role.ATTENDEE:
+            if room.attendee is not None and not room.attendee.closed:
+                await room.attendee.close(message=b"opened in another tab")
+            room.attendee = ws
+        await self._attach(room, ws, ticket.role)
+        if room.attendee is ws:
+            room.attendee = None
+        return ws
+
+    async def _attach(self, room: SeatRoom, ws: web.WebSocketResponse, role: Role) -> None:
+        while room.state == SeatState.STARTING and not ws.closed:
+            await ws.send_str(json.dumps({"type": "seat", "state": room.state}))
+            await asyncio.sleep(1.0)
+        terminal = room.terminal
+        if terminal is None or room.state != SeatState.READY:
+            await ws.send_str(
+                json.dumps({"type": "seat", "state": room.state, "message": room.message})
+            )
+            await ws.close()
+            return
+        await ws.send_str(
+            json.dumps(
+                {
+                    "type": "seat",
+                    "state": room.state,
+                    "role": role,
+                    "seat": room.seat.number,
+                    "lab": self._lab_text(),
+                }
+            )
+        )
+        subscriber, scrollback = terminal.subscribe()
+        sender = asyncio.create_task(self._send_output(room, ws, subscriber, scrollback))
+        try:
+            async for message in ws:
+                if message.type != WSMsgType.TEXT or role != Role.ATTENDEE:
+                    continue
+                frame = seat_rules.input_frame(message.data)
+                if frame is None:
+                    continue
+                room.last_active = time.monotonic()
+                kind, value = frame
+                if kind == "input" and isinstance(value, str):
+                    await terminal.write(value.encode())
+                elif isinstance(value, tuple):
+                    await terminal.resize(*value)
+        finally:
+            sender.cancel()
+            terminal.unsubscribe(subscriber)
+
+    async def _send_output(
+        self, room: SeatRoom, ws: web.WebSocketResponse, subscriber: Subscriber, first: bytes
+    ) -> None:
+        """The scrollback, then the shell's output as it comes, and the progress when it
+        changes; a subscriber that fell behind is closed (its page reattaches)."""
+        with contextlib.suppress(ConnectionResetError, RuntimeError):
+            if first:
+                await ws.send_bytes(first)
+            shown: dict[str, Any] = {}
+            while not ws.closed:
+                try:
+                    data = await asyncio.wait_for(subscriber.queue.get(), 1.0)
+                except TimeoutError:
+                    data = b""
+                if data is None:
+                    await ws.close(message=b"too slow" if subscriber.overflowed else b"ended")
+                    return
+                if data:
+                    await ws.send_bytes(data)
+                progress = await asyncio.to_thread(room.progress)
+                if progress != shown:
+                    shown = progress
+                    await ws.send_str(json.dumps({"type": "progress", **progress}))
+
+    def _lab_text(self) -> dict[str, Any]:
+        """The lab's texts for the page (Markdown source: the page shows it as text)."""
+        return {
+            "title": self.lab.title,
+            "introduction": self.lab.introduction,
+            "steps": [
+                {
+                    "title": step.title,
+                    "narrative": step.narrative,
+                    "task": step.task,
+                    "hints": list(step.hints),
+                }
+                for step in self.lab.steps
+            ],
+        }
+
+
+@web.middleware
+async def security_headers(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    response = await handler(request)
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def listen_warning(listen: str) -> str:
+    """Pure: what to say when the server listens beyond this machine ('' on loopback)."""
+    if listen in (seat_rules.LOOPBACK, "localhost", "::1"):
+        return ""
+    return (
+        f"listening on {listen}: anyone on the room's network can reach this server; "
+        "each seat still needs its link or code"
+    )
+
+
+async def serve_room(room: Room, on_ready: Callable[[ServeLinks], None]) -> None:
+    """Serve until Ctrl-C, SIGTERM, SIGHUP or the expiry; then remove every sandbox."""
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(signum, room.stopping.set)
+    runner = web.AppRunner(room.app(), handle_signals=False, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, room.options.listen, room.options.port)
+    try:
+        try:
+            await site.start()
+        except OSError as exc:
+            raise UsageError(
+                f"cannot listen on {room.options.listen}:{room.options.port}: {exc.strerror}",
+                "Pick another port with --port.",
+            ) from None
+        await asyncio.to_thread(reap_orphans, room.host)
+        on_ready(room.links(base_url(room.options)))
+        starting = asyncio.create_task(room.start_seats())
+        culling = asyncio.create_task(room.cull_idle())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(room.stopping.wait(), room.options.expire)
+        culling.cancel()
+        # Sandboxes being made finish first, so removing by label finds them all.
+        with contextlib.suppress(MobylabError):
+            await starting
+    finally:
+        with contextlib.suppress(MobylabError):
+            await room.close()
+        await runner.cleanup()
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            loop.remove_signal_handler(signum)
+
+
+def base_url(options: ServeOptions) -> str:
+    host = seat_rules.LOOPBACK if options.listen in ("0.0.0.0", "::") else options.listen
+    return f"http://{host}:{options.port}"
+
+
+def serve(
+    session: Session, lab: Lab, options: ServeOptions, on_ready: Callable[[ServeLinks], None]
+) -> None:
+    """workshop.serve: a sandbox per seat for `lab`, served until stopped or expired."""
+    refuse_without_texts(lab)
+    if options.engine != "host":
+        raise UsageError(
+            f"--engine {options.engine} is not served yet", "Use --engine host (the default)."
+        )
+    host = session.engine(start=True)
+    client = host.client()
+    try:
+        memory = int(client.info().get("MemTotal") or 0)
+    finally:
+        client.close()
+    problem = seat_rules.capacity_problem(options.seats, options.limits, memory, pid_max())
+    if problem:
+        raise UsageError(f"the engine cannot hold the seats: {problem}", "Use fewer --seats.")
+    room = Room(session, host, lab, options, secrets.token_hex(4))
+    asyncio.run(serve_room(room, on_ready))
+
+
+def pid_max() -> int | None:
+    """The kernel's process limit, when the engine runs on this machine."""
+    try:
+        return int(Path("/proc/sys/kernel/pid_max").read_text())
+    except (OSError, ValueError):
+        return None

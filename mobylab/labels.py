@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 from . import __version__
 
 MANAGED = "org.mobylab.managed"
@@ -10,6 +13,12 @@ VERSION = "org.mobylab.version"
 # A lab run's id, and the workspace whose run made it (lab.clean keeps to its own).
 RUN = "org.mobylab.run"
 WORKSPACE = "org.mobylab.workspace"
+
+
+def workspace_key(workspace_root: Path) -> str:
+    """The short name of a workspace, on what its dev environment and lab runs make (the
+    private engine uses the same one)."""
+    return hashlib.sha256(str(workspace_root).encode()).hexdigest()[:10]
 
 
 def labels(component: str, **extra: str) -> dict[str, str]:
@@ -21,8 +30,13 @@ def labels(component: str, **extra: str) -> dict[str, str]:
 
 def label_flags(component: str, **extra: str) -> list[str]:
     """The same labels as docker CLI flags."""
+    return flags_of(labels(component, **extra))
+
+
+def flags_of(values: dict[str, str]) -> list[str]:
+    """Labels as docker CLI flags."""
     flags: list[str] = []
-    for key, value in labels(component, **extra).items():
+    for key, value in values.items():
         flags += ["--label", f"{key}={value}"]
     return flags
 

@@ -7,7 +7,6 @@ socket folder, and two workspaces never collide.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Mapping
@@ -52,11 +51,6 @@ PRIVILEGED_CHOICES = ("always", "auto", "never")
 NO_DOCKERD = 127
 
 
-def workspace_key(workspace_root: Path) -> str:
-    """The short name of a workspace (the private engine uses the same one)."""
-    return hashlib.sha256(str(workspace_root).encode()).hexdigest()[:10]
-
-
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,31}")
 
 
@@ -87,7 +81,7 @@ class DevNames:
 
     @classmethod
     def for_workspace(cls, workspace_root: Path, name: str = "") -> DevNames:
-        key = workspace_key(workspace_root)
+        key = labels.workspace_key(workspace_root)
         suffix = f"-{name}" if name else ""
         return cls(
             key=key,

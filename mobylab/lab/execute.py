@@ -20,7 +20,7 @@ from .checks import Facts, argv_of, shown, with_labels
 from .dockerfile import base_replacements, is_dockerfile, maintained_lines, substitute_from
 from .engine_choice import engine_label, engine_specs
 from .judge import VariantFacts
-from .metrics import container_exists, detect_builder, inspect_image
+from .metrics import container_exists, detect_builder, inspect_image, run_image_tags
 from .model import Lab, Step
 from .present import Presenter, ShownStep
 from .records import Builder, CommandResult, EngineRecord, Leftover, Measurement, Substitution
@@ -159,15 +159,21 @@ def start_container_site(setup: RunSetup, engine: Engine) -> ContainerSite | Non
         lab.path / lab.site,
         setup.bases.runtime,
         lab.site_port,
-        labels.labels("lab", lab=lab.name, run=setup.run_id),
+        setup.resource_labels,
     ).start()
 
 
-def remove_run_resources(engine: Engine, run_id: str | None, *, images: bool = True) -> int:
-    """Remove the containers (and images) a lab run made; only what carries its labels."""
+def remove_run_resources(
+    engine: Engine, run_id: str | None, *, images: bool = True, workspace: str | None = None
+) -> int:
+    """Remove the containers (and images) lab runs made, only what carries their labels:
+    one run's (`run_id`), or every run's of one workspace (`workspace`, its key), or,
+    with neither, every lab run's on the engine."""
     wanted = [f"{labels.MANAGED}=true", f"{labels.COMPONENT}=lab"]
     if run_id:
-        wanted.append(f"org.mobylab.run={run_id}")
+        wanted.append(f"{labels.RUN}={run_id}")
+    if workspace:
+        wanted.append(f"{labels.WORKSPACE}={workspace}")
     removed = 0
     client = engine.client(timeout=120)
     try:
@@ -309,6 +315,7 @@ class EngineRun:
             image_size=size_of,
             image_workdir=workdir_of,
             file_exists=lambda name: (self.workdir / name).exists(),
+            run_images=lambda: run_image_tags(self.engine, self.setup.run_id),
             variant_outputs=self.variant_outputs,
             exact=self.setup.options.url is None,
         )

@@ -14,8 +14,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .. import labels
 from ..engine import Engine
-from ..errors import Interrupted, LabError, MobylabError
+from ..errors import Interrupted, LabError, MobylabError, UsageError
 from ..workspace import Workspace
 from . import render
 from . import report as report_mod
@@ -77,6 +78,20 @@ def render_again(workspace: Workspace, run_id: str | None) -> tuple[Report, dict
     if report is None:
         raise LabError(f"no report for the run {run_id!r}", f"Runs are in {workspace.reports}.")
     return report, render.render_all(workspace.reports / run_id, report)
+
+
+def clean_runs(session: Session, run_id: str | None, *, all_workspaces: bool = False) -> int:
+    """Remove what lab runs made on the engine: one run's (of this workspace), this
+    workspace's runs', or every workspace's; how many images and containers went."""
+    workspace = session.workspace
+    if run_id and report_mod.load(workspace, run_id) is None:
+        raise UsageError(
+            f"no lab run {run_id!r} in this workspace",
+            f"Runs are in {workspace.reports} (`invoke lab.report` names the last one).",
+        )
+    key = None if all_workspaces or run_id else labels.workspace_key(workspace.root)
+    engine = session.engine(start=False)
+    return remove_run_resources(engine, run_id, workspace=key)
 
 
 class GuidedRun:

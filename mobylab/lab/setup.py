@@ -101,8 +101,20 @@ class RunSetup:
         return self.numbers[-1] == len(self.lab.steps)
 
     @property
+    def workspace_key(self) -> str:
+        """The workspace whose runs folder holds this run (runs/<run id>)."""
+        return labels.workspace_key(self.runs_dir.parent.parent)
+
+    @property
+    def resource_labels(self) -> dict[str, str]:
+        """The labels on what the run makes: its lab, its id, its workspace."""
+        return labels.labels(
+            "lab", lab=self.lab.name, run=self.run_id, workspace=self.workspace_key
+        )
+
+    @property
     def label_flags(self) -> list[str]:
-        return labels.label_flags("lab", lab=self.lab.name, run=self.run_id)
+        return labels.flags_of(self.resource_labels)
 
     @property
     def log_dir(self) -> Path:

@@ -190,15 +190,20 @@ def report_(c, run=None):
         ui.out.print(f"{kind}: {path}", markup=False, highlight=False)
 
 
-@task(help={"run": "only this run's images and containers (default: every lab run)"})
+@task(
+    help={
+        "run": "only this run's images and containers (default: every lab run of this workspace)",
+        "all": "every workspace's lab runs on this engine, not only this one's",
+    }
+)
 @friendly_errors
-def clean(c, run=None):
-    """Remove the images and containers labs made (only those labelled by mobylab)."""
-    from ..lab.execute import remove_run_resources
+def clean(c, run=None, all_=False):
+    """Remove the images and containers this workspace's lab runs made (labelled by mobylab)."""
+    from ..lab.runner import clean_runs
 
-    session = Session.from_context(c)
-    engine = session.engine(start=False)
-    removed = remove_run_resources(engine, run)
+    if run and all_:
+        raise UsageError("--run and --all do not go together", "Give one of them.")
+    removed = clean_runs(Session.from_context(c), run, all_workspaces=bool(all_))
     ui.info(f"removed {removed} lab image tag(s) and container(s)")
 
 

@@ -32,11 +32,16 @@ def _check_rows(outcomes: Sequence[HostOutcome]) -> list[tuple[str, ...]]:
     ]
 
 
+# The fewest columns the notes get in the table; below that they follow it.
+NOTES_MIN_WIDTH = 30
+
+
 def notes_fit(outcomes: Sequence[HostOutcome], width: int) -> bool:
-    """Whether every row, its notes included, fits `width` columns unwrapped."""
-    cells = zip(CHECK_COLUMNS, *_check_rows(outcomes), strict=False)
+    """Whether the notes column, wrapped, gets NOTES_MIN_WIDTH once the other columns
+    have their widest cell."""
+    cells = zip(CHECK_COLUMNS[:-1], *(row[:-1] for row in _check_rows(outcomes)), strict=False)
     widest = [max(len(str(cell)) for cell in column) for column in cells]
-    return sum(widest) + 2 * (len(widest) - 1) <= width
+    return sum(widest) + 2 * len(widest) + NOTES_MIN_WIDTH <= width
 
 
 def check_table(outcomes: Sequence[HostOutcome], width: int) -> Table:

@@ -16,9 +16,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..dev.container import LABEL_KEY, workspace_key
+from ..dev.container import LABEL_KEY
 from ..errors import UsageError
-from ..labels import MANAGED
+from ..labels import MANAGED, workspace_key
 from .labrun import stop_detached_lab
 from .layout import ATTENDEE_COMMAND, RemoteLayout, attendee_command_path
 from .pool import OK, WARN, HostJob, HostOutcome, StepFailed

@@ -1,4 +1,5 @@
-"""Lab runs as a user starts them: the hello lab, five at once, stop signals, resuming a step."""
+"""Lab runs as a user starts them: the hello lab, five at once, stop signals, resuming a
+step, a guided pause, and lab.clean keeping to its workspace."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ import pytest
 
 from mobylab.engine import Engine
 from mobylab.lab.execute import remove_run_resources
-from tests.fixtures.cli import invoke_argv
+from tests.fixtures.cli import REPO, invoke_argv
 from tests.fixtures.signals import STOPS, stop
+from tests.fixtures.terminal import tmux_terminal
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 RUN_LINE = re.compile(r"run (\d{8}-\d{6}-[0-9a-f]{6}) ")
@@ -198,3 +200,56 @@ def test_a_failed_step_then_resume_from_it(
         (1, "passed"), (2, "passed"), (3, "passed"),
     ]  # fmt: skip
     assert report["status"] == "passed"
+
+
+def images_of(engine: Engine, run_id: str) -> list[str]:
+    result = subprocess.run(
+        ["docker", "images", "-q", "--filter", f"label=org.mobylab.run={run_id}"],
+        env={**os.environ, **engine.cli_env()}, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return result.stdout.split()
+
+
+def test_clean_takes_this_workspaces_lab_runs_only(
+    engine: Engine, tmp_path: Path, cleanup: list[str]
+) -> None:
+    mine, theirs = tmp_path / "mine", tmp_path / "theirs"
+
+    def task(workspace: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            invoke_argv(*args), env=lab_env(workspace, engine), capture_output=True,
+            text=True, timeout=900, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    for workspace in (mine, theirs):
+        assert task(workspace, "lab.run", "hello", "--yes").returncode == 0
+    (my_run,), (their_run,) = run_ids_in(mine), run_ids_in(theirs)
+    cleanup += [my_run, their_run]
+    unknown = task(mine, "lab.clean", "--run", "nosuchrun")
+    assert unknown.returncode == 2 and "no lab run 'nosuchrun' in this workspace" in unknown.stderr
+    cleaned = task(mine, "lab.clean")
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert images_of(engine, my_run) == [] and images_of(engine, their_run) != []
+    assert task(mine, "lab.clean", "--all").returncode == 0
+    assert images_of(engine, their_run) == []
+
+
+def test_a_guided_one_step_lab_waits_for_enter_and_ctrl_c_there_ends_its_line(
+    engine: Engine, tmp_path: Path, cleanup: list[str]
+) -> None:
+    terminal = tmux_terminal(tmp_path)
+    env = {key: lab_env(tmp_path / "ws", engine)[key] for key in
+           ("PATH", "MOBYLAB_WORKSPACE", "MOBYLAB_OFFLINE", "DOCKER_HOST")}  # fmt: skip
+    env |= {"TERM": "xterm-256color", "COLUMNS": "80", "HOME": str(tmp_path)}
+    try:
+        terminal.start(invoke_argv("lab.run", "hello"), env, REPO, width=80)
+        terminal.wait_for(r"Press Enter to run this step", timeout=300)
+        terminal.keys("C-c")
+        screen = terminal.wait_for(r"TERMINAL-EXITED 130")
+    finally:
+        terminal.close()
+        cleanup += run_ids_in(tmp_path / "ws")
+    assert "$ docker build" not in screen
+    lines = screen.splitlines()
+    (error,) = [line for line in lines if "interrupted" in line]
+    assert error.startswith("error: lab hello interrupted")

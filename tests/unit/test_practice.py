@@ -5,21 +5,29 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from mobylab import catalog as lab_catalog
 from mobylab.config import Settings
 from mobylab.errors import LabError, UsageError
 from mobylab.lab import catalog
 from mobylab.lab.checks import Facts, evaluate
 from mobylab.lab.engine_choice import parse_engine_choice
+from mobylab.lab.execute import copy_workdir
 from mobylab.lab.model import Check, parse_lab, practice_problem
 from mobylab.lab.practice import state as ps
 from mobylab.lab.practice.cli import _without_practice_bin, parser
-from mobylab.lab.practice.run import practice_commands, restored_files, restored_text
+from mobylab.lab.practice.run import (
+    practice_commands,
+    restored_files,
+    restored_text,
+    shown_file,
+)
 from mobylab.lab.practice.shell import docker_wrapper, shell_argv, shell_environment
 from mobylab.lab.records import Report
 from mobylab.lab.render import render_markdown
@@ -332,3 +340,37 @@ def test_workshop_status_of_a_practice_run() -> None:
     assert parse_document(None) == (None, "")
     assert parse_document("[1]") == (None, "is not a JSON object")
     assert parse_document("{x")[1].startswith("is not valid JSON")
+
+
+# A file a learner reads of: a name with an extension a lab's files have, a
+# Dockerfile.NAME, or "the Dockerfile" / `Dockerfile` (not "picks the Dockerfile" in general).
+NAMED_FILE = re.compile(
+    r"(?<![\w/$.-])(?:[\w-]+/)*(?:[\w-]+\.(?:go|md|json|sh|html|txt|toml|ya?ml)"
+    r"|Dockerfile\.[\w-]+)(?![\w/-])|(?<=`)Dockerfile(?=`)|(?<=build )Dockerfile\b"
+)
+
+
+@pytest.mark.parametrize("name", lab_catalog.available(Settings()))
+def test_every_file_a_task_or_hint_names_can_be_shown(tmp_path: Path, name: str) -> None:
+    lab = catalog.find_lab(name, Settings())
+    workdir = tmp_path / "work"
+    copy_workdir(lab.workdir_source, workdir)
+    for step in lab.steps:
+        for text in (step.task, *step.hints, *(check.hint for check in step.checks)):
+            for named in NAMED_FILE.findall(text):
+                assert shown_file(lab, workdir, named).is_file(), f"{step.title}: {named}"
+    with pytest.raises(UsageError, match=r"no file 'nothing\.txt'"):
+        shown_file(lab, workdir, "nothing.txt")
+
+
+# How guided mode's narratives spoke of the commands it runs itself; practice shows the
+# same narratives, and there nothing runs until the learner types it.
+GUIDED_ONLY = re.compile(r"\bbelow\b.*\b(?:run|runs|ran)\b|\bone by one\b", re.IGNORECASE | re.S)
+
+
+@pytest.mark.parametrize("name", lab_catalog.available(Settings()))
+def test_narratives_read_right_in_practice_mode(name: str) -> None:
+    lab = catalog.find_lab(name, Settings())
+    for step in lab.steps:
+        for paragraph in step.narrative.split("\n\n"):
+            assert not GUIDED_ONLY.search(paragraph), f"{step.title}: {paragraph}"

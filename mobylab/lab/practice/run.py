@@ -34,7 +34,7 @@ from ..judge import (
     variant_output,
     variant_record,
 )
-from ..model import Step, load_lab, outside_problem
+from ..model import Lab, Step, load_lab, outside_problem
 from ..present import file_panel
 from ..records import (
     CommandResult,
@@ -81,6 +81,33 @@ def practice_commands(step: Step) -> list[int]:
     if step.variant is not None and step.variant.produces_app and runs:
         wanted.add(runs[-1])
     return sorted(i for i in wanted if step.commands[i].role != "build")
+
+
+def showable_files(lab: Lab, workdir: Path) -> list[str]:
+    """The files `lab show` prints: the work folder's, and the lab's fixture site's
+    (site/README.md), which hints name."""
+    files = sorted(p.name for p in workdir.iterdir() if p.is_file())
+    if lab.site and (lab.path / lab.site).is_dir():
+        site = lab.path / lab.site
+        files += sorted(f"{lab.site}/{p.name}" for p in site.iterdir() if p.is_file())
+    return files
+
+
+def shown_file(lab: Lab, workdir: Path, name: str) -> Path:
+    """The file `lab show NAME` prints, or a UsageError naming the files it can show."""
+    problem = outside_problem(name)
+    path = workdir / name
+    if problem or not path.resolve().is_relative_to(workdir.resolve()):
+        raise UsageError(
+            f"lab show {name!r}: it {problem or 'leads outside the work folder'}",
+            "Name a file of the work folder.",
+        )
+    if path.is_file():
+        return path
+    if name in showable_files(lab, workdir):
+        return lab.path / name
+    files = ", ".join(showable_files(lab, workdir))
+    raise UsageError(f"no file {name!r} in the work folder", f"Its files: {files}.")
 
 
 def restored_files(step: Step, source_files: list[str]) -> list[str]:
@@ -298,16 +325,7 @@ class PracticeRun:
         return rows
 
     def show(self, name: str) -> None:
-        problem = outside_problem(name)
-        path = self.workdir / name
-        if problem or not path.resolve().is_relative_to(self.workdir.resolve()):
-            raise UsageError(
-                f"lab show {name!r}: it {problem or 'leads outside the work folder'}",
-                "Name a file of the work folder.",
-            )
-        if not path.is_file():
-            files = ", ".join(sorted(p.name for p in self.workdir.iterdir() if p.is_file()))
-            raise UsageError(f"no file {name!r} in the work folder", f"Its files: {files}.")
+        path = shown_file(self.lab, self.workdir, name)
         ui.block(file_panel(name, path.read_text(errors="replace")))
 
     def reset(self) -> list[str]:

@@ -13,7 +13,7 @@ import pytest
 from mobylab.engine import Engine
 from mobylab.lab.execute import remove_run_resources
 from tests.fixtures.cli import REPO, invoke_argv
-from tests.fixtures.terminal import Terminal, tmux_terminal
+from tests.fixtures.terminal import Terminal, framed, tmux_terminal, unspaced
 
 pytestmark = [pytest.mark.engine]
 
@@ -89,6 +89,35 @@ def test_hello_typed_by_hand_passes_with_one_attempt(
     assert image.labels["org.mobylab.run"] == report["run_id"]
 
 
+@pytest.mark.parametrize("width", [80, 160])
+def test_hello_at_the_terminals_width_leads_with_the_cause(
+    terminal: Terminal, tmp_path: Path, engine: Engine, width: int
+) -> None:
+    env = {**practice_env(tmp_path, engine), "COLUMNS": str(width)}
+    terminal.start(invoke_argv("lab.practice", "hello"), env, REPO, width=width)
+    shown = terminal.wait_for(r"\[lab hello 1/1\] host #\s*$", timeout=120)
+    (task,) = framed(shown, "Your task", width)
+    assert unspaced("run it once (docker run --rm $TAG:latest) to see the line it prints.") in (
+        unspaced(task)
+    )
+    # Built under another name: the image check comes first and says both names.
+    mark = len(shown)
+    terminal.type("docker build -q -t hello-by-hand:latest . && lab check")
+    shown = terminal.wait_for(r"step 1: failed.*", after=mark)[mark:]
+    verdict = " ".join(shown.split())
+    assert verdict.index("✗ image-exists") < verdict.index("✗ output-equals")
+    assert "you built hello-by-hand:latest; the check looks for $TAG:latest" in verdict
+    assert "expected: hello from mobylab seen: not run: image-exists failed first" in verdict
+    assert "step 1: failed — image-exists:" in verdict
+    mark = len(terminal.screen())
+    terminal.type("docker build -q -t $TAG:latest . && lab check")
+    shown = terminal.wait_for(r"step 1 passed — `lab next` moves on", after=mark)[mark:]
+    assert "step 1: passed" not in shown
+    terminal.type("exit")
+    terminal.wait_for(r"TERMINAL-EXITED 0")
+    engine.client().images.remove("hello-by-hand:latest", force=True)
+
+
 def test_a_wrong_image_fails_with_the_hint_and_reset_restores_the_files(
     hello: Terminal, tmp_path: Path
 ) -> None:
@@ -99,7 +128,7 @@ def test_a_wrong_image_fails_with_the_hint_and_reset_restores_the_files(
     assert "seen:     bye from mobylab" in shown
     assert "hint:     The image's CMD prints this line; check the Dockerfile." in shown
     terminal.type("lab hint")
-    terminal.wait_for(r"hint: `docker build -t NAME \.` builds the Dockerfile")
+    terminal.wait_for(r"hint 1/2: `docker build -t NAME \.` builds the Dockerfile")
     terminal.type("lab reset")
     terminal.wait_for(r"restored Dockerfile \(it was changed\)")
     terminal.type("rm Dockerfile; lab reset")

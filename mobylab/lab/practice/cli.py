@@ -63,7 +63,7 @@ def run(argv: list[str]) -> int:
     if args.command == "solve":
         return 0 if current.solve() else 1
     if args.command == "hint":
-        ui.out.print(f"hint: {current.hint()}", markup=False, highlight=False)
+        ui.out.print(current.hint(), markup=False, highlight=False)
     elif args.command == "next":
         if current.next(args.skip) is None:
             ui.out.print(

@@ -8,6 +8,7 @@ from rich.markdown import Markdown
 
 from ... import ui
 from ..present import ShownStep, TerminalPresenter
+from ..records import Status, StepRecord
 from ..setup import RunSetup
 
 SHELL_NOTE = (
@@ -40,6 +41,11 @@ class PracticePresenter(TerminalPresenter):
         if lab.introduction and not resumed:
             ui.out.print(Markdown(lab.introduction), soft_wrap=False)
         ui.out.print(Markdown(SHELL_NOTE), style="dim", soft_wrap=False)
+
+    def verdict_line(self, record: StepRecord) -> str:
+        if record.status == Status.PASSED:
+            return f"[green]step {record.index} passed[/] — `lab next` moves on"
+        return super().verdict_line(record)
 
     def step(self, shown: ShownStep) -> None:
         super().step(shown)

@@ -288,10 +288,6 @@ class PracticeRun:
             record = replace(record, practice=summary)
         self.save()
         self.write_report(record)
-        if record is not None:
-            ui.out.print(
-                f"[green]step {self.number} passed[/] — `lab next` moves on", highlight=False
-            )
 
     def hint(self) -> str:
         step = self.step
@@ -301,7 +297,7 @@ class PracticeRun:
             return "this step has no hints; `lab solve` shows the way"
         self.save()
         self.write_report()
-        return text
+        return f"{ps.hint_label(ps.step_of(self.state)['hints_shown'], len(hints))}: {text}"
 
     def next(self, skip: bool) -> int | None:
         problem = ps.advance_problem(self.state, skip)

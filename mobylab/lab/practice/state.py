@@ -248,6 +248,13 @@ def next_hint(hints: Sequence[str], shown: int) -> str:
     return hints[shown % len(hints)] if hints else ""
 
 
+def hint_label(shown: int, count: int) -> str:
+    """Pure: "hint 2/3" for the `shown`-th hint taken, saying when the hints start again."""
+    number = (shown - 1) % count + 1
+    again = " (every hint was shown: from the first again)" if shown > count and number == 1 else ""
+    return f"hint {number}/{count}{again}"
+
+
 def take_hint(state: PracticeState, hints: Sequence[str], now: float) -> str:
     """The current step's next hint, counted (hints used: the distinct ones seen)."""
     step = step_of(state)

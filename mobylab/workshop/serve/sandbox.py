@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,11 +88,16 @@ class SandboxNames:
         )
 
 
+def run_root() -> Path:
+    """Where the sandboxes' socket folders are (short paths: a socket's is limited)."""
+    return host_run_root(os.geteuid(), os.environ.get("XDG_RUNTIME_DIR"))
+
+
 def sandbox_names(session: Session, server: str, seat: int) -> SandboxNames:
     return SandboxNames(
         server=server,
         seat=seat,
-        run_root=host_run_root(os.geteuid(), os.environ.get("XDG_RUNTIME_DIR")),
+        run_root=run_root(),
         seat_root=session.workspace.root / "serve" / server / f"seat-{seat}",
     )
 
@@ -269,17 +275,22 @@ def remove_sandbox(host: Engine, names: SandboxNames) -> None:
     _remove_labelled(
         host, {"label": [f"{SERVER_LABEL}={names.server}", f"org.mobylab.seat={names.seat}"]}
     )
+    shutil.rmtree(names.run_dir, ignore_errors=True)
 
 
-def remove_server(host: Engine, server: str) -> int:
-    """Everything a server made on the engine; how many containers went."""
-    return _remove_labelled(host, {"label": [f"{SERVER_LABEL}={server}"]})
+def remove_server(host: Engine, server: str, run_root: Path) -> int:
+    """Everything a server made on the engine, and its socket folders; how many
+    containers went."""
+    removed = _remove_labelled(host, {"label": [f"{SERVER_LABEL}={server}"]})
+    for folder in run_root.glob(f"serve-{server}-*"):
+        shutil.rmtree(folder, ignore_errors=True)
+    return removed
 
 
-def reap_orphans(host: Engine) -> int:
+def reap_orphans(host: Engine, run_root: Path) -> int:
     """What servers no longer running left (found by label, their process gone)."""
     orphans = {server for server, pid in _servers(host) if not _alive(pid)}
-    return sum(remove_server(host, server) for server in orphans)
+    return sum(remove_server(host, server, run_root) for server in orphans)
 
 
 def _servers(host: Engine) -> Iterator[tuple[str, int]]:

@@ -34,7 +34,14 @@ from ...session import Session
 from ...workspace import read_json
 from . import seats as seat_rules
 from .bridge import LabBridge
-from .sandbox import Sandbox, open_sandbox, reap_orphans, remove_sandbox, remove_server
+from .sandbox import (
+    Sandbox,
+    open_sandbox,
+    reap_orphans,
+    remove_sandbox,
+    remove_server,
+    run_root,
+)
 from .seats import Role, Seat, SeatLimits, SeatState, TicketBook
 from .terminal import Subscriber, Terminal
 
@@ -230,7 +237,7 @@ class Room:
                 leave_practice(room.sandbox.practice.state_path)
             if room.attendee is not None:
                 await room.attendee.close()
-        await asyncio.to_thread(remove_server, self.host, self.key)
+        await asyncio.to_thread(remove_server, self.host, self.key, run_root())
 
     # -- HTTP -----------------------------------------------------------------------
     def app(self) -> web.Application:
@@ -464,7 +471,7 @@ async def serve_room(room: Room, on_ready: Callable[[ServeLinks], None]) -> None
                 f"cannot listen on {room.options.listen}:{room.options.port}: {exc.strerror}",
                 "Pick another port with --port.",
             ) from None
-        await asyncio.to_thread(reap_orphans, room.host)
+        await asyncio.to_thread(reap_orphans, room.host, run_root())
         on_ready(room.links(base_url(room.options)))
         starting = asyncio.create_task(room.start_seats())
         culling = asyncio.create_task(room.cull_idle())

@@ -6,7 +6,7 @@ import json
 from html import escape
 
 from .records import Report
-from .report import matrix_rows, practice_table, size_text, variant_table
+from .report import matrix_rows, practice_table, run_state, size_text, variant_table
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
@@ -25,12 +25,19 @@ th { background: #eef1f6; } td.num { text-align: right; font-variant-numeric: ta
 BAR_COLORS = ("#5b6ee1", "#2a9d8f", "#e76f51", "#8d5fd3", "#e9c46a", "#264653")
 
 
-def size_chart(bars: list[tuple[str, int]], width: int = 900) -> str:
-    """Pure: horizontal bars, one per (label, bytes), as inline SVG."""
+# A generous width of one character at the chart's font size (13px), so that the
+# longest label, drawn right-aligned before its bar, starts inside the chart.
+CHART_CHAR_WIDTH = 8
+
+
+def size_chart(bars: list[tuple[str, int]], plot: int = 490) -> str:
+    """Pure: horizontal bars, one per (label, bytes), as inline SVG: the labels' column
+    as wide as the longest label, `plot` pixels for the longest bar."""
     if not bars:
         return ""
-    label_width, row, top = 300, 30, 10
-    plot = width - label_width - 110
+    row, top = 30, 10
+    label_width = 16 + CHART_CHAR_WIDTH * max(len(label) for label, _ in bars)
+    width = label_width + plot + 110
     largest = max(size for _, size in bars) or 1
     height = top * 2 + row * len(bars)
     parts = [
@@ -97,6 +104,7 @@ def size_bars(report: Report) -> list[tuple[str, int]]:
 def render_html(report: Report) -> str:
     title = report.title
     status = str(report.status)
+    state, when = run_state(report)
     engine_rows = [
         [
             e.name,
@@ -146,8 +154,7 @@ def render_html(report: Report) -> str:
 <h1>{escape(title)}</h1>
 <p class="muted">Lab <code>{escape(report.lab)}</code>, run
 <code>{escape(report.run_id)}</code> ·
-<span class="status {escape(status)}">{escape(status)}</span> · started
-{escape(report.started)}, finished {escape(report.finished or "-")}</p>
+<span class="status {escape(status)}">{escape(state)}</span> · {escape(when)}</p>
 <h2>Engines</h2>
 {_table(["engine", "url", "version", "commit", "builder", "image store", "SDK image"], engine_rows)}
 {base_text}

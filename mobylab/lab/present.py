@@ -23,6 +23,7 @@ from .dockerfile import is_dockerfile
 from .judge import causes_first
 from .model import Lab, Step
 from .records import EngineRecord, Status, StepRecord, Substitution
+from .report import engine_text
 from .setup import RunSetup
 
 LABEL_NOTE = (
@@ -107,12 +108,7 @@ class TerminalPresenter:
             )
 
     def engine(self, engine: EngineRecord) -> None:
-        ui.info(
-            f"{engine.name} engine: {engine.url} (version {engine.version}, "
-            f"commit {engine.commit or '?'}, "
-            f"{engine.builder} builder: {engine.builder_reason}; "
-            f"image store {engine.image_store})"
-        )
+        ui.info(engine_text(engine))
 
     def step(self, shown: ShownStep) -> None:
         step, total = shown.step, len(shown.setup.lab.steps)

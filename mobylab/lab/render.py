@@ -7,8 +7,16 @@ from pathlib import Path
 
 from ..workspace import write_atomic, write_json
 from .html import render_html
-from .records import Report
-from .report import matrix_rows, practice_table, seconds_text, size_text, variant_table
+from .records import Report, VariantRecord
+from .report import (
+    engine_text,
+    matrix_rows,
+    practice_table,
+    run_state,
+    seconds_text,
+    size_text,
+    variant_table,
+)
 
 
 def render_all(report_dir: Path, report: Report) -> dict[str, Path]:
@@ -31,11 +39,11 @@ def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def render_markdown(report: Report) -> str:
+    state, when = run_state(report)
     lines = [
         f"# {report.title}",
         "",
-        f"Lab `{report.lab}`, run `{report.run_id}`: **{report.status}** "
-        f"(started {report.started}, finished {report.finished or '-'}).",
+        f"Lab `{report.lab}`, run `{report.run_id}`: **{state}** ({when}).",
         "",
         "## Engines",
         "",
@@ -131,16 +139,19 @@ def print_comparison(report: Report) -> None:
         title_justify="left",
         header_style="bold",
         box=box.SIMPLE_HEAD,
-        padding=(0, 1),
+        padding=(0, 1, 0, 0),
+        pad_edge=False,
     )
     header, text_rows = variant_table(report)
     several = len(engines) > 1
+    # Shorter bars on a narrow terminal, so that the table fits without wrapping.
+    bar_width = 8 if ui.out.width >= 100 or not ui.out.is_terminal else 4
     columns = ["variant", "size", "", "vs SDK", "layers", "build", "builder", "files/lines",
                "cmds", "result"]  # fmt: skip
     if several:
         columns.insert(1, "engine")
     for column in columns:
-        table.add_column(column, no_wrap=True)
+        table.add_column(column, overflow="fold")
 
     def add(cells: list[str]) -> None:
         table.add_row(*(cells if several else [cells[0], *cells[2:]]))
@@ -148,41 +159,40 @@ def print_comparison(report: Report) -> None:
     for engine in engines:
         size = engine.builder_image_size_bytes
         if size:
-            add(["SDK image", engine.name, size_text(size), bar(size, largest, 8), "1.00x",
+            add(["SDK image", engine.name, size_text(size), bar(size, largest, bar_width), "1.00x",
                  *[""] * 6])  # fmt: skip
     for variant, cells in zip(variants, text_rows, strict=True):
         row = dict(zip(header, cells, strict=True))
         add(
             [row["variant"], row["engine"], row["image size"], bar(variant.size_bytes,
-             largest, 8), row["vs SDK image"], row["layers"],
+             largest, bar_width), row["vs SDK image"], row["layers"],
              seconds_text(variant.build_seconds), row["builder"],
              row["files / lines"].replace(" ", ""), row["commands"], ui.status_text(row["result"])]
         )  # fmt: skip
     if ui.out.is_terminal:
-        ui.out.print(table)
+        ui.block(table)
     else:  # a log: wide enough for the whole table
         Console(file=ui.out.file, width=110, highlight=False, color_system=None).print(table)
     for variant, cells in zip(variants, text_rows, strict=True):
         row = dict(zip(header, cells, strict=True))
-        ui.out.print(
-            f"{row['variant']} ({row['engine']}): output {row['output']}; "
-            f"leaves behind: {row['leaves behind']}"
-            + (
-                f"; {variant.cached_steps} build steps from the cache"
-                if variant.cached_steps
-                else ""
-            ),
-            markup=False,
-            highlight=False,
-        )
-    for engine in engines:
-        sdk = engine.builder_image if engine.builder_image_size_bytes else ""
-        ui.out.print(
-            f"{engine.name} engine: Docker {engine.version} "
-            f"(commit {engine.commit or '?'}), {engine.builder} builder "
-            f"({engine.builder_reason}), image store {engine.image_store}"
-            + (f", SDK image {sdk}" if sdk else ""),
-            markup=False,
-            highlight=False,
-        )
+        ui.out.print(variant_details(variant, row), markup=False, highlight=False)
     print_matrix(report)
+
+
+def variant_details(variant: VariantRecord, row: dict[str, str]) -> str:
+    """Pure: what the comparison's table leaves out of a variant: what its image printed
+    (when it runs the app), what it leaves behind, its build steps from the cache."""
+    details = [f"output {row['output']}"] if variant.produces_app else []
+    details.append(f"leaves behind: {row['leaves behind']}")
+    cached = variant.cached_steps
+    if cached:
+        details.append(f"{cached} build step{'s' if cached != 1 else ''} from the cache")
+    return f"{row['variant']} ({row['engine']}): " + "; ".join(details)
+
+
+def print_engines(report: Report) -> None:
+    """The run's engines, one line each (`lab.report`; a run says so as it starts)."""
+    from .. import ui
+
+    for engine in report.engines:
+        ui.out.print(engine_text(engine), markup=False, highlight=False)

@@ -18,9 +18,33 @@ from ..workspace import Workspace, read_json, write_atomic, write_json
 from .features import cell_text
 from .metrics import ratio_text
 from .practice.state import duration_text
-from .records import PracticeSummary, Report
+from .records import EngineRecord, PracticeSummary, Report, Status
 
 LATEST = "latest"
+
+
+def engine_text(engine: EngineRecord) -> str:
+    """Pure: an engine in one line, as a run starts on it and as `lab.report` recalls it."""
+    sdk = engine.builder_image if engine.builder_image_size_bytes else ""
+    return (
+        f"{engine.name} engine: Docker {engine.version} (commit {engine.commit or '?'}) at "
+        f"{engine.url}, {engine.builder} builder ({engine.builder_reason}), "
+        f"image store {engine.image_store}"
+        + (f", SDK image {sdk} ({size_text(engine.builder_image_size_bytes)})" if sdk else "")
+    )
+
+
+def run_state(report: Report) -> tuple[str, str]:
+    """Pure: the run's state in words and when it ran: "passed" and "started A, finished
+    B"; a practice run not done is "practising" or "paused" at its step, not finished."""
+    practice = report.practice
+    when = f"started {report.started}"
+    if practice is not None and report.status == Status.RUNNING:
+        where = f"at step {practice.current}/{report.step_count or len(practice.steps)}"
+        return f"{'practising' if practice.active else 'paused'} {where}", when
+    if not report.finished:
+        return str(report.status), when
+    return str(report.status), f"{when}, finished {report.finished}"
 
 
 def read_expected(path: Path) -> Any:

@@ -181,11 +181,12 @@ def practice(c, name, engine="host", step=None):
 @friendly_errors
 def report_(c, run=None):
     """Render a run's report again (JSON, Markdown, HTML) and print the paths."""
-    from ..lab.render import print_comparison
+    from ..lab.render import print_comparison, print_engines
     from ..lab.runner import render_again
 
     report, paths = render_again(Session.from_context(c).workspace, run)
     print_comparison(report)
+    print_engines(report)
     for kind, path in paths.items():
         ui.out.print(f"{kind}: {path}", markup=False, highlight=False)
 

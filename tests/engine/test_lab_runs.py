@@ -253,3 +253,25 @@ def test_a_guided_one_step_lab_waits_for_enter_and_ctrl_c_there_ends_its_line(
     lines = screen.splitlines()
     (error,) = [line for line in lines if "interrupted" in line]
     assert error.startswith("error: lab hello interrupted")
+
+
+def test_a_guided_run_at_80_columns_says_each_thing_once_and_fits(
+    engine: Engine, tmp_path: Path, cleanup: list[str]
+) -> None:
+    terminal = tmux_terminal(tmp_path)
+    env = {key: lab_env(tmp_path / "ws", engine)[key] for key in
+           ("PATH", "MOBYLAB_WORKSPACE", "MOBYLAB_OFFLINE", "DOCKER_HOST")}  # fmt: skip
+    env |= {"TERM": "xterm-256color", "COLUMNS": "80", "HOME": str(tmp_path)}
+    try:
+        terminal.start(invoke_argv("lab.run", "hello", "--yes"), env, REPO, width=80)
+        screen = terminal.wait_for(r"TERMINAL-EXITED 0", timeout=300)
+    finally:
+        terminal.close()
+        cleanup += run_ids_in(tmp_path / "ws")
+    table = screen[screen.index("Hello, mobylab: comparison") : screen.index("hello (host):")]
+    (row,) = [line for line in table.splitlines() if "PASS" in line]
+    assert row.split()[0] == "hello" and " MB  ████ " in row, row
+    assert all(len(line.rstrip()) <= 80 for line in table.splitlines())
+    # The engine is described once; hello prints no JSON, so no "output -".
+    assert screen.count("host engine: Docker") == 1
+    assert "output -" not in screen and " 1 build steps" not in screen

@@ -34,11 +34,11 @@ from mobylab.lab.dockerfile import (
     substitute_from,
 )
 from mobylab.lab.execute import cache_hits
-from mobylab.lab.html import render_html, size_chart
+from mobylab.lab.html import CHART_CHAR_WIDTH, render_html, size_chart
 from mobylab.lab.metrics import bar, builder_kind, ratio_text
 from mobylab.lab.model import Check
-from mobylab.lab.records import CommandResult, Report, failure_reason
-from mobylab.lab.render import render_markdown
+from mobylab.lab.records import CommandResult, Report, VariantRecord, failure_reason
+from mobylab.lab.render import render_markdown, variant_details
 from mobylab.lab.report import variant_table
 from mobylab.lab.setup import new_run_id, steps_to_run, tag_prefix
 from mobylab.lab.site import FixtureSite, render_page
@@ -409,6 +409,26 @@ def test_html_report_is_self_contained_and_escaped() -> None:
     assert "@import" not in page and "url(" not in page
     chart = size_chart([("SDK", 900), ("tiny", 1)])
     assert chart.count("<rect") == 2 and 'width="2.0"' in chart
+
+
+def test_the_size_charts_long_labels_start_inside_it() -> None:
+    label = "builder-pattern [dev:0123456789ab, the engine built from a pull request]"
+    chart = size_chart([(label, 900), ("tiny", 1)])
+    (end,) = re.findall(r'<text x="(\d+)"[^>]*text-anchor="end"[^>]*>' + re.escape(label), chart)
+    assert int(end) - CHART_CHAR_WIDTH * len(label) >= 0
+
+
+def test_a_variant_says_what_it_printed_only_when_it_runs_the_app() -> None:
+    row = {"variant": "hello", "engine": "host", "output": "-", "leaves behind": "nothing"}
+    hello = VariantRecord(name="hello", engine="host", image="t", produces_app=False,
+                          cached_steps=1)  # fmt: skip
+    assert variant_details(hello, row) == (
+        "hello (host): leaves behind: nothing; 1 build step from the cache"
+    )
+    app = replace(hello, produces_app=True, cached_steps=3)
+    assert variant_details(app, {**row, "output": '{"n": 1}'}) == (
+        'hello (host): output {"n": 1}; leaves behind: nothing; 3 build steps from the cache'
+    )
 
 
 def test_report_json_round_trips() -> None:

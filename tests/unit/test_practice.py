@@ -19,6 +19,7 @@ from mobylab.lab import catalog
 from mobylab.lab.checks import Facts, evaluate
 from mobylab.lab.engine_choice import parse_engine_choice
 from mobylab.lab.execute import copy_workdir
+from mobylab.lab.html import render_html
 from mobylab.lab.model import Check, parse_lab, practice_problem
 from mobylab.lab.practice import state as ps
 from mobylab.lab.practice.cli import _without_practice_bin, parser
@@ -31,7 +32,7 @@ from mobylab.lab.practice.run import (
 from mobylab.lab.practice.shell import docker_wrapper, shell_argv, shell_environment
 from mobylab.lab.records import Report
 from mobylab.lab.render import render_markdown
-from mobylab.lab.report import practice_table
+from mobylab.lab.report import practice_table, run_state
 from tests.fixtures.cli import REPO
 
 T0 = 1_000_000.0
@@ -138,6 +139,25 @@ def test_the_report_shows_practice_per_step() -> None:
     assert rows[1][2:] == ["not started", "0", "0", "-", "0s"]
     assert "| 1 | build | passed | 1 | 0 | by hand | 1m15s |" in render_markdown(report)
     assert practice_table(None)[1] == []
+
+
+def test_a_paused_practice_report_says_so_not_running_unfinished() -> None:
+    state = two_steps()
+    ps.enter(state, 1, T0)
+    ps.record_check(state, True, T0 + 75)
+    assert ps.advance(state, False, T0 + 80) == 2
+    ps.leave(state, T0 + 90)
+    data = {"lab": "hello", "run_id": "r1", "status": "running", "started": "then",
+            "step_count": 2, "practice": ps.summary(state, T0 + 100).to_dict()}  # fmt: skip
+    report = Report.from_dict(data)
+    assert run_state(report) == ("paused at step 2/2", "started then")
+    markdown, html = render_markdown(report), render_html(report)
+    assert "**paused at step 2/2** (started then)." in markdown
+    assert "running" not in markdown and "finished -" not in markdown
+    assert "paused at step 2/2</span> · started then" in html
+    ps.enter(state, 2, T0 + 200)
+    practising = Report.from_dict({**data, "practice": ps.summary(state, T0 + 201).to_dict()})
+    assert run_state(practising)[0] == "practising at step 2/2"
 
 
 def test_check_runs_run_commands_never_builds() -> None:

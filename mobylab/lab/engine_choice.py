@@ -17,7 +17,7 @@ _COMMIT_PREFIX = re.compile(r"[0-9a-f]{4,40}")
 KINDS = ("host", "dev", "both")
 
 
-def _check(value: str) -> str:
+def _check(value: str, several: bool) -> str:
     if value.startswith("dev:"):
         prefix = value.removeprefix("dev:")
         if not _COMMIT_PREFIX.fullmatch(prefix):
@@ -27,9 +27,12 @@ def _check(value: str) -> str:
             )
         return value
     if value not in KINDS:
+        # Practice takes one engine: its error names only those ("both" is refused after).
+        kinds = KINDS if several else tuple(kind for kind in KINDS if kind != "both")
+        example = "--engine dev:2fa8fe4 --engine host" if several else "--engine dev"
         raise UsageError(
-            f"--engine {value!r} is not one of host, dev, both, dev:<commit>",
-            "e.g. --engine dev:2fa8fe4 --engine host.",
+            f"--engine {value!r} is not one of {', '.join(kinds)}, dev:<commit>",
+            f"e.g. {example}.",
         )
     return value
 
@@ -40,7 +43,9 @@ def parse_engine_choice(value: str | Sequence[str] | None, *, several: bool = Tr
     `several` False (practice: one shell, one engine) refuses more than one.
     """
     given = [value] if isinstance(value, str) else list(value or [])
-    parts = [_check(part.strip()) for item in given for part in item.split(",") if part.strip()]
+    parts = [
+        _check(part.strip(), several) for item in given for part in item.split(",") if part.strip()
+    ]
     parts = list(dict.fromkeys(parts)) or ["host"]
     if not several and (len(parts) > 1 or parts == ["both"]):
         raise UsageError(

@@ -188,6 +188,9 @@ def test_engine_choice() -> None:
         parse_engine_choice("dev:HEAD;rm")
     with pytest.raises(UsageError, match="not one of host, dev, both"):
         parse_engine_choice("cloud")
+    # Practice names only the engines it takes.
+    with pytest.raises(UsageError, match=r"'cloud' is not one of host, dev, dev:<commit>"):
+        parse_engine_choice("cloud", several=False)
 
 
 def test_several_engines_in_order() -> None:

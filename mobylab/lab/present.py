@@ -1,7 +1,7 @@
 """Present a lab run: the hooks a run calls as it goes, and the terminal's way of showing them.
 
 A run calls its `Presenter` at each moment (the run starts, an engine is ready, a
-step starts, a command runs and prints, a step is judged, between steps, the end)
+step starts, a command runs and prints, a step is judged, the end)
 and never prints itself. `TerminalPresenter` is guided mode's: narrative, files,
 commands as typed, live output, verdicts; practice mode subclasses it.
 """

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 # listing the tasks must stay fast.
 
 RUN_HELP = {
-    "yes": "run straight through, without waiting for Enter between steps",
+    "yes": "run straight through, without waiting for Enter before each step",
     "engine": "host (default), dev (the dev daemon), both, or dev:<commit> (a dev build); "
     "repeat it for several engines in one run, side by side",
     "step": "run only step N (of the last run of this lab, when there is one)",

@@ -10,6 +10,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from mobylab.engine import Engine
 from mobylab.lab.execute import remove_run_resources
 from tests.fixtures.cli import REPO, invoke_argv
 from tests.fixtures.signals import STOPS, stop
-from tests.fixtures.terminal import tmux_terminal
+from tests.fixtures.terminal import Terminal, tmux_terminal
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 RUN_LINE = re.compile(r"run (\d{8}-\d{6}-[0-9a-f]{6}) ")
@@ -119,8 +120,13 @@ def slow_lab(tmp_path: Path) -> Path:
 
 
 def containers_of(engine: Engine, run_id: str) -> list[str]:
+    return labelled(engine, ["ps", "-aq"], run_id)
+
+
+def labelled(engine: Engine, listing: list[str], run_id: str) -> list[str]:
+    """The ids `docker LISTING` gives for what carries the run's label."""
     result = subprocess.run(
-        ["docker", "ps", "-aq", "--filter", f"label=org.mobylab.run={run_id}"],
+        ["docker", *listing, "--filter", f"label=org.mobylab.run={run_id}"],
         env={**os.environ, **engine.cli_env()}, capture_output=True, text=True, check=True,
     )  # fmt: skip
     return result.stdout.split()
@@ -203,11 +209,7 @@ def test_a_failed_step_then_resume_from_it(
 
 
 def images_of(engine: Engine, run_id: str) -> list[str]:
-    result = subprocess.run(
-        ["docker", "images", "-q", "--filter", f"label=org.mobylab.run={run_id}"],
-        env={**os.environ, **engine.cli_env()}, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return result.stdout.split()
+    return labelled(engine, ["images", "-q"], run_id)
 
 
 def test_clean_takes_this_workspaces_lab_runs_only(
@@ -234,21 +236,30 @@ def test_clean_takes_this_workspaces_lab_runs_only(
     assert images_of(engine, their_run) == []
 
 
-def test_a_guided_one_step_lab_waits_for_enter_and_ctrl_c_there_ends_its_line(
-    engine: Engine, tmp_path: Path, cleanup: list[str]
-) -> None:
+@contextmanager
+def hello_at_80_columns(
+    tmp_path: Path, engine: Engine, cleanup: list[str], *flags: str
+) -> Iterator[Terminal]:
+    """`invoke lab.run hello` in an 80-column terminal; its runs cleaned up after."""
     terminal = tmux_terminal(tmp_path)
     env = {key: lab_env(tmp_path / "ws", engine)[key] for key in
            ("PATH", "MOBYLAB_WORKSPACE", "MOBYLAB_OFFLINE", "DOCKER_HOST")}  # fmt: skip
     env |= {"TERM": "xterm-256color", "COLUMNS": "80", "HOME": str(tmp_path)}
     try:
-        terminal.start(invoke_argv("lab.run", "hello"), env, REPO, width=80)
-        terminal.wait_for(r"Press Enter to run this step", timeout=300)
-        terminal.keys("C-c")
-        screen = terminal.wait_for(r"TERMINAL-EXITED 130")
+        terminal.start(invoke_argv("lab.run", "hello", *flags), env, REPO, width=80)
+        yield terminal
     finally:
         terminal.close()
         cleanup += run_ids_in(tmp_path / "ws")
+
+
+def test_a_guided_one_step_lab_waits_for_enter_and_ctrl_c_there_ends_its_line(
+    engine: Engine, tmp_path: Path, cleanup: list[str]
+) -> None:
+    with hello_at_80_columns(tmp_path, engine, cleanup) as terminal:
+        terminal.wait_for(r"Press Enter to run this step", timeout=300)
+        terminal.keys("C-c")
+        screen = terminal.wait_for(r"TERMINAL-EXITED 130")
     assert "$ docker build" not in screen
     lines = screen.splitlines()
     (error,) = [line for line in lines if "interrupted" in line]
@@ -258,16 +269,8 @@ def test_a_guided_one_step_lab_waits_for_enter_and_ctrl_c_there_ends_its_line(
 def test_a_guided_run_at_80_columns_says_each_thing_once_and_fits(
     engine: Engine, tmp_path: Path, cleanup: list[str]
 ) -> None:
-    terminal = tmux_terminal(tmp_path)
-    env = {key: lab_env(tmp_path / "ws", engine)[key] for key in
-           ("PATH", "MOBYLAB_WORKSPACE", "MOBYLAB_OFFLINE", "DOCKER_HOST")}  # fmt: skip
-    env |= {"TERM": "xterm-256color", "COLUMNS": "80", "HOME": str(tmp_path)}
-    try:
-        terminal.start(invoke_argv("lab.run", "hello", "--yes"), env, REPO, width=80)
+    with hello_at_80_columns(tmp_path, engine, cleanup, "--yes") as terminal:
         screen = terminal.wait_for(r"TERMINAL-EXITED 0", timeout=300)
-    finally:
-        terminal.close()
-        cleanup += run_ids_in(tmp_path / "ws")
     table = screen[screen.index("Hello, mobylab: comparison") : screen.index("hello (host):")]
     (row,) = [line for line in table.splitlines() if "PASS" in line]
     assert row.split()[0] == "hello" and " MB  ████ " in row, row

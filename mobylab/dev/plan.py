@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 from ..errors import BuildError, SourceError, UsageError
 from .companions import Companion
 from .routes import Route, external_images, needs_buildx
-from .toolchain import Toolchain
+from .toolchain import SECCOMP_PROFILES, Toolchain
 
 
 class Era(StrEnum):
@@ -49,6 +49,7 @@ PLAN_FILES = (
     "hack/dockerfile/install-binaries.sh",
     "hack/dockerfile/install/proxy.installer",
     "hack/make/.binary-setup",
+    *SECCOMP_PROFILES,
 )
 #: Folders whose presence the plan needs to know: vendoring, the era's containerd API,
 #: and cgroup v2 support (the cgroup libraries that brought it, in 2020).

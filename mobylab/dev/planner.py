@@ -36,7 +36,14 @@ from .plan import (
     speaks_containerd_02,
 )
 from .routes import Route, RouteFacts, choose_route
-from .toolchain import GRAPHDRIVER_FOLDERS, cgo_includes, choose_go, go_need, make_toolchain
+from .toolchain import (
+    GRAPHDRIVER_FOLDERS,
+    SECCOMP_PROFILES,
+    cgo_includes,
+    choose_go,
+    go_need,
+    make_toolchain,
+)
 
 # The files the era fixes change (a source without them needs none).
 FIX_FILES = tuple(dict.fromkeys(fix.file for fix in FIXES))
@@ -110,6 +117,7 @@ def source_route(
         workdir=plan.workdir,
         companions_from_debian=not speaks_containerd_02(folders),
         offered=offered,
+        seccomp_profile=next((files[p] for p in SECCOMP_PROFILES if files.get(p)), None),
     )
     recipe, notes = dev_image_recipe(toolchain, offered)
     companions, companion_notes = companions_for(

@@ -20,6 +20,7 @@ from mobylab.scenario.history import (
     describe,
     head_kept,
     open_source,
+    pull_request,
     resolve,
     walk,
 )
@@ -245,6 +246,19 @@ def test_a_shallow_checkout_is_deepened_for_the_walk(tmp_path: Path, history) ->
     old = resolve(source, line[0])
     deepen(source, old, new)
     assert walk(source, old, new, first_parent=True) == line
+
+
+def test_a_pull_request_is_its_head_and_where_it_leaves_its_branch(tmp_path: Path, history) -> None:
+    bare, line, _ = history
+    # An open pull request: one commit on top of the first merge, not merged.
+    head = _git(bare, "commit-tree", f"{line[1]}^{{tree}}", "-p", line[1], "-m", "pr 21")
+    _git(bare, "update-ref", "refs/pull/21/head", head)
+    source = _source(tmp_path, bare)
+    assert pull_request(source, 21, "master") == (line[1], head)
+    with pytest.raises(SourceError, match="pull request #99 is not in"):
+        pull_request(source, 99, "master")
+    with pytest.raises(SourceError, match="the branch 'main' that pull request #21 targets"):
+        pull_request(source, 21, "main")
 
 
 def test_bad_ends_are_refused_in_one_line(tmp_path: Path, history) -> None:

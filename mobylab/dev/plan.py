@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar
@@ -166,7 +166,7 @@ class BuildPlan:
     route: UpstreamRoute | SourceRoute = UpstreamRoute()
     # What mobylab decided on the user's behalf (shown, not problems), and problems.
     notes: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = field(default_factory=tuple)
+    warnings: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """The plan as manifests and `dev.plan --json` keep it: one flat object."""

@@ -14,12 +14,12 @@ import sys
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 from . import __version__
 from .config import Settings
 from .engine import display_url
 from .errors import MobylabError
+from .jsondata import JsonDict
 from .network import reach, registry_address
 
 
@@ -276,7 +276,7 @@ def evaluate(f: Facts) -> list[Check]:
     ]
 
 
-def summary(checks: list[Check]) -> dict[str, Any]:
+def summary(checks: list[Check]) -> JsonDict:
     """Pure: the JSON document of `doctor --json`."""
     return {
         "ok": all(c.status != FAIL for c in checks),

@@ -34,6 +34,7 @@ from ..config import Settings
 from ..engine import Engine, RunSecurity
 from ..errors import BuildError, Interrupted, MobylabError, UsageError
 from ..images.recipes import Recipe
+from ..jsondata import JsonDict
 from ..workspace import Workspace, file_sha256, read_json, write_json
 from .build_source import source_job
 from .build_upstream import upstream_job
@@ -98,7 +99,7 @@ class PhaseClock:
         )
         self.current, self._phase_started = phase, now
 
-    def finish(self, now: float | None = None) -> list[dict[str, Any]]:
+    def finish(self, now: float | None = None) -> list[JsonDict]:
         """[{"name", "seconds"}] in the order the phases started."""
         self.switch("", now)
         return [
@@ -153,10 +154,10 @@ def binary_version(path: Path) -> str | None:
     return text.splitlines()[0].strip()[:200]
 
 
-def scan_bundles(checkout: Path) -> dict[str, list[dict[str, Any]]]:
+def scan_bundles(checkout: Path) -> dict[str, list[JsonDict]]:
     """Every binary, archive and symlink under <checkout>/bundles."""
     bundles = checkout / "bundles"
-    found: dict[str, list[dict[str, Any]]] = {"binaries": [], "archives": [], "symlinks": []}
+    found: dict[str, list[JsonDict]] = {"binaries": [], "archives": [], "symlinks": []}
     if not bundles.is_dir():
         return found
     for root, dirs, files in os.walk(bundles):
@@ -234,13 +235,13 @@ class BuildRecord:
     """A finished build: its plan, its manifest and the folder holding its bundles."""
 
     plan: BuildPlan
-    manifest: dict[str, Any]
+    manifest: JsonDict
     bundles_dir: Path
     manifest_path: Path
     cached: bool = False
 
 
-def _record(manifest: dict[str, Any], path: Path, cached: bool = False) -> BuildRecord:
+def _record(manifest: JsonDict, path: Path, cached: bool = False) -> BuildRecord:
     plan = BuildPlan.from_dict(manifest["plan"])
     bundles = Path(manifest.get("bundles_dir") or plan.checkout / "bundles")
     return BuildRecord(plan, manifest, bundles, path, cached)
@@ -338,7 +339,7 @@ def cached_build(
 ) -> BuildRecord | None:
     """The build of `plan` (or of `other`, the same commit by the other route), when
     its binaries are still in place; the newest when both are."""
-    found: list[tuple[str, Path, dict[str, Any]]] = []
+    found: list[tuple[str, Path, JsonDict]] = []
     for candidate in (plan, other):
         if candidate is None:
             continue
@@ -491,7 +492,7 @@ def execute(
             f"{plan.command} succeeded but {job.source_dir / 'bundles'} holds no binaries",
             f"See the log {log}.",
         )
-    manifest: dict[str, Any] = {
+    manifest: JsonDict = {
         "commit": plan.commit,
         "plan_key": plan.key,
         "plan": plan.as_dict(),

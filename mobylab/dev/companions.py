@@ -34,6 +34,7 @@ from typing import Any
 from .. import labels, process, ui
 from ..engine import Engine
 from ..errors import BuildError, Interrupted, SourceError
+from ..jsondata import JsonDict
 from .fetch import fetch_tree
 from .job import COMPONENT, new_build_id, remove_build_containers
 from .toolchain import Toolchain
@@ -63,7 +64,7 @@ class Companion:
     def key(self) -> str:
         return f"{self.name}-{self.commit[:12]}"
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> JsonDict:
         return asdict(self)
 
     @classmethod

@@ -17,6 +17,7 @@ from typing import Any
 from .. import labels
 from ..engine import RunSecurity
 from ..errors import DevEnvError
+from ..jsondata import JsonObject
 from .plan import BuildPlan
 
 COMPONENT = "dev"
@@ -406,7 +407,7 @@ def parse_daemon_version(text: str | None) -> tuple[str, str] | None:
     return (match.group(1), match.group(2)) if match else None
 
 
-def identity_problem(expected: tuple[str, str] | None, answered: dict[str, Any]) -> str:
+def identity_problem(expected: tuple[str, str] | None, answered: JsonObject) -> str:
     """Pure: why the daemon that answers is not the build's ('' when it is).
 
     `expected` is what the bundle's dockerd says of itself; `answered` the daemon's

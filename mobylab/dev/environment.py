@@ -23,6 +23,7 @@ import docker.errors
 from .. import process, ui
 from ..engine import Engine, RunSecurity, probe
 from ..errors import DevEnvError, Interrupted
+from ..jsondata import JsonDict, JsonObject
 from ..session import Session
 from ..workspace import Workspace
 from .build import BuildRecord, all_builds, last_build, pick_build
@@ -64,7 +65,7 @@ def target_for_build(workspace: Workspace, prefix: str | None) -> DevTarget:
     return target_of(pick_build(all_builds(workspace), prefix))
 
 
-def bundle_identity(manifest: dict[str, Any]) -> tuple[str, str] | None:
+def bundle_identity(manifest: JsonObject) -> tuple[str, str] | None:
     """Pure: (version, commit) the build's dockerd reports, from its manifest."""
     for binary in manifest.get("binaries") or []:
         name = str(binary.get("name", ""))
@@ -351,8 +352,8 @@ class DevStarted:
     """A dev daemon dev.up started (or found running), and what answers on each side."""
 
     url: str
-    daemon_version: dict[str, Any]
-    host_version: dict[str, Any]
+    daemon_version: JsonDict
+    host_version: JsonDict
     # The host-loopback TCP address, when asked for.
     tcp_url: str | None
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..errors import BuildError, SourceError, UsageError
+from ..jsondata import JsonDict
 from .companions import Companion
 from .routes import Route, external_images, needs_buildx
 from .toolchain import SECCOMP_PROFILES, Toolchain
@@ -168,7 +169,7 @@ class BuildPlan:
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> JsonDict:
         """The plan as manifests and `dev.plan --json` keep it: one flat object."""
         route = self.route
         upstream = route if isinstance(route, UpstreamRoute) else UpstreamRoute()

@@ -12,7 +12,6 @@ import dataclasses
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ..config import Settings
 from ..engine import Engine
@@ -20,6 +19,7 @@ from ..errors import ImageError, MobylabError, SourceError
 from ..images import debian
 from ..images.recipes import Recipe
 from ..images.rootfs import cache_dir, native_suites
+from ..jsondata import JsonDict
 from ..network import reach, registry_address
 from .companions import BINARY_SETUP, companions_for, debian_aliases
 from .devimage import dev_image_recipe
@@ -230,7 +230,7 @@ def companions_row(route: SourceRoute) -> str:
     return f"{debian}; {built} from source" if built else debian
 
 
-def plan_summary(planned: Planned) -> dict[str, Any]:
+def plan_summary(planned: Planned) -> JsonDict:
     """The plan as JSON, with the dev image's recipe when there is one."""
     data = planned.plan.as_dict()
     if planned.recipe is not None:

@@ -19,6 +19,7 @@ import docker.types
 from .. import labels
 from ..engine import Engine, RunSecurity
 from ..errors import DevEnvError, MobylabError
+from ..jsondata import JsonDict
 from ..workspace import Workspace
 from .container import (
     DIND_SCRIPT,
@@ -245,7 +246,7 @@ class DevContainer:
         # The docker- names a daemon before 18.09 looks for Debian's companions under.
         aliases = plan.route.companion_aliases if isinstance(plan.route, SourceRoute) else ()
         api = self.client.api
-        options: dict[str, Any] = {
+        options: JsonDict = {
             "binds": {
                 str(target.bundles_dir): {"bind": bundle_mount_target(plan), "mode": "ro"},
                 str(self.names.run_dir): {"bind": RUN_DIR, "mode": "rw"},

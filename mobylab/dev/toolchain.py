@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import SourceError
 from ..images.debian import SUITES, Package, available, base_suite, upstream_version
+from ..jsondata import JsonDict
 
 MODULE = "module"
 GOPATH = "gopath"
@@ -321,7 +322,7 @@ class Toolchain:
     # The -dev packages the build tags and graph drivers need in the dev image.
     library_packages: tuple[str, ...] = ()
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> JsonDict:
         return asdict(self)
 
     @classmethod

@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 
 from .. import process
 from ..errors import EngineError
+from ..jsondata import JsonDict
 
 if TYPE_CHECKING:
     import docker
@@ -122,7 +123,7 @@ class Engine:
         """Environment for the docker CLI so that it talks to this engine."""
         return {"DOCKER_HOST": self.url, "DOCKER_CONTEXT": ""}
 
-    def version(self) -> dict[str, Any]:
+    def version(self) -> JsonDict:
         client = self.client(timeout=30)
         try:
             return dict(client.version())

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import labels
+from ..jsondata import JsonDict, JsonObject
 from ..workspace import Workspace
 from ._cli import local_buildx, local_fingerprint
 from ._engine import Engine
@@ -58,7 +59,7 @@ class RunSecurity:
         flags += [f"--device-cgroup-rule={rule}" for rule in self.device_cgroup_rules]
         return flags
 
-    def host_config(self, api: Any, **options: Any) -> dict[str, Any]:
+    def host_config(self, api: Any, **options: Any) -> JsonDict:
         """A HostConfig for the low-level API with these options.
 
         `systempaths=unconfined` is a CLI spelling: the API takes empty MaskedPaths
@@ -142,7 +143,7 @@ class Capabilities:
     buildkit: bool
     buildx: bool
     privileged: bool | None
-    fallback: dict[str, Any] = field(default_factory=dict)
+    fallback: JsonDict = field(default_factory=dict)
     fallback_works: bool | None = None
     missing_capabilities: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -158,11 +159,11 @@ class Capabilities:
             privileged=False, **{k: tuple(v) for k, v in self.fallback.items() if k != "privileged"}
         )
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> JsonDict:
         return asdict(self)
 
 
-def image_store(info: dict[str, Any]) -> str:
+def image_store(info: JsonObject) -> str:
     """Pure: 'containerd' when the engine stores images in containerd's snapshotters."""
     for key, value in info.get("DriverStatus") or []:
         if key == "driver-type" and "snapshotter" in str(value):

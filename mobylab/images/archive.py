@@ -28,6 +28,7 @@ import docker.errors
 from .. import __version__, process
 from ..engine import Engine
 from ..errors import ImageError
+from ..jsondata import JsonDict
 from ..workspace import file_sha256, write_atomic
 
 _BLOCK = 1 << 20
@@ -50,7 +51,7 @@ class _Scan:
     digest: str = ""
     size: int = 0
     tags: tuple[str, ...] = ()
-    trailer: dict[str, Any] | None = None
+    trailer: JsonDict | None = None
     trailer_offset: int = 0
     members: list[str] = field(default_factory=list)
 

@@ -17,6 +17,7 @@ from .. import labels, ui
 from ..config import Settings
 from ..engine import Engine
 from ..errors import ImageError
+from ..jsondata import JsonObject
 from ..workspace import Workspace
 from . import rootfs
 from .recipes import BUSYBOX, Recipe, image_labels, import_changes, recipe_named
@@ -180,7 +181,7 @@ def ensure_images(
     return tags
 
 
-def is_imported(attrs: dict[str, Any]) -> bool:
+def is_imported(attrs: JsonObject) -> bool:
     """Pure: an image made by `docker import` (one layer, no parent).
 
     Images built FROM an offline image inherit its labels; this tells them apart.

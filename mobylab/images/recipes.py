@@ -12,9 +12,9 @@ import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ..errors import ImageError
+from ..jsondata import JsonDict
 
 DEBOOTSTRAP = "debootstrap"
 BUSYBOX = "busybox"
@@ -109,7 +109,7 @@ def rootfs_key(
     links: Sequence[tuple[str, str]] = (),
 ) -> str:
     """The cache key of a debootstrap root filesystem: same inputs, same tarball."""
-    inputs: dict[str, Any] = {
+    inputs: JsonDict = {
         "suite": suite,
         "mirror": mirror.rstrip("/"),
         "variant": "minbase",
@@ -191,7 +191,7 @@ def import_changes(recipe: Recipe, image_labels: Mapping[str, str]) -> list[str]
 def parse_lab_images(text: str, source: str = "lab.toml") -> list[str]:
     """The `images` array of a lab.toml: recipe names or image references."""
     try:
-        data: dict[str, Any] = tomllib.loads(text)
+        data: JsonDict = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ImageError(f"{source} is not valid TOML ({exc})", "Fix the file.") from None
     images = data.get("images", [])

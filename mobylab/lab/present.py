@@ -137,7 +137,12 @@ class TerminalPresenter:
         ui.out.print(text, style="cyan", markup=False)
 
     def verdict(self, record: StepRecord) -> None:
-        # The failed check that explains the others first (a missing or SDK-sized image).
+        self.checks(record)
+        ui.out.print(self.verdict_line(record), highlight=False)
+
+    def checks(self, record: StepRecord) -> None:
+        """Each check's result; the failed one that explains the others first (a missing
+        or SDK-sized image)."""
         for check in causes_first(record.checks):
             if check.passed:
                 ui.out.print(f"[green]✓[/] {check.type}: {check.seen}", highlight=False)
@@ -151,7 +156,6 @@ class TerminalPresenter:
                     ui.out.print(f"    hint:     {check.hint}", markup=False, highlight=False)
             if check.note and check.passed is not None:
                 ui.out.print(f"    note: {check.note}", style="dim", markup=False)
-        ui.out.print(self.verdict_line(record), highlight=False)
 
     def verdict_line(self, record: StepRecord) -> str:
         """The step's verdict in one line of rich markup."""

@@ -25,11 +25,7 @@ from enum import StrEnum
 from typing import Any
 
 from ..errors import LabError
-
-# A JSON object as read from report.json; records turn it into types at once.
-JsonObject = Mapping[str, Any]
-# The JSON object a record writes (`to_dict`).
-JsonDict = dict[str, Any]
+from ..jsondata import JsonDict, JsonObject
 
 #: The report format this code writes; a newer one is refused rather than misread.
 REPORT_VERSION = 1

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING
 
 from .. import ui
 from ..errors import LabError
+from ..jsondata import JsonDict
 from .model import Lab
 from .present import ShownStep
-from .records import EngineRecord, JsonDict, Report, Status, StepRecord
+from .records import EngineRecord, Report, Status, StepRecord
 from .runner import GuidedRun
 from .setup import RunOptions, RunSetup, prepare
 

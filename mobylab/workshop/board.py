@@ -26,9 +26,10 @@ from html import escape
 from typing import Any
 
 from ..errors import LabError, WorkshopError
+from ..jsondata import JsonDict, JsonObject
 from ..lab.html import render_html
 from ..lab.practice import state as ps
-from ..lab.records import JsonDict, JsonObject, PracticeStep, Report
+from ..lab.records import PracticeStep, Report
 from .driver import Workshop
 from .hosts import HostSpec, host_count
 from .labrun import StatusReader, latest_run_dir, parse_document

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
 
 from .. import ui
+from ..jsondata import JsonDict, JsonObject
 from .layout import RemoteLayout
 from .pool import FAIL, OK, WARN, HostJob, HostOutcome
 from .remote import RemoteHost, sh
@@ -38,7 +38,7 @@ class CheckFacts:
     engine_error: str = ""
     disk_free: int | None = None
     mobylab_version: str | None = None
-    doctor: dict[str, Any] | None = None
+    doctor: JsonDict | None = None
     doctor_error: str = ""
 
 
@@ -51,7 +51,7 @@ class CheckRow:
     mobylab: str
     notes: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> JsonDict:
         return {
             "state": self.state,
             "engine": self.engine,
@@ -73,7 +73,7 @@ def parse_df(text: str) -> int | None:
     return int(parts[3]) * 1024
 
 
-def parse_doctor(text: str) -> dict[str, Any] | None:
+def parse_doctor(text: str) -> JsonDict | None:
     """Pure: the doctor's JSON object from its output (ignoring any lines around it)."""
     start, end = text.find("{"), text.rfind("}")
     if start < 0 or end <= start:
@@ -87,7 +87,7 @@ def parse_doctor(text: str) -> dict[str, Any] | None:
     return value
 
 
-def privileged_text(doctor: dict[str, Any] | None) -> str:
+def privileged_text(doctor: JsonObject | None) -> str:
     """Pure: the doctor's privileged check in a few words: works, fallback, refused."""
     if not doctor:
         return "unknown"

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import ui
+from ..jsondata import JsonDict, JsonObject
 from ..lab.practice import state as ps
-from ..lab.records import JsonDict, JsonObject, PracticeStep, PracticeSummary
+from ..lab.records import PracticeStep, PracticeSummary
 from ..workspace import write_atomic, write_json
 from .labrun import latest_run_dir, read_json, report_passed, report_steps
 from .layout import RemoteLayout

@@ -11,8 +11,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from ..jsondata import JsonDict
 from ..workspace import Workspace
 from .display import HostBoard
 from .hosts import HostSpec
@@ -110,7 +110,7 @@ class Workshop:
 
     # -- state for --only-failed -------------------------------------------
     def record(self, task: str, outcomes: Sequence[HostOutcome]) -> None:
-        state: dict[str, Any] = self.workspace.load_state(STATE_NAME, {}) or {}
+        state: JsonDict = self.workspace.load_state(STATE_NAME, {}) or {}
         state[task] = {
             "at": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "hosts": [o.host for o in outcomes],

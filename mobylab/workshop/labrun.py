@@ -15,8 +15,8 @@ import time
 from dataclasses import dataclass
 
 from ..catalog import check_name
+from ..jsondata import JsonDict, JsonObject
 from ..lab.practice import state as practice_state
-from ..lab.records import JsonDict, JsonObject
 from .layout import RemoteLayout
 from .pool import FAIL, OK, WARN, HostJob, HostOutcome, StepFailed
 from .remote import RemoteHost, sh

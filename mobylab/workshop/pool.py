@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import Interrupted, MobylabError, WorkshopError
+from ..jsondata import JsonDict
 from .hosts import HostSpec
 
 #: Outcome states, from best to worst.
@@ -41,13 +42,13 @@ class HostOutcome:
     step: str = ""
     message: str = ""
     seconds: float = 0.0
-    data: dict[str, Any] = field(default_factory=dict)
+    data: JsonDict = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
         return self.state in FAILED_STATES
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> JsonDict:
         return {
             "host": self.host,
             "state": self.state,

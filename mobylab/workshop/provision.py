@@ -14,6 +14,7 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..jsondata import JsonDict, JsonObject
 from ..workspace import file_sha256
 from .artifacts import Artifacts
 from .check import DEV_NEEDS, LAB_NEEDS, gather, summarize
@@ -25,7 +26,7 @@ MIN_PYTHON = (3, 11)
 
 
 def needed(
-    remote_state: dict[str, Any], artifacts: Artifacts, installed: str | None
+    remote_state: JsonObject, artifacts: Artifacts, installed: str | None
 ) -> dict[str, bool]:
     """Pure: which install steps have work to do on a host in `remote_state`."""
     wheels = artifacts.wheelhouse
@@ -142,7 +143,7 @@ class Provisioner:
         return HostOutcome(job.label, row.state, "doctor", message, data=data)
 
     # -- state --------------------------------------------------------------
-    def _load_state(self, remote: RemoteHost, layout: RemoteLayout) -> dict[str, Any]:
+    def _load_state(self, remote: RemoteHost, layout: RemoteLayout) -> JsonDict:
         text = remote.read_text(layout.state)
         try:
             value = json.loads(text) if text else {}
@@ -150,7 +151,7 @@ class Provisioner:
             value = {}
         return value if isinstance(value, dict) else {}
 
-    def _save_state(self, remote: RemoteHost, layout: RemoteLayout, state: dict[str, Any]) -> None:
+    def _save_state(self, remote: RemoteHost, layout: RemoteLayout, state: JsonDict) -> None:
         remote.write_text(layout.state, json.dumps(state, indent=2, sort_keys=True) + "\n")
 
     def _installed_version(self, remote: RemoteHost, layout: RemoteLayout) -> str | None:

@@ -42,10 +42,16 @@ class PracticePresenter(TerminalPresenter):
             ui.out.print(Markdown(lab.introduction), soft_wrap=False)
         ui.out.print(Markdown(SHELL_NOTE), style="dim", soft_wrap=False)
 
-    def verdict_line(self, record: StepRecord) -> str:
+    def verdict(self, record: StepRecord) -> None:
+        # A passed step is said once it is recorded (PracticeRun.passed): a Ctrl-C right
+        # after the line must find the step in the report.
         if record.status == Status.PASSED:
-            return f"[green]step {record.index} passed[/] — `lab next` moves on"
-        return super().verdict_line(record)
+            self.checks(record)
+        else:
+            super().verdict(record)
+
+    def passed(self, number: int) -> None:
+        ui.out.print(f"[green]step {number} passed[/] — `lab next` moves on", highlight=False)
 
     def step(self, shown: ShownStep) -> None:
         super().step(shown)

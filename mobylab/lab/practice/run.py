@@ -288,6 +288,8 @@ class PracticeRun:
             record = replace(record, practice=summary)
         self.save()
         self.write_report(record)
+        if record is not None:
+            self.presenter.passed(self.number)
 
     def hint(self) -> str:
         step = self.step

@@ -9,6 +9,7 @@ from invoke import task
 
 from ... import ui
 from ...errors import UsageError
+from ...jsondata import JsonObject
 from ...session import Session
 from ..base import friendly_errors
 
@@ -43,7 +44,7 @@ def dev_name(value: Any) -> str:
     return name
 
 
-def _version_line(name: str, version: dict[str, Any]) -> str:
+def _version_line(name: str, version: JsonObject) -> str:
     return (
         f"{name}: {version.get('Version', '?')} (API {version.get('ApiVersion', '?')}, "
         f"commit {version.get('GitCommit') or '?'})"

@@ -23,6 +23,7 @@ import docker
 import pytest
 
 from mobylab.engine import Engine
+from mobylab.workshop.serve.seats import MAX_MESSAGE
 from tests.fixtures.browser import Browser
 from tests.fixtures.cli import invoke_argv
 
@@ -300,6 +301,59 @@ def test_two_seats_cannot_see_each_others_containers_or_networks(
     # Each sandbox's docker answers with its own daemon, never the machine's.
     assert inner(engine, two, "docker", "info", "--format", "{{.Name}}").strip() == "0:seat-2"
     assert "/var/run/docker.sock" not in inner(engine, two, "cat", "/proc/mounts")
+
+
+async def _read_until(ws: aiohttp.ClientWebSocketResponse, wanted: bytes, timeout: float) -> None:
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while wanted not in seen:
+        left = deadline - time.monotonic()
+        assert left > 0, f"{wanted!r} not on the screen after {timeout:.0f}s: {seen[-300:]!r}"
+        message = await ws.receive(timeout=left)
+        assert message.type != aiohttp.WSMsgType.CLOSE, f"closed while waiting for {wanted!r}"
+        if message.type == aiohttp.WSMsgType.BINARY:
+            seen = (seen + message.data)[-65536:]
+
+
+def test_a_megabyte_paste_and_an_oversized_message_stop_nobody_else(served: Served) -> None:
+    """A seat flooded with a pasted megabyte takes it at its shell's pace; the other
+    seat, the board and the server answer meanwhile; a message over the limit closes
+    only its own socket."""
+
+    async def flood_and_probe() -> None:
+        async with aiohttp.ClientSession() as client:
+            ticket = await _ticket(client, served, {"token": served.token(2)})
+            flooding = await client.ws_connect(f"{served.url}/ws?ticket={ticket}",
+                                               origin=served.origin)  # fmt: skip
+            await flooding.receive(timeout=30)
+
+            async def paste() -> None:
+                # As the page sends a paste: chunks well under the largest message.
+                for _ in range(128):
+                    await flooding.send_str("i" + "x" * 8192)
+
+            pasting = asyncio.create_task(paste())
+            await asyncio.sleep(2)
+            started = time.monotonic()
+            ticket = await _ticket(client, served, {"token": served.token(1)})
+            async with client.ws_connect(f"{served.url}/ws?ticket={ticket}",
+                                         origin=served.origin) as ws:  # fmt: skip
+                await ws.receive(timeout=30)
+                await ws.send_str("iecho still-$((2*3))\r")
+                await _read_until(ws, b"still-6", 30)
+                await ws.send_str("i" + "y" * (MAX_MESSAGE + 1))
+                while (message := await ws.receive(timeout=30)).type != aiohttp.WSMsgType.CLOSE:
+                    pass
+                assert message.data == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
+            assert time.monotonic() - started < 30
+            assert [s["state"] for s in await asyncio.to_thread(seats_data, served)] == [
+                "ready",
+                "ready",
+            ]
+            pasting.cancel()
+            await flooding.close()
+
+    asyncio.run(flood_and_probe())
 
 
 def test_a_killed_server_leaves_nothing_after_the_next_start(

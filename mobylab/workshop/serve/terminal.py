@@ -77,6 +77,7 @@ class Terminal:
         self._sock: socket.socket | None = None
         self._response: Any = None
         self._closed = False
+        self._sending: set[asyncio.Future[None]] = set()
 
     def subscribe(self) -> tuple[Subscriber, bytes]:
         """A new subscriber, and the scrollback to show first."""
@@ -132,12 +133,23 @@ class Terminal:
                 await asyncio.sleep(0.5)
 
     async def write(self, data: bytes) -> None:
-        """Keystrokes (or a paste) for the shell; waits while the shell's input is full."""
+        """Keystrokes (or a paste) for the shell; waits while the shell's input is full
+        (the page's socket is not read meanwhile: back-pressure up to the browser). Input
+        for a shell that ends meanwhile is dropped."""
         sock = self._sock
         if sock is None:
             return
-        with contextlib.suppress(OSError):
-            await asyncio.get_running_loop().sock_sendall(sock, data)
+        sending = asyncio.ensure_future(asyncio.get_running_loop().sock_sendall(sock, data))
+        self._sending.add(sending)
+        try:
+            await sending
+        except OSError:
+            return
+        except asyncio.CancelledError:
+            if self._sock is sock:
+                raise
+        finally:
+            self._sending.discard(sending)
 
     async def resize(self, cols: int, rows: int) -> None:
         self.size = (cols, rows)
@@ -147,6 +159,8 @@ class Terminal:
             await asyncio.to_thread(self._api.exec_resize, self._exec_id, width=cols, height=rows)
 
     def _close_socket(self) -> None:
+        for sending in self._sending:
+            sending.cancel()
         for item in (self._sock, self._response):
             with contextlib.suppress(Exception):
                 if item is not None:

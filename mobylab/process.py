@@ -102,6 +102,17 @@ def stopped_like_ctrl_c() -> Iterator[StopSignal]:
             signal.signal(signum, handler)
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether a process of that id runs (someone else's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def require(program: str) -> str:
     """The full path of `program`, or an error naming the package that provides it."""
     path = shutil.which(program)

@@ -84,16 +84,6 @@ def other_engine_present() -> bool:
     return False
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class PrivateEngine:
     """Start, find and stop the private engine of a workspace."""
 
@@ -108,7 +98,7 @@ class PrivateEngine:
     def pid(self) -> int | None:
         state = self.workspace.load_state(STATE_NAME) or {}
         pid = state.get("pid")
-        return pid if isinstance(pid, int) and _pid_alive(pid) else None
+        return pid if isinstance(pid, int) and process.pid_alive(pid) else None
 
     def running(self) -> bool:
         return self.pid() is not None and self.engine.ping()
@@ -155,13 +145,13 @@ class PrivateEngine:
         state = self.workspace.load_state(STATE_NAME) or {}
         pid = state.get("pid")
         stopped = False
-        if isinstance(pid, int) and _pid_alive(pid):
+        if isinstance(pid, int) and process.pid_alive(pid):
             os.kill(pid, signal.SIGTERM)
             deadline = time.monotonic() + timeout
-            while _pid_alive(pid) and time.monotonic() < deadline:
+            while process.pid_alive(pid) and time.monotonic() < deadline:
                 _reap(pid)
                 time.sleep(0.1)
-            if _pid_alive(pid):
+            if process.pid_alive(pid):
                 os.kill(pid, signal.SIGKILL)
             _reap(pid)
             stopped = True

@@ -26,7 +26,8 @@ def _announce(links: ServeLinks) -> None:
     auto_shortflags=False,
     help={
         "seats": "how many attendees (one sandbox each; default 1)",
-        "engine": "the engine in each sandbox: host (Debian's dockerd in mobylab's dind image)",
+        "engine": "each sandbox's daemon: host (Debian's dockerd in mobylab's dind image), "
+        "dev (the last dev build) or dev:<commit> (a build of this workspace)",
         "port": "the port to serve on (default 8095)",
         "listen": f"the address to listen on (default {LOOPBACK}: this machine only)",
         "expire": "stop and remove everything after this long (default 8h)",

@@ -24,6 +24,7 @@ import pytest
 
 from mobylab.engine import Engine
 from mobylab.workshop.serve.seats import MAX_MESSAGE
+from tests.engine.test_devenv_helpers import bundles_today, plan_today
 from tests.fixtures.browser import Browser
 from tests.fixtures.cli import invoke_argv
 
@@ -70,12 +71,12 @@ class Served:
         return self.proc.wait(timeout=timeout)
 
 
-def start_server(workspace: Path, seats: int, log: Path) -> Served:
+def start_server(workspace: Path, seats: int, log: Path, *flags: str) -> Served:
     """The task as a user runs it, in its own process group; its links read from its output."""
     port = free_port()
     handle = log.open("w")
     proc = subprocess.Popen(
-        invoke_argv("workshop.serve", "hello", "--seats", str(seats), "--port", str(port)),
+        invoke_argv("workshop.serve", "hello", "--seats", str(seats), "--port", str(port), *flags),
         env={**os.environ, "MOBYLAB_WORKSPACE": str(workspace), "COLUMNS": "200"},
         stdin=subprocess.DEVNULL,
         stdout=handle,
@@ -132,6 +133,11 @@ def labelled(engine: Engine, value: str = "") -> list[str]:
     finally:
         client.close()
     return names
+
+
+def server_keys(engine: Engine) -> set[str]:
+    """The keys of the servers whose sandboxes are on the engine."""
+    return {name.split("-")[2] for name in labelled(engine) if name.startswith("mobylab-serve-")}
 
 
 def inner(engine: Engine, seat_container: str, *argv: str) -> str:
@@ -356,10 +362,44 @@ def test_a_megabyte_paste_and_an_oversized_message_stop_nobody_else(served: Serv
     asyncio.run(flood_and_probe())
 
 
+def test_a_seat_on_a_dev_build_runs_the_builds_daemon(engine: Engine, tmp_path: Path) -> None:
+    """--engine dev:<commit>: each sandbox runs the build's dockerd from its bundles (here
+    the machine's own dockerd laid out as a build's) in the build's dev image."""
+    workspace = tmp_path / "ws"
+    plan = plan_today(tmp_path / "src")
+    bundles = bundles_today(tmp_path / "src")
+    record = workspace / "builds" / plan.commit / "upstream" / "manifest.json"
+    record.parent.mkdir(parents=True)
+    record.write_text(json.dumps({"plan": plan.as_dict(), "bundles_dir": str(bundles),
+                                  "built_at": "2026-01-01T00:00:00Z"}))  # fmt: skip
+    before = server_keys(engine)
+    server = start_server(workspace, 1, tmp_path / "dev.log", "--engine", f"dev:{plan.commit[:10]}")
+    try:
+        wait_ready(server, 1)
+        [key] = server_keys(engine) - before
+        sandbox = f"mobylab-serve-{key}-1"
+        started = inner(engine, sandbox, "cat", "/mobylab/run/dockerd.path")
+        assert started == "0:/usr/src/moby/bundles/binary-daemon/dockerd\n", started
+
+        async def check() -> None:
+            async with aiohttp.ClientSession() as client:
+                ticket = await _ticket(client, server, {"token": server.token(1)})
+                async with client.ws_connect(f"{server.url}/ws?ticket={ticket}",
+                                             origin=server.origin) as ws:  # fmt: skip
+                    await ws.receive(timeout=30)
+                    await ws.send_str("idocker build -t $TAG:latest . && lab check\r")
+                    await _read_until(ws, b"step 1 passed", 120)
+
+        asyncio.run(check())
+    finally:
+        assert server.stop() == 0, server.output.read_text()
+    assert labelled(engine, key) == []
+
+
 def test_a_killed_server_leaves_nothing_after_the_next_start(
     served: Served, engine: Engine, tmp_path: Path
 ) -> None:
-    key = labelled(engine)[0].split("-")[2]
+    [key] = server_keys(engine)
     assert labelled(engine, key)
     served.stop(signal.SIGKILL)
     assert labelled(engine, key), "a killed server cannot clean up"

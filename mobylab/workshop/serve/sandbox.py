@@ -23,7 +23,7 @@ from typing import Any
 import docker.errors
 import docker.types
 
-from ... import labels
+from ... import labels, process
 from ...dev.container import (
     DEFAULT_STORAGE_DRIVER,
     DIND_SCRIPT,
@@ -31,15 +31,20 @@ from ...dev.container import (
     INNER_DATA_ROOT,
     LOG_DIR,
     RUN_DIR,
+    bundle_mount_target,
     dockerd_args,
     host_run_root,
     storage_driver_refused,
 )
+from ...dev.devimage import has_dev_image
+from ...dev.environment import target_for_build
+from ...dev.plan import SourceRoute
 from ...dev.resources import api_message, dind_argv, dind_script
 from ...engine import Engine, probe
-from ...errors import DevEnvError, EngineError
+from ...errors import DevEnvError, EngineError, UsageError
 from ...images.build import build_image, image_exists
 from ...images.recipes import DEFAULT_PATH, recipe_named
+from ...lab.engine_choice import engine_label
 from ...lab.execute import seed_bases
 from ...lab.model import Lab
 from ...lab.practice import shell
@@ -53,7 +58,6 @@ COMPONENT = "serve"
 SERVER_LABEL = "org.mobylab.serve"
 PID_LABEL = "org.mobylab.serve-pid"
 PRACTICE_DIR = "/mobylab/practice"
-REAL_DOCKER = "/usr/bin/docker"
 READY_SECONDS = 90.0
 
 
@@ -109,6 +113,7 @@ class Sandbox:
     names: SandboxNames
     engine: Engine
     practice: OpenedPractice
+    path: str
 
     @property
     def container(self) -> str:
@@ -119,7 +124,7 @@ class Sandbox:
 
     def shell_environment(self) -> dict[str, str]:
         """The shell's environment inside: the inner daemon, the run's names, `lab`."""
-        base = {"PATH": DEFAULT_PATH, "HOME": "/root", "TERM": "xterm-256color", "LANG": "C.UTF-8"}
+        base = {"PATH": self.path, "HOME": "/root", "TERM": "xterm-256color", "LANG": "C.UTF-8"}
         state = self.practice.state_path
         return shell.shell_environment(
             base,
@@ -144,14 +149,61 @@ def sandbox_image(session: Session, host: Engine) -> str:
     return recipe.tag
 
 
+@dataclass(frozen=True)
+class SandboxEngine:
+    """What every sandbox runs: its image, the shell's PATH and, for a dev build, its
+    bundles (mounted read-only where the build's plan looks for them)."""
+
+    choice: str
+    image: str
+    path: str
+    bundles: tuple[str, str] | None = None
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return engine_label(self.choice)
+
+
+def sandbox_engine(session: Session, host: Engine, choice: str) -> SandboxEngine:
+    """`host`: Debian's dockerd in mobylab's dind image; `dev` or `dev:<commit>`: a dev
+    build of this workspace in its own dev image."""
+    if choice == "host":
+        return SandboxEngine(choice, sandbox_image(session, host), DEFAULT_PATH)
+    if choice != "dev" and not choice.startswith("dev:"):
+        raise UsageError(f"--engine {choice!r} is not a choice", "Use host, dev or dev:<commit>.")
+    prefix = choice.removeprefix("dev:") if choice.startswith("dev:") else ""
+    target = target_for_build(session.workspace, prefix or None)
+    plan = target.plan
+    if not has_dev_image(host, plan.dev_image):
+        raise DevEnvError(
+            f"the dev image {plan.dev_image} of the build {plan.commit[:12]} is not on the engine",
+            "Run `invoke dev.up` once (it makes the image), then serve again.",
+        )
+    aliases = plan.route.companion_aliases if isinstance(plan.route, SourceRoute) else ()
+    return SandboxEngine(
+        choice,
+        plan.dev_image,
+        plan.container_path,
+        (str(target.bundles_dir), bundle_mount_target(plan)),
+        tuple(aliases),
+    )
+
+
 def open_sandbox(
-    session: Session, host: Engine, lab: Lab, seat: Seat, server: str, limits: SeatLimits
+    session: Session,
+    host: Engine,
+    inner_engine: SandboxEngine,
+    lab: Lab,
+    seat: Seat,
+    server: str,
+    limits: SeatLimits,
 ) -> Sandbox:
     """Create the seat's sandbox, start its daemon, seed the lab's base images and set
     up its practice run; a failure removes what was made."""
     names = sandbox_names(session, server, seat.number)
     run_id = new_run_id()
-    setup = prepare(session, lab, RunOptions(engine="host"), run_id=run_id)
+    setup = prepare(session, lab, RunOptions(engine=inner_engine.choice), run_id=run_id)
     for folder in (
         names.run_dir,
         names.log_dir,
@@ -168,12 +220,15 @@ def open_sandbox(
         str(setup.runs_dir): {"bind": str(setup.runs_dir), "mode": "rw"},
         str(setup.report_dir / "practice"): {"bind": PRACTICE_DIR, "mode": "ro"},
     }
-    engine = Engine(f"unix://{names.run_dir}/docker.sock", kind="dev", name="host")
-    image = sandbox_image(session, host)
+    if inner_engine.bundles is not None:
+        bundles, target = inner_engine.bundles
+        binds[bundles] = {"bind": target, "mode": "ro"}
+    url = f"unix://{names.run_dir}/docker.sock"
+    engine = Engine(url, kind="dev", name=inner_engine.name)
     security = probe(host, session.workspace).dind_security
     try:
         for driver in (DEFAULT_STORAGE_DRIVER, FALLBACK_STORAGE_DRIVER):
-            _create(host, names, image, binds, security, limits, driver)
+            _create(host, names, inner_engine, binds, security, limits, driver)
             try:
                 engine.wait_ready(
                     READY_SECONDS,
@@ -188,22 +243,37 @@ def open_sandbox(
                     raise
                 remove_sandbox(host, names)
         seed_bases(session, setup, host, engine)
-        opened = open_practice(
-            session, lab, PracticeOptions(engine="host"), run_id=run_id, engine=engine
-        )
-        write_shell_files(opened)
+        options = PracticeOptions(engine=inner_engine.choice)
+        opened = open_practice(session, lab, options, run_id=run_id, engine=engine)
+        write_shell_files(opened, docker_cli(host, names, inner_engine.path))
     except BaseException:
         remove_sandbox(host, names)
         raise
-    return Sandbox(names, engine, opened)
+    return Sandbox(names, engine, opened, inner_engine.path)
 
 
-def write_shell_files(opened: OpenedPractice) -> None:
+def docker_cli(host: Engine, names: SandboxNames, path: str) -> str:
+    """Where the sandbox's docker CLI is, on the shell's PATH (the build's own for an
+    old dev build, else Debian's)."""
+    client = host.client()
+    try:
+        code, output = client.containers.get(names.container).exec_run(
+            ["sh", "-c", "command -v docker"], environment={"PATH": path}
+        )
+    finally:
+        client.close()
+    found = output.decode(errors="replace").strip()
+    if code != 0 or not found.startswith("/"):
+        raise DevEnvError(f"the sandbox {names.container} has no docker CLI on {path}")
+    return found
+
+
+def write_shell_files(opened: OpenedPractice, real_docker: str) -> None:
     """The shell's folder as the sandbox sees it: `lab` asks the server, `docker` labels."""
     folder = opened.folder
     bin_dir = folder / "bin"
     (bin_dir / "lab").write_text(lab_script())
-    (bin_dir / "docker").write_text(shell.docker_wrapper(REAL_DOCKER, opened.setup.label_flags))
+    (bin_dir / "docker").write_text(shell.docker_wrapper(real_docker, opened.setup.label_flags))
     for program in ("lab", "docker"):
         (bin_dir / program).chmod(0o755)
     (folder / "bashrc").write_text(shell.bash_rc())
@@ -212,7 +282,7 @@ def write_shell_files(opened: OpenedPractice) -> None:
 def _create(
     host: Engine,
     names: SandboxNames,
-    image: str,
+    inner_engine: SandboxEngine,
     binds: dict[str, dict[str, str]],
     security: Any,
     limits: SeatLimits,
@@ -242,12 +312,17 @@ def _create(
             "nano_cpus": int(limits.cpus * 1e9),
         }
         api.create_container(
-            image,
+            inner_engine.image,
             command=dockerd_args(storage_driver, False),
             entrypoint=dind_argv("init"),
             name=names.container,
             hostname=f"seat-{names.seat}",
-            environment={"container": "docker", "MOBYLAB_DEV_CONTAINER": "1"},
+            environment={
+                "PATH": inner_engine.path,
+                "container": "docker",
+                "MOBYLAB_DEV_CONTAINER": "1",
+                "MOBYLAB_COMPANION_ALIASES": " ".join(inner_engine.aliases),
+            },
             labels=names.labels(),
             host_config=security.host_config(api, **options),
             detach=True,
@@ -289,7 +364,7 @@ def remove_server(host: Engine, server: str, run_root: Path) -> int:
 
 def reap_orphans(host: Engine, run_root: Path) -> int:
     """What servers no longer running left (found by label, their process gone)."""
-    orphans = {server for server, pid in _servers(host) if not _alive(pid)}
+    orphans = {server for server, pid in _servers(host) if not process.pid_alive(pid)}
     return sum(remove_server(host, server, run_root) for server in orphans)
 
 
@@ -305,16 +380,6 @@ def _servers(host: Engine) -> Iterator[tuple[str, int]]:
         values = item.get("Labels") or {}
         if labels.is_managed(values) and values.get(PID_LABEL, "").isdigit():
             yield values[SERVER_LABEL], int(values[PID_LABEL])
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _remove_labelled(host: Engine, filters: dict[str, Any]) -> int:

@@ -36,11 +36,13 @@ from . import seats as seat_rules
 from .bridge import LabBridge
 from .sandbox import (
     Sandbox,
+    SandboxEngine,
     open_sandbox,
     reap_orphans,
     remove_sandbox,
     remove_server,
     run_root,
+    sandbox_engine,
 )
 from .seats import Role, Seat, SeatLimits, SeatState, TicketBook
 from .terminal import Subscriber, Terminal
@@ -132,10 +134,17 @@ class Room:
     """Every seat of one served lab, on one engine."""
 
     def __init__(
-        self, session: Session, host: Engine, lab: Lab, options: ServeOptions, key: str
+        self,
+        session: Session,
+        host: Engine,
+        inner_engine: SandboxEngine,
+        lab: Lab,
+        options: ServeOptions,
+        key: str,
     ) -> None:
         self.session = session
         self.host = host
+        self.inner_engine = inner_engine
         self.lab = lab
         self.options = options
         self.key = key
@@ -169,6 +178,7 @@ class Room:
                 open_sandbox,
                 self.session,
                 self.host,
+                self.inner_engine,
                 self.lab,
                 room.seat,
                 self.key,
@@ -205,14 +215,20 @@ class Room:
                 await asyncio.to_thread(room.bridge.answer, request, room.terminal.size[0])
             await asyncio.sleep(POLL_SECONDS)
 
-    async def end_seat(self, room: SeatRoom, why: str) -> None:
-        room.state, room.message = SeatState.ENDED, why
+    @staticmethod
+    def _let_go(room: SeatRoom) -> None:
+        """Stop the seat's shell and its tasks; its practice's clocks stop, progress kept."""
         for task in room.tasks:
             task.cancel()
         if room.terminal is not None:
             room.terminal.close()
         if room.sandbox is not None:
             leave_practice(room.sandbox.practice.state_path)
+
+    async def end_seat(self, room: SeatRoom, why: str) -> None:
+        room.state, room.message = SeatState.ENDED, why
+        self._let_go(room)
+        if room.sandbox is not None:
             await asyncio.to_thread(remove_sandbox, self.host, room.sandbox.names)
 
     async def cull_idle(self) -> None:
@@ -229,12 +245,7 @@ class Room:
 
     async def close(self) -> None:
         for room in self.seats.values():
-            for task in room.tasks:
-                task.cancel()
-            if room.terminal is not None:
-                room.terminal.close()
-            if room.sandbox is not None:
-                leave_practice(room.sandbox.practice.state_path)
+            self._let_go(room)
             if room.attendee is not None:
                 await room.attendee.close()
         await asyncio.to_thread(remove_server, self.host, self.key, run_root())
@@ -499,10 +510,6 @@ def serve(
 ) -> None:
     """workshop.serve: a sandbox per seat for `lab`, served until stopped or expired."""
     refuse_without_texts(lab)
-    if options.engine != "host":
-        raise UsageError(
-            f"--engine {options.engine} is not served yet", "Use --engine host (the default)."
-        )
     host = session.engine(start=True)
     client = host.client()
     try:
@@ -512,7 +519,8 @@ def serve(
     problem = seat_rules.capacity_problem(options.seats, options.limits, memory, pid_max())
     if problem:
         raise UsageError(f"the engine cannot hold the seats: {problem}", "Use fewer --seats.")
-    room = Room(session, host, lab, options, secrets.token_hex(4))
+    inner_engine = sandbox_engine(session, host, options.engine)
+    room = Room(session, host, inner_engine, lab, options, secrets.token_hex(4))
     asyncio.run(serve_room(room, on_ready))
 
 

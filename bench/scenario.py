@@ -71,11 +71,19 @@ class Bisects:
         workspace = self.workspace("by-hand")
         checkout = workspace.parent / "moby"
         run_quiet(["git", "init", "-q", str(checkout)])
-        run_quiet(["git", "-C", str(checkout), "fetch", "-q", f"file://{mirror()}/moby.git", NEW])
+        # A shallow mirror gives the range with its shallow roots: --update-shallow.
+        mirror_url = f"file://{mirror()}/moby.git"
+        run_quiet(["git", "-C", str(checkout), "fetch", "-q", "--update-shallow", mirror_url, NEW])
+        run_quiet(["git", "-C", str(checkout), "checkout", "-q", "--detach", NEW])
         env = {**self.env, "MOBYLAB_CLONE": str(ROOT), "MOBYLAB_WORKSPACE": str(workspace),
                "SCENARIO": str(SCENARIO), "SEED": SEED_IMAGE,
                "SCRATCH": str(workspace.parent / "scratch")}  # fmt: skip
         git = ["git", "-C", str(checkout)]
+        # The same search: both ends are tested first (exit 0: absent, 1: present).
+        for commit, expected in ((OLD, 0), (NEW, 1)):
+            run_quiet([*git, "checkout", "-q", "--detach", commit])
+            end = run_quiet([str(STEP_SCRIPT)], cwd=checkout, env=env, check=False, timeout=3600)
+            assert end.returncode == expected, (commit, end.returncode)
         run_quiet([*git, "bisect", "start", "--first-parent", "--term-old=absent",
                    "--term-new=present", NEW, OLD], env=env)  # fmt: skip
         done = run_quiet([*git, "bisect", "run", str(STEP_SCRIPT)], env=env, timeout=7200)

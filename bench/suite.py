@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from rich.console import Console
 
-from . import devfixture, devup, lab, rebuild, scenario, seed, source, startup, workshop
+from . import devfixture, devup, lab, rebuild, scenario, seed, serve, source, startup, workshop
 from .harness import TABLE_HEADER, Benchmark, load_average, markdown_rows, measure, write_results
 
 # In the order they run: the dev benchmarks share one fixture build (made by the
@@ -29,6 +29,8 @@ BENCHMARKS: dict[str, Callable[[], Benchmark]] = {
     # Scenarios on the mirror's real 2017 history.
     "scenario-try": scenario.try_built,
     "scenario-bisect": scenario.bisect,
+    # workshop.serve: a keystroke through the page's websocket.
+    "serve-echo": serve.echo,
 }
 # Run only when named: without them, their numbers come from the others.
 ON_REQUEST = {"lab-rerun"}

@@ -7,10 +7,9 @@ log is written after every step, so an interrupted search resumes from it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
 
+from ..jsondata import JsonDict, JsonObject
 from ..lab.records import Builder
 from .search import Change, Outcome
 
@@ -38,7 +37,7 @@ class EngineIdentity:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> EngineIdentity:
+    def from_dict(cls, data: JsonObject) -> EngineIdentity:
         return cls(**{key: str(data.get(key) or "") for key in cls.__dataclass_fields__})
 
 
@@ -57,7 +56,7 @@ class ScenarioResult:
     builder_reason: str
     exit_code: int | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonDict:
         return {
             "outcome": str(self.outcome),
             "reason": self.reason,
@@ -70,7 +69,7 @@ class ScenarioResult:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ScenarioResult:
+    def from_dict(cls, data: JsonObject) -> ScenarioResult:
         return cls(
             outcome=Outcome(data["outcome"]),
             reason=str(data.get("reason", "")),
@@ -102,11 +101,11 @@ class TryRow:
     engine: EngineIdentity
     result: ScenarioResult
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonDict:
         return {"engine": self.engine.to_dict(), "result": self.result.to_dict()}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> TryRow:
+    def from_dict(cls, data: JsonObject) -> TryRow:
         return cls(
             EngineIdentity.from_dict(data["engine"]), ScenarioResult.from_dict(data["result"])
         )
@@ -129,7 +128,7 @@ class TryReport:
     def all_tested(self) -> bool:
         return all(row.result.outcome is not Outcome.UNTESTED for row in self.rows)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonDict:
         return {
             "version": self.version,
             "kind": "try",
@@ -143,7 +142,7 @@ class TryReport:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> TryReport:
+    def from_dict(cls, data: JsonObject) -> TryReport:
         return cls(
             run_id=str(data["run_id"]),
             scenario=str(data["scenario"]),
@@ -171,11 +170,11 @@ class Commit:
         match = _PULL_REQUEST.match(self.subject)
         return int(match.group(1)) if match else None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonDict:
         return {"sha": self.sha, "subject": self.subject, "title": self.title}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Commit:
+    def from_dict(cls, data: JsonObject) -> Commit:
         return cls(str(data["sha"]), str(data.get("subject", "")), str(data.get("title", "")))
 
 
@@ -193,7 +192,7 @@ class BisectStep:
     def pull_request(self) -> int | None:
         return Commit(self.commit, self.subject).pull_request
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonDict:
         return {
             "commit": self.commit,
             "subject": self.subject,
@@ -203,7 +202,7 @@ class BisectStep:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BisectStep:
+    def from_dict(cls, data: JsonObject) -> BisectStep:
         engine = data.get("engine")
         return cls(
             commit=str(data["commit"]),
@@ -243,7 +242,7 @@ class BisectLog:
             other.first_parent,
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonDict:
         return {
             "version": REPORT_VERSION,
             "scenario": self.scenario,
@@ -255,7 +254,7 @@ class BisectLog:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BisectLog:
+    def from_dict(cls, data: JsonObject) -> BisectLog:
         return cls(
             scenario=str(data["scenario"]),
             scenario_digest=str(data["scenario_digest"]),
@@ -284,7 +283,7 @@ class BisectReport:
     def pull_request(self) -> int | None:
         return self.first.pull_request
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonDict:
         return {
             "version": REPORT_VERSION,
             "kind": "bisect",
@@ -306,7 +305,7 @@ class BisectReport:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BisectReport:
+    def from_dict(cls, data: JsonObject) -> BisectReport:
         log = BisectLog.from_dict({**data, "scenario_digest": data.get("scenario_digest", "")})
         return cls(
             log=log,

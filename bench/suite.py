@@ -6,7 +6,19 @@ from collections.abc import Callable
 
 from rich.console import Console
 
-from . import devfixture, devup, lab, rebuild, scenario, seed, serve, source, startup, workshop
+from . import (
+    catalog,
+    devfixture,
+    devup,
+    lab,
+    rebuild,
+    scenario,
+    seed,
+    serve,
+    source,
+    startup,
+    workshop,
+)
 from .harness import TABLE_HEADER, Benchmark, load_average, markdown_rows, measure, write_results
 
 # In the order they run: the dev benchmarks share one fixture build (made by the
@@ -21,6 +33,8 @@ BENCHMARKS: dict[str, Callable[[], Benchmark]] = {
     "lab-cold": lab.cold,
     "lab-warm": lab.warm,
     "lab-rerun": lab.rerun,
+    # The whole lab catalog: lab.verify against each lab run with --yes.
+    "lab-verify": catalog.verify_catalog,
     # Today's engine for real (moby master from a mirror, the source route).
     "source-cold": source.cold,
     "source-warm": source.warm,

@@ -396,6 +396,40 @@ def test_a_seat_on_a_dev_build_runs_the_builds_daemon(engine: Engine, tmp_path: 
     assert labelled(engine, key) == []
 
 
+def test_too_many_seats_and_a_busy_port_are_refused_up_front(tmp_path: Path) -> None:
+    env = {**os.environ, "MOBYLAB_WORKSPACE": str(tmp_path / "ws")}
+    many = subprocess.run(invoke_argv("workshop.serve", "hello", "--seats", "4000"), env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert many.returncode != 0
+    assert "4000 seats need 4096000 MiB of memory (1024 MiB each)" in many.stderr, many.stderr
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        taken = subprocess.run(invoke_argv("workshop.serve", "hello", "--port", port), env=env,
+                               capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert taken.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{port}" in taken.stderr, taken.stderr
+    assert "--port" in taken.stderr
+
+
+def test_the_server_ends_itself_at_its_expiry_and_leaves_nothing(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Seats still starting at the expiry are finished, then removed with the others."""
+    before = server_keys(engine)
+    server = start_server(tmp_path / "ws", 1, tmp_path / "expire.log", "--expire", "30s")
+    try:
+        deadline = time.monotonic() + 30
+        while not server_keys(engine) - before:
+            assert time.monotonic() < deadline, "no sandbox appeared in 30s"
+            time.sleep(0.5)
+        assert server.proc.wait(timeout=180) == 0, server.output.read_text()
+    finally:
+        server.stop()
+    assert server_keys(engine) - before == set()
+
+
 def test_a_killed_server_leaves_nothing_after_the_next_start(
     served: Served, engine: Engine, tmp_path: Path
 ) -> None:

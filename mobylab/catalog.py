@@ -54,13 +54,14 @@ def is_path(name: str) -> bool:
 
 def lab_folder(name: str, settings: Settings) -> Path:
     """The folder of the lab called `name` (or at the path `name`: a folder with a
-    lab.toml), or a LabError naming the known labs."""
+    lab.toml), a UsageError for a path that is no lab folder, or a LabError naming the
+    known labs."""
     if is_path(name):
         folder = Path(name).expanduser().resolve()
         if not (folder / "lab.toml").is_file():
             what = "has no lab.toml" if folder.is_dir() else "is not a folder"
-            raise LabError(
-                f"{name} is not a lab folder: it {what}",
+            raise UsageError(
+                f"{name!r} is not a lab folder: it {what}",
                 "A lab is a folder with a lab.toml (`invoke lab.new NAME` writes one).",
             )
         check_name(folder.name)

@@ -10,7 +10,7 @@ import pytest
 
 from mobylab.catalog import lab_folder
 from mobylab.config import Settings
-from mobylab.errors import LabError
+from mobylab.errors import LabError, UsageError
 from mobylab.lab.authoring import field_line, lint_lab, new_lab
 from mobylab.lab.model import Lab, Step, load_lab
 from mobylab.lab.records import CheckResult, EngineRecord, Report, Status, StepRecord
@@ -120,9 +120,9 @@ def test_new_writes_a_lab_that_loads_and_lints_clean_and_never_overwrites(
 def test_a_lab_is_named_by_its_folders_path(tmp_path: Path) -> None:
     folder = new_lab(tmp_path, "mine")
     assert lab_folder(str(folder), Settings()) == folder.resolve()
-    with pytest.raises(LabError, match=r"is not a lab folder: it has no lab\.toml"):
+    with pytest.raises(UsageError, match=r"is not a lab folder: it has no lab\.toml"):
         lab_folder(str(tmp_path), Settings())
-    with pytest.raises(LabError, match=r"is not a lab folder: it is not a folder"):
+    with pytest.raises(UsageError, match=r"is not a lab folder: it is not a folder"):
         lab_folder(str(tmp_path / "nowhere"), Settings())
 
 
@@ -137,8 +137,8 @@ def test_the_tasks_refuse_bad_input_in_one_line(tmp_path: Path) -> None:
     assert new.returncode == 1 and "exists: lab.new writes a new folder" in new.stderr
     assert list((tmp_path / "labs" / "taken").iterdir()) == []
     show = run_task(tmp_path / "ws", "lab.show", str(tmp_path))
-    assert show.returncode == 1
-    assert show.stderr.strip().startswith(f"error: {tmp_path} is not a lab folder")
+    assert show.returncode == 2
+    assert show.stderr.strip().startswith(f"error: '{tmp_path}' is not a lab folder")
 
 
 ENGINES = (

@@ -61,9 +61,13 @@ class Served:
         self.thread.start()
         self.page_samples: list[float] = []
         self.local_samples: list[float] = []
-        text = self._wait_for("seat-1 ready", 300)
-        self.token = re.search(r"seat#(\S+)", text)[1]  # type: ignore[index]
-        self.container = self._run(self._open())
+        try:
+            text = self._wait_for("seat-1 ready", 300)
+            self.token = re.search(r"seat#(\S+)", text)[1]  # type: ignore[index]
+            self.container = self._run(self._open())
+        except BaseException:
+            self.close()
+            raise
 
     def _wait_for(self, marker: str, timeout: float) -> str:
         deadline = time.monotonic() + timeout
@@ -127,8 +131,10 @@ class Served:
 
     def close(self) -> None:
         async def shut() -> None:
-            await self.ws.close()
-            await self.client.close()
+            if hasattr(self, "ws"):
+                await self.ws.close()
+            if hasattr(self, "client"):
+                await self.client.close()
 
         with contextlib.suppress(Exception):
             self._run(shut())

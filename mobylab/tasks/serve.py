@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from invoke import task
 
 from .. import ui
 from ..lab import catalog
 from ..session import Session
-from ..workshop.serve.seats import LOOPBACK, parse_duration
-from ..workshop.serve.server import ServeLinks, ServeOptions, listen_warning
-from ..workshop.serve.server import serve as serve_lab
+from ..workshop.serve.seats import LOOPBACK, listen_warning, parse_duration
 from .base import friendly_errors
+
+if TYPE_CHECKING:
+    from ..workshop.serve.server import ServeLinks
 
 
 def _announce(links: ServeLinks) -> None:
@@ -37,6 +40,12 @@ def _announce(links: ServeLinks) -> None:
 @friendly_errors
 def serve(c, name, seats=1, engine="host", port=8095, listen=LOOPBACK, expire="8h", idle="2h"):
     """Serve LAB to attendees' browsers: a sandbox and a terminal in the page per seat."""
+    # The server's libraries (aiohttp, the engine's SDK) load when a task needs them.
+
+    # The server's libraries (aiohttp, the engine's SDK) load when the task runs.
+    from ..workshop.serve.server import ServeOptions
+    from ..workshop.serve.server import serve as serve_lab
+
     session = Session.from_context(c)
     lab = catalog.find_lab(name, session.settings)
     options = ServeOptions(

@@ -362,6 +362,39 @@ def test_a_megabyte_paste_and_an_oversized_message_stop_nobody_else(served: Serv
     asyncio.run(flood_and_probe())
 
 
+def test_a_sandbox_that_dies_marks_its_seat_down_and_the_others_go_on(
+    served: Served, engine: Engine
+) -> None:
+    client = engine.client()
+    try:
+        client.containers.get(sandbox_of(engine, 2)).kill()
+    finally:
+        client.close()
+    deadline = time.monotonic() + 60
+    while (states := {s["seat"]: s["state"] for s in seats_data(served)}) != {
+        1: "ready",
+        2: "down",
+    }:
+        assert time.monotonic() < deadline, f"seat 2 not down after 60s: {states}"
+        time.sleep(0.5)
+
+    async def reopen() -> None:
+        async with aiohttp.ClientSession() as client:
+            ticket = await _ticket(client, served, {"token": served.token(2)})
+            async with client.ws_connect(f"{served.url}/ws?ticket={ticket}",
+                                         origin=served.origin) as ws:  # fmt: skip
+                said = json.loads((await ws.receive(timeout=30)).data)
+                assert said["state"] == "down" and "sandbox stopped" in said["message"]
+            ticket = await _ticket(client, served, {"token": served.token(1)})
+            async with client.ws_connect(f"{served.url}/ws?ticket={ticket}",
+                                         origin=served.origin) as ws:  # fmt: skip
+                await ws.receive(timeout=30)
+                await ws.send_str("iecho alive-$((3*3))\r")
+                await _read_until(ws, b"alive-9", 30)
+
+    asyncio.run(reopen())
+
+
 def test_a_seat_on_a_dev_build_runs_the_builds_daemon(engine: Engine, tmp_path: Path) -> None:
     """--engine dev:<commit>: each sandbox runs the build's dockerd from its bundles (here
     the machine's own dockerd laid out as a build's) in the build's dev image."""

@@ -11,7 +11,6 @@ from mobylab.errors import UsageError
 from mobylab.workshop.serve import seats as rules
 from mobylab.workshop.serve.bridge import lab_script, request_args
 from mobylab.workshop.serve.seats import Role, SeatLimits, TicketBook
-from mobylab.workshop.serve.server import listen_warning
 from mobylab.workshop.serve.terminal import trimmed
 
 
@@ -74,8 +73,8 @@ def test_the_origin_must_be_the_pages_own_exactly() -> None:
 def test_listening_on_the_room_network_adds_its_address_and_a_warning() -> None:
     assert "10.0.0.5" in rules.page_hosts("10.0.0.5")
     assert "0.0.0.0" not in rules.page_hosts("0.0.0.0")
-    assert listen_warning("127.0.0.1") == ""
-    assert "room's network" in listen_warning("0.0.0.0")
+    assert rules.listen_warning("127.0.0.1") == ""
+    assert "room's network" in rules.listen_warning("0.0.0.0")
 
 
 @pytest.mark.parametrize(

@@ -212,3 +212,13 @@ def input_frame(data: str) -> tuple[str, str | tuple[int, int]] | None:
         if cols.isdigit() and rows.isdigit() and 0 < int(cols) <= 1000 and 0 < int(rows) <= 500:
             return "resize", (int(cols), int(rows))
     return None
+
+
+def listen_warning(listen: str) -> str:
+    """Pure: what to say when the server listens beyond this machine ('' on loopback)."""
+    if listen in (LOOPBACK, "localhost", "::1"):
+        return ""
+    return (
+        f"listening on {listen}: anyone on the room's network can reach this server; "
+        "each seat still needs its link or code"
+    )

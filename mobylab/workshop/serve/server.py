@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import docker.errors
+import requests.exceptions
 from aiohttp import WSMsgType, web
 
 from ... import ui
@@ -200,12 +202,24 @@ class Room:
             sandbox.names.ipc_dir, sandbox.practice.state_path, sandbox.engine.cli_env()
         )
         room.tasks += [
-            asyncio.create_task(room.terminal.run()),
+            asyncio.create_task(self._keep_shell(room)),
             asyncio.create_task(self._answer_lab(room)),
         ]
         room.state = SeatState.READY
         room.last_active = time.monotonic()
         ui.info(f"{room.seat.name} ready")
+
+    async def _keep_shell(self, room: SeatRoom) -> None:
+        """The seat's shell for as long as its sandbox answers; then the seat is down, on
+        the board and in its page (the page's socket closes, and reopening it says so)."""
+        assert room.terminal is not None
+        try:
+            await room.terminal.run()
+        except (docker.errors.DockerException, requests.exceptions.RequestException, OSError):
+            room.state = SeatState.DOWN
+            room.message = "its sandbox stopped; the other seats go on"
+            ui.warn(f"{room.seat.name}: {room.message}")
+            room.terminal.close()
 
     async def _answer_lab(self, room: SeatRoom) -> None:
         """Answer the seat's `lab` requests, one at a time, in a thread each."""
@@ -454,16 +468,6 @@ async def security_headers(
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def listen_warning(listen: str) -> str:
-    """Pure: what to say when the server listens beyond this machine ('' on loopback)."""
-    if listen in (seat_rules.LOOPBACK, "localhost", "::1"):
-        return ""
-    return (
-        f"listening on {listen}: anyone on the room's network can reach this server; "
-        "each seat still needs its link or code"
-    )
 
 
 async def serve_room(room: Room, on_ready: Callable[[ServeLinks], None]) -> None:

@@ -239,6 +239,18 @@ def test_the_board_shows_every_seat_and_a_read_only_view(served: Served, browser
     browser.wait_for(f"{viewer}.includes('step 1 passed')", 30)
 
 
+def test_an_attendee_joins_with_the_seats_code(served: Served, browser: Browser) -> None:
+    navigate(browser, served.url + "/")
+    typed = f"{served.codes[2][:4].lower()} {served.codes[2][4:].lower()}"
+    browser.js(f"document.getElementById('code').value = {json.dumps(typed)}")
+    browser.js("document.getElementById('go').click()")
+    browser.wait_for("location.pathname === '/seat'", 15)
+    browser.wait_for("document.getElementById('status').textContent.includes('seat 2')", 30)
+    browser.wait_for(f"{SCREEN}.includes('[lab hello 1/1]')", 30)
+    # Leave the seat: an open page reattaches, and would take over the later tests' socket.
+    browser.call("Page.navigate", url="about:blank")
+
+
 async def _ticket(client: aiohttp.ClientSession, served: Served, body: dict) -> str:
     async with client.post(
         f"{served.url}/api/ticket", json=body, headers={"Origin": served.origin}

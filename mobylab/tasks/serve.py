@@ -20,7 +20,10 @@ def _announce(links: ServeLinks) -> None:
     # One line a seat, never wrapped: the links are copied from here.
     for name, link, code in links.seats:
         ui.out.print(f"{name}  {link}  code {code}", markup=False, highlight=False, soft_wrap=True)
-    ui.info(f"attendees without a link: {links.url}/ and their code")
+    ui.info(
+        f"attendees without a link: {links.url}/ and their seat's code, "
+        f"or the room's code {links.room_code} for a free seat"
+    )
     ui.out.print(f"board (yours, keep it private): {links.board}", markup=False, soft_wrap=True)
     ui.info("Ctrl-C stops the server and removes every sandbox")
 

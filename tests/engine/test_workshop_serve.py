@@ -52,6 +52,7 @@ class Served:
     links: dict[int, str]
     codes: dict[int, str]
     board: str
+    room_code: str
     output: Path
 
     @property
@@ -94,9 +95,10 @@ def start_server(workspace: Path, seats: int, log: Path, *flags: str) -> Served:
         time.sleep(0.2)
     links = {int(m[1]): m[2] for m in re.finditer(r"seat-(\d+)\s+(\S+)\s+code", text)}
     codes = {int(m[1]): m[2] for m in re.finditer(r"seat-(\d+)\s+\S+\s+code (\w+)", text)}
+    room = re.search(r"the room's code (\w+)", text)
     board = re.search(r"board \(yours, keep it private\): (\S+)", text)
-    assert board and len(links) == seats, text
-    return Served(proc, f"http://127.0.0.1:{port}", links, codes, board[1], log)
+    assert board and room and len(links) == seats, text
+    return Served(proc, f"http://127.0.0.1:{port}", links, codes, board[1], room[1], log)
 
 
 def seats_data(served: Served) -> list[dict]:
@@ -272,6 +274,10 @@ def test_the_server_refuses_wrong_tokens_foreign_origins_and_used_tickets(
                 assert answer.status == 401
             async with client.get(f"{served.url}/api/seats") as answer:
                 assert answer.status == 401
+            # Both seats were taken by the tests before: the room's code has none left.
+            async with client.post(f"{served.url}/api/ticket", json={"code": served.room_code},
+                                   headers={"Origin": served.origin}) as answer:  # fmt: skip
+                assert answer.status == 409
             ticket = await _ticket(client, served, {"code": served.codes[2].lower()})
             with pytest.raises(aiohttp.WSServerHandshakeError) as foreign:
                 await client.ws_connect(f"{served.url}/ws?ticket={ticket}",
@@ -465,6 +471,15 @@ def test_the_server_ends_itself_at_its_expiry_and_leaves_nothing(
     before = server_keys(engine)
     server = start_server(tmp_path / "ws", 1, tmp_path / "expire.log", "--expire", "30s")
     try:
+
+        async def join_the_room() -> None:
+            async with aiohttp.ClientSession() as client:
+                body = {"code": server.room_code.lower()}
+                async with client.post(f"{server.url}/api/ticket", json=body,
+                                       headers={"Origin": server.origin}) as answer:  # fmt: skip
+                    assert (await answer.json())["token"] == server.token(1)
+
+        asyncio.run(join_the_room())
         deadline = time.monotonic() + 30
         while not server_keys(engine) - before:
             assert time.monotonic() < deadline, "no sandbox appeared in 30s"

@@ -35,6 +35,13 @@ def test_a_seat_is_found_by_its_token_or_its_code_as_typed() -> None:
     assert rules.seat_for(seats) is None
 
 
+def test_the_room_code_gives_the_first_seat_nobody_took() -> None:
+    seats = rules.new_seats(3)
+    assert rules.free_seat(seats, set()) == seats[0]
+    assert rules.free_seat(seats, {1, 3}) == seats[1]
+    assert rules.free_seat(seats, {1, 2, 3}) is None
+
+
 def test_a_ticket_opens_once_and_only_before_it_expires() -> None:
     counter = itertools.count()
     book = TicketBook(lifetime=30, draw=lambda _n: f"t{next(counter)}")

@@ -105,6 +105,11 @@ def seat_for(seats: Iterable[Seat], *, token: str = "", code: str = "") -> Seat 
     return None
 
 
+def free_seat(seats: Iterable[Seat], taken: set[int]) -> Seat | None:
+    """Pure: the first seat nobody has taken yet (for the room's code), or None."""
+    return next((seat for seat in seats if seat.number not in taken), None)
+
+
 @dataclass(frozen=True)
 class Ticket:
     seat: int

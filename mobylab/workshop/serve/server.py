@@ -80,6 +80,7 @@ class ServeLinks:
     url: str
     board: str
     seats: tuple[tuple[str, str, str], ...]
+    room_code: str
 
 
 @dataclass
@@ -152,6 +153,9 @@ class Room:
         self.key = key
         self.seats = {s.number: SeatRoom(s) for s in seat_rules.new_seats(options.seats)}
         self.board_token = secrets.token_urlsafe(24)
+        # One code for the whole room: whoever types it gets a seat nobody has taken.
+        self.room_code = seat_rules.short_code()
+        self.taken: set[int] = set()
         self.tickets = TicketBook()
         self.origins = seat_rules.allowed_origins(
             seat_rules.page_hosts(options.listen), options.port
@@ -161,7 +165,10 @@ class Room:
     def links(self, url: str) -> ServeLinks:
         seats = [room.seat for room in self.seats.values()]
         return ServeLinks(
-            url, f"{url}/board#{self.board_token}", tuple(seat_rules.seat_links(seats, url))
+            url,
+            f"{url}/board#{self.board_token}",
+            tuple(seat_rules.seat_links(seats, url)),
+            self.room_code,
         )
 
     # -- seats --------------------------------------------------------------------
@@ -321,14 +328,18 @@ class Room:
             return web.json_response(
                 {"ticket": self.tickets.issue(number, Role.VIEWER, now), "seat": number}
             )
-        seat = seat_rules.seat_for(
-            [room.seat for room in self.seats.values()],
-            token=str(body.get("token") or ""),
-            code=str(body.get("code") or ""),
-        )
+        code = str(body.get("code") or "")
+        seats = [room.seat for room in self.seats.values()]
+        if code and secrets.compare_digest(seat_rules.normal_code(code), self.room_code):
+            seat = seat_rules.free_seat(seats, self.taken)
+            if seat is None:
+                raise web.HTTPConflict(text="every seat is taken: ask for a seat's own code")
+        else:
+            seat = seat_rules.seat_for(seats, token=str(body.get("token") or ""), code=code)
         if seat is None:
             await asyncio.sleep(0.5)  # slows down guessing codes
             raise web.HTTPUnauthorized(text="unknown token or code")
+        self.taken.add(seat.number)
         return web.json_response(
             {
                 "ticket": self.tickets.issue(seat.number, Role.ATTENDEE, now),

@@ -7,6 +7,7 @@
     const answer = await fetch("/api/ticket", {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ code }),
     });
+    if (answer.status === 409) { status.textContent = "every seat is taken: ask for a seat's own code"; return; }
     if (!answer.ok) { status.textContent = "that code is not one of this workshop's"; return; }
     const seat = await answer.json();
     location.assign(`/seat#${seat.token}`);

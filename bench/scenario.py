@@ -73,7 +73,9 @@ class Bisects:
         run_quiet(["git", "init", "-q", str(checkout)])
         # A shallow mirror gives the range with its shallow roots: --update-shallow.
         mirror_url = f"file://{mirror()}/moby.git"
-        run_quiet(["git", "-C", str(checkout), "fetch", "-q", "--update-shallow", mirror_url, NEW])
+        # dev.build fetches the era's fixes from the checkout's origin.
+        run_quiet(["git", "-C", str(checkout), "remote", "add", "origin", mirror_url])
+        run_quiet(["git", "-C", str(checkout), "fetch", "-q", "--update-shallow", "origin", NEW])
         run_quiet(["git", "-C", str(checkout), "checkout", "-q", "--detach", NEW])
         env = {**self.env, "MOBYLAB_CLONE": str(ROOT), "MOBYLAB_WORKSPACE": str(workspace),
                "SCENARIO": str(SCENARIO), "SEED": SEED_IMAGE,

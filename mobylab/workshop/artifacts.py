@@ -27,8 +27,8 @@ from ..images import image_refs, lab_image_names, save_images
 from ..session import Session
 from ..workspace import Workspace, file_sha256
 
-# What the mobylab wheel is built from.
-SOURCE_PARTS = ("pyproject.toml", "mobylab", "labs")
+# What the mobylab wheel is built from: hatch_build.py bundles xterm.js from node_modules.
+SOURCE_PARTS = ("pyproject.toml", "hatch_build.py", "mobylab", "labs", "node_modules/@xterm")
 _SKIP = ("__pycache__", ".pyc", ".mypy_cache", ".pytest_cache", ".ruff_cache")
 STAMP = ".source-hash"
 

@@ -32,8 +32,10 @@ DONE_STATUSES = {
     "skip",
     "skipped",
     "done",
+    "absent",
 }
-PASS_STATUSES = {"pass", "passed", "ok", "done", "skip", "skipped"}
+# "absent": a step the engine lacks (not in this engine) is done, and no failure.
+PASS_STATUSES = {"pass", "passed", "ok", "done", "skip", "skipped", "absent"}
 RUNNING = "RUNNING"
 STUCK = "STUCK"
 # Exit status of a remote command refused because a detached lab still runs.

@@ -341,7 +341,7 @@ class BoardServer:
             return self._snapshot
 
     def poll(self) -> None:
-        outcomes = self.workshop.run("board", self.specs, self.reader, quiet=True)
+        outcomes = self.workshop.run("board", self.specs, self.reader, quiet=True, stop=self._stop)
         with self._lock:
             self._snapshot = merge_poll(self._snapshot, outcomes, time.time(), self.interval)
 

@@ -7,6 +7,7 @@ per-host logs, redaction of every message, and the state --only-failed reads.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -64,10 +65,16 @@ class Workshop:
         return HostLog(self.logs / f"{spec.file_name}.log", self.redactor)
 
     def run(
-        self, task: str, specs: Sequence[HostSpec], body: Body, *, quiet: bool = False
+        self,
+        task: str,
+        specs: Sequence[HostSpec],
+        body: Body,
+        *,
+        quiet: bool = False,
+        stop: threading.Event | None = None,
     ) -> list[HostOutcome]:
         """Run `body` on every host. `quiet` (the board's repeated polls): no live table
-        and no record for --only-failed."""
+        and no record for --only-failed; `stop` ends the jobs early (see run_on_hosts)."""
 
         def job_body(job: HostJob) -> HostOutcome:
             log = self.log_for(job.spec)
@@ -93,6 +100,7 @@ class Workshop:
                 parallel=self.options.parallel,
                 timeout=self.options.host_timeout,
                 update=update,
+                stop=stop,
             )
 
         if quiet:

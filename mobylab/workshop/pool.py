@@ -170,8 +170,12 @@ def run_on_hosts(
     timeout: float,
     update: Update | None = None,
     poll: float = 0.2,
+    stop: threading.Event | None = None,
 ) -> list[HostOutcome]:
-    """Run `body` for every host, at most `parallel` at once; outcomes in host order."""
+    """Run `body` for every host, at most `parallel` at once; outcomes in host order.
+
+    `stop` (the board's, when it is told to end) aborts the jobs as Ctrl-C does, so a
+    poll in flight never keeps the process from exiting."""
     notify = update or (lambda host, step, note: None)
     jobs = [HostJob(spec, timeout, notify) for spec in specs]
     outcomes: dict[str, HostOutcome] = {}
@@ -182,6 +186,8 @@ def run_on_hosts(
     pending = set(futures)
     try:
         while pending:
+            if stop is not None and stop.is_set():
+                raise KeyboardInterrupt
             done, pending = wait(pending, timeout=poll, return_when=FIRST_COMPLETED)
             for future in done:
                 job = futures[future]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import grp
+import json
 import os
 import secrets
 import shutil
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -354,3 +356,29 @@ def nothing_lost(tmp_path: Path, nothing_lost: None) -> Iterator[None]:
     """The repository-wide guard (tests/conftest.py), with tmp_path set up before it, so
     that tmp_path still exists when the guard reads it at teardown."""
     yield
+
+
+def board_snapshot(cli: MobylabCli, host: TestHost, remote_dir: str) -> dict:
+    """The host as workshop.board's first poll sees it (board.json)."""
+    board = subprocess.Popen(
+        cli.argv("workshop.board", "--hosts", host.spec, "--remote-dir", remote_dir,
+                 "--port", "0", "--interval", "1"),
+        env=cli.env(), cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert board.stderr is not None
+        url = next(line.split()[1] for line in board.stderr if line.startswith("board: "))
+        deadline = time.monotonic() + 60
+        while True:
+            with urllib.request.urlopen(url + "board.json", timeout=10) as answer:
+                snapshot = json.loads(answer.read())
+            if snapshot["polls"]:
+                break
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        (seen,) = snapshot["hosts"]
+        return seen
+    finally:
+        board.terminate()
+        board.wait(timeout=30)

@@ -9,8 +9,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +17,7 @@ import pytest
 from mobylab.engine import Engine
 from tests.fixtures.terminal import Terminal, tmux_terminal
 
-from .conftest import REPO, MobylabCli, SshFarm, make_cli
+from .conftest import REPO, MobylabCli, SshFarm, board_snapshot, make_cli
 from .conftest import TestHost as FarmHost  # (not a test class)
 
 pytestmark = [pytest.mark.workshop, pytest.mark.slow]
@@ -98,28 +96,8 @@ def test_an_attendee_practises_and_the_instructor_sees_it(
     (row,) = json.loads(reports[-1].read_text())["results"]
     assert row["steps"][0]["practice"]["attempts"] == 1
 
-    board = subprocess.Popen(
-        cli.argv("workshop.board", "--hosts", host.spec, "--remote-dir", f"~/{FOLDER}",
-                 "--port", "0", "--interval", "1"),
-        env=cli.env(), cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert board.stderr is not None
-        url = next(line.split()[1] for line in board.stderr if line.startswith("board: "))
-        deadline = time.monotonic() + 60
-        while True:
-            with urllib.request.urlopen(url + "board.json", timeout=10) as answer:
-                snapshot = json.loads(answer.read())
-            if snapshot["polls"]:
-                break
-            assert time.monotonic() < deadline
-            time.sleep(0.5)
-        (seen,) = snapshot["hosts"]
-        assert (seen["data"]["lab"], seen["data"]["progress"]) == ("hello", "PAUSED")
-    finally:
-        board.terminate()
-        board.wait(timeout=30)
+    seen = board_snapshot(cli, host, f"~/{FOLDER}")
+    assert (seen["data"]["lab"], seen["data"]["progress"]) == ("hello", "PAUSED")
 
     # The attendee comes back with the command the lab printed, and solves the step.
     terminal = tmux_terminal(tmp_path)

@@ -10,7 +10,6 @@ import shutil
 import subprocess
 import time
 import tomllib
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pytest
 from mobylab.engine import Engine
 from tests.fixtures.terminal import tmux_terminal
 
-from .conftest import REPO, MobylabCli, SshFarm, make_cli
+from .conftest import REPO, MobylabCli, SshFarm, board_snapshot, make_cli
 from .conftest import TestHost as FarmHost  # (not a test class)
 
 pytestmark = [pytest.mark.workshop, pytest.mark.slow]
@@ -86,32 +85,6 @@ def status_of(cli: MobylabCli, host: FarmHost) -> dict:
     return outcome["data"]
 
 
-def board_snapshot(cli: MobylabCli, host: FarmHost) -> dict:
-    """The host as workshop.board's first poll sees it (board.json)."""
-    board = subprocess.Popen(
-        cli.argv("workshop.board", "--hosts", host.spec, "--remote-dir", f"~/{FOLDER}",
-                 "--port", "0", "--interval", "1"),
-        env=cli.env(), cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert board.stderr is not None
-        url = next(line.split()[1] for line in board.stderr if line.startswith("board: "))
-        deadline = time.monotonic() + 60
-        while True:
-            with urllib.request.urlopen(url + "board.json", timeout=10) as answer:
-                snapshot = json.loads(answer.read())
-            if snapshot["polls"]:
-                break
-            assert time.monotonic() < deadline
-            time.sleep(0.5)
-        (seen,) = snapshot["hosts"]
-        return seen
-    finally:
-        board.terminate()
-        board.wait(timeout=30)
-
-
 @pytest.mark.parametrize("lab", NEW_LABS)
 def test_a_guided_run_of_each_new_lab_is_finished_in_status_and_board(
     workshop: tuple[MobylabCli, FarmHost], lab: str
@@ -128,7 +101,7 @@ def test_a_guided_run_of_each_new_lab_is_finished_in_status_and_board(
     data = status_of(cli, host)
     assert (data["lab"], data["where"], data["steps"]) == (lab, "finished", f"{steps}/{steps}")
 
-    seen = board_snapshot(cli, host)
+    seen = board_snapshot(cli, host, f"~/{FOLDER}")
     assert seen["down"] is False
     assert (seen["data"]["lab"], seen["data"]["where"]) == (lab, "finished")
     assert seen["data"]["steps"] == f"{steps}/{steps}"
@@ -164,7 +137,7 @@ def test_an_attendee_practice_of_a_new_lab_is_seen_by_status_and_board(
     assert data["steps"] == f"{1 + absent_steps(PRACTISED, engine)}/{steps} (1 solved)"
     assert f"paused at step 2/{steps}" in data["where"]
 
-    seen = board_snapshot(cli, host)
+    seen = board_snapshot(cli, host, f"~/{FOLDER}")
     assert (seen["data"]["lab"], seen["data"]["progress"]) == (PRACTISED, "PAUSED")
     practice_steps = seen["data"]["practice"]["steps"]
     assert len(practice_steps) == steps

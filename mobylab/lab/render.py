@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..workspace import write_atomic, write_json
@@ -31,10 +32,16 @@ def render_all(report_dir: Path, report: Report) -> dict[str, Path]:
     return paths
 
 
-def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return lines + [
-        "| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """A Markdown table's lines; a cell's `|` is escaped and its line breaks are <br>."""
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", "<br>")
+
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(cell(c) for c in row) + " |" for row in rows),
     ]
 
 
@@ -71,7 +78,7 @@ def render_markdown(report: Report) -> str:
         lines.append(f"Expected output: `{json.dumps(report.expected, sort_keys=True)}`.")
     header, rows = variant_table(report)
     if rows:
-        lines += ["", "## Comparison", "", *_markdown_table(header, rows)]
+        lines += ["", "## Comparison", "", *markdown_table(header, rows)]
         lines += [
             "",
             "Sizes and layers are what the engine reports (`docker image inspect`); "
@@ -85,7 +92,7 @@ def render_markdown(report: Report) -> str:
             lines.append(f"  - {step.reason}")
     header, rows = practice_table(report.practice)
     if rows:
-        lines += ["", "## Practice", "", *_markdown_table(header, rows)]
+        lines += ["", "## Practice", "", *markdown_table(header, rows)]
     if report.failed_steps:
         first = report.failed_steps[0]
         lines += ["", f"First failure: step {first.index} ({first.title}): {first.reason}"]
@@ -96,7 +103,7 @@ def matrix_markdown(report: Report) -> list[str]:
     header, rows = matrix_rows(report)
     if not rows:
         return []
-    return ["", "## Features x engines", "", *_markdown_table(header, rows)]
+    return ["", "## Features x engines", "", *markdown_table(header, rows)]
 
 
 def print_matrix(report: Report) -> None:

@@ -8,6 +8,7 @@ from html import escape
 from pathlib import Path
 
 from ..lab.html import STYLE
+from ..lab.render import markdown_table
 from ..workspace import write_atomic, write_json
 from .records import BisectReport, BisectStep, ScenarioResult, TryReport
 
@@ -73,17 +74,6 @@ def answer_line(report: BisectReport) -> str:
     return f"the behaviour {what} with {first.sha}{pull}; the commit before it is {before}"
 
 
-def _markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    def cell(text: str) -> str:
-        return text.replace("|", "\\|").replace("\n", "<br>")
-
-    return [
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
-        *("| " + " | ".join(cell(c) for c in row) + " |" for row in rows),
-    ]
-
-
 def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in header)
     body = "".join(
@@ -114,7 +104,7 @@ def try_markdown(report: TryReport) -> str:
         f"Run `{report.run_id}`, started {report.started}, finished {report.finished}; "
         f"time limit {report.timeout:.0f}s.",
         "",
-        *_markdown(TRY_COLUMNS, try_rows(report)),
+        *markdown_table(TRY_COLUMNS, try_rows(report)),
         "",
         "Present: the scenario exited 0; absent: it exited otherwise; could not test: it "
         "could not run at all.",
@@ -141,7 +131,7 @@ def bisect_markdown(report: BisectReport) -> str:
         "",
         f"**{answer_line(report)}**",
         "",
-        *_markdown(STEP_COLUMNS, step_rows(log.steps)),
+        *markdown_table(STEP_COLUMNS, step_rows(log.steps)),
     ]
     return "\n".join(lines) + "\n"
 

@@ -47,6 +47,7 @@ from .job import (
 )
 from .plan import BuildPlan, SourceRoute
 from .routes import Route
+from .seccomp import DAEMON_PROFILE, with_clone3
 
 STATE_NAME = "last-build"
 ARCHIVE_SUFFIXES = (".tgz", ".tar.gz", ".zip")
@@ -483,6 +484,9 @@ def execute(
     phases = clock.finish()
     for placed in place_beside_daemon(job.source_dir, plan.daemon_dirs, job.bundle_files):
         ui.info(f"{placed.name} put beside the daemon in {placed.parent}")
+    if plan.seccomp_profile:
+        profile = (job.source_dir / plan.seccomp_profile).read_text()
+        (job.source_dir / "bundles" / DAEMON_PROFILE).write_text(with_clone3(profile))
     ui.step("listing the bundles")
     listed = time.monotonic()
     found = scan_bundles(job.source_dir)

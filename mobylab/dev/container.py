@@ -19,6 +19,7 @@ from ..engine import RunSecurity
 from ..errors import DevEnvError
 from ..jsondata import JsonObject
 from .plan import BuildPlan
+from .seccomp import DAEMON_PROFILE
 
 COMPONENT = "dev"
 # Inside the container: the folders shared with the host and the entry script.
@@ -159,7 +160,9 @@ def choose_security(
     return RunSecurity(privileged=True)
 
 
-def dockerd_args(storage_driver: str, tcp: bool, socket_group: int | None = None) -> list[str]:
+def dockerd_args(
+    storage_driver: str, tcp: bool, socket_group: int | None = None, seccomp_profile: str = ""
+) -> list[str]:
     """Pure: the inner dockerd's arguments (the binary comes from the era's PATH).
 
     A unix socket for the CLI inside, one in the shared folder for the host, and
@@ -167,6 +170,7 @@ def dockerd_args(storage_driver: str, tcp: bool, socket_group: int | None = None
     published port reaches the container there, never on its loopback; the port is
     published on the host's loopback only. `socket_group`: the sockets' group, so a
     user who is not root (in the docker group, say) reaches the daemon they started.
+    `seccomp_profile`: the build's profile in the container (dev.seccomp), if any.
     """
     args = [
         "--debug",
@@ -178,12 +182,20 @@ def dockerd_args(storage_driver: str, tcp: bool, socket_group: int | None = None
         args.append(f"--group={socket_group}")
     if tcp:
         args += [f"--host=tcp://0.0.0.0:{INNER_TCP_PORT}", "--tls=false"]
+    if seccomp_profile:
+        args.append(f"--seccomp-profile={seccomp_profile}")
     return args
 
 
 def bundle_mount_target(plan: BuildPlan) -> str:
     """Where the era expects its bundles inside the dev container."""
     return str(PurePosixPath(plan.workdir) / "bundles")
+
+
+def daemon_seccomp_profile(plan: BuildPlan) -> str:
+    """Where the build's seccomp profile is inside the dev container ("" when the
+    daemon keeps the one compiled in)."""
+    return f"{bundle_mount_target(plan)}/{DAEMON_PROFILE}" if plan.seccomp_profile else ""
 
 
 def host_daemon_dirs(plan: BuildPlan, bundles_dir: Path) -> list[Path]:
@@ -277,6 +289,8 @@ class DevState:
     # (version, commit) the build's dockerd reports of itself (None: not known).
     identity: tuple[str, str] | None
     created: float
+    # The daemon's --seccomp-profile in the container ("": the compiled-in one).
+    seccomp_profile: str = ""
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -295,6 +309,7 @@ class DevState:
             "privileged": self.privileged,
             "identity": list(self.identity) if self.identity else None,
             "created": self.created,
+            "seccomp_profile": self.seccomp_profile,
         }
 
     @classmethod
@@ -316,6 +331,7 @@ class DevState:
             privileged=bool(data.get("privileged")),
             identity=(str(identity[0]), str(identity[1])) if identity else None,
             created=float(data.get("created") or 0.0),
+            seccomp_profile=str(data.get("seccomp_profile") or ""),
         )
 
 

@@ -180,7 +180,7 @@ class DevDaemon:
 
     def _launch(self, driver: str, state: DevState) -> None:
         group = socket_group(os.geteuid(), os.getegid())
-        argv = dind_argv("start", *dockerd_args(driver, state.tcp, group))
+        argv = dind_argv("start", *dockerd_args(driver, state.tcp, group, state.seccomp_profile))
         code, output = self.container.exec(argv, env={"PATH": state.container_path})
         if code == NO_DOCKERD:
             raise no_dockerd(output.strip())

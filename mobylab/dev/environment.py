@@ -34,6 +34,7 @@ from .container import (
     DevStatus,
     cgroup_problem,
     choose_security,
+    daemon_seccomp_profile,
     host_daemon_dirs,
     name_problem,
     parse_daemon_version,
@@ -228,6 +229,7 @@ class DevEnvironment:
             privileged=security.privileged,
             identity=target.identity,
             created=time.time(),
+            seccomp_profile=daemon_seccomp_profile(plan),
         )
         created = False
         try:

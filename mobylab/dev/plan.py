@@ -26,7 +26,8 @@ from ..errors import BuildError, SourceError, UsageError
 from ..jsondata import JsonDict
 from .companions import Companion
 from .routes import Route, external_images, needs_buildx
-from .toolchain import SECCOMP_PROFILES, Toolchain
+from .seccomp import DAEMON_PROFILE, SECCOMP_PROFILES, outdated_profile
+from .toolchain import Toolchain
 
 
 class Era(StrEnum):
@@ -120,7 +121,7 @@ class SourceRoute:
 
     def key_parts(self) -> tuple[str, ...]:
         companions = (f"{c.name}@{c.commit}" for c in self.companions)
-        return (self.name, *self.bundles, *self.fixes, *companions)
+        return (self.name, *self.bundles, *self.toolchain.build_tags, *self.fixes, *companions)
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,9 @@ class BuildPlan:
     base_images: tuple[str, ...] = ()
     # Whether the daemon can run on a cgroup v2-only host (None: not known).
     cgroup_v2: bool | None = None
+    # The source's default seccomp profile when it predates clone3 (dev.seccomp): the
+    # build writes it with clone3 allowed beside its bundles, for the daemon's flag.
+    seccomp_profile: str = ""
     # -- what the build runs: the route decides these --
     # The make target ("tgz" or "binary"), the docker-dev image the build runs in
     # and the source folder inside it.
@@ -206,6 +210,7 @@ class BuildPlan:
             "companion_aliases": list(source.companion_aliases) if source else [],
             "with_fixes": source.with_fixes if source else True,
             "cgroup_v2": self.cgroup_v2,
+            "seccomp_profile": self.seccomp_profile,
         }
 
     @classmethod
@@ -249,6 +254,7 @@ class BuildPlan:
             needs_buildx=bool(data.get("needs_buildx", False)),
             base_images=strings("base_images"),
             cgroup_v2=None if cgroup_v2 is None else bool(cgroup_v2),
+            seccomp_profile=str(data.get("seccomp_profile") or ""),
             target=str(data.get("target", "binary")),
             dev_image=str(data.get("dev_image", "")),
             workdir=str(data.get("workdir", "")),
@@ -262,6 +268,8 @@ class BuildPlan:
     def key(self) -> str:
         """What a cached build must match: the commit and how it was built."""
         parts = [self.commit, self.era, self.target, self.dev_image, *self.route.key_parts()]
+        if self.seccomp_profile:
+            parts.append(DAEMON_PROFILE)
         return "|".join(parts)
 
     @property
@@ -622,6 +630,13 @@ def plan_from_files(
             "set DOCKER_CROSSPLATFORMS= (empty) to skip it (dev.build --skip-cross)"
         )
 
+    seccomp_profile = outdated_profile(files)
+    if seccomp_profile:
+        notes.append(
+            f"{seccomp_profile} predates clone3, which today's images (glibc 2.34 on) "
+            "start threads with: the daemon runs containers under that profile with "
+            f"clone3 allowed (--seccomp-profile, bundles/{DAEMON_PROFILE})"
+        )
     run_var, run_value = run_variable(variables)
     build_var, build_value = build_args_variable(rules, variables)
     # The bake era's `make binary` builds on the host and makes no docker-dev image:
@@ -647,6 +662,7 @@ def plan_from_files(
         dev_image=image,
         workdir=workdir,
         container_path=container_path,
+        seccomp_profile=seccomp_profile,
         route=UpstreamRoute(make_vars=tuple(make_vars), then_targets=then),
         notes=tuple(notes),
         warnings=tuple(warnings),

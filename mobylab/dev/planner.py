@@ -38,7 +38,6 @@ from .plan import (
 from .routes import Route, RouteFacts, choose_route
 from .toolchain import (
     GRAPHDRIVER_FOLDERS,
-    SECCOMP_PROFILES,
     cgo_includes,
     choose_go,
     go_need,
@@ -117,7 +116,6 @@ def source_route(
         workdir=plan.workdir,
         companions_from_debian=not speaks_containerd_02(folders),
         offered=offered,
-        seccomp_profile=next((files[p] for p in SECCOMP_PROFILES if files.get(p)), None),
     )
     recipe, notes = dev_image_recipe(toolchain, offered)
     companions, companion_notes = companions_for(

@@ -262,7 +262,12 @@ class DevContainer:
         try:
             api.create_container(
                 plan.dev_image,
-                command=dockerd_args(storage_driver, tcp, socket_group(os.geteuid(), os.getegid())),
+                command=dockerd_args(
+                    storage_driver,
+                    tcp,
+                    socket_group(os.geteuid(), os.getegid()),
+                    state.seccomp_profile,
+                ),
                 entrypoint=dind_argv("init"),
                 name=self.names.container,
                 hostname="mobylab-dev",

@@ -35,11 +35,6 @@ TAG_PACKAGES = {
     "pkcs11": ("libltdl-dev", "automake"),
     "selinux": ("libselinux1-dev",),
 }
-# Where the engine's source keeps its default seccomp profile (a module of its own later).
-SECCOMP_PROFILES = (
-    "profiles/seccomp/default.json",
-    "vendor/github.com/moby/profiles/seccomp/default.json",
-)
 # Graph drivers whose cgo code includes a library's headers: the Debian package that
 # brings them, and the tag that leaves the driver out when the suite lacks it.
 # Today's btrfs driver includes only the kernel's headers, which libc6-dev brings.
@@ -247,18 +242,11 @@ def choose_go(
     )
 
 
-def profile_refuses_clone3(profile: str | None) -> bool:
-    """Pure: whether a default seccomp profile predates clone3 (2021): it refuses it with
-    EPERM, and the glibc of today's images (2.34 on) then cannot start a thread."""
-    return profile is not None and "clone3" not in profile
-
-
 def build_tags(
     need: GoNeed,
     dockerfile: str | None,
     cgo_includes: Sequence[str],
     offered: Collection[str] = (),
-    seccomp_profile: str | None = None,
 ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """Pure: (DOCKER_BUILDTAGS for hack/make.sh, the -dev packages they need, notes).
 
@@ -266,22 +254,13 @@ def build_tags(
     graph drivers whose cgo code includes a library's headers (`cgo_includes`: what
     the graph drivers' files #include). The dev image gets each library's -dev package
     when the suite `offered` it; without it, the tag is left out (a driver turned off)
-    and a note says why. The seccomp tag is left out too when the source's default
-    profile (`seccomp_profile`) predates clone3: the images labs run today could not
-    start a thread under it.
+    and a note says why.
     """
     asked = dockerfile_build_tags(dockerfile)
     kept: list[str] = []
     packages: list[str] = []
     notes: list[str] = []
     for tag in asked:
-        if tag == "seccomp" and profile_refuses_clone3(seccomp_profile):
-            notes.append(
-                "build tag 'seccomp' left out: this engine's default seccomp profile "
-                "predates clone3 and refuses it, so today's images (glibc 2.34 on) could "
-                "not start a thread"
-            )
-            continue
         needed = TAG_PACKAGES.get(tag, ())
         lacking = [package for package in needed if package not in offered]
         if lacking:
@@ -375,13 +354,11 @@ def make_toolchain(
     workdir: str,
     companions_from_debian: bool,
     offered: Mapping[str, Mapping[str, Package]] | None = None,
-    seccomp_profile: str | None = None,
 ) -> Toolchain:
     """Pure: the whole toolchain from the decisions above (`offered`: the Debian
-    mirror's packages, for the libraries the build tags need; `seccomp_profile`: the
-    source's default profile)."""
+    mirror's packages, for the libraries the build tags need)."""
     in_suite = {name for name in _LIBRARY_PACKAGES if available(offered or {}, go.suite, name)}
-    tags, packages, notes = build_tags(need, dockerfile, cgo_includes, in_suite, seccomp_profile)
+    tags, packages, notes = build_tags(need, dockerfile, cgo_includes, in_suite)
     if need.mode == GOPATH:
         workdir = gopath_workdir(need.import_path)
     return Toolchain(

@@ -611,14 +611,3 @@ def test_build_packages():
     assert gopath[0] == "golang-1.15-go"
     assert "libsystemd-dev" not in gopath
 
-
-def test_seccomp_is_left_out_under_a_profile_that_predates_clone3():
-    offered = {"libseccomp-dev"}
-    old = '{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"name": "clone"}]}'
-    tags, packages, notes = build_tags(need_2017(), DOCKERFILE_2017, [], offered, old)
-    assert "seccomp" not in tags and packages == ()
-    assert any("predates clone3" in note for note in notes)
-    new = '{"defaultErrnoRet": 38, "syscalls": [{"names": ["clone3"]}]}'
-    assert build_tags(need_2017(), DOCKERFILE_2017, [], offered, new)[0] == ("seccomp",)
-    # A source without the profile keeps the tag it asks for.
-    assert build_tags(need_2017(), DOCKERFILE_2017, [], offered)[0] == ("seccomp",)

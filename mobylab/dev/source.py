@@ -10,6 +10,7 @@ or commits that a new checkout would orphan is left alone unless --force.
 from __future__ import annotations
 
 import re
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -498,25 +499,12 @@ def clone(
         git.checked(["remote", "add", "origin", where], checkout)
         fresh = True
     shallow = not full and (fresh or _is_shallow(checkout))
-
-    # Fetch what we need.
-    if target is not None:
-        local = tracking_ref(target)
-        fetched = _fetch(checkout, [f"+{target.name}:{local}"], shallow, full)
-        if not fetched.ok:
-            raise SourceError(
-                f"fetching {target.name} from {shown(where)} failed: {fetched.reason}"
-            )
-        commit_expr = f"{local}^{{commit}}"
-    else:
-        commit_expr = _fetch_commit(checkout, remote, ref_label, shallow, full)
-    commit = git.checked(["rev-parse", "--verify", commit_expr], checkout).out.strip()
-
-    # Check it out (the guard above made sure nothing is lost).
-    if branch:
-        git.checked(["checkout", "-q", "-f", "-B", branch, commit], checkout)
-    else:
-        git.checked(["checkout", "-q", "-f", "--detach", commit], checkout)
+    try:
+        commit = _fetch_and_check_out(checkout, remote, target, ref_label, branch, shallow, full)
+    except BaseException:
+        if fresh:  # mobylab made it a moment ago: nothing of the user's is in it
+            shutil.rmtree(checkout, ignore_errors=True)
+        raise
     record = CheckoutRecord(
         path=str(checkout),
         repo=repo,
@@ -532,9 +520,44 @@ def clone(
     return record
 
 
+def _fetch_and_check_out(
+    checkout: Path,
+    remote: Remote,
+    target: RemoteRef | None,
+    ref_label: str,
+    branch: str | None,
+    shallow: bool,
+    full: bool,
+) -> str:
+    """Fetch the ref (or commit) into `checkout` and check it out; its commit."""
+    if target is not None:
+        local = tracking_ref(target)
+        fetched = _fetch(checkout, [f"+{target.name}:{local}"], shallow, full)
+        if not fetched.ok:
+            raise SourceError(
+                f"fetching {target.name} from {shown(remote.url)} failed: {fetched.reason}"
+            )
+        commit_expr = f"{local}^{{commit}}"
+    else:
+        commit_expr = _fetch_commit(checkout, remote, ref_label, shallow, full)
+    commit = git.checked(["rev-parse", "--verify", commit_expr], checkout).out.strip()
+
+    # Check it out (clone guarded the local work first: nothing is lost).
+    if branch:
+        git.checked(["checkout", "-q", "-f", "-B", branch, commit], checkout)
+    else:
+        git.checked(["checkout", "-q", "-f", "--detach", commit], checkout)
+    return commit
+
+
 def _fetch_commit(checkout: Path, remote: Remote, sha: str, shallow: bool, full: bool) -> str:
     """Fetch a commit by SHA: directly when the server allows it, else all branches and tags."""
     sha = validate_sha(sha)
+    local = _local_repository(remote.url)
+    if len(sha) not in (40, 64) and local is not None:
+        # A repository on this machine can name a short SHA's commit before the fetch.
+        found = git.run(["rev-parse", "--verify", "-q", f"{sha}^{{commit}}"], local)
+        sha = found.out.strip() if found.ok else sha
     keep = f"refs/remotes/origin/commit-{sha[:12]}"
     # A server fetches a commit by its full hash only.
     if len(sha) in (40, 64) and _fetch(checkout, [f"+{sha}:{keep}"], shallow, full).ok:
@@ -559,6 +582,14 @@ def _fetch_commit(checkout: Path, remote: Remote, sha: str, shallow: bool, full:
     full_sha = found.out.strip()
     git.checked(["update-ref", f"refs/remotes/origin/commit-{full_sha[:12]}", full_sha], checkout)
     return full_sha
+
+
+def _local_repository(url: str) -> Path | None:
+    """The folder of a remote on this machine (a mirror, a path), or None."""
+    if "://" in url and not url.startswith("file://"):
+        return None
+    path = Path(url.removeprefix("file://"))
+    return path if path.is_dir() else None
 
 
 def head_info(checkout: Path) -> tuple[str, str | None]:

@@ -75,6 +75,26 @@ def test_local_path_tag_branch_and_sha(workspace: Workspace, remote: Remote):
     assert short.commit == remote.branch_commit
 
 
+def test_a_short_sha_only_a_mirror_ref_reaches(workspace: Workspace, remote: Remote):
+    """A repository on this machine names a short SHA's commit even when no branch or
+    tag reaches it (a mirror keeps such commits under refs of its own)."""
+    (remote.work / "HIDDEN").write_text("hidden\n")
+    git(remote.work, "add", "HIDDEN")
+    git(remote.work, "commit", "-q", "-m", "hidden")
+    hidden = _head(remote.work)
+    git(remote.work, "push", "-q", str(remote.bare), "HEAD:refs/mirror/hidden")
+    record = clone(workspace, remote.url, hidden[:10])
+    assert record.commit == hidden
+    assert (Path(record.path) / "HIDDEN").is_file()
+
+
+def test_a_failed_first_clone_leaves_no_checkout(workspace: Workspace, remote: Remote):
+    with pytest.raises(SourceError, match="no branch, tag or commit"):
+        clone(workspace, remote.url, "abcdef1234")
+    assert not (workspace.checkouts / "upstream").exists()
+    assert clone(workspace, remote.url, "master").commit == remote.master
+
+
 def test_pull_request(workspace: Workspace, remote: Remote):
     record = clone(workspace, remote.url, None, pr=7)
     assert record.commit == remote.pr_commit

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import time
 from collections.abc import MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -119,11 +120,15 @@ def seed_bases(session: Session, setup: RunSetup, host: Engine, target: Engine) 
     `target`, which cannot pull them."""
     from ..dev.seed import seed_images
 
-    lab, bases = setup.lab, setup.bases
-    if bases.offline:
-        prepare_bases(host, session.workspace, session.settings, lab.images)
+    if setup.bases.offline:
+        prepare_bases(host, session.workspace, session.settings, setup.lab.images)
+    seed_images(host, target, base_refs(setup.lab, setup.bases))
+
+
+def base_refs(lab: Lab, bases: BaseImages) -> list[str]:
+    """Pure: the images a run of `lab` builds on (lab.toml `images`), as this run names them."""
     wanted = {"golang": bases.builder, "runtime": bases.runtime}
-    seed_images(host, target, [wanted[n] for n in lab.images if n in wanted])
+    return [wanted[name] for name in lab.images if name in wanted]
 
 
 def engine_record(session: Session, setup: RunSetup, engine: Engine) -> EngineRecord:
@@ -216,6 +221,8 @@ class EngineRun:
         self.presenter = presenter
         self.values = setup.values(url)
         self.env = {**engine.cli_env(), "DOCKER_CLI_HINTS": "false"}
+        limit = setup.options.time_limit
+        self.deadline = time.monotonic() + limit if limit is not None else None
         if builder == Builder.LEGACY:
             # Say it to the CLI: with buildx it would try BuildKit on any engine, and an
             # engine that predates BuildKit (before 18.09) cannot build that way.
@@ -257,7 +264,7 @@ class EngineRun:
             cwd=self.workdir,
             log=log,
             on_line=echo,
-            timeout=COMMAND_TIMEOUT,
+            timeout=self.command_timeout(),
             tail_lines=60,
         )
         return CommandResult(
@@ -274,6 +281,12 @@ class EngineRun:
             target=target_of(argv),
             stages=tuple(stages.stages),
         )
+
+    def command_timeout(self) -> float:
+        """How long the next command may take: what is left of the run's time limit."""
+        if self.deadline is None:
+            return COMMAND_TIMEOUT
+        return min(COMMAND_TIMEOUT, max(self.deadline - time.monotonic(), 0.001))
 
     def run_commands(self, step: Step, log: Path) -> list[CommandResult]:
         """The step's commands in order, up to the first that exits otherwise than expected."""

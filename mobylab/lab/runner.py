@@ -9,7 +9,7 @@ step, so a failure or Ctrl-C keeps what was done and says which step failed and 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -97,10 +97,19 @@ def clean_runs(session: Session, run_id: str | None, *, all_workspaces: bool = F
 class GuidedRun:
     """One guided run of a lab on one or more engines."""
 
-    def __init__(self, session: Session, setup: RunSetup, presenter: Presenter) -> None:
+    def __init__(
+        self,
+        session: Session,
+        setup: RunSetup,
+        presenter: Presenter,
+        engines: Sequence[Engine] | None = None,
+    ) -> None:
         self.session = session
         self.setup = setup
         self.presenter = presenter
+        # Engines handed in instead of --engine's (a lab step asked as a scenario, on the
+        # engine under test): the run belongs to that task, and is not the lab's latest.
+        self.engines = engines
         self.report: Report | None = None
 
     def _save(self, report: Report) -> None:
@@ -109,7 +118,8 @@ class GuidedRun:
 
     def run(self) -> Report:
         setup = self.setup
-        engines = open_engines(self.session, setup)
+        given = self.engines
+        engines = list(given) if given is not None else open_engines(self.session, setup)
         records = [engine_record(self.session, setup, engine) for engine in engines]
         site: FixtureSite | None = None
         url = setup.options.url or ""
@@ -118,7 +128,8 @@ class GuidedRun:
             url = site.url
         try:
             self._save(replace(setup.start_report(records), url=url))
-            report_mod.point_latest(self.session.workspace, setup.lab.name, setup.run_id)
+            if given is None:
+                report_mod.point_latest(self.session.workspace, setup.lab.name, setup.run_id)
             self.presenter.introduce(setup)
             for engine, record in zip(engines, records, strict=True):
                 self._run_on(engine, record, url)

@@ -42,6 +42,11 @@ class RunOptions:
     # A real site instead of the fixture site: exact counts unknown.
     url: str | None = None
     guided: bool = False
+    # The last step to run, from the first: a lab step asked as a scenario, the steps
+    # before it setting up its state.
+    until: int | None = None
+    # Seconds the whole run may take on one engine (a scenario's time limit).
+    time_limit: float | None = None
 
 
 def new_run_id(now: datetime.datetime | None = None) -> str:
@@ -58,14 +63,16 @@ def tag_prefix(lab_name: str, run_id: str) -> str:
     return f"mobylab-lab/{lab_name}-{run_id}"
 
 
-def steps_to_run(count: int, step: int | None, from_step: int | None) -> list[int]:
+def steps_to_run(
+    count: int, step: int | None, from_step: int | None, until: int | None = None
+) -> list[int]:
     """Pure: the 1-based step numbers this run executes."""
-    for name, value in (("--step", step), ("--from", from_step)):
+    for name, value in (("--step", step), ("--from", from_step), ("the step", until)):
         if value is not None and not 1 <= value <= count:
             raise LabError(f"{name} {value} is not a step of this lab", f"Steps are 1 to {count}.")
     if step is not None:
         return [step]
-    return list(range(from_step or 1, count + 1))
+    return list(range(from_step or 1, (until or count) + 1))
 
 
 @dataclass(frozen=True)
@@ -183,7 +190,7 @@ def plan_run(
         lab=lab,
         options=options,
         run_id=run_id,
-        numbers=tuple(steps_to_run(len(lab.steps), options.step, options.from_step)),
+        numbers=tuple(steps_to_run(len(lab.steps), options.step, options.from_step, options.until)),
         bases=bases,
         report_dir=reports / run_id,
         runs_dir=runs / run_id,
@@ -203,14 +210,19 @@ def resumable_report(session: Session, lab: Lab, options: RunOptions) -> Report 
     return found
 
 
+def lab_bases(session: Session, lab: Lab) -> BaseImages:
+    """The base images a run of `lab` builds on, as the host engine and settings decide."""
+    # A lab on the golang base image runs the blog's `go get`, which needs GOPATH mode.
+    needs_go_path = bool(lab.builder_bases) and session.settings.builder_image == "auto"
+    return resolve_bases(session.settings, session.engine(start=True), lab.images, needs_go_path)
+
+
 def prepare(
     session: Session, lab: Lab, options: RunOptions, *, run_id: str | None = None
 ) -> RunSetup:
     """Gather what the set-up is decided from (the report to resume, the base images,
     the expected output) and decide it; `run_id` continues that run (practice)."""
-    # A lab on the golang base image runs the blog's `go get`, which needs GOPATH mode.
-    needs_go_path = bool(lab.builder_bases) and session.settings.builder_image == "auto"
-    bases = resolve_bases(session.settings, session.engine(start=True), lab.images, needs_go_path)
+    bases = lab_bases(session, lab)
     expected = None
     if lab.expected_file and not options.url:
         expected = report_mod.read_expected(lab.path / lab.expected_file)

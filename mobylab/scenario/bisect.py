@@ -23,7 +23,7 @@ from ..errors import BuildError, DevEnvError
 from ..lab.setup import now_text
 from ..session import Session
 from ..workspace import read_json, write_json
-from .builds import build_commit, require_seeds, seed
+from .builds import build_commit, ready_seeds, seed
 from .history import Source, deepen, describe, head_kept, open_source, resolve, walk
 from .model import DEFAULT_TIMEOUT, Scenario
 from .records import BisectLog, BisectReport, BisectStep, ScenarioResult
@@ -102,10 +102,10 @@ def _run_on_commit(
             seed(host, engine, scenario.seeds)
             identity = identify(engine)
             result = run_scenario(
+                session,
                 scenario,
                 engine,
                 identity,
-                session.workspace,
                 run_id=f"bisect-{sha[:12]}",
                 folder=folder / "steps" / sha[:12],
                 timeout=timeout,
@@ -134,7 +134,7 @@ def bisect_scenario(
     deepen(source, old, new)
     commits = walk(source, old, new, first_parent=request.first_parent)
     host = session.engine()
-    require_seeds(host, scenario.seeds)
+    scenario = ready_seeds(session, host, scenario)
     fresh = BisectLog(scenario.name, scenario.digest(), old, new, request.first_parent)
     folder = question_folder(session.workspace.reports, fresh)
     log = resumed(fresh, read_json(folder / LOG))

@@ -21,6 +21,8 @@ from ..engine import Engine
 from ..errors import ImageError
 from ..session import Session
 from .history import Source, check_out
+from .labstep import with_lab_seeds
+from .model import Scenario
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,14 @@ def build_commit(session: Session, source: Source, sha: str) -> Built:
         skip_cross=False,
     )
     return Built(done.record, time.monotonic() - started)
+
+
+def ready_seeds(session: Session, host: Engine, scenario: Scenario) -> Scenario:
+    """The scenario with every image it seeds on the host engine (a lab step's own base
+    images among them), or an ImageError naming the first missing."""
+    scenario = with_lab_seeds(session, host, scenario)
+    require_seeds(host, scenario.seeds)
+    return scenario
 
 
 def require_seeds(host: Engine, seeds: Sequence[str]) -> None:

@@ -4,28 +4,50 @@ An executable file (a shell script, usually), or a folder holding an executable
 `run` and the files it uses (Dockerfiles, a build context). Exit 0 means the
 behaviour is there, any other exit that it is not. The images it needs come from
 `--seed` and, for a folder, its `seed` file (one image a line, `#` comments).
+
+A lab's step is one too, named `lab:NAME:STEP` (NAME as every lab task takes it, a
+catalog name or a lab folder's path; STEP its number as the lab shows it): its
+reference commands and checks say whether the behaviour is there (labstep.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from ..errors import UsageError
+from ..config import Settings
+from ..errors import LabError, UsageError
+from ..lab.catalog import find_lab
+from ..lab.model import Lab
 
 RUN = "run"
 SEED_FILE = "seed"
+LAB_PREFIX = "lab:"
 # How long a scenario may take on one engine before it counts as not tested.
 DEFAULT_TIMEOUT = 600.0
+# The last lines of its output a result keeps (the whole of it is in its log).
+TAIL_LINES = 8
+_NUMBER = re.compile(r"[0-9]{1,6}")
 
 
 class ScenarioKind(StrEnum):
     SCRIPT = "script"
     FOLDER = "folder"
+    LAB_STEP = "lab step"
+
+
+@dataclass(frozen=True)
+class LabStep:
+    """A lab's step asked as a scenario; the steps before it set up its state."""
+
+    lab: Lab
+    # 1-based, as the lab shows it.
+    number: int
 
 
 @dataclass(frozen=True)
@@ -34,9 +56,10 @@ class Scenario:
 
     name: str
     kind: ScenarioKind
-    # The script, or the folder holding `run`.
+    # The script, the folder holding `run`, or the lab's folder.
     path: Path
     seeds: tuple[str, ...] = ()
+    lab_step: LabStep | None = None
 
     @property
     def entry(self) -> str:
@@ -57,6 +80,8 @@ class Scenario:
             digest.update(str(path.relative_to(self.path.parent)).encode() + b"\0")
             digest.update(path.read_bytes() + b"\0")
         digest.update("\0".join(self.seeds).encode())
+        if self.lab_step is not None:
+            digest.update(f"\0step {self.lab_step.number}".encode())
         return digest.hexdigest()[:16]
 
 
@@ -66,8 +91,55 @@ def parse_seed_file(text: str) -> tuple[str, ...]:
     return tuple(line for line in lines if line)
 
 
-def load_scenario(given: str, seeds: Sequence[str] = ()) -> Scenario:
-    """The scenario at `given`, or a UsageError saying why it cannot run."""
+def time_limit_or(message: str, seconds: float, timeout: float) -> str:
+    """Pure: why a scenario could not test: the time limit when it ran that long, else
+    what stopped it."""
+    return f"the time limit ({timeout:g}s) stopped it" if seconds >= timeout else message
+
+
+def steps_text(lab: Lab) -> str:
+    """Pure: a lab's steps in one line, as a step of it is named: "1. Title; 2. Title"."""
+    return "; ".join(f"{number}. {step.title}" for number, step in enumerate(lab.steps, 1))
+
+
+def step_number(lab: Lab, text: str, given: str) -> int:
+    """Pure: the 1-based step `text` names in `lab`, or a UsageError naming its steps."""
+    count = len(lab.steps)
+    if _NUMBER.fullmatch(text) and 1 <= int(text) <= count:
+        return int(text)
+    what = "names no step" if not text else f"{lab.name} has no step {text!r}"
+    raise UsageError(
+        f"{given}: {what}; its steps: {steps_text(lab)}",
+        f"Give lab:{lab.name}:N, N from 1 to {count}.",
+    )
+
+
+def load_lab_step(given: str, seeds: Sequence[str], settings: Settings) -> Scenario:
+    """The lab step `lab:NAME:STEP` names, or a UsageError: no such lab, no such step."""
+    rest = given.removeprefix(LAB_PREFIX)
+    # A lab folder's path may hold a colon; the step never does.
+    name, colon, text = rest.rpartition(":")
+    if not colon:
+        name, text = rest, ""
+    try:
+        lab = find_lab(name, settings)
+    except (LabError, UsageError) as exc:  # no such lab, or its lab.toml is broken
+        raise UsageError(f"{given}: {exc.message}", exc.hint) from None
+    number = step_number(lab, text, given)
+    return Scenario(
+        name=f"{LAB_PREFIX}{lab.name}:{number}",
+        kind=ScenarioKind.LAB_STEP,
+        path=lab.path,
+        seeds=tuple(dict.fromkeys(seeds)),
+        lab_step=LabStep(lab, number),
+    )
+
+
+def load_scenario(given: str, seeds: Sequence[str], settings: Settings) -> Scenario:
+    """The scenario `given` names (a path, or `lab:NAME:STEP`), or a UsageError saying
+    why it cannot run."""
+    if given.startswith(LAB_PREFIX):
+        return load_lab_step(given, seeds, settings)
     path = Path(given).expanduser()
     if not path.exists():
         raise UsageError(

@@ -4,7 +4,8 @@ The `docker` it calls is the practice shell's wrapper: the run's labels go on wh
 it builds and runs, and only what carries them is removed afterwards. It builds
 with the builder labs choose for that engine (BuildKit where the engine and CLI
 allow it, the legacy builder before), unless the scenario sets DOCKER_BUILDKIT
-itself. Its output is kept in a log beside the report; the scratch copy is not.
+itself. Its output is kept in a log beside the report; the scratch copy is not. A lab
+step (`lab:NAME:STEP`) runs as lab runs do instead (labstep.py).
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ from ..lab.execute import remove_run_resources
 from ..lab.metrics import detect_builder
 from ..lab.practice.shell import docker_wrapper
 from ..lab.records import Builder
-from ..workspace import Workspace, write_atomic
-from .model import Scenario
+from ..session import Session
+from ..workspace import write_atomic
+from .labstep import run_lab_step
+from .model import TAIL_LINES, Scenario, time_limit_or
 from .records import EngineIdentity, ScenarioResult
 from .search import Outcome
-
-TAIL_LINES = 8
 
 
 def scenario_env(
@@ -71,20 +72,26 @@ def _scratch_copy(scenario: Scenario, scratch: Path) -> None:
 
 
 def run_scenario(
+    session: Session,
     scenario: Scenario,
     engine: Engine,
     identity: EngineIdentity,
-    workspace: Workspace,
     *,
     run_id: str,
     folder: Path,
     timeout: float,
 ) -> ScenarioResult:
     """Run `scenario` on `engine` in a scratch copy under `folder`; its output goes to
-    folder/output.log. Ctrl-C stops it (and what it started) and is raised."""
+    folder/output.log (a lab step's: its lab report there). Ctrl-C stops it (and what
+    it started) and is raised."""
     log = folder / "output.log"
     if not engine.ping(timeout=10):
         return ScenarioResult.untested(f"the {engine.name} engine does not answer", log=str(log))
+    if scenario.lab_step is not None:
+        return run_lab_step(
+            session, scenario, engine, run_id=run_id, folder=folder, timeout=timeout
+        )
+    workspace = session.workspace
     builder_word, why = detect_builder(engine, workspace, identity.version, identity.api_version)
     builder = Builder(builder_word)
     scratch, bin_dir = folder / "scratch", folder / "bin"
@@ -105,7 +112,7 @@ def run_scenario(
         raise
     except MobylabError as exc:
         seconds = time.monotonic() - started
-        why = f"the time limit ({timeout:g}s) stopped it" if seconds >= timeout else exc.message
+        why = time_limit_or(exc.message, seconds, timeout)
         return ScenarioResult.untested(why, seconds, str(log))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -23,7 +23,7 @@ from ..errors import BuildError, DevEnvError
 from ..lab.engine_choice import engine_specs, parse_engine_choice
 from ..lab.setup import new_run_id, now_text
 from ..session import Session
-from .builds import build_commit, require_seeds, seed
+from .builds import build_commit, ready_seeds, seed
 from .history import head_kept, open_source, pull_request, resolve
 from .model import DEFAULT_TIMEOUT, Scenario
 from .records import EngineIdentity, ScenarioResult, TryReport, TryRow
@@ -113,10 +113,10 @@ def _row(
     identity = identify(engine)
     ui.step(f"{scenario.name} on {wanted.label} ({identity.version}, {identity.commit[:12]})")
     result = run_scenario(
+        session,
         scenario,
         engine,
         identity,
-        session.workspace,
         run_id=run_id,
         folder=folder / wanted.folder,
         timeout=timeout,
@@ -132,7 +132,7 @@ def try_scenario(
 ) -> tuple[TryReport, Path]:
     """Run the scenario on every engine asked for; the report and the folder holding it."""
     host = session.engine()
-    require_seeds(host, scenario.seeds)
+    scenario = ready_seeds(session, host, scenario)
     wanted = engines_by_spec(
         request.engines, anything_else=bool(request.refs or request.pr is not None)
     )

@@ -265,6 +265,10 @@ def test_steps_to_run() -> None:
     assert steps_to_run(6, None, None) == [1, 2, 3, 4, 5, 6]
     assert steps_to_run(6, None, 4) == [4, 5, 6]
     assert steps_to_run(6, 2, None) == [2]
+    # A lab step as a scenario: the steps before it set up its state.
+    assert steps_to_run(6, None, None, until=3) == [1, 2, 3]
+    with pytest.raises(LabError, match="the step 9 is not a step"):
+        steps_to_run(6, None, None, until=9)
     with pytest.raises(LabError, match="--from 7 is not a step"):
         steps_to_run(6, None, 7)
 

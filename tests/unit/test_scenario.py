@@ -12,7 +12,7 @@ import pytest
 
 from mobylab.config import merge_settings
 from mobylab.errors import SourceError, UsageError
-from mobylab.lab.records import Builder
+from mobylab.lab.records import Builder, CommandResult, Status, StepRecord
 from mobylab.scenario.bisect import question_folder, resumed
 from mobylab.scenario.history import (
     check_out,
@@ -24,7 +24,8 @@ from mobylab.scenario.history import (
     resolve,
     walk,
 )
-from mobylab.scenario.model import ScenarioKind, load_scenario, parse_seed_file
+from mobylab.scenario.labstep import step_verdict
+from mobylab.scenario.model import ScenarioKind, load_scenario, parse_seed_file, time_limit_or
 from mobylab.scenario.records import (
     BisectLog,
     BisectReport,
@@ -42,13 +43,16 @@ from mobylab.scenario.trial import EngineWanted, engines_by_spec
 from mobylab.workspace import Workspace
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "scenarios"
+LABS = Path(__file__).resolve().parents[2] / "labs"
+# The catalog as a clone has it: no labs_dir setting.
+CATALOG = merge_settings({}, environ={})
 
 
 # --- what a scenario is -------------------------------------------------------------------
 
 
 def test_a_folder_scenario_runs_its_run_file_and_names_its_seeds() -> None:
-    scenario = load_scenario(str(FIXTURES / "named-stages"), ["busybox:1", "mobylab/x:1"])
+    scenario = load_scenario(str(FIXTURES / "named-stages"), ["busybox:1", "mobylab/x:1"], CATALOG)
     assert scenario.kind is ScenarioKind.FOLDER
     assert scenario.entry == "run"
     assert scenario.seeds == ("busybox:1", "mobylab/x:1", "mobylab-test/scenario-seed:1")
@@ -58,7 +62,7 @@ def test_a_script_is_a_scenario_of_its_own(tmp_path: Path) -> None:
     script = tmp_path / "check.sh"
     script.write_text("#!/bin/sh\ndocker info\n")
     script.chmod(0o755)
-    scenario = load_scenario(str(script))
+    scenario = load_scenario(str(script), (), CATALOG)
     assert (scenario.kind, scenario.entry, scenario.seeds) == (ScenarioKind.SCRIPT, "check.sh", ())
     before = scenario.digest()
     script.write_text("#!/bin/sh\ndocker version\n")
@@ -74,7 +78,90 @@ def test_a_scenario_that_cannot_run_is_refused_in_one_line(tmp_path: Path, name,
     (tmp_path / "plain.sh").write_text("exit 0\n")
     (tmp_path / "folder").mkdir()
     with pytest.raises(UsageError, match=words):
-        load_scenario(str(tmp_path / name))
+        load_scenario(str(tmp_path / name), (), CATALOG)
+
+
+def test_a_lab_step_is_a_scenario_by_its_lab_and_number() -> None:
+    scenario = load_scenario("lab:health:2", ["busybox:1"], CATALOG)
+    assert (scenario.kind, scenario.name, scenario.seeds) == (
+        ScenarioKind.LAB_STEP, "lab:health:2", ("busybox:1",)
+    )  # fmt: skip
+    assert scenario.lab_step is not None and scenario.lab_step.number == 2
+    assert scenario.lab_step.lab.name == "health" and scenario.path == LABS / "health"
+    # Another step of the same lab asks another question.
+    assert load_scenario("lab:health:3", [], CATALOG).digest() != scenario.digest()
+    # The lab by its folder's path, as every lab task takes it.
+    by_path = load_scenario(f"lab:{LABS / 'hello'}:1", [], CATALOG)
+    assert (by_path.name, by_path.path) == ("lab:hello:1", LABS / "hello")
+
+
+@pytest.mark.parametrize(
+    ("given", "words"),
+    [
+        ("lab:nosuch:1", "lab:nosuch:1: no lab called 'nosuch'. Known labs: "),
+        ("lab:hello:99", "hello has no step '99'; its steps: 1. Build and run a two-line image"),
+        ("lab:hello", "lab:hello: names no step; its steps: 1. Build and run"),
+        ("lab:hello:x", "hello has no step 'x'"),
+        ("lab:health:0", "its steps: 1. A health check in the image: HEALTHCHECK; 2. Start it"),
+        ("lab:./nowhere:1", "'./nowhere' is not a lab folder"),
+        ("lab::1", "lab name '' is not valid"),
+    ],
+)
+def test_a_lab_step_that_is_not_there_is_refused_in_one_line(given: str, words: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        load_scenario(given, (), CATALOG)
+    line = caught.value.one_line()
+    assert words in line and "\n" not in line, line
+
+
+def _record(index: int, status: Status, reason: str = "", tail: tuple[str, ...] = ()) -> StepRecord:
+    command = CommandResult.from_dict(
+        {"shown": "docker run x", "exit_code": 0, "seconds": 0.1, "output_tail": list(tail)}
+    )
+    return StepRecord(index, "host", f"step {index}", status, reason, commands=(command,))
+
+
+def test_a_lab_step_says_present_when_its_steps_pass_and_its_checks_do() -> None:
+    records = [_record(1, Status.PASSED), _record(2, Status.PASSED, tail=("2 exited 3",))]
+    outcome, reason, decided = step_verdict(records, 2)
+    assert (outcome, reason, decided) == (Outcome.PRESENT, "every check passed", records[1])
+
+
+def test_a_lab_step_whose_check_fails_or_that_the_engine_refuses_is_absent() -> None:
+    failed = _record(2, Status.FAILED, "output-equals: expected healthy, saw starting")
+    assert step_verdict([_record(1, Status.PASSED), failed], 2)[:2] == (
+        Outcome.ABSENT, "FAILED: output-equals: expected healthy, saw starting"
+    )  # fmt: skip
+    refused = _record(1, Status.ABSENT, "invalid reference format")
+    assert step_verdict([refused], 1)[:2] == (
+        Outcome.ABSENT, "not in this engine (invalid reference format)"
+    )  # fmt: skip
+
+
+def test_a_lab_step_that_could_not_run_could_not_test() -> None:
+    # What the engine lacks of the step's declared needs: it was not run at all.
+    lacking = "needs API 1.44; this engine speaks 1.41"
+    assert step_verdict([], 3, lacking) == (
+        Outcome.UNTESTED, "not in this engine: needs API 1.44; this engine speaks 1.41", None
+    )  # fmt: skip
+    # A step before it did not set up its state, whatever the step itself said.
+    broken = _record(1, Status.FAILED, "`docker build` exited 1: no space left on device")
+    outcome, reason, decided = step_verdict([broken, _record(2, Status.PASSED)], 2)
+    assert (outcome, decided) == (Outcome.UNTESTED, broken)
+    assert (
+        reason == "step 1 did not set up: FAILED: `docker build` exited 1: no space left on device"
+    )
+    assert step_verdict([_record(1, Status.PASSED)], 2)[:2] == (
+        Outcome.UNTESTED, "step 2 did not run"
+    )  # fmt: skip
+    assert step_verdict([], 2)[1] == "step 1 did not set up: not run"
+    stopped = _record(1, Status.INTERRUPTED, "interrupted (Ctrl-C)")
+    assert step_verdict([stopped], 1)[0] is Outcome.UNTESTED
+
+
+def test_a_run_stopped_at_its_time_limit_says_so() -> None:
+    assert time_limit_or("docker took longer", 5.2, 5.0) == "the time limit (5s) stopped it"
+    assert time_limit_or("the engine went away", 1.0, 5.0) == "the engine went away"
 
 
 def test_the_seed_file_skips_blank_lines_and_comments() -> None:

@@ -14,7 +14,10 @@ from ...session import Session
 from ..base import friendly_errors
 from .environment import timeout_seconds
 
-SCENARIO_HELP = "an executable file, or a folder with an executable `run` (exit 0: present)"
+SCENARIO_HELP = (
+    "an executable file, or a folder with an executable `run` (exit 0: present), or "
+    "lab:NAME:STEP (a lab step's reference commands and checks)"
+)
 SEED_HELP = "an image on the host engine to copy into each dev daemon first (repeatable)"
 TIMEOUT_HELP = "seconds the scenario may take on one engine before it counts as not tested"
 
@@ -46,8 +49,9 @@ def try_(c, scenario, engine=None, ref=None, pr=None, seed=None, timeout=None, j
         pr=validate_pr(pr) if pr not in (None, "") else None,
         timeout=timeout_seconds(timeout, DEFAULT_TIMEOUT),
     )
-    chosen = load_scenario(scenario, seed or ())
-    report, folder = try_scenario(Session.from_context(c), chosen, request)
+    session = Session.from_context(c)
+    chosen = load_scenario(scenario, seed or (), session.settings)
+    report, folder = try_scenario(session, chosen, request)
     if json_:
         print(json.dumps(report.to_dict(), indent=2))
     else:
@@ -85,8 +89,9 @@ def bisect(c, scenario, old, new, all_commits=False, seed=None, timeout=None, js
         first_parent=not all_commits,
         timeout=timeout_seconds(timeout, DEFAULT_TIMEOUT),
     )
-    chosen = load_scenario(scenario, seed or ())
-    report, folder = bisect_scenario(Session.from_context(c), chosen, request)
+    session = Session.from_context(c)
+    chosen = load_scenario(scenario, seed or (), session.settings)
+    report, folder = bisect_scenario(session, chosen, request)
     if json_:
         print(json.dumps(report.to_dict(), indent=2))
         return

@@ -176,16 +176,26 @@ def test_dev_try_on_the_host_and_two_2017_merges(
 def test_a_2017_dev_build_has_the_releases_build_tags(
     scenario_workspace: tuple[Workspace, dict[str, str]],
 ) -> None:
-    """The daemon dev.try left running was built with the release's build tags, but for
-    seccomp, left out (and said so) because its 2017 profile refuses clone3."""
+    """The daemon dev.try left running was built with the release's build tags, seccomp
+    included: its containers run filtered, under the source's profile with clone3
+    allowed (a 2017 profile predates it), so today's glibc can start threads."""
     workspace, _ = scenario_workspace
     name = PR_32063_MERGE[:12]
-    info = run_task(workspace, "dev.exec", "--name", name, "--", "docker", "info")
-    assert info.returncode == 0, info.stderr[-2000:]
     manifest = workspace.root / "builds" / PR_32063_MERGE / "source" / "manifest.json"
     plan = json.loads(manifest.read_text())["plan"]
     tags = set(plan["toolchain"]["build_tags"])
-    assert {"apparmor", "selinux", "pkcs11"} <= tags
+    assert {"apparmor", "selinux", "pkcs11", "seccomp"} <= tags
     assert "exclude_graphdriver_btrfs" not in tags
-    assert "seccomp" not in tags
-    assert any("seccomp" in note and "clone3" in note for note in plan["toolchain"]["notes"])
+    assert plan["seccomp_profile"] == "profiles/seccomp/default.json"
+    info = run_task(workspace, "dev.exec", "--name", name, "--", "docker", "info")
+    assert info.returncode == 0, info.stderr[-2000:]
+    security = info.stdout.split("Security Options:", 1)[1]
+    assert security.splitlines()[1].strip() == "seccomp"
+    assert "mobylab-seccomp.json" in security
+    image = "mobylab/runtime:busybox"
+    assert run_task(workspace, "images.bootstrap", "--only", "runtime").returncode == 0
+    assert run_task(workspace, "dev.seed", "--name", name, "--", image).returncode == 0
+    in_container = ("docker", "run", "--rm", image, "grep", "Seccomp:", "/proc/self/status")
+    status = run_task(workspace, "dev.exec", "--name", name, "--", *in_container)
+    assert status.returncode == 0, status.stderr[-2000:]
+    assert status.stdout.split() == ["Seccomp:", "2"]

@@ -4,6 +4,7 @@ its scenario on the host engine."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -37,6 +38,33 @@ def test_a_scenario_that_is_not_there_or_cannot_run(user: UserCli, tmp_path: Pat
     plain.write_text("#!/bin/sh\nexit 0\n")
     assert_refused(user("dev.bisect", str(plain), "--old", "a", "--new", "b"), "not executable")
     assert not user.workspace.exists() or not (user.workspace / "reports").exists()
+
+
+@pytest.mark.parametrize(
+    ("task", "given", "words"),
+    [
+        ("dev.try", "lab:nosuch:1", ["lab:nosuch:1: no lab called 'nosuch'", "Known labs:"]),
+        ("dev.try", "lab:hello:99", ["hello has no step '99'", "its steps: 1. Build and run"]),
+        ("dev.try", "lab:hello", ["lab:hello: names no step", "its steps: 1."]),
+        ("dev.bisect", "lab:hello:x", ["hello has no step 'x'", "Give lab:hello:N"]),
+    ],
+)
+def test_a_lab_step_that_is_not_there(user: UserCli, task: str, given: str, words) -> None:
+    ends = ["--old", "a", "--new", "b"] if task == "dev.bisect" else []
+    assert_refused(user(task, given, *ends), *words)
+    assert not (user.workspace / "reports").exists()
+
+
+def test_a_lab_step_over_its_time_limit_could_not_test(engine: Engine, user: UserCli) -> None:
+    done = user("dev.try", "lab:health:2", "--timeout", "3", "--json", timeout=120)
+    assert_refused(done, "could not be tested", code=1)
+    run_id = json.loads(done.stdout)["run_id"]
+    assert (
+        json.loads(done.stdout)["rows"][0]["result"]["reason"] == "the time limit (3s) stopped it"
+    )
+    # What it started (a container that sleeps) is gone: it carried the run's label.
+    left = docker(engine, "ps", "-aq", "--filter", f"label=org.mobylab.run={run_id}")
+    assert left.stdout.strip() == ""
 
 
 def test_a_scenario_that_hangs_is_stopped_and_could_not_test(

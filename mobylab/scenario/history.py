@@ -202,7 +202,8 @@ def head_kept(source: Source) -> Iterator[None]:
 
 def pull_request(source: Source, number: int, base_branch: str) -> tuple[str, str]:
     """(base, head) of pull request `number`: its head, and where it leaves `base_branch`
-    (their merge base), with the history between them fetched."""
+    (their merge base; for a merged one, the merge base with the commit before its
+    merge), with the history between them fetched."""
     head_ref = f"refs/pull/{number}/head"
     listed = git.run(["ls-remote", "--", source.remote.url, head_ref, base_branch], timeout=300)
     refs = parse_ls_remote(listed.out) if listed.ok else {}
@@ -222,11 +223,19 @@ def pull_request(source: Source, number: int, base_branch: str) -> tuple[str, st
     for sha in (head.commit, base_tip.commit):
         resolve(source, sha)
     deepen(source, head.commit, base_tip.commit)
-    base = source.run("merge-base", head.commit, base_tip.commit)
-    if not base.ok or not base.out.strip():
+    base = source.run("merge-base", head.commit, base_tip.commit).out.strip()
+    if base == head.commit:
+        # Merged already: it left the branch where the commit before its merge meets it.
+        merged = source.run(
+            "rev-list", "--reverse", "--first-parent", "--ancestry-path",
+            f"{head.commit}..{base_tip.commit}",
+        ).out.split()  # fmt: skip
+        before = f"{merged[0]}^1" if merged else head.commit
+        base = source.run("merge-base", head.commit, before).out.strip()
+    if not base:
         raise SourceError(
             f"pull request #{number} and {base_branch} share no history in "
             f"{shown(source.remote.url)}",
             "The source holds too little of it (a shallow mirror?): fetch more history into it.",
         )
-    return base.out.strip(), head.commit
+    return base, head.commit

@@ -342,6 +342,11 @@ def test_a_pull_request_is_its_head_and_where_it_leaves_its_branch(tmp_path: Pat
     _git(bare, "update-ref", "refs/pull/21/head", head)
     source = _source(tmp_path, bare)
     assert pull_request(source, 21, "master") == (line[1], head)
+    # A merged one: compared with where it left the branch, not with itself.
+    merged_head = _git(bare, "rev-parse", f"{line[2]}^2")
+    _git(bare, "update-ref", "refs/pull/12/head", merged_head)
+    fork = _git(bare, "merge-base", f"{line[2]}^1", merged_head)
+    assert pull_request(source, 12, "master") == (fork, merged_head) and fork != merged_head
     with pytest.raises(SourceError, match="pull request #99 is not in"):
         pull_request(source, 99, "master")
     with pytest.raises(SourceError, match="the branch 'main' that pull request #21 targets"):

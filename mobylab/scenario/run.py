@@ -96,7 +96,12 @@ def run_scenario(
     builder = Builder(builder_word)
     scratch, bin_dir = folder / "scratch", folder / "bin"
     _scratch_copy(scenario, scratch)
-    flags = labels.label_flags("lab", lab=f"scenario-{scenario.name}", run=run_id)
+    flags = labels.label_flags(
+        "lab",
+        lab=f"scenario-{scenario.name}",
+        run=run_id,
+        workspace=labels.workspace_key(workspace.root),
+    )
     write_atomic(bin_dir / "docker", docker_wrapper(process.require("docker"), flags), mode=0o755)
     env = scenario_env(engine.cli_env(), bin_dir, builder, os.environ.get("PATH", ""))
     log.unlink(missing_ok=True)

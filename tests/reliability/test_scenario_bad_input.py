@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from mobylab.engine import Engine
+from mobylab.labels import workspace_key
 from tests.fixtures.upstream import PR_31257_MERGE, PR_32063_MERGE, mirror_folder
 from tests.reliability.conftest import UserCli, assert_refused
 
@@ -93,9 +94,16 @@ def test_only_what_the_scenario_made_is_removed(
     try:
         made = f"mobylab-scenario/made:{uuid.uuid4().hex[:8]}"
         (tmp_path / "Dockerfile").write_text(f'FROM {mine}\nRUN ["/bin/busybox", "true"]\n')
-        body = f"docker build -q -t {made} {tmp_path} && docker image inspect {mine} >/dev/null\n"
-        done = user("dev.try", str(script(tmp_path, body)), timeout=300)
+        label = '{{index .Config.Labels "org.mobylab.workspace"}}'
+        body = (
+            f"docker build -q -t {made} {tmp_path} && docker image inspect {mine} >/dev/null\n"
+            f"echo \"workspace: $(docker image inspect -f '{label}' {made})\"\n"
+        )
+        done = user("dev.try", str(script(tmp_path, body)), "--json", timeout=300)
         assert done.returncode == 0, done.output
+        # What it made carries this workspace's label, so lab.clean of it finds it too.
+        tail = json.loads(done.stdout)["rows"][0]["result"]["tail"]
+        assert f"workspace: {workspace_key(user.workspace)}" in tail
         assert docker(engine, "image", "inspect", mine).returncode == 0
         assert docker(engine, "image", "inspect", made).returncode != 0
     finally:

@@ -127,7 +127,7 @@ def bisect() -> Benchmark:
         judge=judge,
         extra=extra,
         setup=setup,
-        teardown=lambda: bisects and bisects[0].close(),
+        teardown=lambda: [one.close() for one in bisects],
         rounds=1,
     )
 
@@ -185,5 +185,5 @@ def try_built() -> Benchmark:
         ],
         ratios=[Ratio("mobylab / by hand", "dev.try", "./run by hand", TRY_LIMIT)],
         setup=setup,
-        teardown=lambda: tries and tries[0].close(),
+        teardown=lambda: [one.close() for one in tries],
     )

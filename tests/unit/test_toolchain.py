@@ -610,4 +610,3 @@ def test_build_packages():
     gopath = build_packages(need_2017(), choose_go(need_2017(), OFFERS, NATIVE))
     assert gopath[0] == "golang-1.15-go"
     assert "libsystemd-dev" not in gopath
-

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,12 @@ TRY_REFS = ("2fa8fe400d926b3ceb0c84640a8f4e0f36e51463", "2e96c1739be45f2ff8342cb
 BISECT_LIMIT, STEP_LIMIT, TRY_LIMIT = 1.15, 90.0, 1.20
 
 STEP_SCRIPT = Path(__file__).with_name("bisect_by_hand.sh")
+
+
+def close_all(opened: Sequence[Bisects | Tries]) -> None:
+    """Stop what a benchmark's setup started."""
+    for one in opened:
+        one.close()
 
 
 def make_seed_image() -> None:
@@ -127,7 +134,7 @@ def bisect() -> Benchmark:
         judge=judge,
         extra=extra,
         setup=setup,
-        teardown=lambda: [one.close() for one in bisects],
+        teardown=lambda: close_all(bisects),
         rounds=1,
     )
 
@@ -185,5 +192,5 @@ def try_built() -> Benchmark:
         ],
         ratios=[Ratio("mobylab / by hand", "dev.try", "./run by hand", TRY_LIMIT)],
         setup=setup,
-        teardown=lambda: [one.close() for one in tries],
+        teardown=lambda: close_all(tries),
     )

@@ -6,6 +6,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,12 @@ def _disk_error(path: Path, exc: OSError) -> WorkspaceError:
             "Check its permissions or point MOBYLAB_WORKSPACE elsewhere.",
         )
     return WorkspaceError(f"cannot write {path}: {exc.strerror or exc}")
+
+
+def folder_name(text: str, fallback: str) -> str:
+    """Pure: `text` as one folder name (runs of anything but letters, digits, `_.-`
+    become `-`: a lab path or `lab:NAME:STEP` makes no nested folders)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.") or fallback
 
 
 def write_atomic(path: Path, data: bytes | str, mode: int = 0o644) -> None:

@@ -22,7 +22,7 @@ from ..engine import Engine
 from ..errors import BuildError, DevEnvError
 from ..lab.setup import now_text
 from ..session import Session
-from ..workspace import read_json, write_json
+from ..workspace import folder_name, read_json, write_json
 from .builds import build_commit, ready_seeds, seed
 from .history import Source, deepen, describe, head_kept, open_source, resolve, walk
 from .model import DEFAULT_TIMEOUT, Scenario
@@ -49,7 +49,8 @@ def question_folder(reports: Path, log: BisectLog) -> Path:
     """Pure: where a bisect's log and report live: one folder per question asked."""
     key = f"{log.scenario_digest}:{log.old}:{log.new}:{log.first_parent}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:8]
-    return reports / "bisect" / f"{log.scenario}-{log.old[:12]}-{log.new[:12]}-{digest}"
+    name = folder_name(log.scenario, "scenario")
+    return reports / "bisect" / f"{name}-{log.old[:12]}-{log.new[:12]}-{digest}"
 
 
 def resumed(fresh: BisectLog, saved: object) -> BisectLog:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from ..errors import BuildError, DevEnvError
 from ..lab.engine_choice import engine_specs, parse_engine_choice
 from ..lab.setup import new_run_id, now_text
 from ..session import Session
+from ..workspace import folder_name
 from .builds import build_commit, ready_seeds, seed
 from .history import head_kept, open_source, pull_request, resolve
 from .model import DEFAULT_TIMEOUT, Scenario
@@ -42,7 +42,7 @@ class EngineWanted:
     @property
     def folder(self) -> str:
         """Pure: the row's folder name under the run's report."""
-        return re.sub(r"[^A-Za-z0-9_.-]+", "-", self.label).strip("-") or "engine"
+        return folder_name(self.label, "engine")
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ bisect walks, read by real git from a repository of the test's own."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -257,6 +258,10 @@ def test_a_resumed_log_keeps_its_steps_but_retries_an_untested_end(tmp_path: Pat
     folder = question_folder(tmp_path, _log())
     assert folder.parent == tmp_path / "bisect"
     assert folder.name.startswith("named-stages-aaaaaaaaaaaa-bbbbbbbbbbbb-")
+    # A lab step given by its folder's path is one folder too.
+    lab_step = dataclasses.replace(_log(), scenario="lab:/home/me/labs/demo:2")
+    assert question_folder(tmp_path, lab_step).parent == tmp_path / "bisect"
+    assert question_folder(tmp_path, lab_step).name.startswith("lab-home-me-labs-demo-2-aaaa")
 
 
 # --- the history a bisect walks -----------------------------------------------------------

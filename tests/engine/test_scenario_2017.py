@@ -22,7 +22,13 @@ import pytest
 from mobylab.engine import Engine
 from mobylab.workspace import Workspace
 from tests.fixtures.cli import invoke_argv, run_task
-from tests.fixtures.upstream import PR_31257_MERGE, PR_32063_MERGE, mirror_folder
+from tests.fixtures.upstream import (
+    PR_31257_MERGE,
+    PR_32063_BASE,
+    PR_32063_HEAD,
+    PR_32063_MERGE,
+    mirror_folder,
+)
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
@@ -171,6 +177,26 @@ def test_dev_try_on_the_host_and_two_2017_merges(
     folder = workspace.root / "reports" / "try" / report["run_id"]
     assert {p.name for p in folder.glob("report.*")} == {"report.json", "report.md", "report.html"}
     assert (folder / f"ref-{PR_31257_MERGE[:7]}" / "output.log").is_file()
+
+
+def test_dev_try_of_a_merged_pull_request_puts_its_head_beside_its_base(
+    scenario_workspace: tuple[Workspace, dict[str, str]],
+) -> None:
+    """Pull request 32063 as the mirror serves it (refs/pull/32063/head), against the
+    line it was merged into: its base lacks named stages, its head has them."""
+    workspace, env = scenario_workspace
+    targets = {**env, "MOBYLAB_REF": "refs/mirror/bisect-2017-bad"}
+    done = run_task(workspace, "dev.try", NAMED_STAGES, "--pr", "32063", "--json",
+                    env=targets, timeout=3600)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-4000:]
+    rows = [
+        (row["engine"]["name"], row["engine"]["commit"], row["result"]["outcome"])
+        for row in json.loads(done.stdout)["rows"]
+    ]
+    assert rows == [
+        ("#32063 base", PR_32063_BASE[:12], "absent"),
+        ("#32063 head", PR_32063_HEAD[:12], "present"),
+    ]
 
 
 def test_a_2017_dev_build_has_the_releases_build_tags(

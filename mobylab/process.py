@@ -15,7 +15,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -293,6 +293,34 @@ def start_detached(argv: Sequence[str], log: Path) -> subprocess.Popen[bytes]:
             stderr=handle,
             start_new_session=True,
         )
+
+
+def start_tethered(argv: Sequence[str], log: Path) -> subprocess.Popen[bytes]:
+    """Start a long-lived helper (an SSH connection) that ends with this process.
+
+    Its session is its own, so Ctrl-C in the terminal does not stop it before this
+    process is done with it; its stdin is a pipe only this process holds, so when this
+    process ends, even killed, the helper reads end-of-file and ends too.
+    """
+    argv, full_env = _prepared(argv, None)
+    with log.open("ab") as handle:
+        return subprocess.Popen(
+            argv,
+            env=full_env,
+            stdin=subprocess.PIPE,
+            stdout=handle,
+            stderr=handle,
+            start_new_session=True,
+        )
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a helper started by start_tethered, and its process group."""
+    if proc.stdin is not None:
+        with suppress(OSError):
+            proc.stdin.close()
+    _terminate(proc, grace=2.0)
+    proc.wait()
 
 
 def interactive(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> int:

@@ -19,6 +19,7 @@ from typing import Any
 from fabric import Config, Connection
 from invoke.exceptions import CommandTimedOut
 
+from ..config import Settings
 from ..errors import WorkshopError
 from .hostkeys import retryable, secure, translate
 from .pool import HostJob, HostTimedOut, StepFailed, with_retries
@@ -35,6 +36,16 @@ class SshOptions:
     connect_timeout: float = 10.0
     retries: int = 2
     retry_delay: float = 1.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, trust_new_hosts: bool = False) -> SshOptions:
+        """The known_hosts, ssh config and retries settings, as every workshop task reads them."""
+        return cls(
+            known_hosts=Path(settings.known_hosts).expanduser(),
+            trust_new_hosts=trust_new_hosts,
+            ssh_config=Path(settings.ssh_config).expanduser() if settings.ssh_config else None,
+            retries=settings.ssh_retries,
+        )
 
 
 def sh(*argv: str | Path) -> str:

@@ -283,16 +283,7 @@ def capture_bytes(
 def start_detached(argv: Sequence[str], log: Path) -> subprocess.Popen[bytes]:
     """Start a long-lived program (a daemon) in a session of its own, its output appended
     to `log`: Ctrl-C in the terminal never reaches it, and it outlives this process."""
-    argv, full_env = _prepared(argv, None)
-    with log.open("ab") as handle:
-        return subprocess.Popen(
-            argv,
-            env=full_env,
-            stdin=subprocess.DEVNULL,
-            stdout=handle,
-            stderr=handle,
-            start_new_session=True,
-        )
+    return _start_logged(argv, log, subprocess.DEVNULL)
 
 
 def start_tethered(argv: Sequence[str], log: Path) -> subprocess.Popen[bytes]:
@@ -302,15 +293,14 @@ def start_tethered(argv: Sequence[str], log: Path) -> subprocess.Popen[bytes]:
     process is done with it; its stdin is a pipe only this process holds, so when this
     process ends, even killed, the helper reads end-of-file and ends too.
     """
+    return _start_logged(argv, log, subprocess.PIPE)
+
+
+def _start_logged(argv: Sequence[str], log: Path, stdin: int) -> subprocess.Popen[bytes]:
     argv, full_env = _prepared(argv, None)
     with log.open("ab") as handle:
         return subprocess.Popen(
-            argv,
-            env=full_env,
-            stdin=subprocess.PIPE,
-            stdout=handle,
-            stderr=handle,
-            start_new_session=True,
+            argv, env=full_env, stdin=stdin, stdout=handle, stderr=handle, start_new_session=True
         )
 
 

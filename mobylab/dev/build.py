@@ -193,20 +193,27 @@ def scan_bundles(checkout: Path) -> dict[str, list[JsonDict]]:
 
 
 class BuildView:
-    """Phase, elapsed time and the last lines on a terminal; plain lines otherwise."""
+    """Phase, elapsed time and the last lines on a terminal; plain lines otherwise, or
+    (`every_line` False: a build inside a larger run) a line as each phase starts."""
 
-    def __init__(self, interactive: bool, clock: PhaseClock, title: str) -> None:
+    def __init__(
+        self, interactive: bool, clock: PhaseClock, title: str, every_line: bool = True
+    ) -> None:
         self.interactive = interactive
+        self.every_line = every_line
         self.clock = clock
         self.title = title
         self.lines: deque[str] = deque(maxlen=6)
 
     def on_line(self, line: str) -> None:
         phase = phase_of(line)
+        if phase and phase != self.clock.current and not (self.interactive or self.every_line):
+            elapsed = time.monotonic() - self.clock.started
+            ui.err.print(f"  {self.title}: {phase} ({elapsed:.0f}s)", markup=False)
         if phase:
             self.clock.switch(phase)
         self.lines.append(line)
-        if not self.interactive:
+        if not self.interactive and self.every_line:
             ui.err.print(line, markup=False, highlight=False)
 
     def render(self) -> Group:
@@ -430,8 +437,10 @@ def execute(
     job: BuildJob,
     *,
     interactive: bool | None = None,
+    every_line: bool = True,
 ) -> BuildRecord:
-    """Run a job's commands with live output and a log, then list the bundles."""
+    """Run a job's commands with live output and a log, then list the bundles
+    (`every_line`: echo each line when not on a terminal, else only the phases)."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     log = workspace.logs / f"build-{plan.commit[:12]}-{stamp}-{job.build_id[:6]}.log"
     if plan.route.reason:
@@ -446,7 +455,8 @@ def execute(
         handle.write(f"# DOCKER_HOST={job.env.get('DOCKER_HOST', '')}\n")
     removed: list[str] = []
     clock = PhaseClock()
-    view = BuildView(ui.interactive() if interactive is None else interactive, clock, "dev.build")
+    shown = ui.interactive() if interactive is None else interactive
+    view = BuildView(shown, clock, f"build {plan.commit[:12]}", every_line)
     started = time.monotonic()
     try:
         with view.shown(), _container_removed_on_ctrl_c(engine, job.build_id, removed):
@@ -553,6 +563,7 @@ def run_build(
     force: bool = False,
     skip_cross: bool = False,
     interactive: bool | None = None,
+    every_line: bool = True,
     recipe: Recipe | None = None,
     settings: Settings,
 ) -> BuildRecord:
@@ -568,8 +579,10 @@ def run_build(
         # Source builds write their build copy's bundles/, upstream builds the checkout's.
         with build_lock(workspace, build_dir(workspace, plan.commit, plan.route.name)):
             job = source_job(workspace, plan, engine, recipe, settings, build_id)
-            return execute(workspace, plan, engine, job, interactive=interactive)
+            return execute(
+                workspace, plan, engine, job, interactive=interactive, every_line=every_line
+            )
     require_make()
     with build_lock(workspace, plan.checkout):
         job = upstream_job(plan, engine, security, build_id, skip_cross=skip_cross)
-        return execute(workspace, plan, engine, job, interactive=interactive)
+        return execute(workspace, plan, engine, job, interactive=interactive, every_line=every_line)

@@ -130,8 +130,10 @@ def build_checkout(
     with_fixes: bool,
     force: bool,
     skip_cross: bool,
+    every_line: bool = True,
 ) -> CheckoutBuild:
-    """dev.build: the checkout built by its route, unless this very plan was built already."""
+    """dev.build: the checkout built by its route, unless this very plan was built already
+    (`every_line` False: off a terminal, only the build's phases are shown)."""
     quick = read_plan(checkout, target=target)
     dirty = is_dirty(checkout)
     if dirty:
@@ -163,6 +165,7 @@ def build_checkout(
         security,
         force=True,
         skip_cross=skip_cross,
+        every_line=every_line,
         recipe=planned.recipe,
         settings=session.settings,
     )

@@ -46,6 +46,7 @@ def build_commit(session: Session, source: Source, sha: str) -> Built:
         with_fixes=True,
         force=False,
         skip_cross=False,
+        every_line=False,  # a step of a larger run: its log keeps every line
     )
     return Built(done.record, time.monotonic() - started)
 

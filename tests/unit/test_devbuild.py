@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from mobylab.dev.build import (
+    BuildView,
     PhaseClock,
     cache_valid,
     phase_of,
@@ -137,6 +138,21 @@ def test_phases():
         {"name": "dev image", "seconds": 3.0},
         {"name": "bundle binary", "seconds": 2.5},
     ]
+
+
+def test_a_build_inside_a_larger_run_shows_its_phases_only(capsys: pytest.CaptureFixture[str]):
+    """Off a terminal dev.build echoes every line; a scenario's build, one line a phase."""
+    lines = ["Sending build context to Docker daemon", "Step 2/9 : ENV X",
+             "---> Making bundle: binary (in bundles/binary)", "go build ..."]  # fmt: skip
+    every = BuildView(False, PhaseClock(), "build abc")
+    for line in lines:
+        every.on_line(line)
+    assert capsys.readouterr().err.splitlines() == lines
+    phases = BuildView(False, PhaseClock(), "build abc", every_line=False)
+    for line in lines:
+        phases.on_line(line)
+    shown = [line.rsplit(" (", 1)[0] for line in capsys.readouterr().err.splitlines()]
+    assert shown == ["  build abc: dev image", "  build abc: bundle binary"]
 
 
 def test_scan_and_cache(tmp_path: Path):

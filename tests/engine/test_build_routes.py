@@ -36,12 +36,13 @@ pytestmark = pytest.mark.engine
 NO_REGISTRY = {"MOBYLAB_REGISTRY_PROBE": "127.0.0.1:9"}
 
 
-def build_containers(engine: Engine) -> list[str]:
+def build_containers(engine: Engine, *only: str) -> list[str]:
+    """The build containers on the engine; `only`: labels that pick this test's build
+    (its commit, its companion) out of others another run may have going."""
+    wanted = [f"{MANAGED}=true", "org.mobylab.component=devbuild", *only]
     api = engine.api(timeout=30)
     try:
-        found = api.containers(
-            all=True, filters={"label": [f"{MANAGED}=true", "org.mobylab.component=devbuild"]}
-        )
+        found = api.containers(all=True, filters={"label": wanted})
     finally:
         api.close()
     return [c["Id"] for c in found if BUILD_LABEL in (c.get("Labels") or {})]
@@ -226,9 +227,10 @@ def build_in_its_session(
 def test_ctrl_c_during_the_go_build(engine: Engine, workspace: Workspace, tmp_path: Path) -> None:
     source = make_engine_source(tmp_path / "engine", "module", sleep_seconds=120)
     args = ("--checkout", str(source.path), "--route", "source")
+    this_build = f"org.mobylab.commit={source.commit[:12]}"
     with build_in_its_session(workspace, args) as process:
         deadline = time.monotonic() + 600
-        while not build_containers(engine):
+        while not build_containers(engine, this_build):
             assert process.poll() is None, process.communicate()
             assert time.monotonic() < deadline, "the build container never started"
             time.sleep(0.5)
@@ -236,7 +238,7 @@ def test_ctrl_c_during_the_go_build(engine: Engine, workspace: Workspace, tmp_pa
         _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
     assert "build interrupted" in stderr
-    assert build_containers(engine) == []
+    assert build_containers(engine, this_build) == []
     # The caches are intact, and the next build works.
     source = rewrite(source, "no more waiting", sleep_seconds=0)
     again = run_task(
@@ -269,7 +271,7 @@ def test_ctrl_c_while_a_companion_builds(
     stderr = "".join(shown)
     assert process.returncode == 130, stderr
     assert "interrupted while building docker-proxy" in stderr
-    assert build_containers(engine) == []
+    assert build_containers(engine, "org.mobylab.companion=docker-proxy") == []
     # Nothing half-built was kept: the next build builds the proxy, and works.
     again = run_task(workspace, "dev.build", *args, env=env, timeout=1800)
     assert again.returncode == 0, again.stderr[-3000:]

@@ -9,6 +9,7 @@ from invoke import task
 from .. import ui
 from ..lab import catalog
 from ..session import Session
+from ..workshop.hosts import resolve_inventory
 from ..workshop.serve.seats import LOOPBACK, listen_warning, parse_duration
 from .base import friendly_errors
 
@@ -38,10 +39,26 @@ def _announce(links: ServeLinks) -> None:
         "listen": f"the address to listen on (default {LOOPBACK}: this machine only)",
         "expire": "stop and remove everything after this long (default 8h)",
         "idle": "remove a seat's sandbox after this long unused (default 2h)",
+        "hosts": "spread the seats over these workshop hosts ([user@]host[:port], comma-"
+        "separated; `local` is this machine's engine), each reached over SSH",
+        "hosts-file": "the workshop hosts from a file, one per line (# comments)",
+        "trust-new-hosts": "accept and record unknown host keys (never changed ones)",
     },
 )
 @friendly_errors
-def serve(c, name, seats=1, engine="host", port=8095, listen=LOOPBACK, expire="8h", idle="2h"):
+def serve(
+    c,
+    name,
+    seats=1,
+    engine="host",
+    port=8095,
+    listen=LOOPBACK,
+    expire="8h",
+    idle="2h",
+    hosts=None,
+    hosts_file=None,
+    trust_new_hosts=False,
+):
     """Serve LAB to attendees' browsers: a sandbox and a terminal in the page per seat."""
     # The server's libraries (aiohttp, the engine's SDK) load when a task needs them.
 
@@ -58,6 +75,8 @@ def serve(c, name, seats=1, engine="host", port=8095, listen=LOOPBACK, expire="8
         expire=parse_duration(str(expire)),
         idle=parse_duration(str(idle)),
         engine=engine,
+        hosts=tuple(resolve_inventory(hosts, hosts_file, ())) if hosts or hosts_file else (),
+        trust_new_hosts=bool(trust_new_hosts),
     )
     warning = listen_warning(listen)
     if warning:

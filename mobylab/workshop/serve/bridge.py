@@ -1,10 +1,12 @@
 """The `lab` command inside a sandbox, answered by the server.
 
 The sandbox has no Python and no mobylab: its `lab` drops a request (its
-arguments, one per line) into the seat's request folder and waits for the
-answer. The server runs the practice `lab` on the seat's run, as lab.practice's
-shell would, against the sandbox's daemon, in a process of its own (never typed
-into the attendee's terminal), and writes the output and the exit status back.
+arguments, one per line) into the sandbox's request folder and waits for the
+answer. The server finds it there through the engine, runs the practice `lab` on
+the seat's run, as lab.practice's shell would, against the sandbox's daemon, in a
+process of its own (never typed into the attendee's terminal), on its copy of the
+work folder taken from the sandbox just before, and writes the output and the
+exit status back (and what `lab` changed in the work folder).
 """
 
 from __future__ import annotations
@@ -12,14 +14,13 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ... import process
-from ...workspace import write_atomic
+from ...errors import MobylabError
+from .files import IPC_DIR, REQUEST, SeatFiles
 
-IPC_DIR = "/mobylab/ipc"
-REQUEST = ".req"
 OUTPUT = ".out"
 DONE = ".done"
 # `lab solve` builds and runs the step's commands: give it time.
@@ -41,7 +42,7 @@ def lab_script() -> str:
         f'while [ ! -e "$ipc/$id{DONE}" ]; do sleep 0.1; done\n'
         f'cat "$ipc/$id{OUTPUT}" 2>/dev/null\n'
         f'code=$(cat "$ipc/$id{DONE}")\n'
-        f'rm -f "$ipc/$id{OUTPUT}" "$ipc/$id{DONE}"\n'
+        f'rm -f "$ipc/$id{REQUEST}" "$ipc/$id{OUTPUT}" "$ipc/$id{DONE}"\n'
         'exit "${code:-1}"\n'
     )
 
@@ -59,30 +60,32 @@ def request_args(text: str) -> list[str] | None:
     return args
 
 
-@dataclass(frozen=True)
+@dataclass
 class LabBridge:
     """Where one seat's requests arrive and how its practice `lab` runs."""
 
-    ipc_dir: Path
+    files: SeatFiles
     state_path: Path
     engine_env: Mapping[str, str]
+    answered: set[str] = field(default_factory=set)
 
-    def pending(self) -> list[Path]:
-        return sorted(self.ipc_dir.glob(f"*{REQUEST}"))
+    def pending(self) -> list[tuple[str, str]]:
+        """(id, text) of the requests not answered yet (a request stays in the
+        sandbox until its `lab` has read the answer)."""
+        waiting = self.files.requests()
+        return [(key, waiting[key]) for key in sorted(waiting) if key not in self.answered]
 
-    def answer(self, request: Path, columns: int) -> None:
+    def answer(self, key: str, text: str, columns: int) -> None:
         """Run the request's `lab` and write its output and exit status for the sandbox."""
-        stem = request.name.removesuffix(REQUEST)
-        try:
-            text = request.read_text(errors="replace")
-        except OSError:
-            return
-        request.unlink(missing_ok=True)
-        output = self.ipc_dir / f"{stem}{OUTPUT}"
+        self.answered.add(key)
         args = request_args(text)
         if args is None:
-            write_atomic(output, "error: lab: that is not a lab command. See `lab --help`.\n")
-            write_atomic(self.ipc_dir / f"{stem}{DONE}", "2\n")
+            self._reply(key, "error: lab: that is not a lab command. See `lab --help`.\n", 2)
+            return
+        try:
+            before = self.files.take_workdir()
+        except MobylabError as exc:
+            self._reply(key, f"error: lab: {exc.one_line()}\n", 1)
             return
         lines: list[str] = []
         done = process.run(
@@ -91,8 +94,11 @@ class LabBridge:
             on_line=lines.append,
             timeout=ANSWER_SECONDS,
         )
-        write_atomic(output, "".join(f"{line}\n" for line in lines))
-        write_atomic(self.ipc_dir / f"{stem}{DONE}", f"{done.returncode}\n")
+        self.files.give_back(before)
+        self._reply(key, "".join(f"{line}\n" for line in lines), done.returncode)
+
+    def _reply(self, key: str, output: str, code: int) -> None:
+        self.files.answer({f"{key}{OUTPUT}": output, f"{key}{DONE}": f"{code}\n"})
 
     def environment(self, columns: int) -> dict[str, str]:
         package_parent = str(Path(__file__).resolve().parents[3])

@@ -15,7 +15,9 @@ from __future__ import annotations
 import io
 import shutil
 import tarfile
+import tempfile
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -28,7 +30,11 @@ PRACTICE_DIR = "/mobylab/practice"
 REQUEST = ".req"
 # A work folder larger than this is not copied back for `lab` (a full disk stays there).
 MAX_PULL = 256 << 20
+# The request folder holds a few small files; more than this is not `lab`'s doing.
+MAX_REQUESTS = 4 << 20
 MAX_REQUEST = 64 * 1024
+# Archives larger than this go to a temporary file rather than stay in memory.
+SPOOL = 8 << 20
 
 # What a file looked like: size, modification time, mode.
 Snapshot = dict[str, tuple[int, int, int]]
@@ -127,7 +133,8 @@ class SeatFiles:
         if not self.api().put_archive(self.container, "/", data):
             raise MobylabError(f"the sandbox {self.container} refused its files")
 
-    def get(self, path: str, limit: int) -> tarfile.TarFile | None:
+    @contextmanager
+    def get(self, path: str, limit: int) -> Iterator[tarfile.TarFile | None]:
         """The archive of `path` in the sandbox, or None when it is not there; a
         MobylabError when it is over `limit` bytes."""
         import docker.errors
@@ -135,26 +142,25 @@ class SeatFiles:
         try:
             stream, _ = self.api().get_archive(self.container, path, chunk_size=1 << 20)
         except docker.errors.NotFound:
-            return None
-        buffer = io.BytesIO()
-        for chunk in stream:
-            buffer.write(chunk)
-            if buffer.tell() > limit:
-                raise MobylabError(
-                    f"{path} in the sandbox is over {limit >> 20} MiB",
-                    "Remove what is not part of the lab from it.",
-                )
-        buffer.seek(0)
-        return tarfile.open(fileobj=buffer, mode="r")
+            yield None
+            return
+        with tempfile.SpooledTemporaryFile(SPOOL) as buffer:
+            for chunk in stream:
+                buffer.write(chunk)
+                if buffer.tell() > limit:
+                    raise MobylabError(
+                        f"{path} in the sandbox is over {limit >> 20} MiB",
+                        "Remove what is not part of the lab from it.",
+                    )
+            buffer.seek(0)
+            with tarfile.open(fileobj=buffer, mode="r") as tar:
+                yield tar
 
     def read_text(self, path: str) -> str:
         """A small file of the sandbox ('' when it is missing)."""
-        tar = self.get(path, MAX_PULL)
-        if tar is None:
-            return ""
-        with tar:
-            member = tar.getmembers()[0] if tar.getmembers() else None
-            handle = tar.extractfile(member) if member is not None else None
+        with self.get(path, MAX_PULL) as tar:
+            members = tar.getmembers() if tar is not None else []
+            handle = tar.extractfile(members[0]) if tar is not None and members else None
             return handle.read().decode(errors="replace") if handle is not None else ""
 
     def make_folders(self, *paths: str) -> None:
@@ -181,17 +187,18 @@ class SeatFiles:
 
     def take_workdir(self) -> Snapshot:
         """The sandbox's work folder becomes the server's copy; its snapshot."""
-        tar = self.get(str(self.workdir), MAX_PULL)
         fresh = self.workdir.with_name(f".{self.workdir.name}.taken")
         shutil.rmtree(fresh, ignore_errors=True)
         fresh.mkdir()
-        if tar is not None:
-            with tar:
+        with self.get(str(self.workdir), MAX_PULL) as tar:
+            if tar is not None:
                 for member, below in _members(tar, self.workdir.name):
                     member.name = below
+                    if member.islnk():
+                        member.linkname = _below(member.linkname, self.workdir.name) or ""
                     try:
                         tar.extract(member, fresh, filter="data")
-                    except (tarfile.FilterError, OSError):
+                    except (tarfile.FilterError, OSError, KeyError):
                         continue  # a link out of the folder, a device: not the lab's
         shutil.rmtree(self.workdir)
         fresh.rename(self.workdir)
@@ -213,16 +220,13 @@ class SeatFiles:
 
     def requests(self) -> dict[str, str]:
         """The `lab` requests waiting in the sandbox, by id."""
-        tar = self.get(IPC_DIR, MAX_PULL)
         found: dict[str, str] = {}
-        if tar is None:
-            return found
-        with tar:
+        with self.get(IPC_DIR, MAX_REQUESTS) as tar:
+            if tar is None:
+                return found
             for member, below in _members(tar, PurePosixPath(IPC_DIR).name):
-                if not (member.isfile() and below.endswith(REQUEST)) or "/" in below:
-                    continue
-                handle = tar.extractfile(member)
-                if handle is not None:
+                handle = tar.extractfile(member) if member.isfile() else None
+                if handle is not None and below.endswith(REQUEST) and "/" not in below:
                     text = handle.read(MAX_REQUEST).decode(errors="replace")
                     found[below.removesuffix(REQUEST)] = text
         return found

@@ -247,6 +247,10 @@ class HostLink:
         elif name in self.forwards:
             self.tunnel.cancel(name, self.forwards.pop(name))
 
+    def connected(self) -> bool:
+        """Whether the way to the host is there (always, for this machine's engine)."""
+        return self.tunnel is None or not self.tunnel.problem()
+
     def problem(self) -> str:
         """Why the host's engine cannot be reached ('' while it answers)."""
         if self.tunnel is not None:

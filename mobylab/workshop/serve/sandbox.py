@@ -2,12 +2,15 @@
 
 Each sandbox is mobylab's dind image running Debian's dockerd, with its own
 bridge network (no inter-container traffic), its own volume for the inner
-/var/lib/docker, and pids, memory and CPU limits. It sees only its own folders:
-the daemon's socket folder, the run's work folder (at the same path as on the
-server, so `lab` and the shell agree on file names), the shell's folder
-(read-only) and the `lab` command's request folder. The engine's own socket is
-never mounted. Everything carries mobylab's labels with the server's key and
-process id, so a later server reaps what a killed one left.
+/var/lib/docker, and pids, memory and CPU limits. The engine is this machine's
+or a workshop host's (links): the same calls make, reach and remove both. The
+only folder mounted is the daemon's socket folder, on the engine's own host (the
+server reaches the socket through the link); the run's work folder (at the same
+path as on the server, so `lab` and the shell agree on file names), the shell's
+folder and the `lab` command's request folder are copied in and out through the
+engine (files). The engine's own socket is never mounted. Everything carries
+mobylab's labels with the server's key and process id, so a later server reaps
+what a killed one left.
 """
 
 from __future__ import annotations
@@ -40,24 +43,27 @@ from ...dev.devimage import has_dev_image
 from ...dev.environment import target_for_build
 from ...dev.plan import SourceRoute
 from ...dev.resources import api_message, dind_argv, dind_script
+from ...dev.seed import seed_images
 from ...engine import Engine, probe
 from ...errors import DevEnvError, EngineError, UsageError
 from ...images.build import build_image, image_exists
 from ...images.recipes import DEFAULT_PATH, recipe_named
+from ...lab.bases import prepare_bases
 from ...lab.engine_choice import engine_label
-from ...lab.execute import seed_bases
+from ...lab.execute import base_refs, seed_bases
 from ...lab.model import Lab
 from ...lab.practice import shell
 from ...lab.practice.start import OpenedPractice, PracticeOptions, open_practice
-from ...lab.setup import RunOptions, new_run_id, prepare
+from ...lab.setup import RunOptions, lab_bases, new_run_id, prepare
 from ...session import Session
-from .bridge import IPC_DIR, lab_script
+from .bridge import lab_script
+from .files import IPC_DIR, PRACTICE_DIR, SeatFiles
+from .links import HostLink
 from .seats import Seat, SeatLimits
 
 COMPONENT = "serve"
 SERVER_LABEL = "org.mobylab.serve"
 PID_LABEL = "org.mobylab.serve-pid"
-PRACTICE_DIR = "/mobylab/practice"
 READY_SECONDS = 90.0
 
 
@@ -79,12 +85,14 @@ class SandboxNames:
         return self.run_root / f"serve-{self.server}-{self.seat}"
 
     @property
-    def log_dir(self) -> Path:
-        return self.seat_root / "log"
+    def socket_name(self) -> str:
+        """The daemon's socket as the server reaches it through the link."""
+        return f"seat-{self.seat}.sock"
 
     @property
-    def ipc_dir(self) -> Path:
-        return self.seat_root / "ipc"
+    def log(self) -> Path:
+        """The server's copy of the daemon's log, taken when it fails to start."""
+        return self.seat_root / "dockerd.log"
 
     def labels(self) -> dict[str, str]:
         return labels.labels(
@@ -97,11 +105,11 @@ def run_root() -> Path:
     return host_run_root(os.geteuid(), os.environ.get("XDG_RUNTIME_DIR"))
 
 
-def sandbox_names(session: Session, server: str, seat: int) -> SandboxNames:
+def sandbox_names(session: Session, server: str, seat: int, link: HostLink) -> SandboxNames:
     return SandboxNames(
         server=server,
         seat=seat,
-        run_root=run_root(),
+        run_root=link.run_root,
         seat_root=session.workspace.root / "serve" / server / f"seat-{seat}",
     )
 
@@ -111,8 +119,10 @@ class Sandbox:
     """A running sandbox: its names, its daemon, and the practice run its shell opens."""
 
     names: SandboxNames
+    link: HostLink
     engine: Engine
     practice: OpenedPractice
+    files: SeatFiles
     path: str
 
     @property
@@ -190,66 +200,76 @@ def sandbox_engine(session: Session, host: Engine, choice: str) -> SandboxEngine
     )
 
 
+def stock_host(session: Session, local: Engine, link: HostLink, lab: Lab, image: str) -> None:
+    """Copy what the sandboxes on a workshop host need from this machine's engine (the
+    sandbox image, the lab's base images) when the host's engine lacks them: saved here
+    and loaded there, streamed through the link. This machine's engine has them already."""
+    if not link.remote:
+        return
+    bases = lab_bases(session, lab)
+    if bases.offline:
+        prepare_bases(local, session.workspace, session.settings, lab.images)
+    seed_images(local, link.engine, [image, *base_refs(lab, bases)])
+
+
 def open_sandbox(
     session: Session,
-    host: Engine,
+    link: HostLink,
     inner_engine: SandboxEngine,
     lab: Lab,
     seat: Seat,
     server: str,
     limits: SeatLimits,
 ) -> Sandbox:
-    """Create the seat's sandbox, start its daemon, seed the lab's base images and set
-    up its practice run; a failure removes what was made."""
-    names = sandbox_names(session, server, seat.number)
+    """Create the seat's sandbox on the link's engine, start its daemon, seed the lab's
+    base images and set up its practice run; a failure removes what was made."""
+    host = link.engine
+    names = sandbox_names(session, server, seat.number, link)
     run_id = new_run_id()
     setup = prepare(session, lab, RunOptions(engine=inner_engine.choice), run_id=run_id)
-    for folder in (
-        names.run_dir,
-        names.log_dir,
-        names.ipc_dir,
-        setup.runs_dir,
-        setup.report_dir / "practice" / "bin",
-    ):
+    practice = setup.report_dir / "practice"
+    for folder in (names.seat_root, setup.runs_dir, practice / "bin"):
         folder.mkdir(parents=True, exist_ok=True)
-    binds = {
-        str(names.run_dir): {"bind": RUN_DIR, "mode": "rw"},
-        str(names.log_dir): {"bind": LOG_DIR, "mode": "rw"},
-        str(names.ipc_dir): {"bind": IPC_DIR, "mode": "rw"},
-        str(dind_script()): {"bind": DIND_SCRIPT, "mode": "ro"},
-        str(setup.runs_dir): {"bind": str(setup.runs_dir), "mode": "rw"},
-        str(setup.report_dir / "practice"): {"bind": PRACTICE_DIR, "mode": "ro"},
-    }
+    files = SeatFiles(host, names.container, setup.workdir(inner_engine.name), practice)
+    binds = {str(names.run_dir): {"bind": RUN_DIR, "mode": "rw"}}
     if inner_engine.bundles is not None:
         bundles, target = inner_engine.bundles
         binds[bundles] = {"bind": target, "mode": "ro"}
-    url = f"unix://{names.run_dir}/docker.sock"
-    engine = Engine(url, kind="dev", name=inner_engine.name)
     security = probe(host, session.workspace).dind_security
     try:
         for driver in (DEFAULT_STORAGE_DRIVER, FALLBACK_STORAGE_DRIVER):
-            _create(host, names, inner_engine, binds, security, limits, driver)
+            _create(host, names, inner_engine, binds, security, limits, driver, link, files)
+            socket = link.reach(names.socket_name, names.run_dir / "docker.sock")
+            engine = Engine(f"unix://{socket}", kind="dev", name=inner_engine.name)
             try:
-                engine.wait_ready(
-                    READY_SECONDS,
-                    alive=lambda: _running(host, names),
-                    log=names.log_dir / "dockerd.log",
-                )
+                engine.wait_ready(READY_SECONDS, alive=lambda: _running(host, names), log=names.log)
                 break
             except EngineError:
-                log = names.log_dir / "dockerd.log"
-                text = log.read_text(errors="replace") if log.exists() else ""
+                text = _keep_log(host, names)
                 if driver == FALLBACK_STORAGE_DRIVER or not storage_driver_refused(text):
                     raise
-                remove_sandbox(host, names)
+                remove_sandbox(link, names)
         seed_bases(session, setup, host, engine)
         options = PracticeOptions(engine=inner_engine.choice)
         opened = open_practice(session, lab, options, run_id=run_id, engine=engine)
         write_shell_files(opened, docker_cli(host, names, inner_engine.path))
+        files.give_workdir()
+        files.give_practice()
     except BaseException:
-        remove_sandbox(host, names)
+        remove_sandbox(link, names)
         raise
-    return Sandbox(names, engine, opened, inner_engine.path)
+    return Sandbox(names, link, engine, opened, files, inner_engine.path)
+
+
+def files_of(host: Engine, names: SandboxNames) -> SeatFiles:
+    return SeatFiles(host, names.container, names.seat_root, names.seat_root)
+
+
+def _keep_log(host: Engine, names: SandboxNames) -> str:
+    """The daemon's log, from the sandbox into the server's copy (named in the error)."""
+    text = files_of(host, names).read_text(f"{LOG_DIR}/dockerd.log")
+    names.log.write_text(text)
+    return text
 
 
 def docker_cli(host: Engine, names: SandboxNames, path: str) -> str:
@@ -287,7 +307,12 @@ def _create(
     security: Any,
     limits: SeatLimits,
     storage_driver: str,
+    link: HostLink,
+    files: SeatFiles,
 ) -> None:
+    """The sandbox's network, volumes and container, its entry script and folders
+    copied in, started. Its run's folder is a volume of its own (at the server's path):
+    files copied into a tmpfs would not show."""
     client = host.client()
     try:
         api = client.api
@@ -298,12 +323,13 @@ def _create(
             labels=names.labels(),
             options={"com.docker.network.bridge.enable_icc": "false"},
         )
-        client.volumes.create(f"{names.container}-data", labels=names.labels())
+        mounts = []
+        for volume, target in (("data", INNER_DATA_ROOT), ("work", str(files.workdir.parent))):
+            client.volumes.create(f"{names.container}-{volume}", labels=names.labels())
+            mounts.append(docker.types.Mount(target, f"{names.container}-{volume}", type="volume"))
         options: dict[str, Any] = {
             "binds": binds,
-            "mounts": [
-                docker.types.Mount(INNER_DATA_ROOT, f"{names.container}-data", type="volume")
-            ],
+            "mounts": mounts,
             "init": True,
             "network_mode": network,
             "mem_limit": limits.memory,
@@ -313,7 +339,7 @@ def _create(
         }
         api.create_container(
             inner_engine.image,
-            command=dockerd_args(storage_driver, False),
+            command=dockerd_args(storage_driver, False, link.socket_group),
             entrypoint=dind_argv("init"),
             name=names.container,
             hostname=f"seat-{names.seat}",
@@ -327,6 +353,8 @@ def _create(
             host_config=security.host_config(api, **options),
             detach=True,
         )
+        files.make_folders(LOG_DIR, IPC_DIR)
+        files.install(dind_script(), DIND_SCRIPT)
         api.start(names.container)
     except docker.errors.APIError as exc:
         message = api_message(exc)
@@ -345,27 +373,31 @@ def _running(host: Engine, names: SandboxNames) -> bool:
         client.close()
 
 
-def remove_sandbox(host: Engine, names: SandboxNames) -> None:
-    """The seat's container, network and volume, whatever state they are in."""
+def remove_sandbox(link: HostLink, names: SandboxNames) -> None:
+    """The seat's container, network and volumes, whatever state they are in, and the
+    way to its daemon's socket."""
     _remove_labelled(
-        host, {"label": [f"{SERVER_LABEL}={names.server}", f"org.mobylab.seat={names.seat}"]}
+        link.engine,
+        {"label": [f"{SERVER_LABEL}={names.server}", f"org.mobylab.seat={names.seat}"]},
     )
-    shutil.rmtree(names.run_dir, ignore_errors=True)
+    link.release(names.socket_name, names.run_dir)
 
 
-def remove_server(host: Engine, server: str, run_root: Path) -> int:
-    """Everything a server made on the engine, and its socket folders; how many
-    containers went."""
-    removed = _remove_labelled(host, {"label": [f"{SERVER_LABEL}={server}"]})
-    for folder in run_root.glob(f"serve-{server}-*"):
-        shutil.rmtree(folder, ignore_errors=True)
+def remove_server(link: HostLink, server: str) -> int:
+    """Everything a server made on the link's engine, and its socket folders there when
+    that is this machine; how many containers went."""
+    removed = _remove_labelled(link.engine, {"label": [f"{SERVER_LABEL}={server}"]})
+    if not link.remote:
+        for folder in link.run_root.glob(f"serve-{server}-*"):
+            shutil.rmtree(folder, ignore_errors=True)
     return removed
 
 
-def reap_orphans(host: Engine, run_root: Path) -> int:
-    """What servers no longer running left (found by label, their process gone)."""
-    orphans = {server for server, pid in _servers(host) if not process.pid_alive(pid)}
-    return sum(remove_server(host, server, run_root) for server in orphans)
+def reap_orphans(link: HostLink) -> int:
+    """What servers of this machine no longer running left on the link's engine (found
+    by label, their process gone)."""
+    orphans = {server for server, pid in _servers(link.engine) if not process.pid_alive(pid)}
+    return sum(remove_server(link, server) for server in orphans)
 
 
 def _servers(host: Engine) -> Iterator[tuple[str, int]]:

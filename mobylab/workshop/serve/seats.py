@@ -227,3 +227,9 @@ def listen_warning(listen: str) -> str:
         f"listening on {listen}: anyone on the room's network can reach this server; "
         "each seat still needs its link or code"
     )
+
+
+def place_seats(count: int, hosts: int) -> tuple[int, ...]:
+    """Pure: the host (by index) of each seat: round-robin, so each host gets as many
+    seats as the others or one more."""
+    return tuple(number % hosts for number in range(count))

@@ -17,6 +17,7 @@ import json
 import secrets
 import signal
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,15 +28,17 @@ import requests.exceptions
 from aiohttp import WSMsgType, web
 
 from ... import ui
-from ...engine import Engine
 from ...errors import MobylabError, UsageError
 from ...lab.model import Lab
 from ...lab.practice import state as ps
 from ...lab.practice.start import leave_practice, refuse_without_texts
 from ...session import Session
 from ...workspace import read_json
+from ..hosts import HostSpec
+from ..remote import SshOptions
 from . import seats as seat_rules
 from .bridge import LabBridge
+from .links import LOCAL, HostLink, is_local, open_links
 from .sandbox import (
     Sandbox,
     SandboxEngine,
@@ -45,6 +48,7 @@ from .sandbox import (
     remove_server,
     run_root,
     sandbox_engine,
+    stock_host,
 )
 from .seats import Role, Seat, SeatLimits, SeatState, TicketBook
 from .terminal import Subscriber, Terminal
@@ -58,6 +62,12 @@ HEARTBEAT_SECONDS = 20.0
 POLL_SECONDS = 0.2
 # Sandboxes made at once: each start costs a daemon start and an image copy.
 PARALLEL_STARTS = 4
+# How often each host's link and engine are asked whether they still answer, and how
+# many answers in a row its engine may miss before its seats are down.
+HOST_CHECK_SECONDS = 5.0
+HOST_MISSES = 3
+# What a call to an engine raises when the engine, its link or the sandbox is gone.
+ENGINE_GONE = (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
 
 
 @dataclass(frozen=True)
@@ -71,6 +81,9 @@ class ServeOptions:
     idle: float = 2 * 3600.0
     limits: SeatLimits = field(default_factory=SeatLimits)
     engine: str = "host"
+    # The workshop hosts the seats are spread over (none: this machine's engine).
+    hosts: tuple[HostSpec, ...] = ()
+    trust_new_hosts: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,24 +147,28 @@ XTERM_FILES = {
 
 
 class Room:
-    """Every seat of one served lab, on one engine."""
+    """Every seat of one served lab, each on the engine of the host it is placed on."""
 
     def __init__(
         self,
         session: Session,
-        host: Engine,
+        hosts: list[HostLink],
         inner_engine: SandboxEngine,
         lab: Lab,
         options: ServeOptions,
         key: str,
     ) -> None:
         self.session = session
-        self.host = host
+        self.hosts = hosts
         self.inner_engine = inner_engine
         self.lab = lab
         self.options = options
         self.key = key
         self.seats = {s.number: SeatRoom(s) for s in seat_rules.new_seats(options.seats)}
+        places = seat_rules.place_seats(options.seats, len(hosts))
+        self.placement = {
+            number: hosts[place] for number, place in zip(self.seats, places, strict=True)
+        }
         self.board_token = secrets.token_urlsafe(24)
         # One code for the whole room: whoever types it gets a seat nobody has taken.
         self.room_code = seat_rules.short_code()
@@ -186,7 +203,7 @@ class Room:
             sandbox = await asyncio.to_thread(
                 open_sandbox,
                 self.session,
-                self.host,
+                self.placement[room.seat.number],
                 self.inner_engine,
                 self.lab,
                 room.seat,
@@ -199,14 +216,14 @@ class Room:
             return
         room.sandbox = sandbox
         room.terminal = Terminal(
-            self.host,
+            sandbox.link.engine,
             sandbox.container,
             sandbox.shell_argv(),
             sandbox.shell_environment(),
             str(sandbox.practice.workdir),
         )
         room.bridge = LabBridge(
-            sandbox.names.ipc_dir, sandbox.practice.state_path, sandbox.engine.cli_env()
+            sandbox.files, sandbox.practice.state_path, sandbox.engine.cli_env()
         )
         room.tasks += [
             asyncio.create_task(self._keep_shell(room)),
@@ -218,11 +235,18 @@ class Room:
 
     async def _keep_shell(self, room: SeatRoom) -> None:
         """The seat's shell for as long as its sandbox answers; then the seat is down, on
-        the board and in its page (the page's socket closes, and reopening it says so)."""
+        the board and in its page (the page's socket closes, and reopening it says so):
+        all the seats of its host when that host no longer answers."""
         assert room.terminal is not None
         try:
             await room.terminal.run()
-        except (docker.errors.DockerException, requests.exceptions.RequestException, OSError):
+        except ENGINE_GONE:
+            link = self.placement[room.seat.number]
+            problem = await asyncio.to_thread(link.problem)
+            if problem:
+                if not link.dropped:
+                    self._drop(link, problem)
+                return
             room.state = SeatState.DOWN
             room.message = "its sandbox stopped; the other seats go on"
             ui.warn(f"{room.seat.name}: {room.message}")
@@ -232,8 +256,14 @@ class Room:
         """Answer the seat's `lab` requests, one at a time, in a thread each."""
         assert room.bridge is not None and room.terminal is not None
         while room.state == SeatState.READY:
-            for request in room.bridge.pending():
-                await asyncio.to_thread(room.bridge.answer, request, room.terminal.size[0])
+            try:
+                for key, text in await asyncio.to_thread(room.bridge.pending):
+                    await asyncio.to_thread(room.bridge.answer, key, text, room.terminal.size[0])
+            except ENGINE_GONE:
+                pass  # the sandbox or its host is going: _keep_shell or watch_hosts says so
+            except MobylabError as exc:
+                ui.warn(f"{room.seat.name}: its `lab` requests cannot be read: {exc.one_line()}")
+                await asyncio.sleep(30.0)
             await asyncio.sleep(POLL_SECONDS)
 
     @staticmethod
@@ -250,7 +280,7 @@ class Room:
         room.state, room.message = SeatState.ENDED, why
         self._let_go(room)
         if room.sandbox is not None:
-            await asyncio.to_thread(remove_sandbox, self.host, room.sandbox.names)
+            await asyncio.to_thread(remove_sandbox, room.sandbox.link, room.sandbox.names)
 
     async def cull_idle(self) -> None:
         """End the seats nobody used for `idle` seconds."""
@@ -264,12 +294,48 @@ class Room:
                     ui.info(f"{room.seat.name}: idle, its sandbox removed")
                     await self.end_seat(room, "ended after being idle")
 
+    async def watch_hosts(self) -> None:
+        """A host whose link or engine stops answering takes its seats down, on the board
+        and in their pages; the seats on the other hosts go on."""
+        misses = dict.fromkeys(range(len(self.hosts)), 0)
+        while not self.stopping.is_set():
+            await asyncio.sleep(HOST_CHECK_SECONDS)
+            for place, link in enumerate(self.hosts):
+                if link.dropped:
+                    continue
+                problem = await asyncio.to_thread(link.problem)
+                misses[place] = misses[place] + 1 if problem else 0
+                # A busy engine may miss one answer; a closed connection is gone at once.
+                gone = misses[place] >= HOST_MISSES or not link.connected()
+                if problem and gone and not self.stopping.is_set():
+                    self._drop(link, problem)
+
+    def _drop(self, link: HostLink, problem: str) -> None:
+        link.dropped = problem
+        rooms = [r for n, r in self.seats.items() if self.placement[n] is link]
+        for room in rooms:
+            if room.state != SeatState.ENDED:
+                room.state = SeatState.DOWN
+                room.message = f"its host {link.label} dropped; the other seats go on"
+                self._let_go(room)
+        names = ", ".join(room.seat.name for room in rooms)
+        ui.warn(f"host {link.label} dropped ({problem}): {names} down; the other seats go on")
+
     async def close(self) -> None:
         for room in self.seats.values():
             self._let_go(room)
             if room.attendee is not None:
                 await room.attendee.close()
-        await asyncio.to_thread(remove_server, self.host, self.key, run_root())
+        for link in self.hosts:
+            if link.dropped:
+                ui.warn(
+                    f"{link.label} dropped: its sandboxes stay there until a later "
+                    "workshop.serve on that host reaps them"
+                )
+            else:
+                with contextlib.suppress(MobylabError, *ENGINE_GONE):
+                    await asyncio.to_thread(remove_server, link, self.key)
+            link.close()
 
     # -- HTTP -----------------------------------------------------------------------
     def app(self) -> web.Application:
@@ -361,6 +427,7 @@ class Room:
                         "name": room.seat.name,
                         "state": room.state,
                         "message": room.message,
+                        "host": self.placement[room.seat.number].label,
                         "attached": room.attendee is not None,
                         **room.progress(),
                     }
@@ -497,13 +564,16 @@ async def serve_room(room: Room, on_ready: Callable[[ServeLinks], None]) -> None
                 f"cannot listen on {room.options.listen}:{room.options.port}: {exc.strerror}",
                 "Pick another port with --port.",
             ) from None
-        await asyncio.to_thread(reap_orphans, room.host, run_root())
+        for link in room.hosts:
+            await asyncio.to_thread(reap_orphans, link)
         on_ready(room.links(base_url(room.options)))
         starting = asyncio.create_task(room.start_seats())
         culling = asyncio.create_task(room.cull_idle())
+        watching = asyncio.create_task(room.watch_hosts())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(room.stopping.wait(), room.options.expire)
         culling.cancel()
+        watching.cancel()
         # Sandboxes being made finish first, so removing by label finds them all.
         with contextlib.suppress(MobylabError):
             await starting
@@ -523,25 +593,48 @@ def base_url(options: ServeOptions) -> str:
 def serve(
     session: Session, lab: Lab, options: ServeOptions, on_ready: Callable[[ServeLinks], None]
 ) -> None:
-    """workshop.serve: a sandbox per seat for `lab`, served until stopped or expired."""
+    """workshop.serve: a sandbox per seat for `lab`, on this machine's engine or spread
+    over the workshop hosts, served until stopped or expired."""
     refuse_without_texts(lab)
-    host = session.engine(start=True)
-    client = host.client()
+    specs = list(options.hosts) or [HostSpec(LOCAL)]
+    if options.engine != "host" and not all(is_local(spec) for spec in specs):
+        raise UsageError(
+            f"--engine {options.engine} serves on this machine only: a dev build's "
+            "bundles are not on the workshop hosts",
+            "Use --engine host with --hosts, or serve the dev build without --hosts.",
+        )
+    if options.seats < 1:
+        raise UsageError("--seats must be at least 1", "Give the number of attendees.")
+    local = session.engine(start=True)
+    inner_engine = sandbox_engine(session, local, options.engine)
+    key = secrets.token_hex(4)
+    ssh = SshOptions.from_settings(session.settings, trust_new_hosts=options.trust_new_hosts)
+    logs = session.workspace.root / "serve" / key
+    hosts = open_links(specs, ssh, local, run_root(), key, logs)
     try:
-        memory = int(client.info().get("MemTotal") or 0)
-    finally:
-        client.close()
-    problem = seat_rules.capacity_problem(options.seats, options.limits, memory, pid_max())
-    if problem:
-        raise UsageError(f"the engine cannot hold the seats: {problem}", "Use fewer --seats.")
-    inner_engine = sandbox_engine(session, host, options.engine)
-    room = Room(session, host, inner_engine, lab, options, secrets.token_hex(4))
+        refuse_overfull(hosts, options)
+        for link in hosts:
+            stock_host(session, local, link, lab, inner_engine.image)
+        room = Room(session, hosts, inner_engine, lab, options, key)
+    except BaseException:
+        for link in hosts:
+            link.close()
+        raise
     asyncio.run(serve_room(room, on_ready))
 
 
-def pid_max() -> int | None:
-    """The kernel's process limit, when the engine runs on this machine."""
-    try:
-        return int(Path("/proc/sys/kernel/pid_max").read_text())
-    except (OSError, ValueError):
-        return None
+def refuse_overfull(hosts: list[HostLink], options: ServeOptions) -> None:
+    """Each host's engine must hold the seats placed on it (memory and processes)."""
+    counts = Counter(seat_rules.place_seats(options.seats, len(hosts)))
+    for place, link in enumerate(hosts):
+        if not counts[place]:
+            continue
+        client = link.engine.client()
+        try:
+            memory = int(client.info().get("MemTotal") or 0)
+        finally:
+            client.close()
+        problem = seat_rules.capacity_problem(counts[place], options.limits, memory, link.pid_max)
+        if problem:
+            whose = "the engine" if link.label == LOCAL else f"the engine of {link.label}"
+            raise UsageError(f"{whose} cannot hold the seats: {problem}", "Use fewer --seats.")

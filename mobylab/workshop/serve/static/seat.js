@@ -9,6 +9,8 @@
   let token = location.hash.slice(1) || sessionStorage.getItem("mobylab-seat") || "";
   if (location.hash) history.replaceState(null, "", location.pathname);
 
+  let over = false;
+
   function say(text, down) {
     statusLine.textContent = text;
     statusLine.className = down ? "down" : "";
@@ -40,7 +42,12 @@
   function onMessage(message) {
     if (message.type === "seat") {
       if (message.state === "starting") { say("your sandbox is starting…"); return; }
-      if (message.state !== "ready") { say(`this seat is ${message.state}. ${message.message || ""}`, true); return; }
+      if (message.state !== "ready") {
+        // A seat that is down or ended stays so: the page says why and stops asking.
+        over = true;
+        say(`this seat is ${message.state}. ${message.message || ""}`, true);
+        return;
+      }
       lab = message.lab;
       document.getElementById("lab-title").textContent = lab.title;
       say(`seat ${message.seat}: connected`);
@@ -67,6 +74,7 @@
       open: () => view.term.focus(),
       close: (event) => {
         detach();
+        if (over) return;
         say(`disconnected${event.reason ? ` (${event.reason})` : ""}: reconnecting…`, true);
         setTimeout(connect, 2000);
       },

@@ -46,7 +46,8 @@ def output_line(text: str, style: str = "dim") -> None:
 
 
 def info(message: str) -> None:
-    err.print(message)
+    # Messages carry the engine's own words, whose brackets are not markup.
+    err.print(message, markup=False)
 
 
 def step(message: str) -> None:

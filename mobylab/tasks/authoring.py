@@ -30,6 +30,8 @@ from .dev.console import command_after_dashes
 @friendly_errors
 def verify(c, lab=None, engine=None, json_=False):
     """Run each lab's reference solution on each engine: `invoke lab.verify [-- LAB...]`."""
+    from rich.markup import escape
+
     from ..lab.verify import failure, matrix_table_rows, verify
 
     session = Session.from_context(c)
@@ -41,7 +43,9 @@ def verify(c, lab=None, engine=None, json_=False):
         print(json.dumps(matrix.to_dict(), indent=2))
     else:
         columns, rows = matrix_table_rows(matrix)
-        ui.out.print(ui.table(columns, rows, title="lab.verify"))
+        # A cell's reason is the engine's words: "[/bin/sh -c ...]" is no markup.
+        shown = [[escape(cell) for cell in row] for row in rows]
+        ui.out.print(ui.table(columns, shown, title="lab.verify"))
         for verified in matrix.labs:
             ui.info(f"{verified.lab}: {verified.report}")
     error = failure(matrix)

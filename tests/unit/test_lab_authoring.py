@@ -14,7 +14,14 @@ from mobylab.errors import LabError, UsageError
 from mobylab.lab.authoring import field_line, lint_lab, new_lab
 from mobylab.lab.model import Lab, Step, load_lab
 from mobylab.lab.records import CheckResult, EngineRecord, Report, Status, StepRecord
-from mobylab.lab.verify import VerifyMatrix, cell_of, failure, matrix_table_rows, verified_lab
+from mobylab.lab.verify import (
+    VerifyMatrix,
+    VerifyPresenter,
+    cell_of,
+    failure,
+    matrix_table_rows,
+    verified_lab,
+)
 from tests.fixtures.cli import run_task
 
 BROKEN = """\
@@ -192,3 +199,12 @@ def test_the_matrix_is_read_from_the_reports() -> None:
     empty = Report(lab="x", title="X", run_id="r2", status=Status.PASSED, engines=())
     passed = VerifyMatrix((verified_lab(lab, empty),))
     assert failure(passed) is None
+
+
+def test_a_reason_in_the_engines_words_is_printed_as_it_is(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # BuildKit names the failing command in brackets, which rich took for a closing tag.
+    reason = "executor failed running [/bin/sh -c go get -d -v golang.org/x/net/html]: exit code: 2"
+    VerifyPresenter("multistage").verdict(StepRecord(1, "dev", "a", Status.FAILED, reason))
+    assert f"multistage step 1 on dev: FAILED: {reason}" in capsys.readouterr().err

@@ -10,7 +10,13 @@ from .. import ui
 from ..lab import catalog
 from ..session import Session
 from ..workshop.hosts import resolve_inventory
-from ..workshop.serve.seats import LOOPBACK, listen_warning, parse_duration
+from ..workshop.serve.seats import (
+    LOOPBACK,
+    SeatLimits,
+    listen_warning,
+    parse_duration,
+    parse_size,
+)
 from .base import friendly_errors
 
 if TYPE_CHECKING:
@@ -39,6 +45,7 @@ def _announce(links: ServeLinks) -> None:
         "listen": f"the address to listen on (default {LOOPBACK}: this machine only)",
         "expire": "stop and remove everything after this long (default 8h)",
         "idle": "remove a seat's sandbox after this long unused (default 2h)",
+        "disk": "remove a seat's sandbox when it writes more than this to disk (default 5G)",
         "hosts": "spread the seats over these workshop hosts ([user@]host[:port], comma-"
         "separated; `local` is this machine's engine), each reached over SSH",
         "hosts-file": "the workshop hosts from a file, one per line (# comments)",
@@ -55,13 +62,12 @@ def serve(
     listen=LOOPBACK,
     expire="8h",
     idle="2h",
+    disk="5G",
     hosts=None,
     hosts_file=None,
     trust_new_hosts=False,
 ):
     """Serve LAB to attendees' browsers: a sandbox and a terminal in the page per seat."""
-    # The server's libraries (aiohttp, the engine's SDK) load when a task needs them.
-
     # The server's libraries (aiohttp, the engine's SDK) load when the task runs.
     from ..workshop.serve.server import ServeOptions
     from ..workshop.serve.server import serve as serve_lab
@@ -75,6 +81,7 @@ def serve(
         expire=parse_duration(str(expire)),
         idle=parse_duration(str(idle)),
         engine=engine,
+        limits=SeatLimits(disk=parse_size(str(disk))),
         hosts=tuple(resolve_inventory(hosts, hosts_file, ())) if hosts or hosts_file else (),
         trust_new_hosts=bool(trust_new_hosts),
     )

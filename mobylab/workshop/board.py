@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from html import escape
+from pathlib import Path
 from typing import Any
 
 from ..errors import LabError, WorkshopError
@@ -31,11 +32,12 @@ from ..lab.html import render_html
 from ..lab.practice import state as ps
 from ..lab.records import PracticeStep, Report
 from .driver import Workshop
-from .hosts import HostSpec, host_count
+from .hosts import HostSpec
 from .labrun import StatusReader, latest_run_dir, parse_document
 from .layout import RemoteLayout
 from .pool import FAIL, OK, REFUSED, TIMEOUT, UNREACHABLE, HostJob, HostOutcome
 from .remote import RemoteHost
+from .serve.record import rows_text, running_rooms, seat_outcomes
 
 HOST = "127.0.0.1"
 DOWN_STATES = (UNREACHABLE, REFUSED, TIMEOUT)
@@ -125,7 +127,8 @@ def merge_poll(
         if down:
             since = (old.down_since if old else None) or now
             seen = old.seen if old else None
-            data = old.data if old else {}
+            # A down seat of a served room still says where it was; a host says nothing.
+            data = old.data if old else outcome.data
         else:
             since, seen, data = None, now, outcome.data
         hosts.append(
@@ -192,12 +195,14 @@ def _host_row(host: BoardHost, columns: list[tuple[int, str]]) -> str:
     current = practice.get("step") if practice.get("state") != ps.Activity.FINISHED else None
     cells = "".join(_cell(by_index.get(n), n == current) for n, _ in columns)
     on_step = ps.duration_text(practice["on_step"]) if "on_step" in practice else ""
+    # A served seat's live view: its room's own board (read-only terminals).
+    view = f' <a href="{escape(str(data["view"]))}">live view</a>' if data.get("view") else ""
     return (
         f'<tr class="{" ".join(classes)}" data-host="{escape(host.label)}">'
         f'<th><span class="badge {escape(badge.lower())}">{escape(badge)}</span> '
         f'{escape(host.label)}<div class="where">{escape(where)}</div></th>'
         f'<td>{escape(host.lab)}</td><td class="num">{escape(on_step)}</td>{cells}'
-        f'<td><a href="hosts/{host.number}/report">report</a></td></tr>'
+        f'<td><a href="hosts/{host.number}/report">report</a>{view}</td></tr>'
     )
 
 
@@ -231,7 +236,7 @@ def render_board(snapshot: BoardSnapshot) -> str:
     alert = f'<p id="error">{escape(snapshot.error)}</p>' if snapshot.error else ""
     tables = "".join(_lab_table(lab, group) for lab, group in by_lab(hosts))
     return alert + (
-        f'<p id="summary">{host_count(len(hosts))}: {escape(summary)} · updated '
+        f'<p id="summary">{rows_text([h.data for h in hosts])}: {escape(summary)} · updated '
         f'<span id="updated">{clock(snapshot.generated)}</span> (poll {snapshot.polls})</p>'
         f"{tables}"
     )
@@ -294,6 +299,17 @@ def message_page(title: str, text: str) -> str:
     )
 
 
+def parse_report(text: str | None) -> tuple[Report | None, str]:
+    """Pure: a lab report from report.json's text (None: no file), or None and why."""
+    data, problem = parse_document(text)
+    if data is None:
+        return None, f"report.json {problem or 'is missing'}"
+    try:
+        return Report.from_dict(data), ""
+    except (KeyError, TypeError, ValueError, LabError) as exc:
+        return None, f"report.json is no lab report ({exc})"
+
+
 class ReportReader:
     """A one-host body: the newest run's report.json, or why there is none."""
 
@@ -302,13 +318,9 @@ class ReportReader:
         run_dir = latest_run_dir(remote, layout)
         if run_dir is None:
             return HostOutcome(job.label, FAIL, "read", "no lab run yet")
-        data, problem = parse_document(remote.read_text(f"{run_dir}/report.json"))
-        if data is None:
-            return HostOutcome(job.label, FAIL, "read", f"report.json {problem or 'is missing'}")
-        try:
-            report = Report.from_dict(data)
-        except (KeyError, TypeError, ValueError, LabError) as exc:
-            return HostOutcome(job.label, FAIL, "read", f"report.json is no lab report ({exc})")
+        report, problem = parse_report(remote.read_text(f"{run_dir}/report.json"))
+        if report is None:
+            return HostOutcome(job.label, FAIL, "read", problem)
         return HostOutcome(job.label, OK, "read", "", data={"report": report})
 
 
@@ -341,7 +353,13 @@ class BoardServer:
             return self._snapshot
 
     def poll(self) -> None:
-        outcomes = self.workshop.run("board", self.specs, self.reader, quiet=True, stop=self._stop)
+        outcomes = (
+            self.workshop.run("board", self.specs, self.reader, quiet=True, stop=self._stop)
+            if self.specs
+            else []
+        )
+        rooms = running_rooms(self.workshop.workspace.root)
+        outcomes += seat_outcomes(rooms, time.time(), self.reader.stuck_after)
         with self._lock:
             self._snapshot = merge_poll(self._snapshot, outcomes, time.time(), self.interval)
 
@@ -355,6 +373,9 @@ class BoardServer:
             self._stop.wait(self.interval)
 
     def report_page(self, number: int) -> str:
+        hosts = self.snapshot().hosts
+        if number >= len(self.specs) and number < len(hosts):
+            return self._seat_report(hosts[number])
         if not 0 <= number < len(self.specs):
             return message_page("No such host", f"the board has no host number {number}")
         spec = self.specs[number]
@@ -362,6 +383,15 @@ class BoardServer:
         report = outcome.data.get("report")
         if report is None:
             return message_page(f"Report of {spec.label}", f"{spec.label}: {outcome.message}")
+        return render_html(report)
+
+    @staticmethod
+    def _seat_report(seat: BoardHost) -> str:
+        """A served seat's practice report, on this machine beside its practice.json."""
+        path = Path(str(seat.data.get("run_dir") or "")) / "report.json"
+        report, problem = parse_report(path.read_text() if path.is_file() else None)
+        if report is None:
+            return message_page(f"Report of {seat.label}", f"{seat.label}: {problem}")
         return render_html(report)
 
     def start(self) -> str:

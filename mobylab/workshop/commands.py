@@ -31,6 +31,7 @@ from .layout import remote_dir_problem
 from .pool import HostOutcome
 from .provision import Provisioner
 from .remote import SshOptions
+from .serve.record import running_rooms, seat_outcomes
 from .teardown import Teardown, label_filters
 
 # The order the summary line names the states in, best first.
@@ -88,9 +89,15 @@ class HostTask:
 
 
 def open_workshop(
-    session: Session, name: str, flags: HostFlags, env: dict[str, str] | None = None
+    session: Session,
+    name: str,
+    flags: HostFlags,
+    env: dict[str, str] | None = None,
+    *,
+    hosts_needed: bool = True,
 ) -> HostTask:
-    """The workshop of `session` (whose settings hold the flags) and the hosts to run on."""
+    """The workshop of `session` (whose settings hold the flags) and the hosts to run on
+    (none named and not `hosts_needed`: none, where served rooms stand in for them)."""
     settings = session.settings
     options = WorkshopOptions(
         ssh=SshOptions(
@@ -111,6 +118,8 @@ def open_workshop(
             "Name a folder of its own, such as ~/.mobylab-workshop.",
         )
     workshop = Workshop(session.workspace, options)
+    if not (hosts_needed or flags.hosts or flags.hosts_file or settings.hosts):
+        return HostTask(name, workshop)
     specs = resolve_inventory(flags.hosts, flags.hosts_file, settings.hosts)
     if flags.only_failed:
         failed = workshop.failed_last_time(name)
@@ -236,8 +245,12 @@ def collect_reports(session: Session, flags: HostFlags) -> CollectedReports:
 
 
 def lab_status(session: Session, flags: HostFlags, stuck_after: float) -> list[HostOutcome]:
-    """workshop.status: where each host's newest lab run is."""
-    return open_workshop(session, "status", flags).run(StatusReader(stuck_after))
+    """workshop.status: where each host's newest lab run is, then each seat of the rooms
+    workshop.serve runs from this workspace (without hosts named: only those)."""
+    rooms = running_rooms(session.workspace.root)
+    task = open_workshop(session, "status", flags, hosts_needed=not rooms)
+    seats = seat_outcomes(rooms, time.time(), stuck_after)
+    return task.run(StatusReader(stuck_after)) + seats
 
 
 def port_number(value: Any) -> int:
@@ -259,9 +272,13 @@ def board_server(
     every = float(interval)
     if not every > 0:
         raise UsageError(f"--interval is {interval!r}", "Use a number of seconds more than 0.")
-    task = open_workshop(session, "board", flags)
-    if not task.specs:
-        raise UsageError("workshop.board has no hosts to show", "Give --hosts or --hosts-file.")
+    rooms = running_rooms(session.workspace.root)
+    task = open_workshop(session, "board", flags, hosts_needed=not rooms)
+    if not task.specs and not rooms:
+        raise UsageError(
+            "workshop.board has no hosts to show",
+            "Give --hosts or --hosts-file, or serve a lab with workshop.serve first.",
+        )
     return BoardServer(
         task.workshop, task.specs, port=number, interval=every, stuck_after=stuck_after
     )

@@ -13,6 +13,7 @@ from .collect import HostStep, WorkshopSummary
 from .commands import failure_line
 from .hosts import host_count
 from .pool import HostOutcome
+from .serve.record import rows_text
 
 CHECK_COLUMNS = ("host", "state", "engine", "disk", "privileged", "mobylab", "notes")
 
@@ -90,10 +91,11 @@ def status_table(outcomes: Sequence[HostOutcome]) -> Table:
 
 
 def status_line(outcomes: Sequence[HostOutcome]) -> str:
-    """'8 hosts: 5 FINISHED, 1 RUNNING, 2 STUCK' (states in alphabetical order)."""
+    """'8 hosts: 5 FINISHED, 1 RUNNING, 2 STUCK' (states in alphabetical order); a served
+    room's seats are counted as seats."""
     counts = Counter(o.data.get("progress", o.state) for o in outcomes)
     parts = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
-    return f"{host_count(len(outcomes))}: {parts}"
+    return f"{rows_text([o.data for o in outcomes])}: {parts}"
 
 
 def collect_table(summary: WorkshopSummary) -> Table:

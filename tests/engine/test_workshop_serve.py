@@ -1,12 +1,15 @@
-"""workshop.serve for real: `invoke workshop.serve hello --seats 2` on the machine's
+"""workshop.serve for real: `invoke workshop.serve hello --seats 3` on the machine's
 engine, one attendee in headless Chromium typing into the page's terminal until
 `lab check` passes, the board's row and its read-only view; the server's locks
-(a wrong token, a foreign Origin, a reused ticket, a viewer typing); two seats
-that cannot see each other; and a killed server whose sandboxes the next one reaps."""
+(a wrong token, a foreign Origin, a reused ticket, a viewer typing); seats that
+cannot see each other; a fork bomb, a full /tmp and a sandbox writing past its disk
+limit, each in one seat while the others go on; the seats in workshop.status and
+workshop.board; and a killed server whose sandboxes the next one reaps."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -14,7 +17,8 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,15 +27,19 @@ import docker
 import pytest
 
 from mobylab.engine import Engine
-from mobylab.workshop.serve.seats import MAX_MESSAGE
+from mobylab.workshop.serve.seats import DEFAULT_PIDS, MAX_MESSAGE, SeatLimits
 from tests.engine.test_devenv_helpers import bundles_today, plan_today
 from tests.fixtures.browser import Browser
 from tests.fixtures.cli import invoke_argv
+from tests.workshop.conftest import running_board
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 SERVE_LABEL = "org.mobylab.serve"
-# Two sandboxes start their daemons and get the lab's base image copied in.
-READY_SECONDS = 240.0
+# Three sandboxes start their daemons and get the lab's base image copied in.
+READY_SECONDS = 300.0
+SEATS = 3
+# The served room's disk limit per seat: small, so a test passes it quickly.
+DISK_LIMIT = "512M"
 SCREEN = (
     "(() => { const b = window.mobylabTerminal.buffer.active; const lines = [];"
     " for (let i = 0; i < b.length; i++) lines.push(b.getLine(i).translateToString(true));"
@@ -54,6 +62,7 @@ class Served:
     board: str
     room_code: str
     output: Path
+    workspace: Path
 
     @property
     def origin(self) -> str:
@@ -65,6 +74,16 @@ class Served:
 
     def token(self, seat: int) -> str:
         return self.links[seat].split("#", 1)[1]
+
+    @property
+    def key(self) -> str:
+        """The server's key (in its sandboxes' names and labels): its workspace's folder."""
+        [folder] = (self.workspace / "serve").iterdir()
+        return folder.name
+
+    def sandbox(self, seat: int) -> str:
+        """A seat's sandbox, by name: another server's on the engine are not this one's."""
+        return f"mobylab-serve-{self.key}-{seat}"
 
     def stop(self, signum: int = signal.SIGTERM, timeout: float = 120) -> int:
         if self.proc.poll() is None:
@@ -98,7 +117,7 @@ def start_server(workspace: Path, seats: int, log: Path, *flags: str) -> Served:
     room = re.search(r"the room's code (\w+)", text)
     board = re.search(r"board \(yours, keep it private\): (\S+)", text)
     assert board and room and len(links) == seats, text
-    return Served(proc, f"http://127.0.0.1:{port}", links, codes, board[1], room[1], log)
+    return Served(proc, f"http://127.0.0.1:{port}", links, codes, board[1], room[1], log, workspace)
 
 
 def seats_data(served: Served) -> list[dict]:
@@ -152,22 +171,12 @@ def inner(engine: Engine, seat_container: str, *argv: str) -> str:
     return f"{code}:{output.decode(errors='replace')}"
 
 
-def sandbox_of(engine: Engine, seat: int) -> str:
-    client = engine.client()
-    try:
-        found = client.containers.list(filters={"label": f"org.mobylab.seat={seat}"})
-    finally:
-        client.close()
-    assert found, f"no sandbox for seat {seat}"
-    return str(found[0].name)
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory, engine: Engine) -> Iterator[Served]:
     root = tmp_path_factory.mktemp("serve")
-    server = start_server(root / "ws", 2, root / "serve.log")
+    server = start_server(root / "ws", SEATS, root / "serve.log", "--disk", DISK_LIMIT)
     try:
-        wait_ready(server, 2)
+        wait_ready(server, SEATS)
         yield server
     finally:
         server.stop()
@@ -218,7 +227,7 @@ def test_an_attendee_builds_and_passes_the_step_in_the_page(
     # The page's step list follows the practice run.
     browser.wait_for("document.querySelector('#steps li.passed') !== null", 15)
     done = {s["seat"]: s.get("done") for s in seats_data(served)}
-    assert done == {1: 1, 2: 0}
+    assert done == {1: 1, 2: 0, 3: 0}
     # Reattaching (a closed tab come back) shows the same shell with its scrollback.
     navigate(browser, served.url + "/seat")
     browser.wait_for("document.getElementById('status').textContent.includes('connected')", 30)
@@ -227,7 +236,7 @@ def test_an_attendee_builds_and_passes_the_step_in_the_page(
 
 def test_the_board_shows_every_seat_and_a_read_only_view(served: Served, browser: Browser) -> None:
     navigate(browser, served.board)
-    browser.wait_for("document.querySelectorAll('#seats tbody tr').length === 2", 30)
+    browser.wait_for(f"document.querySelectorAll('#seats tbody tr').length === {SEATS}", 30)
     row = browser.wait_for(
         "document.getElementById('seat-1') && document.getElementById('seat-1').textContent", 15
     )
@@ -274,10 +283,15 @@ def test_the_server_refuses_wrong_tokens_foreign_origins_and_used_tickets(
                 assert answer.status == 401
             async with client.get(f"{served.url}/api/seats") as answer:
                 assert answer.status == 401
-            # Both seats were taken by the tests before: the room's code has none left.
-            async with client.post(f"{served.url}/api/ticket", json={"code": served.room_code},
-                                   headers={"Origin": served.origin}) as answer:  # fmt: skip
-                assert answer.status == 409
+            # Seats 1 and 2 were taken by the tests before: the room's code gives seat 3,
+            # then has none left.
+            for status in (200, 409):
+                async with client.post(f"{served.url}/api/ticket",
+                                       json={"code": served.room_code},
+                                       headers={"Origin": served.origin}) as answer:  # fmt: skip
+                    assert answer.status == status
+                    if status == 200:
+                        assert (await answer.json())["token"] == served.token(3)
             ticket = await _ticket(client, served, {"code": served.codes[2].lower()})
             with pytest.raises(aiohttp.WSServerHandshakeError) as foreign:
                 await client.ws_connect(f"{served.url}/ws?ticket={ticket}",
@@ -307,14 +321,14 @@ def test_a_viewer_types_and_nothing_changes(served: Served, engine: Engine) -> N
                 await asyncio.sleep(2)
 
     asyncio.run(view_and_type())
-    sandbox = sandbox_of(engine, 2)
+    sandbox = served.sandbox(2)
     assert inner(engine, sandbox, "ls", "/tmp/viewer-was-here").split(":")[0] != "0"
 
 
 def test_two_seats_cannot_see_each_others_containers_or_networks(
     served: Served, engine: Engine
 ) -> None:
-    one, two = sandbox_of(engine, 1), sandbox_of(engine, 2)
+    one, two = served.sandbox(1), served.sandbox(2)
     started = inner(engine, one, "docker", "run", "-d", "--name", "only-in-seat-one",
                     "mobylab/runtime:busybox", "sleep", "600")  # fmt: skip
     assert started.startswith("0:"), started
@@ -370,14 +384,144 @@ def test_a_megabyte_paste_and_an_oversized_message_stop_nobody_else(served: Serv
                     pass
                 assert message.data == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
             assert time.monotonic() - started < 30
-            assert [s["state"] for s in await asyncio.to_thread(seats_data, served)] == [
-                "ready",
-                "ready",
-            ]
+            states = [s["state"] for s in await asyncio.to_thread(seats_data, served)]
+            assert states == ["ready"] * SEATS
             pasting.cancel()
             await flooding.close()
 
     asyncio.run(flood_and_probe())
+
+
+@contextlib.asynccontextmanager
+async def attendee(served: Served, seat: int) -> AsyncIterator[aiohttp.ClientWebSocketResponse]:
+    """A seat's terminal as its page opens it (its first message read)."""
+    async with aiohttp.ClientSession() as client:
+        ticket = await _ticket(client, served, {"token": served.token(seat)})
+        async with client.ws_connect(f"{served.url}/ws?ticket={ticket}",
+                                     origin=served.origin) as ws:  # fmt: skip
+            await ws.receive(timeout=30)
+            yield ws
+
+
+async def still_serving(served: Served, seat: int, marker: int) -> None:
+    """The seat's shell answers, `lab check` runs there (answered by the server), and the
+    server's API answers."""
+    async with attendee(served, seat) as ws:
+        await ws.send_str(f"iecho alive-$(({marker}*3))\r")
+        await _read_until(ws, f"alive-{marker * 3}".encode(), 30)
+        await ws.send_str(f"ilab check; echo checked-$(({marker}*5))\r")
+        await _read_until(ws, f"checked-{marker * 5}".encode(), 120)
+    assert {s["seat"]: s["state"] for s in await asyncio.to_thread(seats_data, served)}[1] == (
+        "ready"
+    )
+
+
+def inspect_sandbox(engine: Engine, sandbox: str) -> dict:
+    client = engine.client()
+    try:
+        return dict(client.api.inspect_container(sandbox))
+    finally:
+        client.close()
+
+
+def test_each_sandbox_runs_with_its_seats_limits(served: Served, engine: Engine) -> None:
+    limits = SeatLimits()
+    for seat in range(1, SEATS + 1):
+        config = inspect_sandbox(engine, served.sandbox(seat))["HostConfig"]
+        assert config["PidsLimit"] == limits.pids
+        assert config["Memory"] == config["MemorySwap"] == limits.memory
+        assert config["NanoCpus"] == int(limits.cpus * 1e9)
+        assert config["Tmpfs"] == {"/tmp": f"size={limits.scratch},mode=1777"}
+        assert not [b for b in config.get("Binds") or [] if "docker.sock:" in b]
+
+
+# Forks until the pids limit stops it, for 30 seconds (then no process forks again).
+FORK_BOMB = "end=$((EPOCHSECONDS+30)); b() { ((EPOCHSECONDS < end)) && { b | b & }; }; b"
+
+
+def sandbox_pids(engine: Engine, sandbox: str) -> int:
+    client = engine.client()
+    try:
+        stats = client.api.stats(sandbox, stream=False, one_shot=True)
+    finally:
+        client.close()
+    return int((stats.get("pids_stats") or {}).get("current") or 0)
+
+
+def test_an_inner_containers_processes_count_in_their_seats_limits(
+    served: Served, engine: Engine
+) -> None:
+    """The sandbox's own cgroup namespace puts the inner daemon's containers inside the
+    sandbox's cgroup: their processes count against the seat's pids (memory and CPU too)."""
+    sandbox = served.sandbox(1)
+    before = sandbox_pids(engine, sandbox)
+    started = inner(engine, sandbox, "docker", "run", "-d", "--name", "sleepers",
+                    "mobylab/runtime:busybox", "sh", "-c",
+                    "for i in $(seq 50); do sleep 600 & done; wait")  # fmt: skip
+    assert started.startswith("0:"), started
+    try:
+        deadline = time.monotonic() + 30
+        while (now := sandbox_pids(engine, sandbox)) < before + 50:
+            assert time.monotonic() < deadline, f"{now} pids in the sandbox, {before} before"
+            time.sleep(0.5)
+    finally:
+        inner(engine, sandbox, "docker", "rm", "-f", "sleepers")
+
+
+def test_a_fork_bomb_fills_only_its_own_seats_pids(served: Served, engine: Engine) -> None:
+    async def bomb_and_probe() -> None:
+        async with attendee(served, 2) as bombing:
+            # A line of its own: the megabyte an earlier test pasted may still be on its line.
+            await bombing.send_str("i\x03\r")
+            await bombing.send_str("iecho fresh-$((4*4))\r")
+            await _read_until(bombing, b"fresh-16", 60)
+            await bombing.send_str(f"i{FORK_BOMB}\r")
+            peak, deadline = 0, time.monotonic() + 20
+            while peak < DEFAULT_PIDS * 0.95 and time.monotonic() < deadline:
+                peak = max(peak, await asyncio.to_thread(sandbox_pids, engine, served.sandbox(2)))
+            assert DEFAULT_PIDS * 0.95 <= peak <= DEFAULT_PIDS, peak
+            await still_serving(served, 1, 11)
+        # Once the bomb stops forking, its processes end (their retries too) and its
+        # seat forks again: /bin/echo is a new process.
+        deadline = time.monotonic() + 150
+        while await asyncio.to_thread(sandbox_pids, engine, served.sandbox(2)) > 200:
+            assert time.monotonic() < deadline, "the fork bomb's processes did not end"
+            await asyncio.sleep(1)
+        async with attendee(served, 2) as ws:
+            await ws.send_str("i/bin/echo back-$((2*21))\r")
+            await _read_until(ws, b"back-42", 30)
+
+    asyncio.run(bomb_and_probe())
+
+
+def test_a_full_tmp_stops_at_its_size_and_the_seats_go_on(served: Served, engine: Engine) -> None:
+    limits = SeatLimits()
+    sandbox = served.sandbox(2)
+    filled = inner(engine, sandbox, "sh", "-c",
+                   "head -c 400M /dev/zero > /tmp/fill; du -k /tmp/fill")  # fmt: skip
+    assert "No space left on device" in filled, filled
+    size = re.search(r"(\d+)\s+/tmp/fill", filled)
+    assert size and int(size[1]) * 1024 <= limits.scratch, filled
+    assert inner(engine, sandbox, "rm", "/tmp/fill").startswith("0:")
+    assert inner(engine, sandbox, "docker", "info", "--format", "{{.Name}}") == "0:seat-2\n"
+    asyncio.run(still_serving(served, 1, 13))
+
+
+def test_a_sandbox_past_its_disk_limit_is_removed_and_the_others_go_on(
+    served: Served, engine: Engine
+) -> None:
+    """Seat 3 writes 1 GiB into its inner /var/lib/docker, past the room's 512 MiB."""
+    sandbox = served.sandbox(3)
+    inner(engine, sandbox, "sh", "-c", "head -c 1G /dev/zero > /var/lib/docker/fill")
+    deadline = time.monotonic() + 60
+    while (seat := seats_data(served)[2])["state"] != "down":
+        assert time.monotonic() < deadline, f"seat 3 not down after 60s: {seat}"
+        time.sleep(1)
+    assert "to disk, over its 536.9 MB: removed" in seat["message"], seat
+    assert "to disk, over its" in served.output.read_text()
+    # Its container and volumes are gone, and what it wrote with them.
+    assert [name for name in labelled(engine, served.key) if name.startswith(sandbox)] == []
+    asyncio.run(still_serving(served, 1, 17))
 
 
 def test_a_sandbox_that_dies_marks_its_seat_down_and_the_others_go_on(
@@ -385,13 +529,14 @@ def test_a_sandbox_that_dies_marks_its_seat_down_and_the_others_go_on(
 ) -> None:
     client = engine.client()
     try:
-        client.containers.get(sandbox_of(engine, 2)).kill()
+        client.containers.get(served.sandbox(2)).kill()
     finally:
         client.close()
     deadline = time.monotonic() + 60
     while (states := {s["seat"]: s["state"] for s in seats_data(served)}) != {
         1: "ready",
         2: "down",
+        3: "down",
     }:
         assert time.monotonic() < deadline, f"seat 2 not down after 60s: {states}"
         time.sleep(0.5)
@@ -411,6 +556,38 @@ def test_a_sandbox_that_dies_marks_its_seat_down_and_the_others_go_on(
                 await _read_until(ws, b"alive-9", 30)
 
     asyncio.run(reopen())
+
+
+def test_status_and_the_board_show_the_rooms_seats(served: Served) -> None:
+    """workshop.status and workshop.board, without hosts, in the server's workspace: one
+    row per seat with its attendee, step and verdict, and the down seats said down."""
+    env = {**os.environ, "MOBYLAB_WORKSPACE": str(served.workspace), "COLUMNS": "200"}
+    done = subprocess.run(invoke_argv("workshop.status", "--json"), env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    # Two seats are down: status fails as it does for unreachable hosts.
+    assert done.returncode == 1, done.stderr
+    rows = {row["host"].split()[0]: row for row in json.loads(done.stdout)}
+    port = served.url.rsplit(":", 1)[1]
+    assert sorted(rows) == ["seat-1", "seat-2", "seat-3"]
+    assert rows["seat-1"]["host"] == f"seat-1 @ 127.0.0.1:{port}"
+    one = rows["seat-1"]["data"]
+    assert (one["progress"], one["steps"], one["lab"]) == ("FINISHED", "1/1", "hello")
+    assert rows["seat-2"]["state"] == "UNREACHABLE"
+    assert "sandbox stopped" in rows["seat-2"]["message"]
+    assert "over its 536.9 MB" in rows["seat-3"]["data"]["where"]
+    assert "3 seats: 2 DOWN, 1 FINISHED" in done.stderr
+    table = subprocess.run(invoke_argv("workshop.status"), env=env,
+                           capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert f"seat-1 @ 127.0.0.1:{port}" in table.stdout and "FINISHED" in table.stdout
+    with running_board(invoke_argv("workshop.board"), env) as (url, snapshot):
+        seen = {host["label"].split()[0]: host for host in snapshot["hosts"]}
+        assert seen["seat-1"]["data"]["progress"] == "FINISHED"
+        assert seen["seat-2"]["down"] and seen["seat-3"]["down"]
+        with urllib.request.urlopen(url + "board", timeout=10) as answer:
+            page = answer.read().decode()
+        assert f'href="{served.board}">live view</a>' in page
+        with urllib.request.urlopen(url + "hosts/0/report", timeout=10) as answer:
+            assert "Hello, mobylab" in answer.read().decode()
 
 
 def test_a_seat_on_a_dev_build_runs_the_builds_daemon(engine: Engine, tmp_path: Path) -> None:
@@ -493,7 +670,7 @@ def test_the_server_ends_itself_at_its_expiry_and_leaves_nothing(
 def test_a_killed_server_leaves_nothing_after_the_next_start(
     served: Served, engine: Engine, tmp_path: Path
 ) -> None:
-    [key] = server_keys(engine)
+    key = served.key
     assert labelled(engine, key)
     served.stop(signal.SIGKILL)
     assert labelled(engine, key), "a killed server cannot clean up"
@@ -504,4 +681,4 @@ def test_a_killed_server_leaves_nothing_after_the_next_start(
     finally:
         code = second.stop(signal.SIGTERM)
     assert code == 0, second.output.read_text()
-    assert labelled(engine) == [], "SIGTERM left labelled objects behind"
+    assert labelled(engine, second.key) == [], "SIGTERM left labelled objects behind"

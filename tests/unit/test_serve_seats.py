@@ -10,6 +10,7 @@ import pytest
 from mobylab.errors import UsageError
 from mobylab.workshop.serve import seats as rules
 from mobylab.workshop.serve.bridge import lab_script, request_args
+from mobylab.workshop.serve.sandbox import du_total
 from mobylab.workshop.serve.seats import Role, SeatLimits, TicketBook
 from mobylab.workshop.serve.terminal import trimmed
 
@@ -140,3 +141,19 @@ def test_the_scrollback_keeps_the_end_from_a_line_start() -> None:
     data = b"first line\nsecond line\nthird"
     assert trimmed(data, 15) == b"third"
     assert trimmed(b"x" * 40, 10) == b"x" * 10
+
+
+def test_sizes_are_read_in_powers_of_1024_and_nonsense_is_refused() -> None:
+    assert rules.parse_size("5G") == 5 << 30
+    assert rules.parse_size("512m") == 512 << 20
+    assert rules.parse_size("1.5GiB") == 3 << 29
+    assert rules.parse_size("2 GB") == 2 << 30
+    for bad in ("", "x", "0", "-1G", "5X"):
+        with pytest.raises(UsageError, match="is not a size"):
+            rules.parse_size(bad)
+
+
+def test_du_says_the_total_of_what_a_sandbox_wrote() -> None:
+    assert du_total("12\t/\n300\t/var/lib/docker\n312\ttotal\n") == 312 * 1024
+    assert du_total("du: cannot access '/x'\n") is None
+    assert du_total("") is None

@@ -20,6 +20,7 @@ from mobylab.workshop.commands import hosts_failed, summary_line
 from mobylab.workshop.labrun import practice_in_progress, practice_status
 from mobylab.workshop.layout import RemoteLayout, attendee_command_path
 from mobylab.workshop.pool import HostOutcome
+from mobylab.workshop.serve.record import RoomRecord, SeatRecord, seat_outcome
 from mobylab.workshop.teardown import Found, removal_text, workshop_made
 
 T0 = 1_000_000.0
@@ -218,3 +219,33 @@ def test_provision_warns_only_about_what_the_lab_needs():
     dev = summarize(facts, DEV_NEEDS)
     assert (dev.state, dev.notes) == ("WARN", ["privileged containers: refused"])
     assert summarize(facts).state == "FAIL"  # workshop.check: the whole doctor
+
+
+def test_a_served_rooms_seats_are_rows_of_the_status_table_and_the_board():
+    room = RoomRecord("k1", 1, "multistage", "http://127.0.0.1:8095", "http://b/board#t", (
+        SeatRecord(1, "ready", joined=True, attached=True, practice="/ws/r1/practice.json"),
+        SeatRecord(2, "ready", practice="/ws/r2/practice.json"),
+        SeatRecord(3, "down", "its sandbox stopped", joined=True, practice="/ws/r3/practice.json"),
+        SeatRecord(4, "starting"),
+    ))  # fmt: skip
+    text = json.dumps(practising())
+    now = T0 + 5000  # long after the start: seat 2's clock ran, nobody is there
+    outcomes = [seat_outcome(room, s, text if s.practice else None, now, 300) for s in room.seats]
+    assert outcomes[0].host == "seat-1 @ 127.0.0.1:8095"
+    assert [o.data["progress"] for o in outcomes] == ["STUCK", "WAITING", "DOWN", "STARTING"]
+    assert [o.state for o in outcomes] == ["WARN", "OK", "UNREACHABLE", "OK"]
+    assert outcomes[0].data["steps"] == "2/3 (1 solved)"
+    assert outcomes[0].data["run_dir"] == "/ws/r1"
+    attendees = [o.data["attendee"] for o in outcomes[:3]]
+    assert attendees == ["on the page", "not joined", "page closed"]
+    console = Console(width=120, record=True)
+    console.print(tables.status_table(outcomes))
+    table = console.export_text()
+    assert "seat-2 @ 127.0.0.1:8095" in table and "no attendee yet" in table
+    assert "its sandbox stopped" in table
+    assert tables.status_line(outcomes) == "4 seats: 1 DOWN, 1 STARTING, 1 STUCK, 1 WAITING"
+    page = render_board(merge_poll(None, outcomes, now, 3))
+    assert page.count('href="http://b/board#t">live view</a>') == 4
+    # A seat already down when first seen keeps its steps on the board.
+    down_row = page.split('data-host="seat-3 @ 127.0.0.1:8095"')[1].split("</tr>")[0]
+    assert '<span class="badge down">DOWN</span>' in down_row and 'class="solved"' in down_row

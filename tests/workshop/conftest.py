@@ -360,11 +360,19 @@ def nothing_lost(tmp_path: Path, nothing_lost: None) -> Iterator[None]:
 
 def board_snapshot(cli: MobylabCli, host: TestHost, remote_dir: str) -> dict:
     """The host as workshop.board's first poll sees it (board.json)."""
+    argv = cli.argv("workshop.board", "--hosts", host.spec, "--remote-dir", remote_dir)
+    with running_board(argv, cli.env()) as (_url, snapshot):
+        (seen,) = snapshot["hosts"]
+        return seen
+
+
+@contextlib.contextmanager
+def running_board(argv: list[str], env: dict[str, str]) -> Iterator[tuple[str, dict]]:
+    """workshop.board (argv without --port and --interval) on a free port, polling every
+    second: its address and board.json after its first poll; stopped on leaving."""
     board = subprocess.Popen(
-        cli.argv("workshop.board", "--hosts", host.spec, "--remote-dir", remote_dir,
-                 "--port", "0", "--interval", "1"),
-        env=cli.env(), cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, text=True,
+        [*argv, "--port", "0", "--interval", "1"], env=env, cwd=REPO, stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
         assert board.stderr is not None
@@ -377,8 +385,7 @@ def board_snapshot(cli: MobylabCli, host: TestHost, remote_dir: str) -> dict:
                 break
             assert time.monotonic() < deadline
             time.sleep(0.5)
-        (seen,) = snapshot["hosts"]
-        return seen
+        yield url, snapshot
     finally:
         board.terminate()
         board.wait(timeout=30)

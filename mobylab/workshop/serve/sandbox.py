@@ -25,6 +25,7 @@ from typing import Any
 
 import docker.errors
 import docker.types
+import requests.exceptions
 
 from ... import labels, process
 from ...dev.container import (
@@ -288,6 +289,37 @@ def docker_cli(host: Engine, names: SandboxNames, path: str) -> str:
     return found
 
 
+def disk_used(host: Engine, sandbox: Sandbox) -> int | None:
+    """The bytes the sandbox wrote to the engine's disk: its container's writable layer
+    (the engine's count, without the image's files), and by `du` in the sandbox (the same
+    on a remote engine) its inner /var/lib/docker, its daemon's folders and the lab's
+    work folder; None when it cannot tell (no process to spare in the sandbox)."""
+    paths = [INNER_DATA_ROOT, RUN_DIR, LOG_DIR, IPC_DIR, str(sandbox.practice.setup.runs_dir)]
+    client = host.client()
+    try:
+        # The writable layer's size comes only with a listing (the SDK's inspect has no size).
+        found = client.api.containers(
+            all=True, size=True, filters={"name": f"^/{sandbox.container}$"}
+        )
+        layer = found[0].get("SizeRw") if found else 0
+        code, output = client.containers.get(sandbox.container).exec_run(
+            ["du", "-s", "-x", "-k", "-c", *paths]
+        )
+    except (docker.errors.DockerException, requests.exceptions.RequestException, OSError):
+        return None
+    finally:
+        client.close()
+    mounted = du_total(output.decode(errors="replace")) if code == 0 else None
+    return None if mounted is None else mounted + int(layer or 0)
+
+
+def du_total(output: str) -> int | None:
+    """Pure: the bytes of `du -s -k -c`'s total line."""
+    lines = output.strip().splitlines()
+    size = lines[-1].split()[0] if lines and lines[-1].endswith("total") else ""
+    return int(size) * 1024 if size.isdigit() else None
+
+
 def write_shell_files(opened: OpenedPractice, real_docker: str) -> None:
     """The shell's folder as the sandbox sees it: `lab` asks the server, `docker` labels."""
     folder = opened.folder
@@ -336,6 +368,12 @@ def _create(
             "memswap_limit": limits.memory,
             "pids_limit": limits.pids,
             "nano_cpus": int(limits.cpus * 1e9),
+            # Scratch space bounded by the kernel (and counted in the seat's memory).
+            "tmpfs": {"/tmp": f"size={limits.scratch},mode=1777"},
+            # Its own cgroup namespace: the inner daemon's containers get their cgroups
+            # inside the sandbox's, so the limits above hold for them too (with the
+            # machine's, on cgroup v1, they would sit beside it, unlimited).
+            "cgroupns": "private",
         }
         api.create_container(
             inner_engine.image,

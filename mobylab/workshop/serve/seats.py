@@ -26,12 +26,19 @@ LOOPBACK = "127.0.0.1"
 DEFAULT_MEMORY = 1 << 30
 DEFAULT_PIDS = 1024
 DEFAULT_CPUS = 1.0
+# What a sandbox may write to the engine's disk (its inner /var/lib/docker, its own files
+# and the lab's work folder), checked by the server; its /tmp is a tmpfs of SCRATCH bytes,
+# bounded by the kernel and counted in its memory.
+DEFAULT_DISK = 5 << 30
+DEFAULT_SCRATCH = 256 << 20
 # What the server and the host keep for themselves when seats are counted.
 HOST_RESERVE_MEMORY = 512 << 20
 # Larger messages close the socket: a paste is sent in chunks well under it.
 MAX_MESSAGE = 64 * 1024
 _DURATION = re.compile(r"(?P<number>\d+(?:\.\d+)?)(?P<unit>[smhd]?)")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_SIZE = re.compile(r"(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>[kmgt]?)i?b?")
+_UNIT_BYTES = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 
 class Role(StrEnum):
@@ -57,6 +64,8 @@ class SeatLimits:
     memory: int = DEFAULT_MEMORY
     pids: int = DEFAULT_PIDS
     cpus: float = DEFAULT_CPUS
+    disk: int = DEFAULT_DISK
+    scratch: int = DEFAULT_SCRATCH
 
 
 @dataclass(frozen=True)
@@ -181,6 +190,16 @@ def parse_duration(text: str) -> float:
             f"{text!r} is not a duration", "Write it as a number with s, m, h or d: 8h, 90m."
         )
     return float(found["number"]) * _UNIT_SECONDS[found["unit"]]
+
+
+def parse_size(text: str) -> int:
+    """Pure: '512M', '5G', '5GiB', '1.5g' in bytes (powers of 1024); a UsageError otherwise."""
+    found = _SIZE.fullmatch(text.strip().lower())
+    if not found or float(found["number"]) <= 0:
+        raise UsageError(
+            f"{text!r} is not a size", "Write it as a number with K, M or G: 5G, 512M."
+        )
+    return int(float(found["number"]) * _UNIT_BYTES[found["unit"]])
 
 
 def capacity_problem(count: int, limits: SeatLimits, memory: int, pids_max: int | None) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import secrets
 import signal
 import time
@@ -39,9 +40,11 @@ from ..remote import SshOptions
 from . import seats as seat_rules
 from .bridge import LabBridge
 from .links import LOCAL, HostLink, is_local, open_links
+from .record import RoomRecord, SeatRecord, room_path, write_room
 from .sandbox import (
     Sandbox,
     SandboxEngine,
+    disk_used,
     open_sandbox,
     reap_orphans,
     remove_sandbox,
@@ -68,6 +71,10 @@ HOST_CHECK_SECONDS = 5.0
 HOST_MISSES = 3
 # What a call to an engine raises when the engine, its link or the sandbox is gone.
 ENGINE_GONE = (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
+# How often room.json (for workshop.status and workshop.board) may be rewritten.
+RECORD_SECONDS = 1.0
+# How often each sandbox's disk use is measured.
+DISK_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -228,6 +235,7 @@ class Room:
         room.tasks += [
             asyncio.create_task(self._keep_shell(room)),
             asyncio.create_task(self._answer_lab(room)),
+            asyncio.create_task(self._watch_disk(room)),
         ]
         room.state = SeatState.READY
         room.last_active = time.monotonic()
@@ -266,18 +274,37 @@ class Room:
                 await asyncio.sleep(30.0)
             await asyncio.sleep(POLL_SECONDS)
 
+    async def _watch_disk(self, room: SeatRoom) -> None:
+        """Remove the sandbox that wrote more than its disk limit, so it cannot fill the
+        engine's disk for the others. Measured every DISK_SECONDS (the engine cannot
+        bound a volume on overlay2 without xfs quotas): a fast writer gets past the limit
+        by what it writes meanwhile."""
+        assert room.sandbox is not None
+        limit = self.options.limits.disk
+        while room.state == SeatState.READY:
+            await asyncio.sleep(DISK_SECONDS)
+            used = await asyncio.to_thread(disk_used, room.sandbox.link.engine, room.sandbox)
+            if used is not None and used > limit and room.state == SeatState.READY:
+                why = (
+                    f"its sandbox wrote {ui.human_bytes(used)} to disk, over its "
+                    f"{ui.human_bytes(limit)}: removed; the other seats go on"
+                )
+                ui.warn(f"{room.seat.name}: {why}")
+                await self.end_seat(room, why, SeatState.DOWN)
+
     @staticmethod
     def _let_go(room: SeatRoom) -> None:
         """Stop the seat's shell and its tasks; its practice's clocks stop, progress kept."""
         for task in room.tasks:
-            task.cancel()
+            if task is not asyncio.current_task():
+                task.cancel()
         if room.terminal is not None:
             room.terminal.close()
         if room.sandbox is not None:
             leave_practice(room.sandbox.practice.state_path)
 
-    async def end_seat(self, room: SeatRoom, why: str) -> None:
-        room.state, room.message = SeatState.ENDED, why
+    async def end_seat(self, room: SeatRoom, why: str, state: SeatState = SeatState.ENDED) -> None:
+        room.state, room.message = state, why
         self._let_go(room)
         if room.sandbox is not None:
             await asyncio.to_thread(remove_sandbox, room.sandbox.link, room.sandbox.names)
@@ -321,7 +348,35 @@ class Room:
         names = ", ".join(room.seat.name for room in rooms)
         ui.warn(f"host {link.label} dropped ({problem}): {names} down; the other seats go on")
 
+    # -- what workshop.status and workshop.board read --------------------------------
+    def record(self, url: str) -> RoomRecord:
+        seats = tuple(
+            SeatRecord(
+                number,
+                room.state,
+                room.message,
+                joined=number in self.taken,
+                attached=room.attendee is not None and not room.attendee.closed,
+                practice=str(room.sandbox.practice.state_path) if room.sandbox else "",
+            )
+            for number, room in self.seats.items()
+        )
+        return RoomRecord(self.key, os.getpid(), self.lab.name, url, self.links(url).board, seats)
+
+    async def keep_record(self, url: str) -> None:
+        """Rewrite room.json when a seat or its attendee changes, until the room stops
+        (then close() removes it: no write is left in flight)."""
+        written = None
+        while not self.stopping.is_set():
+            record = self.record(url)
+            if record != written:
+                await asyncio.to_thread(write_room, self.session.workspace.root, record)
+                written = record
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), RECORD_SECONDS)
+
     async def close(self) -> None:
+        room_path(self.session.workspace.root, self.key).unlink(missing_ok=True)
         for room in self.seats.values():
             self._let_go(room)
             if room.attendee is not None:
@@ -566,14 +621,18 @@ async def serve_room(room: Room, on_ready: Callable[[ServeLinks], None]) -> None
             ) from None
         for link in room.hosts:
             await asyncio.to_thread(reap_orphans, link)
-        on_ready(room.links(base_url(room.options)))
+        url = base_url(room.options)
+        on_ready(room.links(url))
         starting = asyncio.create_task(room.start_seats())
         culling = asyncio.create_task(room.cull_idle())
         watching = asyncio.create_task(room.watch_hosts())
+        recording = asyncio.create_task(room.keep_record(url))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(room.stopping.wait(), room.options.expire)
+        room.stopping.set()  # at the expiry too: the record's writer ends
         culling.cancel()
         watching.cancel()
+        await recording
         # Sandboxes being made finish first, so removing by label finds them all.
         with contextlib.suppress(MobylabError):
             await starting

@@ -43,8 +43,9 @@ BENCHMARKS: dict[str, Callable[[], Benchmark]] = {
     # Scenarios on the mirror's real 2017 history.
     "scenario-try": scenario.try_built,
     "scenario-bisect": scenario.bisect,
-    # workshop.serve: a keystroke through the page's websocket.
+    # workshop.serve: a keystroke through the page's websocket; rooms of 1, 4 and 8 seats.
     "serve-echo": serve.echo,
+    "serve-room": serve.room,
 }
 # Run only when named: without them, their numbers come from the others.
 ON_REQUEST = {"lab-rerun"}

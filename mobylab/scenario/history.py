@@ -96,7 +96,9 @@ def resolve(source: Source, ref: str) -> str:
     if local.ok and is_sha(ref) and local.out.strip().startswith(ref.lower()):
         sha = local.out.strip()
     if not sha and not FULL_SHA.fullmatch(ref.lower()):
-        listed = git.run(["ls-remote", "--", source.remote.url, ref], timeout=300)
+        # An annotated tag is listed as its tag object; its commit only as "TAG^{}".
+        patterns = [ref, f"{ref}^{{}}"]
+        listed = git.run(["ls-remote", "--", source.remote.url, *patterns], timeout=300)
         found = pick_remote_ref(parse_ls_remote(listed.out), ref) if listed.ok else None
         if found is not None:
             sha = found.commit

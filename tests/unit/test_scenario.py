@@ -340,6 +340,16 @@ def test_a_shallow_checkout_is_deepened_for_the_walk(tmp_path: Path, history) ->
     assert walk(source, old, new, first_parent=True) == line
 
 
+def test_an_annotated_tag_is_the_commit_it_tags(tmp_path: Path, history) -> None:
+    bare, line, _ = history
+    _git(bare, "tag", "-a", "v1.0.0", "-m", "release", line[2])
+    source = _source(tmp_path, bare)
+    old, new = resolve(source, line[0]), resolve(source, "v1.0.0")
+    assert new == line[2]
+    deepen(source, old, new)
+    assert walk(source, old, new, first_parent=True) == line[:3]
+
+
 def test_a_pull_request_is_its_head_and_where_it_leaves_its_branch(tmp_path: Path, history) -> None:
     bare, line, _ = history
     # An open pull request: one commit on top of the first merge, not merged.

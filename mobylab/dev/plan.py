@@ -26,7 +26,13 @@ from ..errors import BuildError, SourceError, UsageError
 from ..jsondata import JsonDict
 from .companions import Companion
 from .routes import Route, external_images, needs_buildx
-from .seccomp import DAEMON_PROFILE, SECCOMP_PROFILES, outdated_profile
+from .seccomp import (
+    BUILDKIT_EXECUTOR,
+    DAEMON_PROFILE,
+    SECCOMP_PROFILES,
+    buildkit_note,
+    outdated_profile,
+)
 from .toolchain import Toolchain
 
 
@@ -66,7 +72,7 @@ CONTAINERD_02_API_FOLDERS = (
     "vendor/github.com/docker/containerd/api/grpc/types",
     "vendor/github.com/containerd/containerd/api/grpc/types",
 )
-PLAN_FOLDERS = ("vendor", *CONTAINERD_02_API_FOLDERS, *CGROUP_V2_FOLDERS)
+PLAN_FOLDERS = ("vendor", *CONTAINERD_02_API_FOLDERS, *CGROUP_V2_FOLDERS, BUILDKIT_EXECUTOR)
 
 WORKDIR_2017 = "/go/src/github.com/docker/docker"
 WORKDIR_TODAY = "/usr/src/moby"
@@ -811,4 +817,9 @@ def read_plan(
         target=target,
     )
     folders = read_plan_folders(checkout)
-    return dataclasses.replace(plan, cgroup_v2=any(f in folders for f in CGROUP_V2_FOLDERS))
+    note = buildkit_note(plan.seccomp_profile, folders)
+    return dataclasses.replace(
+        plan,
+        cgroup_v2=any(f in folders for f in CGROUP_V2_FOLDERS),
+        notes=(*plan.notes, note) if note else plan.notes,
+    )

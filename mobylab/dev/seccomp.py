@@ -13,13 +13,16 @@ allowing it is the one choice that keeps the profile's other rules.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 # Where the engine's source keeps its default seccomp profile (a module of its own later).
 SECCOMP_PROFILES = (
     "profiles/seccomp/default.json",
     "vendor/github.com/moby/profiles/seccomp/default.json",
 )
+# Vendored in a source whose BuildKit runs RUN steps under a profile compiled in (2018
+# on), which the daemon's flag does not reach.
+BUILDKIT_EXECUTOR = "vendor/github.com/moby/buildkit/executor"
 # The profile the build writes into its bundles folder, for the daemon's flag.
 DAEMON_PROFILE = "mobylab-seccomp.json"
 CLONE3_RULE = {
@@ -52,3 +55,17 @@ def with_clone3(profile: str) -> str:
     data = json.loads(profile)
     data["syscalls"] = [*data.get("syscalls", []), CLONE3_RULE]
     return json.dumps(data, indent=1) + "\n"
+
+
+def buildkit_note(profile: str, folders: Collection[str]) -> str:
+    """What a plan says when the daemon's profile is replaced but its BuildKit keeps a
+    compiled-in one that predates clone3 too ("" otherwise)."""
+    if not profile or BUILDKIT_EXECUTOR not in folders:
+        return ""
+    return (
+        "this engine's BuildKit runs RUN steps under a seccomp profile compiled in, which "
+        "--seccomp-profile does not reach and which refuses clone3 as the release's did: "
+        "under BuildKit, RUN steps of images with glibc 2.34 or later fail to start "
+        "threads (EPERM); the legacy builder (DOCKER_BUILDKIT=0) runs them under the "
+        "daemon's profile"
+    )

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 from mobylab.dev.container import daemon_seccomp_profile, dockerd_args
-from mobylab.dev.plan import plan_from_files
-from mobylab.dev.seccomp import outdated_profile, with_clone3
+from mobylab.dev.plan import plan_from_files, read_plan
+from mobylab.dev.seccomp import BUILDKIT_EXECUTOR, buildkit_note, outdated_profile, with_clone3
+from tests.fixtures.enginesrc import git, make_engine_source
 from tests.unit.test_plan import CHECKOUT, COMMIT, files_of, plan_of
 
 PROFILE_2017 = json.dumps(
@@ -55,3 +56,18 @@ def test_the_plan_names_the_profile_and_the_daemon_gets_the_flag():
     assert plan.key != without.key
     assert type(plan).from_dict(plan.as_dict()).seccomp_profile == plan.seccomp_profile
     assert not any(a.startswith("--seccomp") for a in dockerd_args("overlay2", False))
+
+
+def test_a_buildkit_with_its_own_old_profile_is_said_in_the_plan(tmp_path):
+    """2018-2021 sources vendor a BuildKit whose RUN steps keep a compiled-in profile:
+    the daemon's flag does not reach them, and dev.plan says what that means."""
+    source = make_engine_source(tmp_path / "engine", "2017")
+    (source.path / "profiles" / "seccomp").mkdir(parents=True)
+    (source.path / "profiles" / "seccomp" / "default.json").write_text(PROFILE_2017)
+    git(source.path, "add", "-A")
+    git(source.path, "commit", "-q", "-m", "profile")
+    assert not any("BuildKit runs RUN steps" in note for note in read_plan(source.path).notes)
+    (source.path / BUILDKIT_EXECUTOR).mkdir(parents=True)
+    noted = [note for note in read_plan(source.path).notes if "BuildKit runs RUN steps" in note]
+    assert len(noted) == 1 and "DOCKER_BUILDKIT=0" in noted[0]
+    assert buildkit_note("", [BUILDKIT_EXECUTOR]) == ""

@@ -457,9 +457,11 @@ def _remove_labelled(host: Engine, filters: dict[str, Any]) -> int:
     client = host.client(timeout=120)
     removed = 0
     try:
-        for container in client.containers.list(all=True, filters=filters):
-            with contextlib.suppress(docker.errors.NotFound):
-                container.remove(force=True, v=True)
+        # The low-level list: the SDK's inspects each container it lists, and one that
+        # went meanwhile (another removal in flight) would end the reaping.
+        for container in client.api.containers(all=True, filters=filters):
+            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                client.api.remove_container(container["Id"], force=True, v=True)
                 removed += 1
         for network in client.networks.list(filters=filters):
             with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):

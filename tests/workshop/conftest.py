@@ -345,6 +345,26 @@ def make_cli(
     return MobylabCli(workspace, farm, known_hosts, source=source)
 
 
+@contextlib.contextmanager
+def attendee_host(
+    cli: MobylabCli, host: TestHost, remote_dir: str
+) -> Iterator[subprocess.CompletedProcess[str]]:
+    """`host` provisioned as an attendee's machine (the instructor's base images made,
+    a Debian login profile that puts ~/.local/bin on PATH): provision's result; torn
+    down on leaving."""
+    made = cli("images.bootstrap", timeout=1800)  # the instructor's base images (shared engine)
+    assert made.returncode == 0, made.stdout + made.stderr
+    shutil.copy("/etc/skel/.profile", host.home / ".profile")
+    shutil.chown(host.home / ".profile", host.user, host.user)
+    provisioned = cli.provision("--hosts", host.spec, "--no-images", "--remote-dir", remote_dir)
+    assert provisioned.returncode == 0, provisioned.stdout + provisioned.stderr
+    try:
+        yield provisioned
+    finally:
+        cli("workshop.teardown", "--hosts", host.spec, "--remote-dir", remote_dir, "--yes")
+        (host.home / ".profile").unlink(missing_ok=True)
+
+
 @pytest.fixture
 def cli(tmp_path: Path, ssh_farm: SshFarm) -> MobylabCli:
     """A fresh workspace and known_hosts (with every test host's key) per test."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 from mobylab.engine import Engine
 from tests.fixtures.terminal import Terminal, tmux_terminal
 
-from .conftest import REPO, MobylabCli, SshFarm, board_snapshot, make_cli
+from .conftest import REPO, MobylabCli, SshFarm, attendee_host, board_snapshot, make_cli
 from .conftest import TestHost as FarmHost  # (not a test class)
 
 pytestmark = [pytest.mark.workshop, pytest.mark.slow]
@@ -34,18 +33,10 @@ def workshop(
     engine: Engine,
 ) -> Iterator[tuple[MobylabCli, FarmHost]]:
     cli = make_cli(tmp_path_factory.mktemp("attendee"), ssh_farm, wheelhouse_cache, source_snapshot)
-    made = cli("images.bootstrap", timeout=1800)  # the instructor's base images (shared engine)
-    assert made.returncode == 0, made.stdout + made.stderr
     host = ssh_farm.host(8)
-    # A Debian account's login profile, which puts ~/.local/bin on PATH once it exists.
-    shutil.copy("/etc/skel/.profile", host.home / ".profile")
-    shutil.chown(host.home / ".profile", host.user, host.user)
-    provisioned = cli.provision("--hosts", host.spec, "--no-images", "--remote-dir", f"~/{FOLDER}")
-    assert provisioned.returncode == 0, provisioned.stdout + provisioned.stderr
-    assert f"attendees type: {COMMAND} lab.practice LAB" in provisioned.stdout
-    yield cli, host
-    cli("workshop.teardown", "--hosts", host.spec, "--remote-dir", f"~/{FOLDER}", "--yes")
-    (host.home / ".profile").unlink(missing_ok=True)
+    with attendee_host(cli, host, f"~/{FOLDER}") as provisioned:
+        assert f"attendees type: {COMMAND} lab.practice LAB" in provisioned.stdout
+        yield cli, host
 
 
 def instructor(cli: MobylabCli, host: FarmHost, task: str, *args: str):

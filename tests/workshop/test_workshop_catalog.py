@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import time
 import tomllib
@@ -18,7 +17,7 @@ import pytest
 from mobylab.engine import Engine
 from tests.fixtures.terminal import tmux_terminal
 
-from .conftest import REPO, MobylabCli, SshFarm, board_snapshot, make_cli
+from .conftest import REPO, MobylabCli, SshFarm, attendee_host, board_snapshot, make_cli
 from .conftest import TestHost as FarmHost  # (not a test class)
 
 pytestmark = [pytest.mark.workshop, pytest.mark.slow]
@@ -58,17 +57,9 @@ def workshop(
     engine: Engine,
 ) -> Iterator[tuple[MobylabCli, FarmHost]]:
     cli = make_cli(tmp_path_factory.mktemp("catalog"), ssh_farm, wheelhouse_cache, source_snapshot)
-    made = cli("images.bootstrap", timeout=1800)  # the instructor's base images (shared engine)
-    assert made.returncode == 0, made.stdout + made.stderr
     host = ssh_farm.host(7)
-    # A Debian account's login profile, which puts ~/.local/bin on PATH once it exists.
-    shutil.copy("/etc/skel/.profile", host.home / ".profile")
-    shutil.chown(host.home / ".profile", host.user, host.user)
-    provisioned = cli.provision("--hosts", host.spec, "--no-images", "--remote-dir", f"~/{FOLDER}")
-    assert provisioned.returncode == 0, provisioned.stdout + provisioned.stderr
-    yield cli, host
-    cli("workshop.teardown", "--hosts", host.spec, "--remote-dir", f"~/{FOLDER}", "--yes")
-    (host.home / ".profile").unlink(missing_ok=True)
+    with attendee_host(cli, host, f"~/{FOLDER}"):
+        yield cli, host
 
 
 def instructor(cli: MobylabCli, host: FarmHost, task: str, *args: str, timeout: float = 900):

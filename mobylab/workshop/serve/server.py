@@ -304,10 +304,13 @@ class Room:
             leave_practice(room.sandbox.practice.state_path)
 
     async def end_seat(self, room: SeatRoom, why: str, state: SeatState = SeatState.ENDED) -> None:
-        room.state, room.message = state, why
+        """The seat leaves READY at once, so its tasks stop; the board says why only once
+        its sandbox is gone, since `why` says it was removed."""
+        room.state, room.message = state, "removing its sandbox"
         self._let_go(room)
         if room.sandbox is not None:
             await asyncio.to_thread(remove_sandbox, room.sandbox.link, room.sandbox.names)
+        room.message = why
 
     async def cull_idle(self) -> None:
         """End the seats nobody used for `idle` seconds."""

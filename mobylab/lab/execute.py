@@ -280,6 +280,7 @@ class EngineRun:
             stages_built=tuple(stages.built),
             target=target_of(argv),
             stages=tuple(stages.stages),
+            started_building=stages.started,
         )
 
     def command_timeout(self) -> float:

@@ -21,8 +21,6 @@ from collections.abc import Sequence
 from .model import Step
 from .records import CheckResult, CommandResult, EngineRecord, FeatureCell, Status
 
-_LEGACY_STEP = re.compile(r"^Step (\d+)/\d+ :")
-_BUILDKIT_STEP = re.compile(r"^#\d+ \[(?!internal\])[^\]]+\]")
 _DAEMON_WORDS = (
     re.compile(r"Error response from daemon: (.+)$"),
     re.compile(r"^ERROR: (?:failed to solve: )?(.+)$"),
@@ -62,20 +60,14 @@ def lacking_need(step: Step, engine: EngineRecord) -> str:
     return ""
 
 
-def refused_before_building(lines: Sequence[str]) -> bool:
-    """Pure: the build stopped before its second instruction (legacy) or any stage step
-    (BuildKit), refusing what it was given: not unreachable, not an image it could not
-    pull, not a missing context; the engine refused the Dockerfile or an option."""
-    if any(_NOT_ABOUT_FEATURES.search(line) for line in lines):
+def refused_before_building(command: CommandResult) -> bool:
+    """Pure: the build stopped before its second instruction (legacy) or any step of
+    the Dockerfile (BuildKit), refusing what it was given: not unreachable, not an
+    image it could not pull, not a missing context; the engine refused the Dockerfile
+    or an option."""
+    if command.role != "build" or command.started_building:
         return False
-    for line in lines:
-        text = line.strip()
-        legacy = _LEGACY_STEP.match(text)
-        if legacy and int(legacy.group(1)) > 1:
-            return False
-        if _BUILDKIT_STEP.match(text):
-            return False
-    return True
+    return not any(_NOT_ABOUT_FEATURES.search(line) for line in command.output_tail)
 
 
 def daemon_words(lines: Sequence[str]) -> str:
@@ -103,7 +95,7 @@ def absent_reason(
     for command in commands:
         if command.exited_as_expected:
             continue
-        if command.role == "build" and refused_before_building(command.output_tail):
+        if refused_before_building(command):
             return daemon_words(command.output_tail)
         return ""
     # The app works but what was built differs from what was asked: the option was

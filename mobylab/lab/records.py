@@ -82,6 +82,8 @@ class CommandResult:
     stages_built: tuple[str, ...] = ()
     target: str | None = None
     stages: tuple[str, ...] = ()
+    # The build got past parsing and options (StageLog.started), read from all it printed.
+    started_building: bool = False
 
     @property
     def exited_as_expected(self) -> bool:
@@ -103,6 +105,7 @@ class CommandResult:
             "stages_built": list(self.stages_built),
             "target": self.target,
             "stages": list(self.stages),
+            "started_building": self.started_building,
             "role": self.role,
             "expect_exit": self.expect_exit,
         }
@@ -122,6 +125,7 @@ class CommandResult:
             stages_built=tuple(data.get("stages_built") or ()),
             target=data.get("target"),
             stages=tuple(data.get("stages") or ()),
+            started_building=bool(data.get("started_building")),
         )
 
 

@@ -16,7 +16,10 @@ from .records import Builder, StageReport
 
 _BUILDKIT_STEP = re.compile(r"^#\d+ \[([A-Za-z0-9_.-]+)(?: \d+/\d+)?\]")
 _BUILDKIT_ANY = re.compile(r"^#\d+ ")
-_LEGACY_STEP = re.compile(r"^Step \d+/\d+ : (\S+)(?:\s+(.*))?$")
+# A step of the Dockerfile itself (`#7 [builder 3/5] RUN`, `#5 [2/3] COPY`), not
+# BuildKit's own `[internal]` or `[auth]` work: the frontend accepted the Dockerfile.
+_BUILDKIT_DOCKERFILE_STEP = re.compile(r"^#\d+ \[(?:\S+ )?\d+/\d+\]")
+_LEGACY_STEP = re.compile(r"^Step (\d+)/\d+ : (\S+)(?:\s+(.*))?$")
 _FROM = re.compile(r"^\s*FROM\s+(?:--\S+\s+)*\S+(?:\s+AS\s+(\S+))?\s*$", re.IGNORECASE)
 
 
@@ -34,17 +37,22 @@ def dockerfile_stages(text: str) -> list[str]:
 
 @dataclass
 class StageLog:
-    """Fed a build's output line by line; knows the builder and the stages it built."""
+    """Fed a build's output line by line; knows the builder, the stages it built, and
+    whether it got past what an engine refuses before building (BuildKit ran a step of
+    the Dockerfile; the legacy builder reached its second instruction). Fed every line,
+    not a tail: a build dying in a long dump still started."""
 
     stages: Sequence[str] = ()
     builder: Builder | None = None
     built: list[str] = field(default_factory=list)
+    started: bool = False
     _legacy_froms: int = 0
 
     def feed(self, line: str) -> None:
         text = line.strip()
         if _BUILDKIT_ANY.match(text):
             self.builder = self.builder or Builder.BUILDKIT
+            self.started = self.started or bool(_BUILDKIT_DOCKERFILE_STEP.match(text))
             match = _BUILDKIT_STEP.match(text)
             if match and match.group(1) != "internal":
                 self._saw(match.group(1).lower())
@@ -52,10 +60,11 @@ class StageLog:
         match = _LEGACY_STEP.match(text)
         if match:
             self.builder = self.builder or Builder.LEGACY
-            if match.group(1).upper() == "FROM":
+            self.started = self.started or int(match.group(1)) > 1
+            if match.group(2).upper() == "FROM":
                 index = self._legacy_froms
                 self._legacy_froms += 1
-                named = re.search(r"\bAS\s+(\S+)", match.group(2) or "", re.IGNORECASE)
+                named = re.search(r"\bAS\s+(\S+)", match.group(3) or "", re.IGNORECASE)
                 if named:
                     self._saw(named.group(1).lower())
                 elif index < len(self.stages):

@@ -19,6 +19,7 @@ from mobylab.lab.records import (
     StepRecord,
     feature_matrix,
 )
+from mobylab.lab.stages import StageLog
 
 ABSENT = Status.ABSENT
 
@@ -62,8 +63,16 @@ Dockerfile:3
 ERROR: failed to solve: dockerfile parse error on line 3: unknown flag: chmod""".splitlines()
 
 
-def build(tail: list[str], exit_code: int = 1, expect_exit: int = 0) -> CommandResult:
-    return CommandResult("docker build .", (), exit_code, 1.0, tuple(tail), "build", expect_exit)
+def build(output: list[str], exit_code: int = 1, expect_exit: int = 0) -> CommandResult:
+    """A build's record as the lab run makes it: StageLog reads every line; the record
+    keeps the last 60."""
+    stages = StageLog()
+    for line in output:
+        stages.feed(line)
+    return CommandResult(
+        "docker build .", (), exit_code, 1.0, tuple(output[-60:]), "build", expect_exit,
+        started_building=stages.started,
+    )  # fmt: skip
 
 
 def run(exit_code: int, tail: list[str] | None = None) -> CommandResult:
@@ -89,22 +98,41 @@ def absent(
 
 
 def test_a_legacy_build_stopping_at_its_first_step_was_refused():
-    assert refused_before_building(LEGACY_REFUSED)
+    assert refused_before_building(build(LEGACY_REFUSED))
 
 
 def test_a_legacy_build_that_reached_later_steps_was_not_refused():
-    assert not refused_before_building(LEGACY_FAILED_BUILDING)
-    assert not refused_before_building(["Step 2/2 : RUN false", "returned a non-zero code: 1"])
+    assert not refused_before_building(build(LEGACY_FAILED_BUILDING))
+    assert not refused_before_building(build(["Step 2/2 : RUN false", "non-zero code: 1"]))
 
 
 def test_a_buildkit_build_that_started_a_stage_was_not_refused():
-    assert not refused_before_building(BUILDKIT_FAILED_BUILDING)
-    assert not refused_before_building(["#4 [builder 1/5] FROM docker.io/library/golang:1.19"])
-    assert not refused_before_building(["  #5 [stage-1 2/3] COPY --from=builder /app /app"])
+    assert not refused_before_building(build(BUILDKIT_FAILED_BUILDING))
+    assert not refused_before_building(build(["#4 [builder 1/5] FROM docker.io/library/go"]))
+    assert not refused_before_building(build(["  #5 [stage-1 2/3] COPY --from=builder /a /a"]))
+    # A single unnamed stage: BuildKit prints no stage name.
+    assert not refused_before_building(build(["#5 [2/3] RUN make"]))
 
 
 def test_a_buildkit_build_with_only_internal_steps_was_refused():
-    assert refused_before_building(BUILDKIT_PARSE_ERROR)
+    assert refused_before_building(build(BUILDKIT_PARSE_ERROR))
+    assert refused_before_building(
+        build(["#2 [auth] library/golang:pull token", *BUILDKIT_PARSE_ERROR])
+    )
+
+
+def test_a_build_that_died_in_a_long_dump_had_started_though_its_tail_shows_no_step():
+    """A RUN whose process dumps its registers: the last 60 lines hold no step line."""
+    dump = [f"#9 0.{n} r{n}    0x0" for n in range(80)]
+    output = [*BUILDKIT_FAILED_BUILDING[:6], *dump, "ERROR: failed to solve: exit code: 2"]
+    record = build(output)
+    assert not any("[builder" in line for line in record.output_tail)
+    assert not refused_before_building(record)
+    assert absent("multi-stage builds", [record], []) == ""
+
+
+def test_only_a_build_can_be_refused_before_building():
+    assert not refused_before_building(run(1, LEGACY_REFUSED))
 
 
 def test_daemon_words():

@@ -24,13 +24,15 @@ BUILD = {
              "mobylab-lab/multistage-r1:multi", "--target", "final", "."],
     "exit_code": 0, "seconds": 12.345, "output_tail": ["#9 DONE 0.1s", "#10 naming to x"],
     "cached_steps": 3, "builder": "buildkit", "stages_built": ["builder", "final"],
-    "target": "final", "stages": ["builder", "test", "final"], "role": "build", "expect_exit": 0,
+    "target": "final", "stages": ["builder", "test", "final"], "started_building": True,
+    "role": "build", "expect_exit": 0,
 }  # fmt: skip
 RUN = {
     "shown": "docker run --rm mobylab-lab/multistage-r1:multi", "argv": ["docker", "run", "--rm",
     "mobylab-lab/multistage-r1:multi"], "exit_code": 0, "seconds": 0.8,
     "output_tail": ['{"external": 5, "internal": 8}'], "cached_steps": 0, "builder": None,
-    "stages_built": [], "target": None, "stages": [], "role": "run", "expect_exit": 0,
+    "stages_built": [], "target": None, "stages": [], "started_building": False, "role": "run",
+    "expect_exit": 0,
 }  # fmt: skip
 VARIANT = {
     "name": "multi-stage", "engine": "host", "image": "mobylab-lab/multistage-r1:multi",

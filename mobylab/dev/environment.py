@@ -261,6 +261,14 @@ class DevEnvironment:
         """Stop and start the inner daemon; its images stay on the volume."""
         return self.daemon.restart(timeout)
 
+    @property
+    def _called(self) -> str:
+        return f" {self.names.name!r}" if self.names.name else ""
+
+    @property
+    def _flag(self) -> str:
+        return f" --name {self.names.name}" if self.names.name else ""
+
     def ensure(self, *, start: bool, privileged: str, timeout: float) -> Engine:
         """The dev daemon: reused when it answers, recovered or started when `start`."""
         if self.engine.ping():
@@ -271,11 +279,14 @@ class DevEnvironment:
         if found is not None and found.status == "running" and self.container.state():
             if not start:
                 raise DevEnvError(
-                    "the dev daemon is not running", "Run `invoke dev.restart` or `invoke dev.up`."
+                    f"the dev daemon{self._called} is not running",
+                    f"Run `invoke dev.restart{self._flag}` or `invoke dev.up{self._flag}`.",
                 )
             return self._reuse(timeout)
         if not start:
-            raise DevEnvError("the dev environment is not up", "Run `invoke dev.up`.")
+            raise DevEnvError(
+                f"the dev environment{self._called} is not up", f"Run `invoke dev.up{self._flag}`."
+            )
         # A named dev environment runs its own build; the first one, the last built.
         state = self.container.state()
         commit = (state.commit or None) if state and self.names.name else None
@@ -316,16 +327,18 @@ def environment_names(workspace: Workspace) -> list[str]:
     return names
 
 
-def ensure_dev_engine(session: Session, *, start: bool = True, build: str | None = None) -> Engine:
+def ensure_dev_engine(
+    session: Session, *, start: bool = True, build: str | None = None, name: str = ""
+) -> Engine:
     """The dev daemon as an Engine: up if needed, reused if running, recovered if it died.
 
-    `build` names a build by commit prefix: a dev environment already running it is
-    used (whatever its name), else one named after the commit is started beside the
-    others.
+    `name` picks a dev environment by its name ("" the first, unnamed). `build` names a
+    build by commit prefix instead: a dev environment already running it is used
+    (whatever its name), else one named after the commit is started beside the others.
     """
     settings = session.settings
     if build is None:
-        with dev_environment(session, start=start) as env:
+        with dev_environment(session, start=start, name=name) as env:
             return env.ensure(
                 start=start, privileged=settings.privileged, timeout=settings.engine_timeout
             )

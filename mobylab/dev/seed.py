@@ -142,11 +142,14 @@ def seed_images(host: Engine, dev: Engine, images: list[str]) -> list[SeedResult
         dev_client.close()
 
 
-def seed_dev_daemon(session: Session, refs: list[str], build: str | None) -> list[SeedResult]:
-    """dev.seed: copy images from the host engine into the running dev daemon (of `build`)."""
+def seed_dev_daemon(
+    session: Session, refs: list[str], *, build: str | None = None, name: str = ""
+) -> list[SeedResult]:
+    """dev.seed: copy images from the host engine into a running dev daemon: the one
+    named `name`, or the one running `build`."""
     from .environment import ensure_dev_engine
 
-    dev = ensure_dev_engine(session, start=False, build=build)
+    dev = ensure_dev_engine(session, start=False, build=build, name=name)
     return seed_images(session.engine(start=False), dev, refs)
 
 

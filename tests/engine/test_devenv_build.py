@@ -89,6 +89,13 @@ def test_the_dev_tasks_on_a_real_2017_build(
     assert "copied" in seeded.stderr
     again = run_task(workspace, "dev.seed", "--image", RUNTIME)
     assert "already in the dev daemon" in again.stderr
+    # dev.seed names a daemon as dev.exec does; --name and --build together are refused.
+    named = run_task(workspace, "dev.seed", "--name", "nosuch", "--image", RUNTIME)
+    assert named.returncode != 0 and "Traceback" not in named.stderr, named.stderr
+    assert "nosuch" in named.stderr, named.stderr
+    both = run_task(workspace, "dev.seed", "--name", "x", "--build", built, "--image", RUNTIME)
+    assert both.returncode == 2, both.stderr
+    assert "dev.seed takes --name or --build, not both" in both.stderr
     inner = run_task(
         workspace, "dev.exec", "--", "docker", "run", "--rm", RUNTIME, "echo", "from the 2017 build"
     )

@@ -72,11 +72,12 @@ def exec_(c, command=None, name=None):
     iterable=["image"],
     help={
         "image": "an image to copy (repeat the flag, or give the images after --)",
-        "build": "the dev daemon that runs this build (a commit prefix)",
+        "name": NAME_HELP,
+        "build": "or the dev daemon that runs this build (a commit prefix)",
     },
 )
 @friendly_errors
-def seed(c, image=None, build=None):
+def seed(c, image=None, name=None, build=None):
     """Copy images from the host engine into the dev daemon: `invoke dev.seed -- IMAGE...`."""
     from ...dev.seed import SeedStatus, seed_dev_daemon
 
@@ -86,7 +87,13 @@ def seed(c, image=None, build=None):
             "dev.seed needs at least one image",
             "e.g. `invoke dev.seed -- mobylab/runtime:busybox`.",
         )
-    for result in seed_dev_daemon(Session.from_context(c), refs, build):
+    if name is not None and build is not None:
+        raise UsageError(
+            "dev.seed takes --name or --build, not both",
+            "Name the dev daemon one way: its name, or the build it runs.",
+        )
+    session = Session.from_context(c)
+    for result in seed_dev_daemon(session, refs, build=build, name=dev_name(name)):
         if result.status == SeedStatus.PRESENT:
             ui.info(f"{result.image}: already in the dev daemon")
         else:

@@ -19,7 +19,7 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +34,6 @@ from ..config import Settings
 from ..engine import Engine, RunSecurity
 from ..errors import BuildError, Interrupted, MobylabError, UsageError
 from ..images.recipes import Recipe
-from ..jsondata import JsonDict
 from ..workspace import Workspace, file_sha256, read_json, write_json
 from .build_source import source_job
 from .build_upstream import upstream_job
@@ -45,8 +44,8 @@ from .job import (
     new_build_id,
     remove_build_containers,
 )
+from .manifest import BuildManifest, BundleArchive, BundleBinary, BundleLink, Bundles, Phase
 from .plan import BuildPlan, SourceRoute
-from .routes import Route
 from .seccomp import DAEMON_PROFILE, with_clone3
 
 STATE_NAME = "last-build"
@@ -100,36 +99,10 @@ class PhaseClock:
         )
         self.current, self._phase_started = phase, now
 
-    def finish(self, now: float | None = None) -> list[JsonDict]:
-        """[{"name", "seconds"}] in the order the phases started."""
+    def finish(self, now: float | None = None) -> list[Phase]:
+        """The phases in the order they started."""
         self.switch("", now)
-        return [
-            {"name": name, "seconds": round(seconds, 3)}
-            for name, seconds in self.durations.items()
-            if name
-        ]
-
-
-def binaries_unchanged(manifest: Mapping[str, Any], source_dir: Path) -> bool:
-    """Pure-ish: every binary the manifest lists is still there with its size and mtime."""
-    binaries = manifest.get("binaries") or []
-    if not binaries:
-        return False
-    for entry in binaries:
-        try:
-            info = (source_dir / entry["path"]).stat()
-        except (OSError, KeyError):
-            return False
-        if info.st_size != entry.get("size") or info.st_mtime_ns != entry.get("mtime_ns"):
-            return False
-    return True
-
-
-def cache_valid(manifest: Mapping[str, Any] | None, plan: BuildPlan) -> bool:
-    """A manifest of this very plan (same key) whose binaries are still there, unchanged."""
-    if not manifest or manifest.get("plan_key") != plan.key:
-        return False
-    return binaries_unchanged(manifest, Path(manifest.get("source_dir") or plan.checkout))
+        return [Phase(name, round(seconds, 3)) for name, seconds in self.durations.items() if name]
 
 
 # --- the manifest --------------------------------------------------------------------------
@@ -155,38 +128,37 @@ def binary_version(path: Path) -> str | None:
     return text.splitlines()[0].strip()[:200]
 
 
-def scan_bundles(checkout: Path) -> dict[str, list[JsonDict]]:
+def scan_bundles(checkout: Path) -> Bundles:
     """Every binary, archive and symlink under <checkout>/bundles."""
     bundles = checkout / "bundles"
-    found: dict[str, list[JsonDict]] = {"binaries": [], "archives": [], "symlinks": []}
+    binaries: list[BundleBinary] = []
+    archives: list[BundleArchive] = []
+    symlinks: list[BundleLink] = []
     if not bundles.is_dir():
-        return found
+        return Bundles()
     for root, dirs, files in os.walk(bundles):
         dirs.sort()
         for name in sorted([*files, *[d for d in dirs if (Path(root) / d).is_symlink()]]):
             path = Path(root) / name
             rel = str(path.relative_to(checkout))
             if path.is_symlink():
-                found["symlinks"].append({"path": rel, "target": os.readlink(path)})
+                symlinks.append(BundleLink(rel, os.readlink(path)))
                 continue
             if name.endswith(ARCHIVE_SUFFIXES):
-                info = path.stat()
-                found["archives"].append(
-                    {"path": rel, "size": info.st_size, "sha256": file_sha256(path)}
-                )
+                archives.append(BundleArchive(rel, path.stat().st_size, file_sha256(path)))
             elif _is_elf(path):
                 info = path.stat()
-                found["binaries"].append(
-                    {
-                        "path": rel,
-                        "name": name,
-                        "size": info.st_size,
-                        "mtime_ns": info.st_mtime_ns,
-                        "sha256": file_sha256(path),
-                        "version": binary_version(path),
-                    }
+                binaries.append(
+                    BundleBinary(
+                        path=rel,
+                        name=name,
+                        size=info.st_size,
+                        mtime_ns=info.st_mtime_ns,
+                        sha256=file_sha256(path),
+                        version=binary_version(path),
+                    )
                 )
-    return found
+    return Bundles(tuple(binaries), tuple(archives), tuple(symlinks))
 
 
 # --- live output ---------------------------------------------------------------------------
@@ -240,26 +212,35 @@ class BuildView:
 
 @dataclass(frozen=True)
 class BuildRecord:
-    """A finished build: its plan, its manifest and the folder holding its bundles."""
+    """A finished build: its manifest, and where that manifest is kept."""
 
-    plan: BuildPlan
-    manifest: JsonDict
-    bundles_dir: Path
+    manifest: BuildManifest
     manifest_path: Path
     cached: bool = False
 
+    @property
+    def plan(self) -> BuildPlan:
+        return self.manifest.plan
 
-def _record(manifest: JsonDict, path: Path, cached: bool = False) -> BuildRecord:
-    plan = BuildPlan.from_dict(manifest["plan"])
-    bundles = Path(manifest.get("bundles_dir") or plan.checkout / "bundles")
-    return BuildRecord(plan, manifest, bundles, path, cached)
+    @property
+    def bundles_dir(self) -> Path:
+        return self.manifest.bundles_dir
+
+
+def read_manifest(path: Path) -> BuildManifest | None:
+    """The manifest kept at `path`, or None when there is none or it is damaged."""
+    data = read_json(path)
+    if not isinstance(data, dict) or not isinstance(data.get("plan"), dict):
+        return None
+    try:
+        return BuildManifest.from_dict(data)
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def load_record(path: Path) -> BuildRecord | None:
-    manifest = read_json(path)
-    if not isinstance(manifest, dict) or "plan" not in manifest:
-        return None
-    return _record(manifest, path)
+    manifest = read_manifest(path)
+    return BuildRecord(manifest, path) if manifest is not None else None
 
 
 def last_build(workspace: Workspace) -> BuildRecord | None:
@@ -275,13 +256,11 @@ EXPORT_MANIFEST = "build.json"
 
 def export_build(record: BuildRecord, folder: Path) -> Path:
     """`folder` made to hold the build's bundles and its manifest, for another machine."""
-    import shutil
-
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     shutil.copytree(record.bundles_dir, folder / "bundles", symlinks=True)
-    write_json(folder / EXPORT_MANIFEST, record.manifest)
+    write_json(folder / EXPORT_MANIFEST, record.manifest.to_dict())
     return folder
 
 
@@ -291,27 +270,30 @@ def import_build(workspace: Workspace, folder: Path) -> BuildRecord:
     Every binary is checked against the manifest's sha256 first: a damaged copy is
     refused and nothing is registered.
     """
-    manifest = read_json(folder / EXPORT_MANIFEST)
-    if not isinstance(manifest, dict) or "plan" not in manifest:
+    exported = read_manifest(folder / EXPORT_MANIFEST)
+    if exported is None:
         raise BuildError(
             f"{folder} holds no exported build ({EXPORT_MANIFEST} is missing or damaged)",
             "Copy it again (workshop.provision --dev makes it).",
         )
-    for binary in manifest.get("binaries") or []:
-        path = folder / binary["path"]
-        if not path.is_file() or file_sha256(path) != binary.get("sha256"):
+    for binary in exported.bundles.binaries:
+        path = folder / binary.path
+        if not path.is_file() or file_sha256(path) != binary.sha256:
             raise BuildError(
-                f"{binary['path']} of the exported build is missing or changed",
+                f"{binary.path} of the exported build is missing or changed",
                 "Copy the build again; nothing was registered.",
             )
-        info = path.stat()
-        binary.update(size=info.st_size, mtime_ns=info.st_mtime_ns)
-    manifest.update(source_dir=str(folder), bundles_dir=str(folder / "bundles"))
-    plan = manifest["plan"]
-    path = manifest_path(workspace, plan["commit"], Route(plan.get("route", Route.UPSTREAM)))
-    write_json(path, manifest)
-    workspace.save_state(STATE_NAME, {"commit": plan["commit"], "manifest": str(path)})
-    return _record(manifest, path)
+    return _keep(workspace, exported.moved_to(folder))
+
+
+def _keep(workspace: Workspace, manifest: BuildManifest, cached: bool = False) -> BuildRecord:
+    """The build kept in the workspace as the one in use now: dev.up and dev.bundles
+    take it."""
+    path = manifest_path(workspace, manifest.commit, manifest.plan.route.name)
+    if not cached:
+        write_json(path, manifest.to_dict())
+    workspace.save_state(STATE_NAME, {"commit": manifest.commit, "manifest": str(path)})
+    return BuildRecord(manifest, path, cached)
 
 
 def all_builds(workspace: Workspace) -> list[BuildRecord]:
@@ -321,7 +303,7 @@ def all_builds(workspace: Workspace) -> list[BuildRecord]:
         record = load_record(path)
         if record is not None:
             records.append(record)
-    return sorted(records, key=lambda r: str(r.manifest.get("built_at", "")), reverse=True)
+    return sorted(records, key=lambda r: r.manifest.built_at, reverse=True)
 
 
 def pick_build(records: Sequence[BuildRecord], prefix: str) -> BuildRecord:
@@ -347,20 +329,16 @@ def cached_build(
 ) -> BuildRecord | None:
     """The build of `plan` (or of `other`, the same commit by the other route), when
     its binaries are still in place; the newest when both are."""
-    found: list[tuple[str, Path, JsonDict]] = []
+    found: list[BuildManifest] = []
     for candidate in (plan, other):
         if candidate is None:
             continue
-        path = manifest_path(workspace, candidate.commit, candidate.route.name)
-        manifest = read_json(path)
-        if isinstance(manifest, dict) and cache_valid(manifest, candidate):
-            found.append((str(manifest.get("built_at", "")), path, manifest))
+        manifest = read_manifest(manifest_path(workspace, candidate.commit, candidate.route.name))
+        if manifest is not None and manifest.cache_valid(candidate):
+            found.append(manifest)
     if not found:
         return None
-    _, path, manifest = max(found, key=lambda item: item[0])
-    # It is the build in use now: dev.up and dev.bundles take it.
-    workspace.save_state(STATE_NAME, {"commit": plan.commit, "manifest": str(path)})
-    return _record(manifest, path, cached=True)
+    return _keep(workspace, max(found, key=lambda m: m.built_at), cached=True)
 
 
 @contextmanager
@@ -500,34 +478,28 @@ def execute(
     ui.step("listing the bundles")
     listed = time.monotonic()
     found = scan_bundles(job.source_dir)
-    phases.append({"name": "manifest", "seconds": round(time.monotonic() - listed, 3)})
-    if not found["binaries"]:
+    phases.append(Phase("manifest", round(time.monotonic() - listed, 3)))
+    if not found.binaries:
         raise BuildError(
             f"{plan.command} succeeded but {job.source_dir / 'bundles'} holds no binaries",
             f"See the log {log}.",
         )
-    manifest: JsonDict = {
-        "commit": plan.commit,
-        "plan_key": plan.key,
-        "plan": plan.as_dict(),
-        "route": plan.route.name.value,
-        "target": plan.target,
-        "argv": list(job.commands[0]),
-        "commands": [list(argv) for argv in job.commands],
-        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "seconds": round(time.monotonic() - started, 3),
-        "phases": phases,
-        "log": str(log),
-        "engine": engine.url,
-        "source_dir": str(job.source_dir),
-        "bundles_dir": str(job.source_dir / "bundles"),
-        **job.manifest,
-        **found,
-    }
-    path = manifest_path(workspace, plan.commit, plan.route.name)
-    write_json(path, manifest)
-    workspace.save_state(STATE_NAME, {"commit": plan.commit, "manifest": str(path)})
-    return _record(manifest, path)
+    manifest = BuildManifest(
+        plan=plan,
+        plan_key=plan.key,
+        bundles=found,
+        source_dir=job.source_dir,
+        bundles_dir=job.source_dir / "bundles",
+        argv=tuple(job.commands[0]),
+        commands=tuple(tuple(argv) for argv in job.commands),
+        built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        seconds=round(time.monotonic() - started, 3),
+        phases=tuple(phases),
+        log=str(log),
+        engine=engine.url,
+        route_facts=dict(job.manifest),
+    )
+    return _keep(workspace, manifest)
 
 
 def place_beside_daemon(

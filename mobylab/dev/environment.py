@@ -23,7 +23,7 @@ import docker.errors
 from .. import process, ui
 from ..engine import Engine, RunSecurity, probe
 from ..errors import DevEnvError, Interrupted
-from ..jsondata import JsonDict, JsonObject
+from ..jsondata import JsonDict
 from ..session import Session
 from ..workspace import Workspace
 from .build import BuildRecord, all_builds, last_build, pick_build
@@ -40,6 +40,7 @@ from .container import (
     parse_daemon_version,
 )
 from .daemon import VOLUMES_STATE, DevDaemon
+from .manifest import Bundles
 from .plan import BuildPlan, host_cgroup_version
 from .resources import DevContainer, DevTarget
 
@@ -56,7 +57,7 @@ def target_from_last_build(workspace: Workspace) -> DevTarget:
 
 
 def target_of(record: BuildRecord) -> DevTarget:
-    return DevTarget(record.plan, Path(record.bundles_dir), bundle_identity(record.manifest))
+    return DevTarget(record.plan, record.bundles_dir, bundle_identity(record.manifest.bundles))
 
 
 def target_for_build(workspace: Workspace, prefix: str | None) -> DevTarget:
@@ -66,12 +67,11 @@ def target_for_build(workspace: Workspace, prefix: str | None) -> DevTarget:
     return target_of(pick_build(all_builds(workspace), prefix))
 
 
-def bundle_identity(manifest: JsonObject) -> tuple[str, str] | None:
+def bundle_identity(bundles: Bundles) -> tuple[str, str] | None:
     """Pure: (version, commit) the build's dockerd reports, from its manifest."""
-    for binary in manifest.get("binaries") or []:
-        name = str(binary.get("name", ""))
-        if name == "dockerd" or name.startswith("dockerd-"):
-            found = parse_daemon_version(binary.get("version"))
+    for binary in bundles.binaries:
+        if binary.name == "dockerd" or binary.name.startswith("dockerd-"):
+            found = parse_daemon_version(binary.version)
             if found:
                 return found
     return None

@@ -90,7 +90,7 @@ def test_build_2017_tgz_then_cache(engine, dind, workspace, session, tmp_path, d
         settings=session.settings,
     )
 
-    manifest = record.manifest
+    manifest = record.manifest.to_dict()  # as manifest.json and dev.bundles --json say it
     assert manifest["commit"] == source.commit
     binaries = {b["name"]: b for b in manifest["binaries"]}
     dockerd = binaries["dockerd-17.05.0-dev"]
@@ -139,7 +139,7 @@ def test_build_2017_tgz_then_cache(engine, dind, workspace, session, tmp_path, d
         workspace, plan, engine, caps.dind_security, interactive=False, settings=session.settings
     )
     assert time.monotonic() - started < 1.0
-    assert again.cached and again.manifest == manifest
+    assert again.cached and again.manifest == record.manifest
 
     started = time.monotonic()
     result = run_task(workspace, "dev.build", "--checkout", str(source.path))
@@ -170,9 +170,9 @@ def test_clone_then_build_today_as_a_user(engine, dind, workspace, tmp_path, dev
     source_path = workspace.root / "checkouts" / "upstream"
     assert record.plan.checkout == source_path and record.plan.commit == remote.master
     assert record.plan.era == "dev-container" and record.plan.target == "binary"
-    binaries = {b["path"]: b for b in record.manifest["binaries"]}
+    binaries = {b.path: b for b in record.manifest.bundles.binaries}
     dockerd = binaries["bundles/binary-daemon/dockerd"]
-    assert dockerd["version"] and dockerd["version"].startswith("Docker version")
+    assert dockerd.version and dockerd.version.startswith("Docker version")
     for name in ("containerd", "ctr", "runc", "docker-init", "docker-proxy"):
         assert f"bundles/binary-daemon/{name}" in binaries
     assert record.bundles_dir == source_path / "bundles"

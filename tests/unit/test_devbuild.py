@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,13 +13,13 @@ import pytest
 from mobylab.dev.build import (
     BuildView,
     PhaseClock,
-    cache_valid,
     phase_of,
     place_beside_daemon,
     recipe_exit_code,
     scan_bundles,
 )
 from mobylab.dev.build_upstream import docker_run_override, make_argv
+from mobylab.dev.manifest import BuildManifest, BundleLink, Bundles, Phase
 from mobylab.dev.plan import plan_from_files
 from mobylab.engine import PRIVILEGED
 from mobylab.engine._probe import fallback_security
@@ -134,9 +135,9 @@ def test_phases():
     clock.switch("bundle binary", now=4.0)
     clock.switch("bundle binary", now=5.0)
     assert clock.finish(now=6.5) == [
-        {"name": "make", "seconds": 1.0},
-        {"name": "dev image", "seconds": 3.0},
-        {"name": "bundle binary", "seconds": 2.5},
+        Phase("make", 1.0),
+        Phase("dev image", 3.0),
+        Phase("bundle binary", 2.5),
     ]
 
 
@@ -165,17 +166,45 @@ def test_scan_and_cache(tmp_path: Path):
     (tmp_path / "bundles" / "latest").symlink_to(".")
     (daemon / "docker.tgz").write_bytes(b"archive")
     found = scan_bundles(tmp_path)
-    assert [b["path"] for b in found["binaries"]] == ["bundles/binary-daemon/dockerd"]
-    assert found["binaries"][0]["version"] is None
-    assert found["binaries"][0]["size"] == 64
-    assert [a["path"] for a in found["archives"]] == ["bundles/binary-daemon/docker.tgz"]
-    assert found["symlinks"] == [{"path": "bundles/latest", "target": "."}]
-    manifest = {"plan_key": plan.key, **found}
-    assert cache_valid(manifest, plan)
-    assert not cache_valid({**manifest, "plan_key": "other"}, plan)
-    assert not cache_valid({**manifest, "binaries": []}, plan)
+    assert [b.path for b in found.binaries] == ["bundles/binary-daemon/dockerd"]
+    assert found.binaries[0].version is None
+    assert found.binaries[0].size == 64
+    assert [a.path for a in found.archives] == ["bundles/binary-daemon/docker.tgz"]
+    assert found.symlinks == (BundleLink("bundles/latest", "."),)
+    manifest = BuildManifest(plan, plan.key, found, tmp_path, tmp_path / "bundles")
+    assert manifest.cache_valid(plan)
+    assert not replace(manifest, plan_key="other").cache_valid(plan)
+    assert not replace(manifest, bundles=Bundles()).cache_valid(plan)
     binary.write_bytes(b"\x7fELF" + b"\1" * 70)  # rebuilt by something else
-    assert not cache_valid(manifest, plan)
+    assert not manifest.cache_valid(plan)
+
+
+def test_a_manifest_reads_and_writes_the_json_it_always_had(tmp_path: Path):
+    """Every key dev.build wrote before it had records, the route's own facts included."""
+    plan = plan_of("today", checkout=tmp_path)
+    data = {
+        "commit": plan.commit, "plan_key": plan.key, "plan": plan.as_dict(),
+        "route": plan.route.name.value, "target": plan.target,
+        "argv": ["make", "binary"], "commands": [["make", "binary"]],
+        "built_at": "2026-12-05T05:00:00+0000", "seconds": 74.5,
+        "phases": [{"name": "make", "seconds": 70.0}, {"name": "manifest", "seconds": 4.5}],
+        "log": str(tmp_path / "build.log"), "engine": "unix:///var/run/docker.sock",
+        "source_dir": str(tmp_path), "bundles_dir": str(tmp_path / "bundles"),
+        "security": "no privileges", "dev_image": "mobylab/docker-dev:x", "cache_volumes": ["v"],
+        "binaries": [{"path": "bundles/binary-daemon/dockerd", "name": "dockerd", "size": 64,
+                      "mtime_ns": 5, "sha256": "ab" * 32, "version": "Docker version dev"}],
+        "archives": [{"path": "bundles/x.tgz", "size": 7, "sha256": "cd" * 32}],
+        "symlinks": [{"path": "bundles/latest", "target": "."}],
+    }  # fmt: skip
+    manifest = BuildManifest.from_dict(data)
+    assert manifest.to_dict() == data
+    assert manifest.route_facts == {
+        "security": "no privileges", "dev_image": "mobylab/docker-dev:x", "cache_volumes": ["v"]
+    }  # fmt: skip
+    assert manifest.phases[1] == Phase("manifest", 4.5)
+    # An older manifest without source_dir or bundles_dir: the plan's checkout.
+    older = BuildManifest.from_dict({"plan": plan.as_dict(), "plan_key": plan.key})
+    assert older.bundles_dir == plan.checkout / "bundles" and older.bundles == Bundles()
 
 
 def test_one_build_at_a_time_per_checkout(tmp_path: Path, workspace, session):
@@ -196,7 +225,8 @@ def test_a_build_named_by_a_commit_prefix(tmp_path: Path) -> None:
     def record(commit: str, route: str = "source") -> BuildRecord:
         plan = today_source() if route == "source" else plan_of("today")
         built = dataclasses.replace(plan, commit=commit)
-        return BuildRecord(built, {"built_at": "x"}, tmp_path, tmp_path / "m.json")
+        manifest = BuildManifest(built, built.key, Bundles(), tmp_path, tmp_path / "bundles")
+        return BuildRecord(manifest, tmp_path / "m.json")
 
     builds = [
         record("2fa8fe400d926b3ceb0c84640a8f4e0f36e51463"),

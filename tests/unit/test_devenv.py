@@ -293,18 +293,17 @@ class TestDaemonIdentity:
 
     def test_the_manifest_names_the_bundle_daemon(self) -> None:
         from mobylab.dev.environment import bundle_identity
+        from mobylab.dev.manifest import BundleBinary, Bundles
 
-        manifest = {
-            "binaries": [
-                {"name": "docker-proxy", "version": None},
-                {
-                    "name": "dockerd-17.05.0-dev",
-                    "version": "Docker version 17.05.0-dev, build 2fa8fe4",
-                },
-            ]
-        }
-        assert bundle_identity(manifest) == ("17.05.0-dev", "2fa8fe4")
-        assert bundle_identity({"binaries": []}) is None
+        daemon = "Docker version 17.05.0-dev, build 2fa8fe4"
+        bundles = Bundles(
+            binaries=(
+                BundleBinary("bundles/a/docker-proxy", "docker-proxy", 1, 1, "x"),
+                BundleBinary("bundles/a/dockerd-dev", "dockerd-17.05.0-dev", 1, 2, "y", daemon),
+            )
+        )
+        assert bundle_identity(bundles) == ("17.05.0-dev", "2fa8fe4")
+        assert bundle_identity(Bundles()) is None
 
 
 def test_a_daemon_before_cgroup_v2_is_refused_on_a_v2_only_host() -> None:

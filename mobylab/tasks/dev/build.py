@@ -143,8 +143,8 @@ def build(
         ui.info(f"made {plan.dev_image} again; the bundles of {plan.commit[:12]} are unchanged")
     else:
         ui.info(
-            f"built {len(manifest['binaries'])} binaries from {plan.commit[:12]} in "
-            f"{manifest['seconds']:.0f}s; see `invoke dev.bundles`"
+            f"built {len(manifest.bundles.binaries)} binaries from {plan.commit[:12]} in "
+            f"{manifest.seconds:.0f}s; see `invoke dev.bundles`"
         )
 
 
@@ -159,22 +159,22 @@ def bundles(c, json_=False):
     if record is None:
         raise BuildError("no build yet", "Run `invoke dev.build` first.")
     if json_:
-        print(json.dumps(record.manifest, indent=2))
+        print(json.dumps(record.manifest.to_dict(), indent=2))
         return
+    manifest = record.manifest
     rows = [
         (
-            b["path"].removeprefix("bundles/"),
-            ui.human_bytes(b["size"]),
-            b["sha256"][:12],
-            b["version"] or "-",
+            b.path.removeprefix("bundles/"),
+            ui.human_bytes(b.size),
+            b.sha256[:12],
+            b.version or "-",
         )
-        for b in record.manifest["binaries"]
+        for b in manifest.bundles.binaries
     ]
-    manifest = record.manifest
-    title = f"Bundles of {manifest['commit'][:12]} (make {manifest['target']}), in bundles/"
+    title = f"Bundles of {manifest.commit[:12]} (make {manifest.plan.target}), in bundles/"
     ui.out.print(ui.table(["binary", "size", "sha256", "version"], rows, title=title))
-    phases = ", ".join(f"{p['name']} {p['seconds']:.1f}s" for p in manifest["phases"])
-    ui.info(f"in {record.bundles_dir}; phases: {phases}; log: {manifest['log']}")
+    phases = ", ".join(f"{p.name} {p.seconds:.1f}s" for p in manifest.phases)
+    ui.info(f"in {record.bundles_dir}; phases: {phases}; log: {manifest.log}")
 
 
 @task(name="import", help={"path": "a folder holding build.json and bundles/ (export_build)"})
@@ -187,7 +187,7 @@ def import_(c, path):
     record = import_build(session.workspace, Path(path).expanduser().resolve())
     ui.info(
         f"build {record.plan.commit[:12]} ({record.plan.route.name} route) registered: "
-        f"{len(record.manifest['binaries'])} binaries in {record.bundles_dir}; "
+        f"{len(record.manifest.bundles.binaries)} binaries in {record.bundles_dir}; "
         f"its dev image is {record.plan.dev_image}"
     )
 

@@ -208,6 +208,38 @@ def type_line(browser: Browser, text: str) -> None:
                  windowsVirtualKeyCode=13)  # fmt: skip
 
 
+def practice_of(served: Served, seat: int) -> dict:
+    """The seat's practice.json, where room.json says it is."""
+    room = json.loads((served.workspace / "serve" / served.key / "room.json").read_text())
+    [record] = [s for s in room["seats"] if s["number"] == seat]
+    return json.loads(Path(record["practice"]).read_text())
+
+
+def test_a_seats_practice_clock_runs_only_while_its_attendee_is_on_the_page(
+    served: Served,
+) -> None:
+    """Seats start before the class arrives: the clock of step 1 waits for its attendee."""
+
+    def until(want_active: bool) -> dict:
+        deadline = time.monotonic() + 30
+        while (state := practice_of(served, 2))["active"] is not want_active:
+            assert time.monotonic() < deadline, state
+            time.sleep(0.2)
+        return state
+
+    waiting = until(False)
+    assert (waiting["steps"][0]["seconds"], waiting["steps"][0]["entered"]) == (0, None)
+
+    async def attend() -> None:
+        async with attendee(served, 2):
+            await asyncio.to_thread(until, True)
+            await asyncio.sleep(2)
+
+    asyncio.run(attend())
+    left = until(False)["steps"][0]
+    assert left["entered"] is None and 2 <= left["seconds"] < 30, left
+
+
 def test_an_attendee_builds_and_passes_the_step_in_the_page(
     served: Served, browser: Browser, tmp_path: Path
 ) -> None:

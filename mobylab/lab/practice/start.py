@@ -16,6 +16,7 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -216,12 +217,24 @@ def open_practice(
 
 def leave_practice(path: Path) -> ps.PracticeState | None:
     """Stop the clocks of a run whose shell closed; the progress is kept."""
+    return _clock_change(path, lambda run, now: ps.leave(run.state, now))
+
+
+def rejoin_practice(path: Path) -> ps.PracticeState | None:
+    """Start the current step's clock again: its learner is back at the shell."""
+    return _clock_change(path, lambda run, now: ps.enter(run.state, run.number, now))
+
+
+def _clock_change(
+    path: Path, change: Callable[[PracticeRun, float], None]
+) -> ps.PracticeState | None:
+    """The run's state after `change`, saved with its report (None: no run there)."""
     with contextlib.suppress(MobylabError):
-        left = PracticeRun.open(path)
-        ps.leave(left.state, time.time())
-        left.save()
-        left.write_report()
-        return left.state
+        run = PracticeRun.open(path)
+        change(run, time.time())
+        run.save()
+        run.write_report()
+        return run.state
     return None
 
 

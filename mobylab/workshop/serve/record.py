@@ -145,7 +145,7 @@ def seat_outcome(
     elif seat.state == SeatState.ENDED:
         verdict, where, data["progress"] = SKIPPED, seat.message, ENDED
     elif not seat.joined:
-        # Its practice's clock runs from the start: nobody there is not stuck.
+        # Nobody there yet: its practice's clock has not started.
         verdict, where, data["progress"] = OK, "no attendee yet", WAITING
     elif not seat.attached:
         where = f"{where} (page closed)"

@@ -32,7 +32,7 @@ from ... import ui
 from ...errors import MobylabError, UsageError
 from ...lab.model import Lab
 from ...lab.practice import state as ps
-from ...lab.practice.start import leave_practice, refuse_without_texts
+from ...lab.practice.start import leave_practice, refuse_without_texts, rejoin_practice
 from ...session import Session
 from ...workspace import read_json
 from ..hosts import HostSpec
@@ -116,6 +116,8 @@ class SeatRoom:
     attendee: web.WebSocketResponse | None = None
     last_active: float = field(default_factory=time.monotonic)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    # One change of practice.json at a time: a `lab` answer, or its attendee coming or going.
+    practice_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def progress(self) -> dict[str, Any]:
         """The practice run's progress as the page and the board show it."""
@@ -266,7 +268,9 @@ class Room:
         while room.state == SeatState.READY:
             try:
                 for key, text in await asyncio.to_thread(room.bridge.pending):
-                    await asyncio.to_thread(room.bridge.answer, key, text, room.terminal.size[0])
+                    async with room.practice_lock:
+                        columns = room.terminal.size[0]
+                        await asyncio.to_thread(room.bridge.answer, key, text, columns)
             except ENGINE_GONE:
                 pass  # the sandbox or its host is going: _keep_shell or watch_hosts says so
             except MobylabError as exc:
@@ -510,7 +514,24 @@ class Room:
         await self._attach(room, ws, ticket.role)
         if room.attendee is ws:
             room.attendee = None
+            self._practice_clock(room, leave_practice)
         return ws
+
+    @staticmethod
+    def _practice_clock(room: SeatRoom, change: Callable[[Path], ps.PracticeState | None]) -> None:
+        """Start or stop the seat's practice clock (rejoin_practice, leave_practice): it
+        runs while its attendee is on the page. In a task of the seat's, after any `lab`
+        answer under way (a `lab solve` may take minutes; the page does not wait)."""
+        if room.sandbox is None or room.state != SeatState.READY:
+            return
+        path = room.sandbox.practice.state_path
+
+        async def apply() -> None:
+            async with room.practice_lock:
+                await asyncio.to_thread(change, path)
+
+        room.tasks = [task for task in room.tasks if not task.done()]
+        room.tasks.append(asyncio.create_task(apply()))
 
     async def _attach(self, room: SeatRoom, ws: web.WebSocketResponse, role: Role) -> None:
         while room.state == SeatState.STARTING and not ws.closed:
@@ -534,6 +555,8 @@ class Room:
                 }
             )
         )
+        if room.attendee is ws:
+            self._practice_clock(room, rejoin_practice)
         subscriber, scrollback = terminal.subscribe()
         sender = asyncio.create_task(self._send_output(room, ws, subscriber, scrollback))
         try:

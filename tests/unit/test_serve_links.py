@@ -110,3 +110,24 @@ def test_a_work_folders_changes_name_a_removed_folder_once() -> None:
 def test_the_sandboxes_lab_removes_its_request_once_answered() -> None:
     script = lab_script()
     assert 'rm -f "$ipc/$id.req" "$ipc/$id.out" "$ipc/$id.done"' in script
+
+
+def test_only_this_machines_dead_servers_are_reaped_on_a_shared_host() -> None:
+    from mobylab.workshop.serve.sandbox import is_orphan
+
+    here = "machine-a"
+    assert is_orphan(here, here, alive=False, remote=True)
+    assert not is_orphan(here, here, alive=True, remote=True)
+    # Another machine's server on the same host: its pid means nothing here.
+    assert not is_orphan("machine-b", here, alive=False, remote=True)
+    assert not is_orphan("machine-b", here, alive=False, remote=False)
+    # Sandboxes from before the label: judged on this machine's own engine only.
+    assert is_orphan(None, here, alive=False, remote=False)
+    assert not is_orphan(None, here, alive=False, remote=True)
+
+
+def test_a_sandbox_is_labelled_with_its_servers_machine() -> None:
+    from mobylab.workshop.serve.sandbox import MACHINE_LABEL, SandboxNames, machine_id
+
+    values = SandboxNames("abc", 2, Path("/run"), Path("/seat")).labels()
+    assert values[MACHINE_LABEL] == machine_id() != ""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,8 @@ from .seats import Seat, SeatLimits
 COMPONENT = "serve"
 SERVER_LABEL = "org.mobylab.serve"
 PID_LABEL = "org.mobylab.serve-pid"
+# The machine the server runs on: a process id means something only there.
+MACHINE_LABEL = "org.mobylab.serve-machine"
 READY_SECONDS = 90.0
 
 
@@ -102,8 +105,23 @@ class SandboxNames:
 
     def labels(self) -> dict[str, str]:
         return labels.labels(
-            COMPONENT, serve=self.server, serve_pid=str(os.getpid()), seat=str(self.seat)
+            COMPONENT,
+            serve=self.server,
+            serve_pid=str(os.getpid()),
+            serve_machine=machine_id(),
+            seat=str(self.seat),
         )
+
+
+def machine_id() -> str:
+    """This machine, as the labels of its servers' sandboxes name it: its systemd
+    machine id, else its host name."""
+    for path in (Path("/etc/machine-id"), Path("/var/lib/dbus/machine-id")):
+        with contextlib.suppress(OSError):
+            text = path.read_text().strip()
+            if text:
+                return text
+    return socket.gethostname()
 
 
 def run_root() -> Path:
@@ -440,12 +458,26 @@ def remove_server(link: HostLink, server: str) -> int:
 
 def reap_orphans(link: HostLink) -> int:
     """What servers of this machine no longer running left on the link's engine (found
-    by label, their process gone)."""
-    orphans = {server for server, pid in _servers(link.engine) if not process.pid_alive(pid)}
+    by label, their process gone). A server of another machine sharing that engine is
+    not this machine's to judge: its sandboxes stay."""
+    here = machine_id()
+    orphans = {
+        server
+        for server, pid, machine in _servers(link.engine)
+        if is_orphan(machine, here, alive=process.pid_alive(pid), remote=link.remote)
+    }
     return sum(remove_server(link, server) for server in orphans)
 
 
-def _servers(host: Engine) -> Iterator[tuple[str, int]]:
+def is_orphan(machine: str | None, here: str, *, alive: bool, remote: bool) -> bool:
+    """Pure: a server's sandboxes are orphans when it ran on this machine (`here`) and
+    its process is gone. Sandboxes from before the machine label: on this machine's
+    own engine only."""
+    ours = machine == here if machine is not None else not remote
+    return ours and not alive
+
+
+def _servers(host: Engine) -> Iterator[tuple[str, int, str | None]]:
     client = host.client()
     try:
         found = client.api.containers(all=True, filters={"label": [f"{SERVER_LABEL}"]})
@@ -456,7 +488,7 @@ def _servers(host: Engine) -> Iterator[tuple[str, int]]:
     for item in [*found, *volumes, *networks]:
         values = item.get("Labels") or {}
         if labels.is_managed(values) and values.get(PID_LABEL, "").isdigit():
-            yield values[SERVER_LABEL], int(values[PID_LABEL])
+            yield values[SERVER_LABEL], int(values[PID_LABEL]), values.get(MACHINE_LABEL)
 
 
 def _remove_labelled(host: Engine, filters: dict[str, Any]) -> int:

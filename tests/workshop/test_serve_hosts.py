@@ -2,7 +2,8 @@
 test host, reached through an SSH-forwarded socket. In Chromium the remote seat's
 attendee builds the image in the page's terminal and `lab check` passes, as on a local
 seat; then the host drops off the network (its sshd and sessions killed): its seat is
-down on the board and in its page, and the local seat goes on.
+down on the board and in its page, and the local seat goes on; the host comes back and
+so does its seat, its practice kept, in the page still open.
 
 The test hosts are this machine, so their engine is this machine's, reached over SSH:
 the real code path, with the engine's socket forwarded."""
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 __all__ = ["browser"]  # the Chromium fixture, shared with the local seats' tests
 DROP_SECONDS = 60
+# A dropped host is asked again every 15 s; the page asks every 10 s.
+REJOIN_WAIT = 90
 
 
 def drop_host(host: TestHost) -> None:
@@ -71,7 +74,7 @@ def restart_host(host: TestHost) -> None:
     host.pid = _read_pid(host.folder / "sshd.pid")
 
 
-def test_a_seat_on_a_workshop_host_works_like_a_local_one_and_a_host_that_drops_is_down(
+def test_a_seat_on_a_workshop_host_works_like_a_local_one_and_comes_back_with_its_host(
     ssh_farm: SshFarm,
     engine: Engine,
     browser: Browser,
@@ -125,6 +128,28 @@ def test_a_seat_on_a_workshop_host_works_like_a_local_one_and_a_host_that_drops_
                 await ws.close()
 
         asyncio.run(local_goes_on())
+
+        # The host comes back: its seat's sandbox still runs, so the seat is ready again,
+        # its practice where it was, and the page (still open) reconnects by itself.
+        restart_host(host)
+        dropped = False
+        browser.wait_for(
+            "document.getElementById('status').textContent.includes('connected')", REJOIN_WAIT
+        )
+        assert {s["seat"]: (s["state"], s.get("done")) for s in seats_data(server)} == {
+            1: ("ready", 0),
+            2: ("ready", 1),
+        }
+        assert f"host {host.spec} is back: seat-2 ready again" in server.output.read_text()
+        type_line(browser, "echo back-$((6*7)) && lab status")
+        browser.wait_for(f"{SCREEN}.includes('back-42')", 30)
+
+        # Dropped again, and the server stops meanwhile: the host's sandboxes stay there.
+        drop_host(host)
+        dropped = True
+        browser.wait_for(
+            "document.getElementById('status').textContent.includes('dropped')", DROP_SECONDS
+        )
         browser.call("Page.navigate", url="about:blank")
         assert server.stop() == 0, server.output.read_text()
         assert "its sandboxes stay there" in server.output.read_text()

@@ -33,6 +33,8 @@ LOCAL = "local"
 # ssh says a connection is gone after this many unanswered keep-alives, this far apart.
 ALIVE_SECONDS = 5
 ALIVE_COUNT = 3
+# The local name of the host engine's forwarded socket, in the tunnel's folder.
+ENGINE_SOCKET = "engine.sock"
 # What the host is asked once connected: who the SSH user is, and where its engine is.
 FACTS_SCRIPT = (
     'id -u; id -g; printf "%s\\n" "${XDG_RUNTIME_DIR:-}" "${DOCKER_HOST:-}"; '
@@ -167,6 +169,14 @@ class Tunnel:
                 raise ssh_failure(said, self.spec.label, self.options.known_hosts)
             time.sleep(0.1)
 
+    def reopen(self) -> None:
+        """Connect again once, after the connection ended (a stale control socket goes
+        first); a WorkshopError when the host still cannot be reached."""
+        if self.proc is not None:
+            process.stop(self.proc)
+        self.control.unlink(missing_ok=True)
+        self._connect()
+
     def _master_answers(self) -> bool:
         check = [*self.ssh()[:-1], "-O", "check", self.spec.host]
         return process.capture(check, timeout=30).returncode == 0
@@ -225,6 +235,8 @@ class HostLink:
     socket_group: int | None
     pid_max: int | None
     tunnel: Tunnel | None = None
+    # The engine's socket on the host (forwarded as ENGINE_SOCKET); '' for this machine.
+    engine_socket: str = ""
     dropped: str = ""
     forwards: dict[str, str] = field(default_factory=dict)
 
@@ -246,6 +258,18 @@ class HostLink:
             shutil.rmtree(folder, ignore_errors=True)
         elif name in self.forwards:
             self.tunnel.cancel(name, self.forwards.pop(name))
+
+    def rejoin(self) -> None:
+        """The way to a dropped host again: its connection and every socket forwarded
+        through it, at the same local paths; a WorkshopError while it cannot be had."""
+        assert self.tunnel is not None
+        self.tunnel.reopen()
+        self.tunnel.forward(ENGINE_SOCKET, self.engine_socket)
+        for name, remote in self.forwards.items():
+            self.tunnel.forward(name, remote)
+        if not self.engine.ping(timeout=15):
+            raise WorkshopError(f"{self.label}: its engine does not answer (over SSH)")
+        self.dropped = ""
 
     def connected(self) -> bool:
         """Whether the way to the host is there (always, for this machine's engine)."""
@@ -288,7 +312,7 @@ def ssh_link(spec: HostSpec, options: SshOptions, folder: Path, log: Path) -> Ho
     try:
         tunnel.open()
         facts = parse_facts(tunnel.run(FACTS_SCRIPT), spec.label)
-        socket = tunnel.forward("engine.sock", facts.engine_socket)
+        socket = tunnel.forward(ENGINE_SOCKET, facts.engine_socket)
         engine = Engine(f"unix://{socket}", kind="host", name=spec.label)
         if not engine.ping(timeout=15):
             raise WorkshopError(
@@ -306,6 +330,7 @@ def ssh_link(spec: HostSpec, options: SshOptions, folder: Path, log: Path) -> Ho
         socket_group(facts.uid, facts.gid),
         facts.pid_max,
         tunnel,
+        facts.engine_socket,
     )
 
 

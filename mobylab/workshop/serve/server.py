@@ -69,6 +69,8 @@ PARALLEL_STARTS = 4
 # many answers in a row its engine may miss before its seats are down.
 HOST_CHECK_SECONDS = 5.0
 HOST_MISSES = 3
+# How often a dropped host is asked whether it is back.
+REJOIN_SECONDS = 15.0
 # What a call to an engine raises when the engine, its link or the sandbox is gone.
 ENGINE_GONE = (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
 # How often room.json (for workshop.status and workshop.board) may be rewritten.
@@ -118,6 +120,8 @@ class SeatRoom:
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     # One change of practice.json at a time: a `lab` answer, or its attendee coming or going.
     practice_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Down because its host dropped: it comes back if the host does, its sandbox running.
+    may_return: bool = False
 
     def progress(self) -> dict[str, Any]:
         """The practice run's progress as the page and the board show it."""
@@ -224,6 +228,11 @@ class Room:
             ui.warn(f"{room.seat.name}: {exc.one_line()}")
             return
         room.sandbox = sandbox
+        self._serve(room, sandbox)
+        ui.info(f"{room.seat.name} ready")
+
+    def _serve(self, room: SeatRoom, sandbox: Sandbox) -> None:
+        """The seat's shell, its `lab` answers and its disk watch, on a running sandbox."""
         room.terminal = Terminal(
             sandbox.link.engine,
             sandbox.container,
@@ -239,9 +248,8 @@ class Room:
             asyncio.create_task(self._answer_lab(room)),
             asyncio.create_task(self._watch_disk(room)),
         ]
-        room.state = SeatState.READY
+        room.state, room.message, room.may_return = SeatState.READY, "", False
         room.last_active = time.monotonic()
-        ui.info(f"{room.seat.name} ready")
 
     async def _keep_shell(self, room: SeatRoom) -> None:
         """The seat's shell for as long as its sandbox answers; then the seat is down, on
@@ -330,12 +338,18 @@ class Room:
 
     async def watch_hosts(self) -> None:
         """A host whose link or engine stops answering takes its seats down, on the board
-        and in their pages; the seats on the other hosts go on."""
+        and in their pages; the seats on the other hosts go on. A dropped host is asked
+        again every REJOIN_SECONDS: when it answers, its seats whose sandboxes still run
+        are back, their practice where it was."""
         misses = dict.fromkeys(range(len(self.hosts)), 0)
+        asked = dict.fromkeys(range(len(self.hosts)), 0.0)
         while not self.stopping.is_set():
             await asyncio.sleep(HOST_CHECK_SECONDS)
             for place, link in enumerate(self.hosts):
                 if link.dropped:
+                    if link.remote and time.monotonic() - asked[place] >= REJOIN_SECONDS:
+                        asked[place] = time.monotonic()
+                        await self._rejoin(link)
                     continue
                 problem = await asyncio.to_thread(link.problem)
                 misses[place] = misses[place] + 1 if problem else 0
@@ -343,17 +357,43 @@ class Room:
                 gone = misses[place] >= HOST_MISSES or not link.connected()
                 if problem and gone and not self.stopping.is_set():
                     self._drop(link, problem)
+                    asked[place] = time.monotonic()
 
     def _drop(self, link: HostLink, problem: str) -> None:
         link.dropped = problem
         rooms = [r for n, r in self.seats.items() if self.placement[n] is link]
         for room in rooms:
             if room.state != SeatState.ENDED:
-                room.state = SeatState.DOWN
+                room.state, room.may_return = SeatState.DOWN, room.state == SeatState.READY
                 room.message = f"its host {link.label} dropped; the other seats go on"
                 self._let_go(room)
         names = ", ".join(room.seat.name for room in rooms)
         ui.warn(f"host {link.label} dropped ({problem}): {names} down; the other seats go on")
+
+    async def _rejoin(self, link: HostLink) -> None:
+        """The dropped host again, if it answers; its seats back when their sandboxes do."""
+        try:
+            await asyncio.to_thread(link.rejoin)
+        except MobylabError:
+            return
+        back, lost = [], []
+        for number, room in self.seats.items():
+            if self.placement[number] is not link or not room.may_return:
+                continue
+            assert room.sandbox is not None
+            if self.stopping.is_set() or room.state != SeatState.DOWN:
+                continue
+            if await asyncio.to_thread(room.sandbox.engine.ping, 10):
+                self._serve(room, room.sandbox)
+                back.append(room.seat.name)
+            else:
+                room.may_return = False
+                room.message = f"its host {link.label} came back without its sandbox"
+                lost.append(room.seat.name)
+        parts = [f"{', '.join(back)} ready again"] if back else []
+        if lost:
+            parts.append(f"{', '.join(lost)} lost their sandboxes")
+        ui.info(f"host {link.label} is back" + (f": {'; '.join(parts)}" if parts else ""))
 
     # -- what workshop.status and workshop.board read --------------------------------
     def record(self, url: str) -> RoomRecord:
@@ -539,9 +579,8 @@ class Room:
             await asyncio.sleep(1.0)
         terminal = room.terminal
         if terminal is None or room.state != SeatState.READY:
-            await ws.send_str(
-                json.dumps({"type": "seat", "state": room.state, "message": room.message})
-            )
+            said = {"type": "seat", "state": room.state, "message": room.message}
+            await ws.send_str(json.dumps(said | {"may_return": room.may_return}))
             await ws.close()
             return
         await ws.send_str(

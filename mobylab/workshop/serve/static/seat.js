@@ -10,6 +10,8 @@
   if (location.hash) history.replaceState(null, "", location.pathname);
 
   let over = false;
+  // Its host dropped: the page asks again every 10 s, quietly.
+  let hostAway = false;
 
   function say(text, down) {
     statusLine.textContent = text;
@@ -43,11 +45,15 @@
     if (message.type === "seat") {
       if (message.state === "starting") { say("your sandbox is starting…"); return; }
       if (message.state !== "ready") {
-        // A seat that is down or ended stays so: the page says why and stops asking.
-        over = true;
-        say(`this seat is ${message.state}. ${message.message || ""}`, true);
+        // A seat whose host dropped may come back: the page asks again now and then.
+        // Any other seat that is down or ended stays so: the page says why and stops.
+        over = !message.may_return;
+        hostAway = Boolean(message.may_return);
+        const more = hostAway ? " Waiting for it to come back…" : "";
+        say(`this seat is ${message.state}. ${message.message || ""}${more}`, true);
         return;
       }
+      hostAway = false;
       lab = message.lab;
       document.getElementById("lab-title").textContent = lab.title;
       say(`seat ${message.seat}: connected`);
@@ -75,8 +81,10 @@
       close: (event) => {
         detach();
         if (over) return;
-        say(`disconnected${event.reason ? ` (${event.reason})` : ""}: reconnecting…`, true);
-        setTimeout(connect, 2000);
+        if (!hostAway) {
+          say(`disconnected${event.reason ? ` (${event.reason})` : ""}: reconnecting…`, true);
+        }
+        setTimeout(connect, hostAway ? 10000 : 2000);
       },
     });
   }

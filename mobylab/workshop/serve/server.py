@@ -374,8 +374,8 @@ class Room:
         """The dropped host again, if it answers; its seats back when their sandboxes do."""
         try:
             await asyncio.to_thread(link.rejoin)
-        except MobylabError:
-            return
+        except (MobylabError, *ENGINE_GONE):
+            return  # still away: asked again later
         back, lost = [], []
         for number, room in self.seats.items():
             if self.placement[number] is not link or not room.may_return:

@@ -149,10 +149,12 @@ def open_practice(
     previous: ps.PracticeState | None = None,
     run_id: str | None = None,
     engine: Engine | None = None,
+    attended: bool = True,
 ) -> OpenedPractice:
     """Set a practice run up (continuing `previous`, else as `run_id` or a new run) on
     `engine`, else on the engine of `options`: the work folder, the fixture site,
-    practice.json and the report."""
+    practice.json and the report. `attended` False: nobody is at the shell yet (a
+    served seat before its attendee joins), so the step's clock does not run."""
     refuse_without_texts(lab)
     if options.step is not None and not 1 <= options.step <= len(lab.steps):
         raise UsageError(
@@ -195,6 +197,8 @@ def open_practice(
     path = state_path(setup.report_dir)
     number = options.step or ps.first_unfinished(state) or 1
     ps.enter(state, number, now)
+    if not attended:
+        ps.leave(state, now)
     folder = setup.report_dir / "practice"
     write_json(path, state)
     shell.write_prompt(folder, ps.prompt_text(state))

@@ -55,12 +55,7 @@ from ...lab.engine_choice import engine_label
 from ...lab.execute import base_refs, seed_bases
 from ...lab.model import Lab
 from ...lab.practice import shell
-from ...lab.practice.start import (
-    OpenedPractice,
-    PracticeOptions,
-    leave_practice,
-    open_practice,
-)
+from ...lab.practice.start import OpenedPractice, PracticeOptions, open_practice
 from ...lab.setup import RunOptions, lab_bases, new_run_id, prepare
 from ...session import Session
 from .bridge import lab_script
@@ -275,9 +270,8 @@ def open_sandbox(
                 remove_sandbox(link, names)
         seed_bases(session, setup, host, engine)
         options = PracticeOptions(engine=inner_engine.choice)
-        opened = open_practice(session, lab, options, run_id=run_id, engine=engine)
         # Nobody is at the seat yet: its clocks run while its attendee is on the page.
-        leave_practice(opened.state_path)
+        opened = open_practice(session, lab, options, run_id=run_id, engine=engine, attended=False)
         write_shell_files(opened, docker_cli(host, names, inner_engine.path))
         files.give_workdir()
         files.give_practice()

@@ -220,7 +220,7 @@ def test_a_2017_dev_build_has_the_releases_build_tags(
     assert "mobylab-seccomp.json" in security
     image = "mobylab/runtime:busybox"
     assert run_task(workspace, "images.bootstrap", "--only", "runtime").returncode == 0
-    assert run_task(workspace, "dev.seed", "--build", name, "--", image).returncode == 0
+    assert run_task(workspace, "dev.seed", "--name", name, "--", image).returncode == 0
     in_container = ("docker", "run", "--rm", image, "grep", "Seccomp:", "/proc/self/status")
     status = run_task(workspace, "dev.exec", "--name", name, "--", *in_container)
     assert status.returncode == 0, status.stderr[-2000:]
